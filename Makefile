@@ -1,0 +1,138 @@
+# Ovidio - WhatsApp sales assistant.
+#
+#   make            build every program (cgi-bin/*, jobs/*)
+#   make check      install missing Debian packages (as root), build, and run
+#                   all tests: unit, unit under ASan/UBSan, store contract on
+#                   SQLite and MongoDB, integration under Apache, short fuzz
+#   make deps       install the Debian packages the build and tests need
+#   make fuzz       run the libFuzzer harnesses (FUZZ_SECONDS each)
+#   make bench      run the benchmarks in bench/
+#   make install DESTDIR=... PREFIX=...
+
+PREFIX ?= /opt/ovidio
+DESTDIR ?=
+PKG_CONFIG ?= pkg-config
+FUZZ_SECONDS ?= 20
+FUZZ_CC ?= clang
+
+DEB_PACKAGES := build-essential pkg-config libcurl4-openssl-dev libcjson-dev \
+	libmongoc-dev libbson-dev libxml2-dev libhpdf-dev libsqlite3-dev \
+	apache2 python3 python3-mockupdb python3-mongomock poppler-utils \
+	wrk clang curl ca-certificates procps
+
+PKGS := libcurl libcjson libmongoc-1.0 libxml-2.0 sqlite3
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla \
+	-Wmissing-prototypes -Wstrict-prototypes
+CFLAGS ?= -O2 -g
+OV_CFLAGS := -std=c11 -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 -fstack-protector-strong \
+	$(WARN) $(CFLAGS) -Ilib
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+ALL_LIBS = -Wl,--as-needed $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lhpdf -lm
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+# The webhook links cJSON only (DESIGN.md section 2): these are its objects.
+WEBHOOK_LIB := err log config sha256 hmac spool wa_payload cgi
+WEBHOOK_LIBS = -Wl,--as-needed $(shell $(PKG_CONFIG) --libs libcjson 2>/dev/null)
+
+LIB_SRC := $(wildcard lib/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=build/%.o)
+SAN_OBJ := $(LIB_SRC:%.c=build/san/%.o)
+PROGRAMS := $(patsubst %.c,%,$(wildcard cgi-bin/*.c jobs/*.c))
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
+SAN_BIN := $(UNIT_SRC:tests/unit/%.c=build/san/tests/%)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+
+.PHONY: all check deps ensure-deps test-build unit integration fuzz bench \
+	install clean run
+.DELETE_ON_ERROR:
+
+all: $(PROGRAMS)
+
+build/lib/%.o: lib/%.c $(wildcard lib/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(OV_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+build/san/lib/%.o: lib/%.c $(wildcard lib/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(OV_CFLAGS) $(SAN_FLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+build/libovidio.a: $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+build/san/libovidio.a: $(SAN_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+cgi-bin/webhook: cgi-bin/webhook.c $(WEBHOOK_LIB:%=build/lib/%.o)
+	$(CC) $(OV_CFLAGS) $(shell $(PKG_CONFIG) --cflags libcjson 2>/dev/null) \
+		-o $@ $^ $(WEBHOOK_LIBS)
+
+cgi-bin/%: cgi-bin/%.c build/libovidio.a
+	$(CC) $(OV_CFLAGS) $(PKG_CFLAGS) -o $@ $< build/libovidio.a $(ALL_LIBS)
+
+jobs/%: jobs/%.c build/libovidio.a
+	$(CC) $(OV_CFLAGS) $(PKG_CFLAGS) -o $@ $< build/libovidio.a $(ALL_LIBS)
+
+build/tests/%: tests/unit/%.c tests/unit/check.h build/libovidio.a
+	@mkdir -p $(@D)
+	$(CC) $(OV_CFLAGS) $(PKG_CFLAGS) -Itests/unit -o $@ $< build/libovidio.a $(ALL_LIBS)
+
+build/san/tests/%: tests/unit/%.c tests/unit/check.h build/san/libovidio.a
+	@mkdir -p $(@D)
+	$(CC) $(OV_CFLAGS) $(SAN_FLAGS) $(PKG_CFLAGS) -Itests/unit -o $@ $< \
+		build/san/libovidio.a $(ALL_LIBS)
+
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 -Ilib $(PKG_CFLAGS) \
+		-fsanitize=fuzzer,address,undefined -o $@ $< \
+		$(filter-out lib/store%.c,$(LIB_SRC)) $(ALL_LIBS)
+
+test-build: all $(UNIT_BIN) $(SAN_BIN)
+
+# On a fresh machine `make check` is all the set-up: as root it installs
+# what is missing; otherwise it says the one command to run.
+ensure-deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then $(MAKE) deps; \
+		else echo "missing Debian packages:$$missing"; echo "run: sudo make deps"; exit 1; fi; \
+	fi
+
+deps:
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PACKAGES)
+
+check: ensure-deps
+	$(MAKE) test-build
+	@if command -v $(FUZZ_CC) >/dev/null 2>&1; then $(MAKE) $(FUZZ_BIN); fi
+	tests/run all
+
+unit: test-build
+	tests/run unit
+
+integration: all
+	tests/run integration
+
+fuzz: $(FUZZ_BIN)
+	tests/run fuzz $(FUZZ_SECONDS)
+
+bench: all
+	bench/webhook
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/cgi-bin $(DESTDIR)$(PREFIX)/jobs \
+		$(DESTDIR)$(PREFIX)/apache
+	for p in $(filter cgi-bin/%,$(PROGRAMS)); do install -m 0755 $$p $(DESTDIR)$(PREFIX)/cgi-bin/; done
+	for p in $(filter jobs/%,$(PROGRAMS)); do install -m 0755 $$p $(DESTDIR)$(PREFIX)/jobs/; done
+	install -m 0644 apache/ovidio.conf apache/htaccess.example apache/crontab \
+		$(DESTDIR)$(PREFIX)/apache/
+
+clean:
+	rm -rf build $(PROGRAMS)

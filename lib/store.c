@@ -1,0 +1,421 @@
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "err.h"
+#include "log.h"
+#include "store_impl.h"
+
+struct store {
+	const struct store_ops *ops;
+	void *impl;
+};
+
+struct store_catalog_writer {
+	const struct store_ops *ops;
+	void *impl;
+};
+
+static const char *const status_ranks[] = {
+	"pending", "sent", "delivered", "read", "failed"
+};
+
+int
+store_status_rank(const char *status)
+{
+	if (status == NULL)
+		return -1;
+	for (size_t i = 0; i < sizeof(status_ranks) / sizeof(status_ranks[0]); i++)
+		if (strcmp(status, status_ranks[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Bounded, non-empty, no control characters. */
+static int
+valid_text(const char *s, size_t max)
+{
+	size_t n;
+
+	if (s == NULL)
+		return 0;
+	n = strnlen(s, max + 1);
+	if (n == 0 || n > max)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+static int
+valid_waid(const char *s)
+{
+	size_t n;
+
+	if (s == NULL)
+		return 0;
+	n = strnlen(s, STORE_WAID_MAX + 1);
+	if (n == 0 || n > STORE_WAID_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return 1;
+}
+
+static int
+valid_optional(const char *s, size_t max)
+{
+	return s == NULL || strnlen(s, max + 1) <= max;
+}
+
+static int
+valid_catalog(const char *name)
+{
+	return name != NULL && (strcmp(name, "productos_cache") == 0 ||
+	    strcmp(name, "clientes_cianbox") == 0);
+}
+
+static int
+valid_msg(const struct store_msg *m)
+{
+	return m != NULL && valid_text(m->id, STORE_MSGID_MAX) &&
+	    valid_waid(m->wa_id) &&
+	    strnlen(m->type, sizeof(m->type)) < sizeof(m->type) &&
+	    valid_optional(m->body, STORE_TEXT_MAX) &&
+	    valid_optional(m->raw, STORE_TEXT_MAX);
+}
+
+int
+store_open(struct store **out, const struct config *cfg)
+{
+	struct store *st;
+	const char *uri;
+	int rc;
+
+	*out = NULL;
+	st = calloc(1, sizeof(*st));
+	if (st == NULL)
+		return OV_ENOMEM;
+	uri = config_get(cfg, "MONGODB_URI");
+	st->ops = uri != NULL ? &store_mongo_ops : &store_sqlite_ops;
+	rc = st->ops->open(&st->impl, cfg);
+	if (rc != OV_OK) {
+		log_error("cannot open the %s store: %s", st->ops->name,
+		    ov_strerror(rc));
+		free(st);
+		return rc;
+	}
+	*out = st;
+	return OV_OK;
+}
+
+void
+store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	st->ops->close(st->impl);
+	free(st);
+}
+
+const char *
+store_backend(const struct store *st)
+{
+	return st->ops->name;
+}
+
+int
+store_inbound_claim(struct store *st, const struct store_msg *m, int64_t now,
+    int64_t lease_s, enum store_claim *out)
+{
+	if (!valid_msg(m) || out == NULL || lease_s < 0)
+		return OV_EINVAL;
+	return st->ops->inbound_claim(st->impl, m, now, lease_s, out);
+}
+
+int
+store_inbound_done(struct store *st, const char *id, int64_t now)
+{
+	if (!valid_text(id, STORE_MSGID_MAX))
+		return OV_EINVAL;
+	return st->ops->inbound_done(st->impl, id, now);
+}
+
+int
+store_outbound_put(struct store *st, const struct store_msg *m)
+{
+	if (!valid_msg(m) || store_status_rank(m->status) < 0)
+		return OV_EINVAL;
+	return st->ops->outbound_put(st->impl, m);
+}
+
+int
+store_status_update(struct store *st, const char *id, const char *wa_id,
+    const char *status, int64_t ts, const char *error, bool *found)
+{
+	bool dummy;
+
+	if (!valid_text(id, STORE_MSGID_MAX) || !valid_waid(wa_id) ||
+	    store_status_rank(status) < 1 ||
+	    !valid_optional(error, STORE_TEXT_MAX))
+		return OV_EINVAL;
+	return st->ops->status_update(st->impl, id, wa_id, status, ts, error,
+	    found != NULL ? found : &dummy);
+}
+
+int
+store_msg_get(struct store *st, const char *id, struct store_msg *out,
+    bool *found)
+{
+	if (!valid_text(id, STORE_MSGID_MAX) || out == NULL || found == NULL)
+		return OV_EINVAL;
+	memset(out, 0, sizeof(*out));
+	return st->ops->msg_get(st->impl, id, out, found);
+}
+
+int
+store_history(struct store *st, const char *wa_id, int limit,
+    struct store_msg **out, size_t *n)
+{
+	if (!valid_waid(wa_id) || limit < 1 || limit > 500 || out == NULL ||
+	    n == NULL)
+		return OV_EINVAL;
+	*out = NULL;
+	*n = 0;
+	return st->ops->history(st->impl, wa_id, limit, out, n);
+}
+
+void
+store_msg_clear(struct store_msg *m)
+{
+	if (m == NULL)
+		return;
+	free(m->body);
+	free(m->raw);
+	m->body = m->raw = NULL;
+}
+
+void
+store_msgs_free(struct store_msg *v, size_t n)
+{
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		store_msg_clear(&v[i]);
+	free(v);
+}
+
+int
+store_customer_get(struct store *st, const char *wa_id,
+    struct store_customer *out, bool *found)
+{
+	if (!valid_waid(wa_id) || out == NULL || found == NULL)
+		return OV_EINVAL;
+	memset(out, 0, sizeof(*out));
+	return st->ops->customer_get(st->impl, wa_id, out, found);
+}
+
+int
+store_customer_put(struct store *st, const struct store_customer *c)
+{
+	if (c == NULL || !valid_waid(c->wa_id) || c->cianbox_id < 0 ||
+	    !valid_optional(c->name, STORE_NAME_MAX * 4) ||
+	    !valid_optional(c->profile, STORE_TEXT_MAX))
+		return OV_EINVAL;
+	return st->ops->customer_put(st->impl, c, (int64_t)time(NULL));
+}
+
+void
+store_customer_clear(struct store_customer *c)
+{
+	if (c == NULL)
+		return;
+	free(c->name);
+	free(c->profile);
+	c->name = c->profile = NULL;
+}
+
+int
+store_counter_next(struct store *st, const char *name, int64_t *value)
+{
+	if (!valid_text(name, STORE_NAME_MAX) || value == NULL)
+		return OV_EINVAL;
+	return st->ops->counter_next(st->impl, name, value);
+}
+
+int
+store_token_get(struct store *st, const char *name, char **value,
+    int64_t *expires_at, bool *found)
+{
+	if (!valid_text(name, STORE_NAME_MAX) || value == NULL ||
+	    expires_at == NULL || found == NULL)
+		return OV_EINVAL;
+	*value = NULL;
+	*expires_at = 0;
+	return st->ops->token_get(st->impl, name, value, expires_at, found);
+}
+
+int
+store_token_put(struct store *st, const char *name, const char *value,
+    int64_t expires_at)
+{
+	if (!valid_text(name, STORE_NAME_MAX) || value == NULL ||
+	    strnlen(value, STORE_TEXT_MAX + 1) > STORE_TEXT_MAX)
+		return OV_EINVAL;
+	return st->ops->token_put(st->impl, name, value, expires_at);
+}
+
+int
+store_catalog_begin(struct store *st, const char *catalog,
+    struct store_catalog_writer **out)
+{
+	struct store_catalog_writer *w;
+	int rc;
+
+	if (!valid_catalog(catalog) || out == NULL)
+		return OV_EINVAL;
+	*out = NULL;
+	w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return OV_ENOMEM;
+	w->ops = st->ops;
+	rc = st->ops->catalog_begin(st->impl, catalog, &w->impl);
+	if (rc != OV_OK) {
+		free(w);
+		return rc;
+	}
+	*out = w;
+	return OV_OK;
+}
+
+int
+store_catalog_add(struct store_catalog_writer *w, const char *key,
+    const char *json)
+{
+	if (w == NULL || !valid_text(key, STORE_NAME_MAX) || json == NULL ||
+	    strnlen(json, STORE_DOC_MAX + 1) > STORE_DOC_MAX)
+		return OV_EINVAL;
+	return w->ops->catalog_add(w->impl, key, json);
+}
+
+int
+store_catalog_commit(struct store_catalog_writer *w)
+{
+	int rc;
+
+	if (w == NULL)
+		return OV_EINVAL;
+	rc = w->ops->catalog_commit(w->impl);
+	free(w);
+	return rc;
+}
+
+void
+store_catalog_abort(struct store_catalog_writer *w)
+{
+	if (w == NULL)
+		return;
+	w->ops->catalog_abort(w->impl);
+	free(w);
+}
+
+int
+store_catalog_get(struct store *st, const char *catalog, const char *key,
+    char **json, bool *found)
+{
+	if (!valid_catalog(catalog) || !valid_text(key, STORE_NAME_MAX) ||
+	    json == NULL || found == NULL)
+		return OV_EINVAL;
+	*json = NULL;
+	return st->ops->catalog_get(st->impl, catalog, key, json, found);
+}
+
+int
+store_catalog_count(struct store *st, const char *catalog, int64_t *n)
+{
+	if (!valid_catalog(catalog) || n == NULL)
+		return OV_EINVAL;
+	return st->ops->catalog_count(st->impl, catalog, n);
+}
+
+static int
+valid_quote_id(const char *id)
+{
+	/* 8-4-4-4-12 lower-case hex. */
+	static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+
+	if (id == NULL || strnlen(id, 40) != sizeof(shape) - 1)
+		return 0;
+	for (size_t i = 0; i < sizeof(shape) - 1; i++) {
+		if (shape[i] == '-') {
+			if (id[i] != '-')
+				return 0;
+		} else if (!((id[i] >= '0' && id[i] <= '9') ||
+		    (id[i] >= 'a' && id[i] <= 'f'))) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+int
+store_quote_put(struct store *st, const struct store_quote *q)
+{
+	if (q == NULL || !valid_quote_id(q->id) || q->number < 1 ||
+	    !valid_waid(q->wa_id) ||
+	    !valid_text(q->state, sizeof(q->state) - 1) ||
+	    !valid_optional(q->doc, STORE_DOC_MAX))
+		return OV_EINVAL;
+	return st->ops->quote_put(st->impl, q);
+}
+
+int
+store_quote_get(struct store *st, const char *id, struct store_quote *out,
+    bool *found)
+{
+	if (!valid_quote_id(id) || out == NULL || found == NULL)
+		return OV_EINVAL;
+	memset(out, 0, sizeof(*out));
+	return st->ops->quote_get(st->impl, id, out, found);
+}
+
+int
+store_quote_list_older(struct store *st, int64_t before, int limit,
+    struct store_quote **out, size_t *n)
+{
+	if (limit < 1 || limit > 10000 || out == NULL || n == NULL)
+		return OV_EINVAL;
+	*out = NULL;
+	*n = 0;
+	return st->ops->quote_list_older(st->impl, before, limit, out, n);
+}
+
+int
+store_quote_delete(struct store *st, const char *id)
+{
+	if (!valid_quote_id(id))
+		return OV_EINVAL;
+	return st->ops->quote_delete(st->impl, id);
+}
+
+void
+store_quote_clear(struct store_quote *q)
+{
+	if (q == NULL)
+		return;
+	free(q->doc);
+	q->doc = NULL;
+}
+
+void
+store_quotes_free(struct store_quote *v, size_t n)
+{
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		store_quote_clear(&v[i]);
+	free(v);
+}

@@ -1,0 +1,189 @@
+/*
+ * store.h - the one interface to Ovidio's data (DESIGN.md section 4).
+ *
+ * Two backends behind it, chosen at run time by store_open():
+ *   - SQLite ($OVIDIO_DATA_DIR/ovidio.db, WAL, busy timeout): the default;
+ *   - MongoDB through mongo-c-driver when MONGODB_URI is set.
+ * Both pass the same contract tests (tests/unit/test_store.c).
+ *
+ * Collections / tables: mensajes, clientes, clientes_cianbox,
+ * productos_cache, presupuestos, tokens, contadores.
+ *
+ * Ownership rules:
+ *   - A struct store is used by one process and one thread. After fork()
+ *     the child must open its own (a MongoDB client must not cross fork).
+ *   - Strings passed in are copied; the caller keeps them.
+ *   - Strings handed out inside result structs are malloc'd and owned by the
+ *     struct; release them with the matching *_clear() or *_free().
+ *   - Every function returns OV_OK or an enum ov_err code (lib/err.h).
+ *   - No user text is ever turned into a regular expression or an operator:
+ *     values are bound as parameters (SQLite) or as BSON values (MongoDB).
+ *
+ * Times are Unix seconds (int64_t).
+ */
+#ifndef OVIDIO_STORE_H
+#define OVIDIO_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct config;
+struct store;
+
+/* Bounds shared by both backends; longer input is OV_EINVAL. */
+#define STORE_MSGID_MAX 256   /* wamid length bound */
+#define STORE_WAID_MAX 32     /* WhatsApp number, digits */
+#define STORE_NAME_MAX 128    /* counter, token, catalog, state names */
+#define STORE_TEXT_MAX 65536  /* message bodies and JSON documents */
+#define STORE_DOC_MAX (1024 * 1024) /* catalog and quote JSON documents */
+
+/* Open the backend the configuration names. MONGODB_URI set: MongoDB,
+ * database MONGODB_DB; otherwise SQLite at $OVIDIO_DATA_DIR/ovidio.db
+ * (the directory must exist). Creates tables and indexes if missing. */
+int store_open(struct store **out, const struct config *cfg);
+void store_close(struct store *st);
+/* "sqlite" or "mongodb". */
+const char *store_backend(const struct store *st);
+
+/* ---- mensajes: one record per message in or out --------------------- */
+
+enum store_dir { STORE_IN = 0, STORE_OUT = 1 };
+
+struct store_msg {
+	char id[STORE_MSGID_MAX + 1];   /* wamid; unique across the store */
+	char wa_id[STORE_WAID_MAX + 1]; /* the customer's number */
+	enum store_dir dir;
+	int64_t ts;                     /* when sent (Meta's timestamp) */
+	char type[32];                  /* text, interactive, image, ... */
+	char status[16];                /* see below */
+	char *body;                     /* text as a person reads it; may be NULL */
+	char *raw;                      /* the message JSON; may be NULL */
+};
+
+/* Inbound status: "received" (recorded, not yet handled), "handled".
+ * Outbound status, ranked: "pending" < "sent" < "delivered" < "read",
+ * and "failed" which outranks all. A status update never lowers the rank. */
+
+enum store_claim {
+	STORE_CLAIM_NEW = 0,   /* first time seen: the caller handles it */
+	STORE_CLAIM_RETRY,     /* seen before, never handled, lease expired:
+	                          the caller handles it (crash recovery) */
+	STORE_CLAIM_DUPLICATE  /* handled already, or being handled by another
+	                          process within its lease: do nothing */
+};
+
+/* Record an inbound message (m->dir is ignored, status set to "received")
+ * exactly once by m->id, and claim it for handling. Atomic across
+ * processes and web nodes: of many concurrent callers with the same id
+ * exactly one gets NEW. A record in "received" whose claim is older than
+ * lease_s seconds (claimed_at < now - lease_s) is re-claimed as RETRY by
+ * exactly one caller, which moves claimed_at to now. */
+int store_inbound_claim(struct store *st, const struct store_msg *m,
+    int64_t now, int64_t lease_s, enum store_claim *out);
+
+/* Mark an inbound message handled. OV_ENOTFOUND if unknown. */
+int store_inbound_done(struct store *st, const char *id, int64_t now);
+
+/* Record an outbound message (m->dir ignored). Upsert by id: if a status
+ * update for this id arrived first, the higher-ranked status is kept. */
+int store_outbound_put(struct store *st, const struct store_msg *m);
+
+/* Apply a delivery status ("sent", "delivered", "read", "failed") from a
+ * status webhook. error may be NULL (kept with "failed"). If the outbound
+ * record is not there yet, a stub holding the status is created so the
+ * later store_outbound_put() keeps it; *found tells which (may be NULL). */
+int store_status_update(struct store *st, const char *id, const char *wa_id,
+    const char *status, int64_t ts, const char *error, bool *found);
+
+/* Get one message by id. *found false and OV_OK when absent. */
+int store_msg_get(struct store *st, const char *id, struct store_msg *out,
+    bool *found);
+
+/* The last `limit` (1..500) messages of wa_id, in and out, oldest first
+ * (by ts, then by insertion order). *out is a malloc'd array of *n
+ * messages; free with store_msgs_free(). */
+int store_history(struct store *st, const char *wa_id, int limit,
+    struct store_msg **out, size_t *n);
+
+void store_msg_clear(struct store_msg *m);
+void store_msgs_free(struct store_msg *v, size_t n);
+
+/* ---- clientes: one per WhatsApp number ------------------------------ */
+
+struct store_customer {
+	char wa_id[STORE_WAID_MAX + 1];
+	int64_t cianbox_id;      /* 0: not linked to a Cianbox customer */
+	bool verified;           /* number matches the phone on file */
+	char *name;              /* may be NULL */
+	char *profile;           /* JSON object text owned by lib/bot; may be NULL */
+	int64_t created_at;      /* set by the store on first put */
+	int64_t updated_at;
+};
+
+int store_customer_get(struct store *st, const char *wa_id,
+    struct store_customer *out, bool *found);
+/* Upsert by wa_id; created_at is kept from the first put. */
+int store_customer_put(struct store *st, const struct store_customer *c);
+void store_customer_clear(struct store_customer *c);
+
+/* ---- contadores: atomic named sequences ----------------------------- */
+
+/* Increment and return the new value; the first call for a name gives 1.
+ * Never repeats a value, even with many processes at once. */
+int store_counter_next(struct store *st, const char *name, int64_t *value);
+
+/* ---- tokens ---------------------------------------------------------- */
+
+/* *value malloc'd (caller frees). *found false when absent. */
+int store_token_get(struct store *st, const char *name, char **value,
+    int64_t *expires_at, bool *found);
+int store_token_put(struct store *st, const char *name, const char *value,
+    int64_t expires_at);
+
+/* ---- catalogs: productos_cache, clientes_cianbox ---------------------- */
+
+/* A catalog is a set of JSON documents by key. Sync replaces one whole:
+ * begin, add each item (streamed: nothing is held in memory), commit.
+ * Readers see the old or the new copy, never a mix; abort (or a crash)
+ * leaves the old copy in place. Only these two names are valid. */
+struct store_catalog_writer;
+
+int store_catalog_begin(struct store *st, const char *catalog,
+    struct store_catalog_writer **out);
+/* A later add with the same key replaces the earlier one. */
+int store_catalog_add(struct store_catalog_writer *w, const char *key,
+    const char *json);
+/* Frees w in every case. */
+int store_catalog_commit(struct store_catalog_writer *w);
+void store_catalog_abort(struct store_catalog_writer *w);
+
+/* *json malloc'd (caller frees). */
+int store_catalog_get(struct store *st, const char *catalog, const char *key,
+    char **json, bool *found);
+int store_catalog_count(struct store *st, const char *catalog, int64_t *n);
+
+/* ---- presupuestos: quotes -------------------------------------------- */
+
+struct store_quote {
+	char id[40];             /* UUID v4, lower case */
+	int64_t number;          /* from the "presupuesto" counter */
+	char wa_id[STORE_WAID_MAX + 1];
+	char state[32];          /* pendiente_confirmacion, enviado, cancelado, vencido */
+	int64_t created_at;
+	int64_t expires_at;
+	char *doc;               /* JSON text owned by lib/quote; may be NULL */
+};
+
+/* Upsert by id. */
+int store_quote_put(struct store *st, const struct store_quote *q);
+int store_quote_get(struct store *st, const char *id, struct store_quote *out,
+    bool *found);
+/* Quotes with created_at < before, oldest first, at most `limit` (1..10000). */
+int store_quote_list_older(struct store *st, int64_t before, int limit,
+    struct store_quote **out, size_t *n);
+int store_quote_delete(struct store *st, const char *id);
+void store_quote_clear(struct store_quote *q);
+void store_quotes_free(struct store_quote *v, size_t n);
+
+#endif

@@ -1,0 +1,66 @@
+/*
+ * store_impl.h - internal: what a store backend provides.
+ *
+ * lib/store.c validates every argument (lengths, names, ranges) before it
+ * calls a backend, so backends may rely on: non-NULL required pointers,
+ * strings within the bounds of store.h, catalog names from the allowed
+ * list, limits in range. Backends own their connection state in `impl`.
+ */
+#ifndef OVIDIO_STORE_IMPL_H
+#define OVIDIO_STORE_IMPL_H
+
+#include "store.h"
+
+struct store_ops {
+	const char *name;
+	int (*open)(void **impl, const struct config *cfg);
+	void (*close)(void *impl);
+
+	int (*inbound_claim)(void *impl, const struct store_msg *m,
+	    int64_t now, int64_t lease_s, enum store_claim *out);
+	int (*inbound_done)(void *impl, const char *id, int64_t now);
+	int (*outbound_put)(void *impl, const struct store_msg *m);
+	int (*status_update)(void *impl, const char *id, const char *wa_id,
+	    const char *status, int64_t ts, const char *error, bool *found);
+	int (*msg_get)(void *impl, const char *id, struct store_msg *out,
+	    bool *found);
+	int (*history)(void *impl, const char *wa_id, int limit,
+	    struct store_msg **out, size_t *n);
+
+	int (*customer_get)(void *impl, const char *wa_id,
+	    struct store_customer *out, bool *found);
+	int (*customer_put)(void *impl, const struct store_customer *c,
+	    int64_t now);
+
+	int (*counter_next)(void *impl, const char *name, int64_t *value);
+
+	int (*token_get)(void *impl, const char *name, char **value,
+	    int64_t *expires_at, bool *found);
+	int (*token_put)(void *impl, const char *name, const char *value,
+	    int64_t expires_at);
+
+	/* The backend's writer state; store.c wraps it. */
+	int (*catalog_begin)(void *impl, const char *catalog, void **writer);
+	int (*catalog_add)(void *writer, const char *key, const char *json);
+	int (*catalog_commit)(void *writer);   /* frees writer */
+	void (*catalog_abort)(void *writer);   /* frees writer */
+	int (*catalog_get)(void *impl, const char *catalog, const char *key,
+	    char **json, bool *found);
+	int (*catalog_count)(void *impl, const char *catalog, int64_t *n);
+
+	int (*quote_put)(void *impl, const struct store_quote *q);
+	int (*quote_get)(void *impl, const char *id, struct store_quote *out,
+	    bool *found);
+	int (*quote_list_older)(void *impl, int64_t before, int limit,
+	    struct store_quote **out, size_t *n);
+	int (*quote_delete)(void *impl, const char *id);
+};
+
+extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_mongo_ops;
+
+/* Rank of an outbound status: pending 0, sent 1, delivered 2, read 3,
+ * failed 4; -1 for anything else. Backends use it to never lower a rank. */
+int store_status_rank(const char *status);
+
+#endif
