@@ -1,0 +1,83 @@
+/*
+ * wa_payload.h - Meta WhatsApp Cloud API webhook payloads (the only module
+ * that knows their JSON).
+ *
+ * A payload is {"object":"whatsapp_business_account","entry":[{"changes":
+ * [{"field":"messages","value":{"metadata":{...},"contacts":[...],
+ * "messages":[...],"statuses":[...]}}]}]}. Every entry, change, message and
+ * status is read, not only the first. Real traffic carries more fields, in
+ * any order: unknown ones are ignored.
+ *
+ * Ownership: wa_payload_parse() fills a struct wa_payload whose arrays and
+ * strings are malloc'd; release everything with wa_payload_free().
+ */
+#ifndef OVIDIO_WA_PAYLOAD_H
+#define OVIDIO_WA_PAYLOAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define WA_BODY_MAX (4u * 1024 * 1024) /* webhook POST bound (Meta: <= 3 MB) */
+#define WA_ID_MAX 256                   /* wamid */
+#define WA_NUMBER_MAX 20                /* wa_id digits */
+#define WA_TEXT_MAX 8192                /* bytes of text kept per message */
+
+enum wa_kind {
+	WA_TEXT = 0,       /* text.body */
+	WA_BUTTON_REPLY,   /* interactive.button_reply: reply_id, text = title */
+	WA_LIST_REPLY,     /* interactive.list_reply: reply_id, text = title */
+	WA_BUTTON,         /* template quick-reply "button": reply_id = payload, text */
+	WA_IMAGE,          /* text = caption (may be NULL) */
+	WA_DOCUMENT,       /* text = caption (may be NULL) */
+	WA_AUDIO, WA_VIDEO, WA_STICKER, WA_LOCATION, WA_CONTACTS,
+	WA_REACTION,       /* text = emoji; reply_id = reacted message id */
+	WA_UNSUPPORTED,    /* anything else Meta sends ("unsupported", "order"...) */
+};
+
+struct wa_message {
+	char id[WA_ID_MAX + 1];          /* wamid */
+	char from[WA_NUMBER_MAX + 1];    /* sender wa_id, digits only */
+	int64_t ts;                      /* Meta's timestamp, Unix seconds */
+	enum wa_kind kind;
+	char type[32];                   /* Meta's "type" string as sent */
+	char *text;                      /* see wa_kind; NULL when none */
+	char *reply_id;                  /* button/list id; NULL when none */
+	char *profile_name;              /* from contacts[] for this sender; may be NULL */
+	char *context_id;                /* message replied to; may be NULL */
+	char *raw;                       /* this message's JSON, compact */
+	char phone_number_id[32];        /* metadata.phone_number_id; may be "" */
+};
+
+struct wa_status {
+	char id[WA_ID_MAX + 1];          /* wamid of our outbound message */
+	char status[16];                 /* sent, delivered, read, failed */
+	int64_t ts;
+	char recipient[WA_NUMBER_MAX + 1];
+	char *error;                     /* "code: title" of errors[0]; may be NULL */
+};
+
+struct wa_payload {
+	struct wa_message *msgs;
+	size_t n_msgs;
+	struct wa_status *statuses;
+	size_t n_statuses;
+	size_t n_skipped;                /* malformed items skipped (logged) */
+};
+
+/* Parse a webhook body. OV_EPARSE when it is not JSON, not valid UTF-8,
+ * or not object "whatsapp_business_account"; OV_ETOOBIG over WA_BODY_MAX.
+ * Individual malformed messages or statuses (missing id, non-digit sender,
+ * bad timestamp, overlong fields) are skipped and counted in n_skipped,
+ * never half-filled. */
+int wa_payload_parse(const char *body, size_t len, struct wa_payload *out);
+
+/* Cheap check for the webhook: valid JSON, valid UTF-8 and the right
+ * "object". Returns OV_OK or OV_EPARSE. */
+int wa_payload_check(const char *body, size_t len);
+
+void wa_payload_free(struct wa_payload *p);
+
+/* Short name of a kind ("text", "button_reply", ...). Static. */
+const char *wa_kind_name(enum wa_kind kind);
+
+#endif
