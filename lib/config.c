@@ -281,7 +281,10 @@ config_get_long(const struct config *cfg, const char *key, long def, long min,
 	}
 	errno = 0;
 	n = strtol(v, &end, 10);
-	if (errno != 0 || end == v || *end != '\0' || n < min || n > max) {
+	/* strtol() skips leading blanks and takes '+': refuse both. */
+	if (!(isdigit((unsigned char)v[0]) || (v[0] == '-' &&
+	    isdigit((unsigned char)v[1]))) || errno != 0 || *end != '\0' ||
+	    n < min || n > max) {
 		snprintf(err, errlen,
 		    "configuration key %s must be a whole number from %ld to %ld",
 		    key, min, max);

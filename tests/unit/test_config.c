@@ -1,0 +1,203 @@
+/* Configuration: environment, then the OVIDIO_CONFIG file, then defaults. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "config.h"
+#include "err.h"
+
+static char dir[] = "/tmp/ovidio-config-test.XXXXXX";
+static char path[256];
+
+static void
+write_file(const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f == NULL) {
+		perror(path);
+		exit(2);
+	}
+	fputs(text, f);
+	fclose(f);
+	setenv("OVIDIO_CONFIG", path, 1);
+}
+
+static struct config *
+load_ok(void)
+{
+	struct config *cfg = NULL;
+	char err[256] = "";
+	int rc = config_load(&cfg, err, sizeof(err));
+
+	CHECK_INT(rc, OV_OK);
+	if (rc != OV_OK)
+		fprintf(stderr, "  config_load: %s\n", err);
+	return cfg;
+}
+
+static void
+defaults_apply_when_nothing_is_set(void)
+{
+	struct config *cfg;
+
+	unsetenv("OVIDIO_CONFIG");
+	unsetenv("OPENAI_MODEL");
+	unsetenv("QUOTE_TTL_DAYS");
+	cfg = load_ok();
+	CHECK_STR(config_get(cfg, "OPENAI_MODEL"), "gpt-4o-mini");
+	CHECK_STR(config_get(cfg, "WHATSAPP_API_URL"), "https://graph.facebook.com/v21.0");
+	CHECK_STR(config_get(cfg, "MONGODB_DB"), "ovidio_db");
+	CHECK_STR(config_get(cfg, "TZ"), "America/Argentina/Cordoba");
+	CHECK(config_get(cfg, "OPENAI_API_KEY") == NULL);
+	CHECK(config_get(cfg, "MONGODB_URI") == NULL);
+	config_free(cfg);
+}
+
+static void
+file_overrides_defaults_and_environment_overrides_file(void)
+{
+	struct config *cfg;
+
+	write_file("# Ovidio\n"
+	    "OPENAI_MODEL=gpt-file\n"
+	    "  BUSINESS_NAME = \"Seguridad Rosario\"  \n"
+	    "export PHONE_NUMBER_ID='1100'\n"
+	    "\n"
+	    "QUOTE_TTL_DAYS=10\n"
+	    "QUOTE_TTL_DAYS=12\n");
+	unsetenv("OPENAI_MODEL");
+	unsetenv("BUSINESS_NAME");
+	unsetenv("PHONE_NUMBER_ID");
+	unsetenv("QUOTE_TTL_DAYS");
+	cfg = load_ok();
+	CHECK_STR(config_get(cfg, "OPENAI_MODEL"), "gpt-file");
+	CHECK_STR(config_get(cfg, "BUSINESS_NAME"), "Seguridad Rosario");
+	CHECK_STR(config_get(cfg, "PHONE_NUMBER_ID"), "1100");
+	CHECK_STR(config_get(cfg, "QUOTE_TTL_DAYS"), "12");
+	setenv("OPENAI_MODEL", "gpt-env", 1);
+	CHECK_STR(config_get(cfg, "OPENAI_MODEL"), "gpt-env");
+	/* An empty variable counts as unset: the file's value stands. */
+	setenv("OPENAI_MODEL", "", 1);
+	CHECK_STR(config_get(cfg, "OPENAI_MODEL"), "gpt-file");
+	unsetenv("OPENAI_MODEL");
+	config_free(cfg);
+}
+
+static void
+missing_required_key_names_the_key(void)
+{
+	struct config *cfg;
+	const char *v = NULL;
+	char err[256] = "";
+
+	unsetenv("OVIDIO_CONFIG");
+	unsetenv("WHATSAPP_APP_SECRET");
+	cfg = load_ok();
+	CHECK_INT(config_require(cfg, "WHATSAPP_APP_SECRET", &v, err, sizeof(err)),
+	    OV_ECONFIG);
+	CHECK_STR(err, "missing configuration key WHATSAPP_APP_SECRET");
+	setenv("WHATSAPP_APP_SECRET", "s3cr3t", 1);
+	CHECK_INT(config_require(cfg, "WHATSAPP_APP_SECRET", &v, err, sizeof(err)),
+	    OV_OK);
+	CHECK_STR(v, "s3cr3t");
+	unsetenv("WHATSAPP_APP_SECRET");
+	config_free(cfg);
+}
+
+static void
+unreadable_file_is_an_error_naming_it(void)
+{
+	struct config *cfg = NULL;
+	char err[512] = "";
+
+	setenv("OVIDIO_CONFIG", "/nonexistent/ovidio.env", 1);
+	CHECK_INT(config_load(&cfg, err, sizeof(err)), OV_EIO);
+	CHECK(cfg == NULL);
+	CHECK(strstr(err, "/nonexistent/ovidio.env") != NULL);
+	unsetenv("OVIDIO_CONFIG");
+}
+
+static void
+malformed_lines_are_refused_without_echoing_values(void)
+{
+	struct config *cfg = NULL;
+	char err[512] = "";
+
+	write_file("OPENAI_MODEL=ok\nWHATSAPP_APP_SECRET supersecret\n");
+	CHECK_INT(config_load(&cfg, err, sizeof(err)), OV_ECONFIG);
+	CHECK(strstr(err, ":2:") != NULL);
+	CHECK(strstr(err, "supersecret") == NULL);
+
+	write_file("bad key=supersecret\n");
+	CHECK_INT(config_load(&cfg, err, sizeof(err)), OV_ECONFIG);
+	CHECK(strstr(err, ":1:") != NULL);
+	CHECK(strstr(err, "supersecret") == NULL);
+	unsetenv("OVIDIO_CONFIG");
+}
+
+static void
+integers_are_checked_for_range_and_form(void)
+{
+	struct config *cfg;
+	char err[256] = "";
+	long n = 0;
+
+	unsetenv("OVIDIO_CONFIG");
+	cfg = load_ok();
+	unsetenv("OVIDIO_WORKERS");
+	CHECK_INT(config_get_long(cfg, "OVIDIO_WORKERS", 4, 1, 64, &n, err, sizeof(err)), OV_OK);
+	CHECK_INT(n, 4);
+	setenv("OVIDIO_WORKERS", "8", 1);
+	CHECK_INT(config_get_long(cfg, "OVIDIO_WORKERS", 4, 1, 64, &n, err, sizeof(err)), OV_OK);
+	CHECK_INT(n, 8);
+	const char *bad[] = { "0", "65", "4x", "-3", " 4", "99999999999999999999", "" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		setenv("OVIDIO_WORKERS", bad[i], 1);
+		int rc = config_get_long(cfg, "OVIDIO_WORKERS", 4, 1, 64, &n, err, sizeof(err));
+		if (bad[i][0] == '\0') {
+			CHECK_INT(rc, OV_OK);   /* empty = unset: default */
+			CHECK_INT(n, 4);
+		} else {
+			CHECK_INT(rc, OV_ECONFIG);
+			CHECK(strstr(err, "OVIDIO_WORKERS") != NULL);
+		}
+	}
+	unsetenv("OVIDIO_WORKERS");
+	config_free(cfg);
+}
+
+static void
+secret_keys_are_marked(void)
+{
+	CHECK(config_is_secret("WHATSAPP_APP_SECRET"));
+	CHECK(config_is_secret("WHATSAPP_TOKEN"));
+	CHECK(config_is_secret("CIANBOX_PASS"));
+	CHECK(config_is_secret("OPENAI_API_KEY"));
+	CHECK(config_is_secret("MONGODB_URI"));
+	CHECK(config_is_secret("EMAIL_PASS"));
+	CHECK(!config_is_secret("PHONE_NUMBER_ID"));
+	CHECK(!config_is_secret("OVIDIO_DATA_DIR"));
+}
+
+int
+main(void)
+{
+	if (mkdtemp(dir) == NULL) {
+		perror("mkdtemp");
+		return 2;
+	}
+	snprintf(path, sizeof(path), "%s/ovidio.env", dir);
+	RUN(defaults_apply_when_nothing_is_set);
+	RUN(file_overrides_defaults_and_environment_overrides_file);
+	RUN(missing_required_key_names_the_key);
+	RUN(unreadable_file_is_an_error_naming_it);
+	RUN(malformed_lines_are_refused_without_echoing_values);
+	RUN(integers_are_checked_for_range_and_form);
+	RUN(secret_keys_are_marked);
+	unlink(path);
+	rmdir(dir);
+	return check_finish();
+}
