@@ -9,6 +9,9 @@
 #   make bench      run the benchmarks in bench/
 #   make install DESTDIR=... PREFIX=...
 
+# Objects, test programs and fuzzers go under $(B); a separate B (e.g.
+# B=/tmp/ovidio-build) lets several builds share one work tree.
+B ?= build
 PREFIX ?= /opt/ovidio
 DESTDIR ?=
 PKG_CONFIG ?= pkg-config
@@ -36,14 +39,14 @@ WEBHOOK_LIB := err log config sha256 hmac spool wa_payload cgi
 WEBHOOK_LIBS = -Wl,--as-needed $(shell $(PKG_CONFIG) --libs libcjson 2>/dev/null)
 
 LIB_SRC := $(wildcard lib/*.c)
-LIB_OBJ := $(LIB_SRC:%.c=build/%.o)
-SAN_OBJ := $(LIB_SRC:%.c=build/san/%.o)
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
+SAN_OBJ := $(LIB_SRC:%.c=$(B)/san/%.o)
 PROGRAMS := $(patsubst %.c,%,$(wildcard cgi-bin/*.c jobs/*.c))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
-UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
-SAN_BIN := $(UNIT_SRC:tests/unit/%.c=build/san/tests/%)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+SAN_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/san/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
-FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/fuzz/%)
 
 .PHONY: all check deps ensure-deps test-build unit integration fuzz bench \
 	install clean run
@@ -51,42 +54,42 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
 all: $(PROGRAMS)
 
-build/lib/%.o: lib/%.c $(wildcard lib/*.h)
+$(B)/lib/%.o: lib/%.c $(wildcard lib/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(OV_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
-build/san/lib/%.o: lib/%.c $(wildcard lib/*.h)
+$(B)/san/lib/%.o: lib/%.c $(wildcard lib/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(OV_CFLAGS) $(SAN_FLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
-build/libovidio.a: $(LIB_OBJ)
+$(B)/libovidio.a: $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-build/san/libovidio.a: $(SAN_OBJ)
+$(B)/san/libovidio.a: $(SAN_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-cgi-bin/webhook: cgi-bin/webhook.c $(WEBHOOK_LIB:%=build/lib/%.o)
+cgi-bin/webhook: cgi-bin/webhook.c $(WEBHOOK_LIB:%=$(B)/lib/%.o)
 	$(CC) $(OV_CFLAGS) $(shell $(PKG_CONFIG) --cflags libcjson 2>/dev/null) \
 		-o $@ $^ $(WEBHOOK_LIBS)
 
-cgi-bin/%: cgi-bin/%.c build/libovidio.a
-	$(CC) $(OV_CFLAGS) $(PKG_CFLAGS) -o $@ $< build/libovidio.a $(ALL_LIBS)
+cgi-bin/%: cgi-bin/%.c $(B)/libovidio.a
+	$(CC) $(OV_CFLAGS) $(PKG_CFLAGS) -o $@ $< $(B)/libovidio.a $(ALL_LIBS)
 
-jobs/%: jobs/%.c build/libovidio.a
-	$(CC) $(OV_CFLAGS) $(PKG_CFLAGS) -o $@ $< build/libovidio.a $(ALL_LIBS)
+jobs/%: jobs/%.c $(B)/libovidio.a
+	$(CC) $(OV_CFLAGS) $(PKG_CFLAGS) -o $@ $< $(B)/libovidio.a $(ALL_LIBS)
 
-build/tests/%: tests/unit/%.c tests/unit/check.h build/libovidio.a
+$(B)/tests/%: tests/unit/%.c tests/unit/check.h $(B)/libovidio.a
 	@mkdir -p $(@D)
-	$(CC) $(OV_CFLAGS) $(PKG_CFLAGS) -Itests/unit -o $@ $< build/libovidio.a $(ALL_LIBS)
+	$(CC) $(OV_CFLAGS) $(PKG_CFLAGS) -Itests/unit -o $@ $< $(B)/libovidio.a $(ALL_LIBS)
 
-build/san/tests/%: tests/unit/%.c tests/unit/check.h build/san/libovidio.a
+$(B)/san/tests/%: tests/unit/%.c tests/unit/check.h $(B)/san/libovidio.a
 	@mkdir -p $(@D)
 	$(CC) $(OV_CFLAGS) $(SAN_FLAGS) $(PKG_CFLAGS) -Itests/unit -o $@ $< \
-		build/san/libovidio.a $(ALL_LIBS)
+		$(B)/san/libovidio.a $(ALL_LIBS)
 
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
+$(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 -Ilib $(PKG_CFLAGS) \
 		-fsanitize=fuzzer,address,undefined -o $@ $< \
@@ -135,4 +138,4 @@ install: all
 		$(DESTDIR)$(PREFIX)/apache/
 
 clean:
-	rm -rf build $(PROGRAMS)
+	rm -rf $(B) $(PROGRAMS)
