@@ -137,5 +137,13 @@ install: all
 	install -m 0644 apache/ovidio.conf apache/htaccess.example apache/crontab \
 		$(DESTDIR)$(PREFIX)/apache/
 
+# make test-NAME / san-test-NAME: build and run tests/unit/test_NAME.c.
+UNIT_NAMES := $(UNIT_SRC:tests/unit/test_%.c=%)
+$(UNIT_NAMES:%=test-%): test-%: $(B)/tests/test_%
+	$<
+
+$(UNIT_NAMES:%=san-test-%): san-test-%: $(B)/san/tests/test_%
+	$<
+
 clean:
 	rm -rf $(B) $(PROGRAMS)
