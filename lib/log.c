@@ -3,12 +3,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 
 static const char *log_program = "ovidio";
 static enum log_level log_threshold = LOG_INFO;
+/* Under a CGI, Apache stamps each error-log line itself. */
+static int log_stamp = 1;
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
@@ -19,6 +22,7 @@ log_init(const char *program)
 
 	if (program != NULL)
 		log_program = program;
+	log_stamp = getenv("GATEWAY_INTERFACE") == NULL;
 	if (env == NULL)
 		return;
 	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++)
@@ -64,9 +68,15 @@ log_msg(enum log_level level, const char *msgid, const char *fmt, ...)
 		sanitize(id);
 	}
 	/* One write(2) per line keeps lines whole when processes share stderr. */
-	char line[1400];
-	int n = snprintf(line, sizeof(line), "%s[%ld] %s: %s%s\n", log_program,
-	    (long)getpid(), level_names[level], id, text);
+	char line[1400], stamp[32] = "";
+	if (log_stamp) {
+		time_t now = time(NULL);
+		struct tm tm;
+		if (gmtime_r(&now, &tm) != NULL)
+			strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ ", &tm);
+	}
+	int n = snprintf(line, sizeof(line), "%s%s[%ld] %s: %s%s\n", stamp,
+	    log_program, (long)getpid(), level_names[level], id, text);
 	if (n < 0)
 		return;
 	if ((size_t)n >= sizeof(line)) {

@@ -1,8 +1,9 @@
 /*
  * log.h - one line per event on stderr.
  *
- * Format: "<program>[<pid>] <level>: [msg=<id>] <text>". Under Apache the
- * line lands in the error log. Control characters in the text are replaced
+ * Format: "[<UTC time>] <program>[<pid>] <level>: [msg=<id>] <text>". Under
+ * Apache (GATEWAY_INTERFACE set) the line lands in the error log, which
+ * stamps it, so the time is left out. Control characters in the text are replaced
  * so one event is always one line. Secrets must never be passed here.
  */
 #ifndef OVIDIO_LOG_H
