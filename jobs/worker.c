@@ -548,6 +548,9 @@ main(int argc, char **argv)
 	int c, lockfd = -1, rc, status = 1;
 	size_t moved = 0, waiting = 0;
 
+	/* Started by the webhook, the worker inherits a CGI environment but is
+	 * not a CGI: its log goes to log/worker.log, which needs timestamps. */
+	unsetenv("GATEWAY_INTERFACE");
 	log_init("ovidio-worker");
 	while ((c = getopt(argc, argv, "vh")) != -1) {
 		switch (c) {
