@@ -21,6 +21,7 @@
 #define WA_ID_MAX 256                   /* wamid */
 #define WA_NUMBER_MAX 20                /* wa_id digits */
 #define WA_TEXT_MAX 8192                /* bytes of text kept per message */
+#define WA_RAW_MAX (64u * 1024)         /* bytes of raw JSON kept per message */
 
 enum wa_kind {
 	WA_TEXT = 0,       /* text.body */
@@ -44,7 +45,9 @@ struct wa_message {
 	char *reply_id;                  /* button/list id; NULL when none */
 	char *profile_name;              /* from contacts[] for this sender; may be NULL */
 	char *context_id;                /* message replied to; may be NULL */
-	char *raw;                       /* this message's JSON, compact */
+	char *raw;                       /* this message's JSON, compact; over
+	                                    WA_RAW_MAX a summary of the parsed
+	                                    fields with "truncated":true */
 	char phone_number_id[32];        /* metadata.phone_number_id; may be "" */
 };
 
