@@ -1,0 +1,1497 @@
+/*
+ * store_sqlite.c - the SQLite store backend (DESIGN.md section 4).
+ *
+ * One database file, $OVIDIO_DATA_DIR/ovidio.db, in WAL mode so readers
+ * never wait for the writer, synchronous=FULL because a spool file is
+ * deleted once the store accepted its message, and a busy timeout so
+ * processes take turns for the single write lock.
+ *
+ * Every value is bound as a parameter. The only text formatted into SQL
+ * are table names, and those come from the fixed catalog list plus a
+ * process id.
+ *
+ * Multi-statement operations run inside BEGIN IMMEDIATE, which takes the
+ * write lock up front, so two processes never interleave between a check
+ * and the write that depends on it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "config.h"
+#include "err.h"
+#include "log.h"
+#include "store_impl.h"
+
+#define SQ_BUSY_MS 10000
+/* A catalog writer keeps at most this much before writing it out. */
+#define SQ_BATCH_ITEMS 1000
+#define SQ_BATCH_BYTES ((size_t)8 * 1024 * 1024)
+/* Left-over staging tables dropped per catalog_begin. */
+#define SQ_STALE_MAX 32
+#define SQ_TABLE_MAX 64
+
+/*
+ * Schema, by version: migrations[i] takes a database from user_version i
+ * to i + 1. Later issues append; never edit a released step.
+ */
+static const char *const migrations[] = {
+	/* 0 -> 1 */
+	"CREATE TABLE IF NOT EXISTS mensajes ("
+	" seq INTEGER PRIMARY KEY,"          /* insertion order */
+	" id TEXT NOT NULL UNIQUE,"          /* wamid */
+	" wa_id TEXT NOT NULL,"
+	" dir INTEGER NOT NULL,"             /* 0 in, 1 out */
+	" ts INTEGER NOT NULL,"
+	" type TEXT,"                        /* NULL: stub from a status */
+	" status TEXT NOT NULL,"
+	" body TEXT,"
+	" raw TEXT,"
+	" error TEXT,"
+	" claimed_at INTEGER,"
+	" handled_at INTEGER);"
+	"CREATE INDEX IF NOT EXISTS mensajes_wa_ts ON mensajes (wa_id, ts, seq);"
+	"CREATE TABLE IF NOT EXISTS clientes ("
+	" wa_id TEXT PRIMARY KEY,"
+	" cianbox_id INTEGER NOT NULL DEFAULT 0,"
+	" verified INTEGER NOT NULL DEFAULT 0,"
+	" name TEXT,"
+	" profile TEXT,"
+	" created_at INTEGER NOT NULL,"
+	" updated_at INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS contadores ("
+	" name TEXT PRIMARY KEY,"
+	" value INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS tokens ("
+	" name TEXT PRIMARY KEY,"
+	" value TEXT NOT NULL,"
+	" expires_at INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS productos_cache ("
+	" key TEXT PRIMARY KEY,"
+	" doc TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS clientes_cianbox ("
+	" key TEXT PRIMARY KEY,"
+	" doc TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS presupuestos ("
+	" id TEXT PRIMARY KEY,"
+	" number INTEGER NOT NULL UNIQUE,"
+	" wa_id TEXT NOT NULL,"
+	" state TEXT NOT NULL,"
+	" created_at INTEGER NOT NULL,"
+	" expires_at INTEGER NOT NULL,"
+	" doc TEXT);"
+	"CREATE INDEX IF NOT EXISTS presupuestos_created"
+	" ON presupuestos (created_at);",
+};
+
+#define SQ_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+/* Catalog tables, in the order of the Q_CAT_* statement pairs. */
+static const char *const catalogs[] = { "productos_cache", "clientes_cianbox" };
+
+#define MSG_COLS "id, wa_id, dir, ts, type, status, body, raw"
+#define QUOTE_COLS "id, number, wa_id, state, created_at, expires_at, doc"
+
+enum sq_query {
+	Q_BEGIN,
+	Q_COMMIT,
+	Q_ROLLBACK,
+	Q_IN_INSERT,
+	Q_IN_RECLAIM,
+	Q_IN_DONE,
+	Q_OUT_PUT,
+	Q_MSG_DIR,
+	Q_STATUS_STUB,
+	Q_STATUS_RAISE,
+	Q_MSG_GET,
+	Q_HISTORY,
+	Q_CUSTOMER_GET,
+	Q_CUSTOMER_PUT,
+	Q_COUNTER_NEXT,
+	Q_TOKEN_GET,
+	Q_TOKEN_PUT,
+	Q_CAT_GET_0,
+	Q_CAT_GET_1,
+	Q_CAT_COUNT_0,
+	Q_CAT_COUNT_1,
+	Q_QUOTE_PUT,
+	Q_QUOTE_GET,
+	Q_QUOTE_OLDER,
+	Q_QUOTE_DELETE,
+	Q__MAX
+};
+
+static const char *const queries[Q__MAX] = {
+	[Q_BEGIN] = "BEGIN IMMEDIATE",
+	[Q_COMMIT] = "COMMIT",
+	[Q_ROLLBACK] = "ROLLBACK",
+	[Q_IN_INSERT] =
+	    "INSERT INTO mensajes"
+	    " (id, wa_id, dir, ts, type, status, body, raw, claimed_at)"
+	    " VALUES (?1, ?2, 0, ?3, ?4, 'received', ?5, ?6, ?7)"
+	    " ON CONFLICT (id) DO NOTHING",
+	[Q_IN_RECLAIM] =
+	    "UPDATE mensajes SET claimed_at = ?1"
+	    " WHERE id = ?2 AND dir = 0 AND status = 'received'"
+	    " AND claimed_at < ?3",
+	[Q_IN_DONE] =
+	    "UPDATE mensajes SET status = 'handled', handled_at = ?1"
+	    " WHERE id = ?2 AND dir = 0",
+	[Q_OUT_PUT] =
+	    "INSERT INTO mensajes (id, wa_id, dir, ts, type, status, body, raw)"
+	    " VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7)"
+	    " ON CONFLICT (id) DO UPDATE SET"
+	    " wa_id = excluded.wa_id, ts = excluded.ts, type = excluded.type,"
+	    " body = excluded.body, raw = excluded.raw,"
+	    " status = CASE WHEN ov_status_rank(excluded.status) >"
+	    " ov_status_rank(status) THEN excluded.status ELSE status END"
+	    " WHERE dir = 1",
+	[Q_MSG_DIR] = "SELECT dir FROM mensajes WHERE id = ?1",
+	[Q_STATUS_STUB] =
+	    "INSERT INTO mensajes (id, wa_id, dir, ts, status, error)"
+	    " VALUES (?1, ?2, 1, ?3, ?4, ?5)",
+	[Q_STATUS_RAISE] =
+	    "UPDATE mensajes SET"
+	    " status = CASE WHEN ov_status_rank(?2) > ov_status_rank(status)"
+	    " THEN ?2 ELSE status END,"
+	    " error = COALESCE(?3, error)"
+	    " WHERE id = ?1 AND dir = 1",
+	[Q_MSG_GET] = "SELECT " MSG_COLS " FROM mensajes WHERE id = ?1",
+	/* Stubs (type NULL) are not messages anyone wrote or read. */
+	[Q_HISTORY] =
+	    "SELECT " MSG_COLS " FROM (SELECT seq, " MSG_COLS " FROM mensajes"
+	    " WHERE wa_id = ?1 AND type IS NOT NULL"
+	    " ORDER BY ts DESC, seq DESC LIMIT ?2)"
+	    " ORDER BY ts ASC, seq ASC",
+	[Q_CUSTOMER_GET] =
+	    "SELECT wa_id, cianbox_id, verified, name, profile, created_at,"
+	    " updated_at FROM clientes WHERE wa_id = ?1",
+	[Q_CUSTOMER_PUT] =
+	    "INSERT INTO clientes (wa_id, cianbox_id, verified, name, profile,"
+	    " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)"
+	    " ON CONFLICT (wa_id) DO UPDATE SET"
+	    " cianbox_id = excluded.cianbox_id, verified = excluded.verified,"
+	    " name = excluded.name, profile = excluded.profile,"
+	    " updated_at = excluded.updated_at",
+	[Q_COUNTER_NEXT] =
+	    "INSERT INTO contadores (name, value) VALUES (?1, 1)"
+	    " ON CONFLICT (name) DO UPDATE SET value = value + 1"
+	    " RETURNING value",
+	[Q_TOKEN_GET] = "SELECT value, expires_at FROM tokens WHERE name = ?1",
+	[Q_TOKEN_PUT] =
+	    "INSERT INTO tokens (name, value, expires_at) VALUES (?1, ?2, ?3)"
+	    " ON CONFLICT (name) DO UPDATE SET value = excluded.value,"
+	    " expires_at = excluded.expires_at",
+	[Q_CAT_GET_0] = "SELECT doc FROM productos_cache WHERE key = ?1",
+	[Q_CAT_GET_1] = "SELECT doc FROM clientes_cianbox WHERE key = ?1",
+	[Q_CAT_COUNT_0] = "SELECT count(*) FROM productos_cache",
+	[Q_CAT_COUNT_1] = "SELECT count(*) FROM clientes_cianbox",
+	[Q_QUOTE_PUT] =
+	    "INSERT INTO presupuestos (" QUOTE_COLS ")"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+	    " ON CONFLICT (id) DO UPDATE SET number = excluded.number,"
+	    " wa_id = excluded.wa_id, state = excluded.state,"
+	    " created_at = excluded.created_at,"
+	    " expires_at = excluded.expires_at, doc = excluded.doc",
+	[Q_QUOTE_GET] = "SELECT " QUOTE_COLS " FROM presupuestos WHERE id = ?1",
+	[Q_QUOTE_OLDER] =
+	    "SELECT " QUOTE_COLS " FROM presupuestos WHERE created_at < ?1"
+	    " ORDER BY created_at ASC, id ASC LIMIT ?2",
+	[Q_QUOTE_DELETE] = "DELETE FROM presupuestos WHERE id = ?1",
+};
+
+struct sq {
+	sqlite3 *db;
+	sqlite3_stmt *stmt[Q__MAX];   /* prepared on first use */
+};
+
+struct sq_writer {
+	struct sq *s;
+	int cat;                       /* index into catalogs[] */
+	char staging[SQ_TABLE_MAX];
+	sqlite3_stmt *ins;
+	char *keys[SQ_BATCH_ITEMS];
+	char *docs[SQ_BATCH_ITEMS];
+	size_t n, bytes;
+	int failed;                    /* a batch was lost: commit refuses */
+};
+
+/* ---- helpers ------------------------------------------------------------ */
+
+/* Log one line naming the operation and return the error code for rc. */
+static int
+sq_fail(sqlite3 *db, const char *op, int rc)
+{
+	log_error("sqlite store: %s: %s", op, sqlite3_errmsg(db));
+	if ((rc & 0xff) == SQLITE_BUSY)
+		return OV_EBUSY;
+	if (rc == SQLITE_NOMEM)
+		return OV_ENOMEM;
+	return OV_ESTORE;
+}
+
+static int
+sq_stmt(struct sq *s, enum sq_query q, sqlite3_stmt **out)
+{
+	int rc;
+
+	if (s->stmt[q] == NULL) {
+		rc = sqlite3_prepare_v3(s->db, queries[q], -1,
+		    SQLITE_PREPARE_PERSISTENT, &s->stmt[q], NULL);
+		if (rc != SQLITE_OK) {
+			s->stmt[q] = NULL;
+			return sq_fail(s->db, "prepare", rc);
+		}
+	}
+	*out = s->stmt[q];
+	return OV_OK;
+}
+
+/* Make a cached statement ready for its next use. */
+static void
+sq_release(sqlite3_stmt *st)
+{
+	if (st == NULL)
+		return;
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
+/* Bind NULL for a NULL string. The caller's string outlives the step:
+ * every statement is reset and its bindings cleared before returning. */
+static int
+bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v == NULL)
+		return sqlite3_bind_null(st, i);
+	return sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+}
+
+static int
+bind_int(sqlite3_stmt *st, int i, int64_t v)
+{
+	return sqlite3_bind_int64(st, i, (sqlite3_int64)v);
+}
+
+/* Step a statement that returns no rows. */
+static int
+sq_step_done(sqlite3 *db, sqlite3_stmt *st, const char *op)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc != SQLITE_DONE)
+		return sq_fail(db, op, rc);
+	return OV_OK;
+}
+
+/* Run one of the cached statements without parameters. */
+static int
+sq_simple(struct sq *s, enum sq_query q, const char *op)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = sq_stmt(s, q, &st)) != OV_OK)
+		return rc;
+	rc = sq_step_done(s->db, st, op);
+	sq_release(st);
+	return rc;
+}
+
+static int
+sq_begin(struct sq *s)
+{
+	return sq_simple(s, Q_BEGIN, "begin");
+}
+
+static int
+sq_commit(struct sq *s)
+{
+	return sq_simple(s, Q_COMMIT, "commit");
+}
+
+/* Roll back whatever transaction an error left open. */
+static void
+sq_rollback(struct sq *s)
+{
+	if (sqlite3_get_autocommit(s->db))
+		return;
+	if (sq_simple(s, Q_ROLLBACK, "rollback") != OV_OK)
+		(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* Static SQL text (pragmas, DDL built from fixed names). */
+static int
+sq_exec(sqlite3 *db, const char *sql, const char *op)
+{
+	int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+
+	if (rc != SQLITE_OK)
+		return sq_fail(db, op, rc);
+	return OV_OK;
+}
+
+/* Copy a text column into a fixed buffer; values were bounded on the way
+ * in, so truncation only guards against a hand-edited database. */
+static void
+col_copy(char *dst, size_t cap, sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	size_t n = (size_t)sqlite3_column_bytes(st, i);
+
+	if (t == NULL) {
+		dst[0] = '\0';
+		return;
+	}
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(dst, t, n);
+	dst[n] = '\0';
+}
+
+/* malloc'd copy of a text column; NULL for SQL NULL. */
+static int
+col_dup(sqlite3_stmt *st, int i, char **out)
+{
+	const unsigned char *t;
+	size_t n;
+	char *p;
+
+	*out = NULL;
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return OV_OK;
+	t = sqlite3_column_text(st, i);
+	if (t == NULL)
+		return OV_ENOMEM;
+	n = (size_t)sqlite3_column_bytes(st, i);
+	p = malloc(n + 1);
+	if (p == NULL)
+		return OV_ENOMEM;
+	memcpy(p, t, n);
+	p[n] = '\0';
+	*out = p;
+	return OV_OK;
+}
+
+static int
+catalog_index(const char *name)
+{
+	for (size_t i = 0; i < sizeof(catalogs) / sizeof(catalogs[0]); i++)
+		if (strcmp(name, catalogs[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* SQL function ov_status_rank(text): the one ranking of store_impl.h. */
+static void
+sql_status_rank(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	sqlite3_result_int(ctx,
+	    store_status_rank((const char *)sqlite3_value_text(argv[0])));
+}
+
+/* ---- open / close ------------------------------------------------------- */
+
+/* Create the file with mode 0600 before SQLite does, so the umask cannot
+ * widen it; SQLite gives -wal and -shm the mode of the database. */
+static int
+sq_create_file(const char *path)
+{
+	int fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		if (errno == EEXIST)
+			return OV_OK;
+		log_error("sqlite store: cannot create %s: %s", path,
+		    strerror(errno));
+		return OV_EIO;
+	}
+	if (fchmod(fd, 0600) != 0)
+		log_warn("sqlite store: chmod %s: %s", path, strerror(errno));
+	close(fd);
+	return OV_OK;
+}
+
+static int
+sq_journal_wal(sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	const unsigned char *mode;
+	int rc;
+
+	rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		rc = sq_fail(db, "journal_mode", rc);
+		goto out;
+	}
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		rc = sq_fail(db, "journal_mode", rc);
+		goto out;
+	}
+	mode = sqlite3_column_text(st, 0);
+	if (mode == NULL || strcmp((const char *)mode, "wal") != 0) {
+		log_error("sqlite store: cannot switch to WAL (mode %s)",
+		    mode != NULL ? (const char *)mode : "?");
+		rc = OV_ESTORE;
+		goto out;
+	}
+	rc = OV_OK;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int
+sq_user_version(sqlite3 *db, int *version)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		rc = sq_fail(db, "user_version", rc);
+		goto out;
+	}
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		rc = sq_fail(db, "user_version", rc);
+		goto out;
+	}
+	*version = sqlite3_column_int(st, 0);
+	rc = OV_OK;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Bring the schema to SQ_SCHEMA_VERSION. The version is checked without
+ * a lock first so an up-to-date database costs no write lock on open. */
+static int
+sq_migrate(struct sq *s)
+{
+	char sql[64];
+	int version, rc;
+
+	if ((rc = sq_user_version(s->db, &version)) != OV_OK)
+		return rc;
+	if (version == SQ_SCHEMA_VERSION)
+		return OV_OK;
+	if ((rc = sq_begin(s)) != OV_OK)
+		goto out;
+	/* Another process may have migrated while we waited for the lock. */
+	if ((rc = sq_user_version(s->db, &version)) != OV_OK)
+		goto out;
+	if (version < 0 || version > SQ_SCHEMA_VERSION) {
+		log_error("sqlite store: schema version %d is not one this "
+		    "program knows (%d)", version, SQ_SCHEMA_VERSION);
+		rc = OV_ESTORE;
+		goto out;
+	}
+	for (; version < SQ_SCHEMA_VERSION; version++)
+		if ((rc = sq_exec(s->db, migrations[version], "schema")) != OV_OK)
+			goto out;
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
+	    SQ_SCHEMA_VERSION);
+	if ((rc = sq_exec(s->db, sql, "schema version")) != OV_OK)
+		goto out;
+	rc = sq_commit(s);
+out:
+	if (rc != OV_OK)
+		sq_rollback(s);
+	return rc;
+}
+
+static void
+sq_close(void *impl)
+{
+	struct sq *s = impl;
+
+	if (s == NULL)
+		return;
+	for (int i = 0; i < Q__MAX; i++)
+		sqlite3_finalize(s->stmt[i]);
+	/* _v2: a writer the caller forgot keeps the handle until freed. */
+	sqlite3_close_v2(s->db);
+	free(s);
+}
+
+static int
+sq_open(void **impl, const struct config *cfg)
+{
+	const char *dir = config_get(cfg, "OVIDIO_DATA_DIR");
+	char path[PATH_MAX];
+	struct sq *s = NULL;
+	struct stat sb;
+	int n, rc;
+
+	*impl = NULL;
+	if (dir == NULL) {
+		log_error("sqlite store: OVIDIO_DATA_DIR is not set");
+		return OV_ECONFIG;
+	}
+	if (stat(dir, &sb) != 0) {
+		log_error("sqlite store: data directory %s: %s", dir,
+		    strerror(errno));
+		return OV_EIO;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		log_error("sqlite store: data directory %s: not a directory",
+		    dir);
+		return OV_EIO;
+	}
+	n = snprintf(path, sizeof(path), "%s/ovidio.db", dir);
+	if (n < 0 || (size_t)n >= sizeof(path)) {
+		log_error("sqlite store: data directory path too long");
+		return OV_EIO;
+	}
+	if ((rc = sq_create_file(path)) != OV_OK)
+		return rc;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return OV_ENOMEM;
+	rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		if (s->db != NULL)
+			rc = sq_fail(s->db, "open", rc);
+		else
+			rc = OV_ENOMEM;
+		goto out;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->db, SQ_BUSY_MS);
+	if ((rc = sq_journal_wal(s->db)) != OV_OK)
+		goto out;
+	if ((rc = sq_exec(s->db, "PRAGMA synchronous=FULL;"
+	    "PRAGMA foreign_keys=ON;", "pragmas")) != OV_OK)
+		goto out;
+	rc = sqlite3_create_function_v2(s->db, "ov_status_rank", 1,
+	    SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, sql_status_rank, NULL,
+	    NULL, NULL);
+	if (rc != SQLITE_OK) {
+		rc = sq_fail(s->db, "create function", rc);
+		goto out;
+	}
+	if ((rc = sq_migrate(s)) != OV_OK)
+		goto out;
+	*impl = s;
+	s = NULL;
+out:
+	sq_close(s);
+	return rc;
+}
+
+/* ---- mensajes ----------------------------------------------------------- */
+
+static int
+sq_inbound_claim(void *impl, const struct store_msg *m, int64_t now,
+    int64_t lease_s, enum store_claim *out)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	enum store_claim claim;
+	int64_t cutoff;
+	int rc;
+
+	cutoff = now < INT64_MIN + lease_s ? INT64_MIN : now - lease_s;
+	if ((rc = sq_begin(s)) != OV_OK)
+		goto out;
+	if ((rc = sq_stmt(s, Q_IN_INSERT, &st)) != OV_OK)
+		goto out;
+	if (bind_text(st, 1, m->id) || bind_text(st, 2, m->wa_id) ||
+	    bind_int(st, 3, m->ts) || bind_text(st, 4, m->type) ||
+	    bind_text(st, 5, m->body) || bind_text(st, 6, m->raw) ||
+	    bind_int(st, 7, now)) {
+		rc = sq_fail(s->db, "inbound claim", SQLITE_ERROR);
+		goto out;
+	}
+	if ((rc = sq_step_done(s->db, st, "inbound claim")) != OV_OK)
+		goto out;
+	sq_release(st);
+	st = NULL;
+	if (sqlite3_changes(s->db) == 1) {
+		claim = STORE_CLAIM_NEW;
+	} else {
+		/* Seen before: take it over only if its lease ran out. */
+		if ((rc = sq_stmt(s, Q_IN_RECLAIM, &st)) != OV_OK)
+			goto out;
+		if (bind_int(st, 1, now) || bind_text(st, 2, m->id) ||
+		    bind_int(st, 3, cutoff)) {
+			rc = sq_fail(s->db, "inbound reclaim", SQLITE_ERROR);
+			goto out;
+		}
+		if ((rc = sq_step_done(s->db, st, "inbound reclaim")) != OV_OK)
+			goto out;
+		claim = sqlite3_changes(s->db) == 1 ? STORE_CLAIM_RETRY :
+		    STORE_CLAIM_DUPLICATE;
+	}
+	if ((rc = sq_commit(s)) != OV_OK)
+		goto out;
+	*out = claim;
+out:
+	sq_release(st);
+	if (rc != OV_OK)
+		sq_rollback(s);
+	return rc;
+}
+
+static int
+sq_inbound_done(void *impl, const char *id, int64_t now)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = sq_stmt(s, Q_IN_DONE, &st)) != OV_OK)
+		goto out;
+	if (bind_int(st, 1, now) || bind_text(st, 2, id)) {
+		rc = sq_fail(s->db, "inbound done", SQLITE_ERROR);
+		goto out;
+	}
+	if ((rc = sq_step_done(s->db, st, "inbound done")) != OV_OK)
+		goto out;
+	rc = sqlite3_changes(s->db) == 1 ? OV_OK : OV_ENOTFOUND;
+out:
+	sq_release(st);
+	return rc;
+}
+
+static int
+sq_outbound_put(void *impl, const struct store_msg *m)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = sq_stmt(s, Q_OUT_PUT, &st)) != OV_OK)
+		goto out;
+	if (bind_text(st, 1, m->id) || bind_text(st, 2, m->wa_id) ||
+	    bind_int(st, 3, m->ts) || bind_text(st, 4, m->type) ||
+	    bind_text(st, 5, m->status) || bind_text(st, 6, m->body) ||
+	    bind_text(st, 7, m->raw)) {
+		rc = sq_fail(s->db, "outbound put", SQLITE_ERROR);
+		goto out;
+	}
+	if ((rc = sq_step_done(s->db, st, "outbound put")) != OV_OK)
+		goto out;
+	if (sqlite3_changes(s->db) != 1) {
+		/* The id belongs to an inbound message. */
+		log_warn("sqlite store: outbound put: id is an inbound message");
+		rc = OV_EEXIST;
+	}
+out:
+	sq_release(st);
+	return rc;
+}
+
+static int
+sq_status_update(void *impl, const char *id, const char *wa_id,
+    const char *status, int64_t ts, const char *error, bool *found)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	bool exists = false;
+	int dir = -1, rc;
+
+	if ((rc = sq_begin(s)) != OV_OK)
+		goto out;
+	if ((rc = sq_stmt(s, Q_MSG_DIR, &st)) != OV_OK)
+		goto out;
+	if (bind_text(st, 1, id)) {
+		rc = sq_fail(s->db, "status update", SQLITE_ERROR);
+		goto out;
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		exists = true;
+		dir = sqlite3_column_int(st, 0);
+	} else if (rc != SQLITE_DONE) {
+		rc = sq_fail(s->db, "status update", rc);
+		goto out;
+	}
+	sq_release(st);
+	st = NULL;
+	if (!exists) {
+		/* Status before the message: keep it for outbound_put. */
+		if ((rc = sq_stmt(s, Q_STATUS_STUB, &st)) != OV_OK)
+			goto out;
+		if (bind_text(st, 1, id) || bind_text(st, 2, wa_id) ||
+		    bind_int(st, 3, ts) || bind_text(st, 4, status) ||
+		    bind_text(st, 5, error)) {
+			rc = sq_fail(s->db, "status stub", SQLITE_ERROR);
+			goto out;
+		}
+		if ((rc = sq_step_done(s->db, st, "status stub")) != OV_OK)
+			goto out;
+	} else if (dir == STORE_OUT) {
+		if ((rc = sq_stmt(s, Q_STATUS_RAISE, &st)) != OV_OK)
+			goto out;
+		if (bind_text(st, 1, id) || bind_text(st, 2, status) ||
+		    bind_text(st, 3, error)) {
+			rc = sq_fail(s->db, "status update", SQLITE_ERROR);
+			goto out;
+		}
+		if ((rc = sq_step_done(s->db, st, "status update")) != OV_OK)
+			goto out;
+	} else {
+		log_warn("sqlite store: status update for an inbound message "
+		    "ignored");
+	}
+	if ((rc = sq_commit(s)) != OV_OK)
+		goto out;
+	*found = exists;
+out:
+	sq_release(st);
+	if (rc != OV_OK)
+		sq_rollback(s);
+	return rc;
+}
+
+/* One row of MSG_COLS into m (whose strings must be unset). */
+static int
+read_msg(sqlite3_stmt *st, struct store_msg *m)
+{
+	int rc;
+
+	col_copy(m->id, sizeof(m->id), st, 0);
+	col_copy(m->wa_id, sizeof(m->wa_id), st, 1);
+	m->dir = sqlite3_column_int(st, 2) == STORE_OUT ? STORE_OUT : STORE_IN;
+	m->ts = (int64_t)sqlite3_column_int64(st, 3);
+	col_copy(m->type, sizeof(m->type), st, 4);
+	col_copy(m->status, sizeof(m->status), st, 5);
+	if ((rc = col_dup(st, 6, &m->body)) != OV_OK ||
+	    (rc = col_dup(st, 7, &m->raw)) != OV_OK)
+		store_msg_clear(m);
+	return rc;
+}
+
+static int
+sq_msg_get(void *impl, const char *id, struct store_msg *out, bool *found)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*found = false;
+	if ((rc = sq_stmt(s, Q_MSG_GET, &st)) != OV_OK)
+		goto out;
+	if (bind_text(st, 1, id)) {
+		rc = sq_fail(s->db, "message get", SQLITE_ERROR);
+		goto out;
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		rc = OV_OK;
+		goto out;
+	}
+	if (rc != SQLITE_ROW) {
+		rc = sq_fail(s->db, "message get", rc);
+		goto out;
+	}
+	if ((rc = read_msg(st, out)) != OV_OK)
+		goto out;
+	*found = true;
+out:
+	sq_release(st);
+	return rc;
+}
+
+static int
+sq_history(void *impl, const char *wa_id, int limit, struct store_msg **out,
+    size_t *n)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	struct store_msg *v = NULL, *nv;
+	size_t len = 0, cap = 0;
+	int rc;
+
+	if ((rc = sq_stmt(s, Q_HISTORY, &st)) != OV_OK)
+		goto out;
+	if (bind_text(st, 1, wa_id) || bind_int(st, 2, limit)) {
+		rc = sq_fail(s->db, "history", SQLITE_ERROR);
+		goto out;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (len == cap) {
+			cap = cap == 0 ? 16 : cap * 2;
+			nv = realloc(v, cap * sizeof(*v));
+			if (nv == NULL) {
+				rc = OV_ENOMEM;
+				goto out;
+			}
+			v = nv;
+		}
+		memset(&v[len], 0, sizeof(v[len]));
+		if ((rc = read_msg(st, &v[len])) != OV_OK)
+			goto out;
+		len++;
+	}
+	if (rc != SQLITE_DONE) {
+		rc = sq_fail(s->db, "history", rc);
+		goto out;
+	}
+	rc = OV_OK;
+	*out = v;
+	*n = len;
+	v = NULL;
+out:
+	sq_release(st);
+	store_msgs_free(v, len);
+	return rc;
+}
+
+/* ---- clientes ----------------------------------------------------------- */
+
+static int
+sq_customer_get(void *impl, const char *wa_id, struct store_customer *out,
+    bool *found)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*found = false;
+	if ((rc = sq_stmt(s, Q_CUSTOMER_GET, &st)) != OV_OK)
+		goto out;
+	if (bind_text(st, 1, wa_id)) {
+		rc = sq_fail(s->db, "customer get", SQLITE_ERROR);
+		goto out;
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		rc = OV_OK;
+		goto out;
+	}
+	if (rc != SQLITE_ROW) {
+		rc = sq_fail(s->db, "customer get", rc);
+		goto out;
+	}
+	col_copy(out->wa_id, sizeof(out->wa_id), st, 0);
+	out->cianbox_id = (int64_t)sqlite3_column_int64(st, 1);
+	out->verified = sqlite3_column_int(st, 2) != 0;
+	out->created_at = (int64_t)sqlite3_column_int64(st, 5);
+	out->updated_at = (int64_t)sqlite3_column_int64(st, 6);
+	if ((rc = col_dup(st, 3, &out->name)) != OV_OK ||
+	    (rc = col_dup(st, 4, &out->profile)) != OV_OK) {
+		store_customer_clear(out);
+		goto out;
+	}
+	*found = true;
+out:
+	sq_release(st);
+	return rc;
+}
+
+static int
+sq_customer_put(void *impl, const struct store_customer *c, int64_t now)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = sq_stmt(s, Q_CUSTOMER_PUT, &st)) != OV_OK)
+		goto out;
+	if (bind_text(st, 1, c->wa_id) || bind_int(st, 2, c->cianbox_id) ||
+	    bind_int(st, 3, c->verified ? 1 : 0) ||
+	    bind_text(st, 4, c->name) || bind_text(st, 5, c->profile) ||
+	    bind_int(st, 6, now)) {
+		rc = sq_fail(s->db, "customer put", SQLITE_ERROR);
+		goto out;
+	}
+	rc = sq_step_done(s->db, st, "customer put");
+out:
+	sq_release(st);
+	return rc;
+}
+
+/* ---- contadores --------------------------------------------------------- */
+
+static int
+sq_counter_next(void *impl, const char *name, int64_t *value)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	int64_t v = 0;
+	int rc;
+
+	if ((rc = sq_begin(s)) != OV_OK)
+		goto out;
+	if ((rc = sq_stmt(s, Q_COUNTER_NEXT, &st)) != OV_OK)
+		goto out;
+	if (bind_text(st, 1, name)) {
+		rc = sq_fail(s->db, "counter", SQLITE_ERROR);
+		goto out;
+	}
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		rc = sq_fail(s->db, "counter", rc);
+		goto out;
+	}
+	v = (int64_t)sqlite3_column_int64(st, 0);
+	if ((rc = sq_step_done(s->db, st, "counter")) != OV_OK)
+		goto out;
+	sq_release(st);
+	st = NULL;
+	if ((rc = sq_commit(s)) != OV_OK)
+		goto out;
+	*value = v;
+out:
+	sq_release(st);
+	if (rc != OV_OK)
+		sq_rollback(s);
+	return rc;
+}
+
+/* ---- tokens ------------------------------------------------------------- */
+
+static int
+sq_token_get(void *impl, const char *name, char **value, int64_t *expires_at,
+    bool *found)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*found = false;
+	if ((rc = sq_stmt(s, Q_TOKEN_GET, &st)) != OV_OK)
+		goto out;
+	if (bind_text(st, 1, name)) {
+		rc = sq_fail(s->db, "token get", SQLITE_ERROR);
+		goto out;
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		rc = OV_OK;
+		goto out;
+	}
+	if (rc != SQLITE_ROW) {
+		rc = sq_fail(s->db, "token get", rc);
+		goto out;
+	}
+	if ((rc = col_dup(st, 0, value)) != OV_OK)
+		goto out;
+	*expires_at = (int64_t)sqlite3_column_int64(st, 1);
+	*found = true;
+out:
+	sq_release(st);
+	return rc;
+}
+
+static int
+sq_token_put(void *impl, const char *name, const char *value,
+    int64_t expires_at)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = sq_stmt(s, Q_TOKEN_PUT, &st)) != OV_OK)
+		goto out;
+	if (bind_text(st, 1, name) || bind_text(st, 2, value) ||
+	    bind_int(st, 3, expires_at)) {
+		rc = sq_fail(s->db, "token put", SQLITE_ERROR);
+		goto out;
+	}
+	rc = sq_step_done(s->db, st, "token put");
+out:
+	sq_release(st);
+	return rc;
+}
+
+/* ---- catalogs ----------------------------------------------------------- */
+
+/*
+ * A replace writes into a staging table "<catalog>__new_<pid>" in short
+ * batched transactions (items are buffered, at most SQ_BATCH_ITEMS or
+ * SQ_BATCH_BYTES, so no write lock is held while the caller fetches the
+ * next page), then commit swaps it in with DROP + RENAME in one
+ * transaction. Readers keep seeing the old table until that commit.
+ */
+
+/* Drop staging tables of this catalog left by dead processes (or by an
+ * earlier writer of this process). Runs inside the caller's transaction. */
+static int
+drop_stale_staging(struct sq *s, const char *table)
+{
+	char prefix[SQ_TABLE_MAX], sql[2 * SQ_TABLE_MAX];
+	long stale[SQ_STALE_MAX];
+	size_t nstale = 0;
+	sqlite3_stmt *st = NULL;
+	int plen, rc;
+
+	plen = snprintf(prefix, sizeof(prefix), "%s__new_", table);
+	rc = sqlite3_prepare_v2(s->db, "SELECT name FROM sqlite_master"
+	    " WHERE type = 'table' AND substr(name, 1, ?1) = ?2", -1, &st,
+	    NULL);
+	if (rc != SQLITE_OK) {
+		rc = sq_fail(s->db, "catalog begin", rc);
+		goto out;
+	}
+	if (bind_int(st, 1, plen) || bind_text(st, 2, prefix)) {
+		rc = sq_fail(s->db, "catalog begin", SQLITE_ERROR);
+		goto out;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && nstale < SQ_STALE_MAX) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		char *end;
+		long pid;
+
+		if (name == NULL)
+			continue;
+		errno = 0;
+		pid = strtol(name + plen, &end, 10);
+		/* Only names we could have made are ever formatted into SQL. */
+		if (errno != 0 || end == name + plen || *end != '\0' || pid <= 0)
+			continue;
+		if (pid == (long)getpid() ||
+		    (kill((pid_t)pid, 0) != 0 && errno == ESRCH))
+			stale[nstale++] = pid;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		rc = sq_fail(s->db, "catalog begin", rc);
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	rc = OV_OK;
+	for (size_t i = 0; i < nstale; i++) {
+		snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS \"%s%ld\"",
+		    prefix, stale[i]);
+		if ((rc = sq_exec(s->db, sql, "catalog drop staging")) != OV_OK)
+			goto out;
+	}
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static void
+writer_clear_batch(struct sq_writer *w)
+{
+	for (size_t i = 0; i < w->n; i++) {
+		free(w->keys[i]);
+		free(w->docs[i]);
+		w->keys[i] = w->docs[i] = NULL;
+	}
+	w->n = 0;
+	w->bytes = 0;
+}
+
+static void
+writer_free(struct sq_writer *w)
+{
+	if (w == NULL)
+		return;
+	writer_clear_batch(w);
+	sqlite3_finalize(w->ins);
+	free(w);
+}
+
+/* Write the buffered items in one transaction. */
+static int
+writer_flush(struct sq_writer *w)
+{
+	struct sq *s = w->s;
+	int rc = OV_OK;
+
+	if (w->n == 0)
+		return OV_OK;
+	if ((rc = sq_begin(s)) != OV_OK)
+		goto out;
+	for (size_t i = 0; i < w->n; i++) {
+		if (bind_text(w->ins, 1, w->keys[i]) ||
+		    bind_text(w->ins, 2, w->docs[i])) {
+			rc = sq_fail(s->db, "catalog add", SQLITE_ERROR);
+			goto out;
+		}
+		rc = sq_step_done(s->db, w->ins, "catalog add");
+		sq_release(w->ins);
+		if (rc != OV_OK)
+			goto out;
+	}
+	rc = sq_commit(s);
+out:
+	sq_release(w->ins);
+	if (rc != OV_OK) {
+		sq_rollback(s);
+		w->failed = 1;
+	}
+	writer_clear_batch(w);
+	return rc;
+}
+
+static void
+writer_drop_staging(struct sq_writer *w)
+{
+	char sql[2 * SQ_TABLE_MAX];
+
+	sq_rollback(w->s);
+	snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS \"%s\"", w->staging);
+	(void)sq_exec(w->s->db, sql, "catalog drop staging");
+}
+
+static int
+sq_catalog_begin(void *impl, const char *catalog, void **writer)
+{
+	struct sq *s = impl;
+	struct sq_writer *w;
+	char sql[3 * SQ_TABLE_MAX];
+	int rc, in_tx = 0;
+
+	*writer = NULL;
+	w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return OV_ENOMEM;
+	w->s = s;
+	w->cat = catalog_index(catalog);
+	if (w->cat < 0) {
+		rc = OV_EINVAL;
+		goto out;
+	}
+	snprintf(w->staging, sizeof(w->staging), "%s__new_%ld",
+	    catalogs[w->cat], (long)getpid());
+	if ((rc = sq_begin(s)) != OV_OK)
+		goto out;
+	in_tx = 1;
+	if ((rc = drop_stale_staging(s, catalogs[w->cat])) != OV_OK)
+		goto out;
+	snprintf(sql, sizeof(sql), "CREATE TABLE \"%s\" (key TEXT PRIMARY KEY,"
+	    " doc TEXT NOT NULL)", w->staging);
+	if ((rc = sq_exec(s->db, sql, "catalog begin")) != OV_OK)
+		goto out;
+	if ((rc = sq_commit(s)) != OV_OK)
+		goto out;
+	in_tx = 0;
+	snprintf(sql, sizeof(sql), "INSERT OR REPLACE INTO \"%s\" (key, doc)"
+	    " VALUES (?1, ?2)", w->staging);
+	rc = sqlite3_prepare_v2(s->db, sql, -1, &w->ins, NULL);
+	if (rc != SQLITE_OK) {
+		rc = sq_fail(s->db, "catalog begin", rc);
+		writer_drop_staging(w);
+		goto out;
+	}
+	rc = OV_OK;
+	*writer = w;
+	w = NULL;
+out:
+	if (in_tx)
+		sq_rollback(s);
+	writer_free(w);
+	return rc;
+}
+
+static int
+sq_catalog_add(void *writer, const char *key, const char *json)
+{
+	struct sq_writer *w = writer;
+	size_t klen, jlen;
+	char *k = NULL, *j = NULL;
+
+	if (w->failed)
+		return OV_ESTORE;
+	klen = strlen(key);
+	jlen = strlen(json);
+	k = malloc(klen + 1);
+	j = malloc(jlen + 1);
+	if (k == NULL || j == NULL) {
+		free(k);
+		free(j);
+		return OV_ENOMEM;
+	}
+	memcpy(k, key, klen + 1);
+	memcpy(j, json, jlen + 1);
+	w->keys[w->n] = k;
+	w->docs[w->n] = j;
+	w->n++;
+	w->bytes += klen + jlen;
+	if (w->n == SQ_BATCH_ITEMS || w->bytes >= SQ_BATCH_BYTES)
+		return writer_flush(w);
+	return OV_OK;
+}
+
+static int
+sq_catalog_commit(void *writer)
+{
+	struct sq_writer *w = writer;
+	struct sq *s = w->s;
+	const char *table = catalogs[w->cat];
+	char sql[3 * SQ_TABLE_MAX];
+	int rc;
+
+	if (w->failed) {
+		log_error("sqlite store: catalog %s: an earlier batch failed, "
+		    "keeping the old copy", table);
+		rc = OV_ESTORE;
+		goto out;
+	}
+	if ((rc = writer_flush(w)) != OV_OK)
+		goto out;
+	/* No statement may hold the staging table during the rename. */
+	sqlite3_finalize(w->ins);
+	w->ins = NULL;
+	if ((rc = sq_begin(s)) != OV_OK)
+		goto out;
+	snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS \"%s\"", table);
+	if ((rc = sq_exec(s->db, sql, "catalog swap")) != OV_OK)
+		goto out;
+	snprintf(sql, sizeof(sql), "ALTER TABLE \"%s\" RENAME TO \"%s\"",
+	    w->staging, table);
+	if ((rc = sq_exec(s->db, sql, "catalog swap")) != OV_OK)
+		goto out;
+	rc = sq_commit(s);
+out:
+	if (rc != OV_OK)
+		writer_drop_staging(w);
+	writer_free(w);
+	return rc;
+}
+
+static void
+sq_catalog_abort(void *writer)
+{
+	struct sq_writer *w = writer;
+
+	writer_clear_batch(w);
+	sqlite3_finalize(w->ins);
+	w->ins = NULL;
+	writer_drop_staging(w);
+	writer_free(w);
+}
+
+static int
+sq_catalog_get(void *impl, const char *catalog, const char *key, char **json,
+    bool *found)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	int cat = catalog_index(catalog), rc;
+
+	*found = false;
+	if (cat < 0)
+		return OV_EINVAL;
+	if ((rc = sq_stmt(s, (enum sq_query)(Q_CAT_GET_0 + cat), &st)) != OV_OK)
+		goto out;
+	if (bind_text(st, 1, key)) {
+		rc = sq_fail(s->db, "catalog get", SQLITE_ERROR);
+		goto out;
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		rc = OV_OK;
+		goto out;
+	}
+	if (rc != SQLITE_ROW) {
+		rc = sq_fail(s->db, "catalog get", rc);
+		goto out;
+	}
+	if ((rc = col_dup(st, 0, json)) != OV_OK)
+		goto out;
+	*found = true;
+out:
+	sq_release(st);
+	return rc;
+}
+
+static int
+sq_catalog_count(void *impl, const char *catalog, int64_t *n)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	int cat = catalog_index(catalog), rc;
+
+	if (cat < 0)
+		return OV_EINVAL;
+	if ((rc = sq_stmt(s, (enum sq_query)(Q_CAT_COUNT_0 + cat), &st)) !=
+	    OV_OK)
+		goto out;
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		rc = sq_fail(s->db, "catalog count", rc);
+		goto out;
+	}
+	*n = (int64_t)sqlite3_column_int64(st, 0);
+	rc = OV_OK;
+out:
+	sq_release(st);
+	return rc;
+}
+
+/* ---- presupuestos ------------------------------------------------------- */
+
+static int
+sq_quote_put(void *impl, const struct store_quote *q)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = sq_stmt(s, Q_QUOTE_PUT, &st)) != OV_OK)
+		goto out;
+	if (bind_text(st, 1, q->id) || bind_int(st, 2, q->number) ||
+	    bind_text(st, 3, q->wa_id) || bind_text(st, 4, q->state) ||
+	    bind_int(st, 5, q->created_at) || bind_int(st, 6, q->expires_at) ||
+	    bind_text(st, 7, q->doc)) {
+		rc = sq_fail(s->db, "quote put", SQLITE_ERROR);
+		goto out;
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		rc = OV_OK;
+	} else if (rc == SQLITE_CONSTRAINT_UNIQUE) {
+		/* Another quote already has this number. */
+		log_error("sqlite store: quote put: %s", sqlite3_errmsg(s->db));
+		rc = OV_EEXIST;
+	} else {
+		rc = sq_fail(s->db, "quote put", rc);
+	}
+out:
+	sq_release(st);
+	return rc;
+}
+
+static int
+read_quote(sqlite3_stmt *st, struct store_quote *q)
+{
+	col_copy(q->id, sizeof(q->id), st, 0);
+	q->number = (int64_t)sqlite3_column_int64(st, 1);
+	col_copy(q->wa_id, sizeof(q->wa_id), st, 2);
+	col_copy(q->state, sizeof(q->state), st, 3);
+	q->created_at = (int64_t)sqlite3_column_int64(st, 4);
+	q->expires_at = (int64_t)sqlite3_column_int64(st, 5);
+	return col_dup(st, 6, &q->doc);
+}
+
+static int
+sq_quote_get(void *impl, const char *id, struct store_quote *out, bool *found)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*found = false;
+	if ((rc = sq_stmt(s, Q_QUOTE_GET, &st)) != OV_OK)
+		goto out;
+	if (bind_text(st, 1, id)) {
+		rc = sq_fail(s->db, "quote get", SQLITE_ERROR);
+		goto out;
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		rc = OV_OK;
+		goto out;
+	}
+	if (rc != SQLITE_ROW) {
+		rc = sq_fail(s->db, "quote get", rc);
+		goto out;
+	}
+	if ((rc = read_quote(st, out)) != OV_OK)
+		goto out;
+	*found = true;
+out:
+	sq_release(st);
+	return rc;
+}
+
+static int
+sq_quote_list_older(void *impl, int64_t before, int limit,
+    struct store_quote **out, size_t *n)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	struct store_quote *v = NULL, *nv;
+	size_t len = 0, cap = 0;
+	int rc;
+
+	if ((rc = sq_stmt(s, Q_QUOTE_OLDER, &st)) != OV_OK)
+		goto out;
+	if (bind_int(st, 1, before) || bind_int(st, 2, limit)) {
+		rc = sq_fail(s->db, "quote list", SQLITE_ERROR);
+		goto out;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (len == cap) {
+			cap = cap == 0 ? 16 : cap * 2;
+			nv = realloc(v, cap * sizeof(*v));
+			if (nv == NULL) {
+				rc = OV_ENOMEM;
+				goto out;
+			}
+			v = nv;
+		}
+		memset(&v[len], 0, sizeof(v[len]));
+		if ((rc = read_quote(st, &v[len])) != OV_OK)
+			goto out;
+		len++;
+	}
+	if (rc != SQLITE_DONE) {
+		rc = sq_fail(s->db, "quote list", rc);
+		goto out;
+	}
+	rc = OV_OK;
+	*out = v;
+	*n = len;
+	v = NULL;
+out:
+	sq_release(st);
+	store_quotes_free(v, len);
+	return rc;
+}
+
+static int
+sq_quote_delete(void *impl, const char *id)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = sq_stmt(s, Q_QUOTE_DELETE, &st)) != OV_OK)
+		goto out;
+	if (bind_text(st, 1, id)) {
+		rc = sq_fail(s->db, "quote delete", SQLITE_ERROR);
+		goto out;
+	}
+	rc = sq_step_done(s->db, st, "quote delete");
+out:
+	sq_release(st);
+	return rc;
+}
+
+const struct store_ops store_sqlite_ops = {
+	.name = "sqlite",
+	.open = sq_open,
+	.close = sq_close,
+	.inbound_claim = sq_inbound_claim,
+	.inbound_done = sq_inbound_done,
+	.outbound_put = sq_outbound_put,
+	.status_update = sq_status_update,
+	.msg_get = sq_msg_get,
+	.history = sq_history,
+	.customer_get = sq_customer_get,
+	.customer_put = sq_customer_put,
+	.counter_next = sq_counter_next,
+	.token_get = sq_token_get,
+	.token_put = sq_token_put,
+	.catalog_begin = sq_catalog_begin,
+	.catalog_add = sq_catalog_add,
+	.catalog_commit = sq_catalog_commit,
+	.catalog_abort = sq_catalog_abort,
+	.catalog_get = sq_catalog_get,
+	.catalog_count = sq_catalog_count,
+	.quote_put = sq_quote_put,
+	.quote_get = sq_quote_get,
+	.quote_list_older = sq_quote_list_older,
+	.quote_delete = sq_quote_delete,
+};

@@ -1,0 +1,1327 @@
+/*
+ * test_store.c - the store contract (lib/store.h), run against the backend
+ * the configuration selects: MongoDB when MONGODB_URI is set (database
+ * ovidio_test_<pid>, so runs do not collide), otherwise SQLite in a fresh
+ * temporary directory that is removed at the end.
+ *
+ * Concurrency tests fork processes that each open their own store, as the
+ * worker does; children report through a pipe and leave with _exit().
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "check.h"
+#include "config.h"
+#include "err.h"
+#include "log.h"
+#include "store.h"
+
+#define NCHILD 8
+#define DEDUPE_IDS 50
+#define COUNTER_PER_CHILD 100
+
+static struct config *cfg;
+static struct store *st;
+static bool use_mongo;
+static char tmpdir[] = "/tmp/ovidio-store-test-XXXXXX";
+
+/* ---- helpers ------------------------------------------------------------ */
+
+/* The store copies what it is given, so body/raw may point at literals. */
+static void
+msg_init(struct store_msg *m, const char *id, const char *wa_id, int64_t ts,
+    const char *type, const char *status, const char *body)
+{
+	memset(m, 0, sizeof(*m));
+	snprintf(m->id, sizeof(m->id), "%s", id);
+	snprintf(m->wa_id, sizeof(m->wa_id), "%s", wa_id);
+	m->ts = ts;
+	snprintf(m->type, sizeof(m->type), "%s", type);
+	snprintf(m->status, sizeof(m->status), "%s", status);
+	m->body = (char *)body;
+}
+
+static int
+claim(struct store *s, const char *id, const char *wa_id, int64_t now,
+    int64_t lease, const char *body, enum store_claim *out)
+{
+	struct store_msg m;
+
+	msg_init(&m, id, wa_id, now, "text", "", body);
+	return store_inbound_claim(s, &m, now, lease, out);
+}
+
+static int
+put_out(const char *id, const char *wa_id, int64_t ts, const char *status,
+    const char *body)
+{
+	struct store_msg m;
+
+	msg_init(&m, id, wa_id, ts, "text", status, body);
+	return store_outbound_put(st, &m);
+}
+
+/* Status of a message, "" when absent or on error. */
+static const char *
+status_of(const char *id, char *buf, size_t len)
+{
+	struct store_msg m;
+	bool found = false;
+
+	buf[0] = '\0';
+	if (store_msg_get(st, id, &m, &found) == OV_OK && found) {
+		snprintf(buf, len, "%s", m.status);
+		store_msg_clear(&m);
+	}
+	return buf;
+}
+
+static int
+replace_catalog(const char *catalog, const char *const *kv, size_t n)
+{
+	struct store_catalog_writer *w;
+	int rc;
+
+	if ((rc = store_catalog_begin(st, catalog, &w)) != OV_OK)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		if ((rc = store_catalog_add(w, kv[2 * i], kv[2 * i + 1])) !=
+		    OV_OK) {
+			store_catalog_abort(w);
+			return rc;
+		}
+	}
+	return store_catalog_commit(w);
+}
+
+/* The document under key, or NULL; caller frees. */
+static char *
+catalog_doc(struct store *s, const char *catalog, const char *key)
+{
+	char *json = NULL;
+	bool found = false;
+
+	if (store_catalog_get(s, catalog, key, &json, &found) != OV_OK ||
+	    !found) {
+		free(json);
+		return NULL;
+	}
+	return json;
+}
+
+static int64_t
+catalog_count(struct store *s, const char *catalog)
+{
+	int64_t n = -1;
+
+	if (store_catalog_count(s, catalog, &n) != OV_OK)
+		return -1;
+	return n;
+}
+
+static void
+wait_past(int64_t t)
+{
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+
+	while ((int64_t)time(NULL) <= t)
+		nanosleep(&ts, NULL);
+}
+
+/*
+ * Fork nchild processes. Each opens its own store, waits for the others,
+ * runs fn and writes `per_child` result bytes in one write (atomic below
+ * PIPE_BUF). Returns the number of children that failed or -1.
+ */
+static int
+run_children(int nchild, size_t per_child,
+    void (*fn)(struct store *, int, unsigned char *), unsigned char *results)
+{
+	int go[2], res[2], failed = 0;
+	pid_t pids[NCHILD];
+	size_t got = 0, want = (size_t)nchild * per_child;
+
+	if (nchild > NCHILD || per_child > 4096 || pipe(go) != 0)
+		return -1;
+	if (pipe(res) != 0) {
+		close(go[0]);
+		close(go[1]);
+		return -1;
+	}
+	for (int i = 0; i < nchild; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			unsigned char out[4096];
+			struct store *cst = NULL;
+			char c;
+			int status = 1;
+
+			close(go[1]);
+			close(res[0]);
+			memset(out, 0xff, per_child);
+			if (store_open(&cst, cfg) == OV_OK) {
+				/* EOF when the parent releases everyone. */
+				while (read(go[0], &c, 1) < 0 && errno == EINTR)
+					;
+				fn(cst, i, out);
+				store_close(cst);
+				status = 0;
+			}
+			if (write(res[1], out, per_child) != (ssize_t)per_child)
+				status = 1;
+			_exit(status);
+		}
+		if (pids[i] < 0) {
+			nchild = i;
+			failed++;
+			break;
+		}
+	}
+	close(go[0]);
+	close(res[1]);
+	close(go[1]);   /* start them all at once */
+	while (got < want) {
+		ssize_t r = read(res[0], results + got, want - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(res[0]);
+	for (int i = 0; i < nchild; i++) {
+		int status;
+		if (waitpid(pids[i], &status, 0) != pids[i] ||
+		    !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			failed++;
+	}
+	if (got != want)
+		failed++;
+	return failed;
+}
+
+/* ---- backend ------------------------------------------------------------ */
+
+static void
+test_backend_matches_configuration(void)
+{
+	CHECK_STR(store_backend(st), use_mongo ? "mongodb" : "sqlite");
+	if (!use_mongo) {
+		char path[512];
+		struct stat sb;
+
+		/* umask is 022 here: only the store's own care makes it 0600. */
+		snprintf(path, sizeof(path), "%s/ovidio.db", tmpdir);
+		CHECK(stat(path, &sb) == 0);
+		CHECK_INT(sb.st_mode & 0077, 0);
+		snprintf(path, sizeof(path), "%s/ovidio.db-wal", tmpdir);
+		if (stat(path, &sb) == 0)
+			CHECK_INT(sb.st_mode & 0077, 0);
+	}
+}
+
+static void
+test_sqlite_missing_data_dir(void)
+{
+	struct config *bad = NULL;
+	struct store *s = NULL;
+	char err[256], dir[600];
+
+	if (use_mongo)
+		return;
+	/* The environment is read when a key is looked up: keep it set. */
+	snprintf(dir, sizeof(dir), "%s/no/such/dir", tmpdir);
+	setenv("OVIDIO_DATA_DIR", dir, 1);
+	CHECK_INT(config_load(&bad, err, sizeof(err)), OV_OK);
+	if (bad != NULL) {
+		CHECK_INT(store_open(&s, bad), OV_EIO);
+		CHECK(s == NULL);
+		store_close(s);
+		config_free(bad);
+	}
+	setenv("OVIDIO_DATA_DIR", tmpdir, 1);
+}
+
+/* ---- mensajes: inbound -------------------------------------------------- */
+
+static void
+test_inbound_new_then_duplicate(void)
+{
+	enum store_claim c = STORE_CLAIM_DUPLICATE;
+	struct store_msg m;
+	bool found = false;
+
+	CHECK_INT(claim(st, "wamid.in.1", "5493415550001", 1000, 300, "hola",
+	    &c), OV_OK);
+	CHECK_INT(c, STORE_CLAIM_NEW);
+	CHECK_INT(claim(st, "wamid.in.1", "5493415550001", 1001, 300,
+	    "otro texto", &c), OV_OK);
+	CHECK_INT(c, STORE_CLAIM_DUPLICATE);
+
+	/* The first copy is what was recorded. */
+	CHECK_INT(store_msg_get(st, "wamid.in.1", &m, &found), OV_OK);
+	CHECK(found);
+	if (found) {
+		CHECK_STR(m.id, "wamid.in.1");
+		CHECK_STR(m.wa_id, "5493415550001");
+		CHECK_INT(m.dir, STORE_IN);
+		CHECK_INT(m.ts, 1000);
+		CHECK_STR(m.type, "text");
+		CHECK_STR(m.status, "received");
+		CHECK_STR(m.body, "hola");
+		store_msg_clear(&m);
+	}
+	CHECK_INT(store_msg_get(st, "wamid.in.never", &m, &found), OV_OK);
+	CHECK(!found);
+}
+
+static void
+test_inbound_lease_retry(void)
+{
+	const char *id = "wamid.lease.1", *wa = "5493415550002";
+	enum store_claim c = STORE_CLAIM_NEW;
+	char buf[32];
+
+	CHECK_INT(claim(st, id, wa, 1000, 60, "precio dvr", &c), OV_OK);
+	CHECK_INT(c, STORE_CLAIM_NEW);
+	/* Another process is still within its lease. */
+	CHECK_INT(claim(st, id, wa, 1030, 60, "precio dvr", &c), OV_OK);
+	CHECK_INT(c, STORE_CLAIM_DUPLICATE);
+	CHECK_INT(claim(st, id, wa, 1060, 60, "precio dvr", &c), OV_OK);
+	CHECK_INT(c, STORE_CLAIM_DUPLICATE);
+	/* Lease over: one caller takes it over, the next sees the new claim. */
+	CHECK_INT(claim(st, id, wa, 1061, 60, "precio dvr", &c), OV_OK);
+	CHECK_INT(c, STORE_CLAIM_RETRY);
+	CHECK_INT(claim(st, id, wa, 1061, 60, "precio dvr", &c), OV_OK);
+	CHECK_INT(c, STORE_CLAIM_DUPLICATE);
+	CHECK_INT(claim(st, id, wa, 1100, 60, "precio dvr", &c), OV_OK);
+	CHECK_INT(c, STORE_CLAIM_DUPLICATE);
+	CHECK_STR(status_of(id, buf, sizeof(buf)), "received");
+
+	CHECK_INT(store_inbound_done(st, id, 1101), OV_OK);
+	CHECK_STR(status_of(id, buf, sizeof(buf)), "handled");
+	/* Handled: never again, however late. */
+	CHECK_INT(claim(st, id, wa, 999999, 60, "precio dvr", &c), OV_OK);
+	CHECK_INT(c, STORE_CLAIM_DUPLICATE);
+}
+
+static void
+test_inbound_done_unknown(void)
+{
+	CHECK_INT(store_inbound_done(st, "wamid.unknown.1", 1000),
+	    OV_ENOTFOUND);
+}
+
+static void
+dedupe_child(struct store *cst, int idx, unsigned char *out)
+{
+	char id[64];
+	enum store_claim c;
+	int64_t now = idx >= 100 ? 5000000 + 301 : 5000000;
+
+	for (int i = 0; i < DEDUPE_IDS; i++) {
+		snprintf(id, sizeof(id), "wamid.dedupe.%02d", i);
+		if (claim(cst, id, "5493415550003", now, 300, "hola", &c) ==
+		    OV_OK)
+			out[i] = (unsigned char)c;
+	}
+}
+
+static void
+dedupe_child_late(struct store *cst, int idx, unsigned char *out)
+{
+	dedupe_child(cst, idx + 100, out);
+}
+
+/* Tally per id: n[id][claim]; 0xff (error) counted apart. */
+static void
+tally(const unsigned char *res, int counts[DEDUPE_IDS][3], int *errors)
+{
+	memset(counts, 0, sizeof(int) * DEDUPE_IDS * 3);
+	*errors = 0;
+	for (int c = 0; c < NCHILD; c++)
+		for (int i = 0; i < DEDUPE_IDS; i++) {
+			unsigned char v = res[c * DEDUPE_IDS + i];
+			if (v <= STORE_CLAIM_DUPLICATE)
+				counts[i][v]++;
+			else
+				(*errors)++;
+		}
+}
+
+static void
+test_concurrent_dedupe(void)
+{
+	unsigned char res[NCHILD * DEDUPE_IDS];
+	int counts[DEDUPE_IDS][3], errors, bad = 0;
+
+	memset(res, 0xff, sizeof(res));
+	CHECK_INT(run_children(NCHILD, DEDUPE_IDS, dedupe_child, res), 0);
+	tally(res, counts, &errors);
+	CHECK_INT(errors, 0);
+	for (int i = 0; i < DEDUPE_IDS; i++)
+		if (counts[i][STORE_CLAIM_NEW] != 1 ||
+		    counts[i][STORE_CLAIM_RETRY] != 0 ||
+		    counts[i][STORE_CLAIM_DUPLICATE] != NCHILD - 1)
+			bad++;
+	CHECK_INT(bad, 0);
+
+	/* Nobody marked them done and the lease ran out: exactly one
+	 * process per id takes each over. */
+	memset(res, 0xff, sizeof(res));
+	CHECK_INT(run_children(NCHILD, DEDUPE_IDS, dedupe_child_late, res), 0);
+	tally(res, counts, &errors);
+	CHECK_INT(errors, 0);
+	bad = 0;
+	for (int i = 0; i < DEDUPE_IDS; i++)
+		if (counts[i][STORE_CLAIM_NEW] != 0 ||
+		    counts[i][STORE_CLAIM_RETRY] != 1 ||
+		    counts[i][STORE_CLAIM_DUPLICATE] != NCHILD - 1)
+			bad++;
+	CHECK_INT(bad, 0);
+}
+
+/* ---- mensajes: outbound and statuses ------------------------------------ */
+
+static void
+test_outbound_status_never_lowers(void)
+{
+	const char *id = "wamid.out.1", *wa = "5493415550004";
+	struct store_msg m;
+	bool found = false;
+	char buf[32];
+
+	CHECK_INT(put_out(id, wa, 2000, "pending", "Hola, ¿en qué te ayudo?"),
+	    OV_OK);
+	CHECK_STR(status_of(id, buf, sizeof(buf)), "pending");
+	CHECK_INT(store_status_update(st, id, wa, "sent", 2001, NULL, &found),
+	    OV_OK);
+	CHECK(found);
+	CHECK_STR(status_of(id, buf, sizeof(buf)), "sent");
+	CHECK_INT(store_status_update(st, id, wa, "delivered", 2002, NULL,
+	    &found), OV_OK);
+	CHECK_STR(status_of(id, buf, sizeof(buf)), "delivered");
+	CHECK_INT(store_status_update(st, id, wa, "read", 2003, NULL, &found),
+	    OV_OK);
+	CHECK_STR(status_of(id, buf, sizeof(buf)), "read");
+
+	/* Webhooks arrive out of order: a late one changes nothing. */
+	CHECK_INT(store_status_update(st, id, wa, "delivered", 2002, NULL,
+	    &found), OV_OK);
+	CHECK(found);
+	CHECK_STR(status_of(id, buf, sizeof(buf)), "read");
+	CHECK_INT(store_status_update(st, id, wa, "sent", 2001, NULL, NULL),
+	    OV_OK);
+	CHECK_STR(status_of(id, buf, sizeof(buf)), "read");
+	/* Recording the same message again keeps the status too. */
+	CHECK_INT(put_out(id, wa, 2000, "sent", "Hola, ¿en qué te ayudo?"),
+	    OV_OK);
+	CHECK_STR(status_of(id, buf, sizeof(buf)), "read");
+
+	CHECK_INT(store_msg_get(st, id, &m, &found), OV_OK);
+	CHECK(found);
+	if (found) {
+		CHECK_INT(m.dir, STORE_OUT);
+		CHECK_STR(m.wa_id, wa);
+		CHECK_INT(m.ts, 2000);
+		CHECK_STR(m.type, "text");
+		CHECK_STR(m.body, "Hola, ¿en qué te ayudo?");
+		store_msg_clear(&m);
+	}
+}
+
+static void
+test_status_before_outbound_put(void)
+{
+	const char *id = "wamid.stub.1", *wa = "5493415550005";
+	struct store_msg m, *v = NULL;
+	size_t n = 99;
+	bool found = true;
+
+	CHECK_INT(store_status_update(st, id, wa, "delivered", 3001, NULL,
+	    &found), OV_OK);
+	CHECK(!found);
+	/* A bare status is not a message of the conversation. */
+	CHECK_INT(store_history(st, wa, 10, &v, &n), OV_OK);
+	CHECK_INT(n, 0);
+	store_msgs_free(v, n);
+	/* A second early status finds the stub (a record with this id
+	 * exists) and, lower in rank, leaves it as it is. */
+	found = false;
+	CHECK_INT(store_status_update(st, id, wa, "sent", 3000, NULL, &found),
+	    OV_OK);
+	CHECK(found);
+
+	CHECK_INT(put_out(id, wa, 3000, "sent", "Te paso el presupuesto"),
+	    OV_OK);
+	CHECK_INT(store_msg_get(st, id, &m, &found), OV_OK);
+	CHECK(found);
+	if (found) {
+		CHECK_STR(m.status, "delivered");
+		CHECK_STR(m.body, "Te paso el presupuesto");
+		CHECK_STR(m.type, "text");
+		CHECK_INT(m.ts, 3000);
+		CHECK_INT(m.dir, STORE_OUT);
+		store_msg_clear(&m);
+	}
+	v = NULL;
+	CHECK_INT(store_history(st, wa, 10, &v, &n), OV_OK);
+	CHECK_INT(n, 1);
+	if (n == 1) {
+		CHECK_STR(v[0].id, id);
+		CHECK_STR(v[0].status, "delivered");
+	}
+	store_msgs_free(v, n);
+
+	CHECK_INT(store_status_update(st, id, wa, "read", 3002, NULL, &found),
+	    OV_OK);
+	CHECK(found);
+	CHECK_STR(status_of(id, (char[32]){ 0 }, 32), "read");
+}
+
+/* The error text is not part of struct store_msg; on SQLite read the
+ * column directly so the test can tell it was kept. */
+static void
+check_sqlite_error(const char *id, const char *want)
+{
+	char path[512];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *q = NULL;
+
+	if (use_mongo)
+		return;
+	snprintf(path, sizeof(path), "%s/ovidio.db", tmpdir);
+	CHECK_INT(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
+	    SQLITE_OK);
+	CHECK_INT(sqlite3_prepare_v2(db,
+	    "SELECT error FROM mensajes WHERE id = ?1", -1, &q, NULL),
+	    SQLITE_OK);
+	if (q != NULL) {
+		sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+		CHECK_INT(sqlite3_step(q), SQLITE_ROW);
+		CHECK_STR((const char *)sqlite3_column_text(q, 0), want);
+	}
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+}
+
+static void
+test_failed_keeps_error(void)
+{
+	const char *id = "wamid.fail.1", *wa = "5493415550006";
+	const char *err = "(#131047) Re-engagement message";
+	bool found = false;
+	char buf[32];
+
+	CHECK_INT(put_out(id, wa, 4000, "sent", "¿Seguís ahí?"), OV_OK);
+	CHECK_INT(store_status_update(st, id, wa, "failed", 4001, err, &found),
+	    OV_OK);
+	CHECK(found);
+	CHECK_STR(status_of(id, buf, sizeof(buf)), "failed");
+	/* failed outranks everything. */
+	CHECK_INT(store_status_update(st, id, wa, "read", 4002, NULL, &found),
+	    OV_OK);
+	CHECK_STR(status_of(id, buf, sizeof(buf)), "failed");
+	check_sqlite_error(id, err);
+
+	/* The same when the failure arrives before the message is recorded. */
+	CHECK_INT(store_status_update(st, "wamid.fail.2", wa, "failed", 4003,
+	    err, &found), OV_OK);
+	CHECK(!found);
+	CHECK_INT(put_out("wamid.fail.2", wa, 4003, "sent", "Hola"), OV_OK);
+	CHECK_STR(status_of("wamid.fail.2", buf, sizeof(buf)), "failed");
+	check_sqlite_error("wamid.fail.2", err);
+}
+
+/* ---- history ------------------------------------------------------------ */
+
+static void
+test_history(void)
+{
+	const char *a = "5493415551111", *b = "5493415552222";
+	enum store_claim c;
+	struct store_msg *v = NULL;
+	size_t n = 0;
+	static const char *const all_a[] = {
+		"h.a0", "h.a1", "h.a2", "h.a3", "h.a4", "h.a5"
+	};
+
+	CHECK_INT(claim(st, "h.a1", a, 100, 300, "hola", &c), OV_OK);
+	CHECK_INT(claim(st, "h.b1", b, 101, 300, "buenas", &c), OV_OK);
+	CHECK_INT(put_out("h.a2", a, 105, "sent", "¡Hola! ¿Qué buscás?"),
+	    OV_OK);
+	CHECK_INT(claim(st, "h.a3", a, 110, 300, "cámaras", &c), OV_OK);
+	/* Same second as h.a3: insertion order decides. */
+	CHECK_INT(put_out("h.a4", a, 110, "sent", "Tengo estas cámaras"),
+	    OV_OK);
+	CHECK_INT(put_out("h.b2", b, 111, "sent", "Hola"), OV_OK);
+	CHECK_INT(claim(st, "h.a5", a, 120, 300, "gracias", &c), OV_OK);
+	/* Recorded late but sent first. */
+	CHECK_INT(put_out("h.a0", a, 90, "sent", "Bienvenido"), OV_OK);
+
+	CHECK_INT(store_history(st, a, 4, &v, &n), OV_OK);
+	CHECK_INT(n, 4);
+	if (n == 4) {
+		CHECK_STR(v[0].id, "h.a2");
+		CHECK_INT(v[0].dir, STORE_OUT);
+		CHECK_STR(v[0].body, "¡Hola! ¿Qué buscás?");
+		CHECK_STR(v[1].id, "h.a3");
+		CHECK_INT(v[1].dir, STORE_IN);
+		CHECK_STR(v[1].body, "cámaras");
+		CHECK_STR(v[2].id, "h.a4");
+		CHECK_INT(v[2].dir, STORE_OUT);
+		CHECK_STR(v[3].id, "h.a5");
+		CHECK_INT(v[3].dir, STORE_IN);
+	}
+	store_msgs_free(v, n);
+
+	v = NULL;
+	CHECK_INT(store_history(st, a, 500, &v, &n), OV_OK);
+	CHECK_INT(n, 6);
+	for (size_t i = 0; i < n && i < 6; i++) {
+		CHECK_STR(v[i].id, all_a[i]);
+		CHECK_STR(v[i].wa_id, a);
+	}
+	store_msgs_free(v, n);
+
+	v = NULL;
+	CHECK_INT(store_history(st, a, 1, &v, &n), OV_OK);
+	CHECK_INT(n, 1);
+	if (n == 1)
+		CHECK_STR(v[0].id, "h.a5");
+	store_msgs_free(v, n);
+
+	v = NULL;
+	CHECK_INT(store_history(st, b, 500, &v, &n), OV_OK);
+	CHECK_INT(n, 2);
+	if (n == 2) {
+		CHECK_STR(v[0].id, "h.b1");
+		CHECK_STR(v[1].id, "h.b2");
+	}
+	store_msgs_free(v, n);
+
+	v = NULL;
+	n = 7;
+	CHECK_INT(store_history(st, "5493410000000", 10, &v, &n), OV_OK);
+	CHECK_INT(n, 0);
+	store_msgs_free(v, n);
+}
+
+/* ---- clientes ----------------------------------------------------------- */
+
+static void
+test_customers(void)
+{
+	const char *wa = "5493415553333";
+	struct store_customer c, got;
+	bool found = true;
+	int64_t t0, t1, created = 0;
+
+	CHECK_INT(store_customer_get(st, wa, &got, &found), OV_OK);
+	CHECK(!found);
+
+	memset(&c, 0, sizeof(c));
+	snprintf(c.wa_id, sizeof(c.wa_id), "%s", wa);
+	c.name = "Juan";
+	t0 = (int64_t)time(NULL);
+	CHECK_INT(store_customer_put(st, &c), OV_OK);
+	t1 = (int64_t)time(NULL);
+	CHECK_INT(store_customer_get(st, wa, &got, &found), OV_OK);
+	CHECK(found);
+	if (found) {
+		CHECK_STR(got.wa_id, wa);
+		CHECK_STR(got.name, "Juan");
+		CHECK(got.profile == NULL);
+		CHECK(!got.verified);
+		CHECK_INT(got.cianbox_id, 0);
+		CHECK(got.created_at >= t0 && got.created_at <= t1);
+		CHECK_INT(got.updated_at, got.created_at);
+		created = got.created_at;
+		store_customer_clear(&got);
+	}
+
+	wait_past(created);
+	c.name = "Juan Pérez";
+	c.profile = "{\"last_product\":\"DVR 8 canales\"}";
+	c.verified = true;
+	c.cianbox_id = 4711;
+	CHECK_INT(store_customer_put(st, &c), OV_OK);
+	CHECK_INT(store_customer_get(st, wa, &got, &found), OV_OK);
+	CHECK(found);
+	if (found) {
+		CHECK_STR(got.name, "Juan Pérez");
+		CHECK_STR(got.profile, "{\"last_product\":\"DVR 8 canales\"}");
+		CHECK(got.verified);
+		CHECK_INT(got.cianbox_id, 4711);
+		CHECK_INT(got.created_at, created);
+		CHECK(got.updated_at > created);
+		store_customer_clear(&got);
+	}
+	CHECK_INT(store_customer_get(st, "5493415553334", &got, &found),
+	    OV_OK);
+	CHECK(!found);
+}
+
+/* ---- contadores --------------------------------------------------------- */
+
+static void
+test_counters(void)
+{
+	int64_t v = 0;
+
+	CHECK_INT(store_counter_next(st, "test.a", &v), OV_OK);
+	CHECK_INT(v, 1);
+	CHECK_INT(store_counter_next(st, "test.a", &v), OV_OK);
+	CHECK_INT(v, 2);
+	CHECK_INT(store_counter_next(st, "test.b", &v), OV_OK);
+	CHECK_INT(v, 1);
+	CHECK_INT(store_counter_next(st, "test.a", &v), OV_OK);
+	CHECK_INT(v, 3);
+	CHECK_INT(store_counter_next(st, "test.b", &v), OV_OK);
+	CHECK_INT(v, 2);
+}
+
+static void
+counter_child(struct store *cst, int idx, unsigned char *out)
+{
+	(void)idx;
+	for (int i = 0; i < COUNTER_PER_CHILD; i++) {
+		int64_t v = -1;
+		if (store_counter_next(cst, "concurrent", &v) != OV_OK)
+			v = -1;
+		memcpy(out + (size_t)i * sizeof(v), &v, sizeof(v));
+	}
+}
+
+static void
+test_concurrent_counters(void)
+{
+	enum { TOTAL = NCHILD * COUNTER_PER_CHILD };
+	unsigned char res[TOTAL * sizeof(int64_t)];
+	bool seen[TOTAL + 1];
+	int out_of_range = 0, repeated = 0, distinct = 0;
+	int64_t v;
+
+	memset(res, 0, sizeof(res));
+	memset(seen, 0, sizeof(seen));
+	CHECK_INT(run_children(NCHILD, COUNTER_PER_CHILD * sizeof(int64_t),
+	    counter_child, res), 0);
+	for (int i = 0; i < TOTAL; i++) {
+		memcpy(&v, res + (size_t)i * sizeof(v), sizeof(v));
+		if (v < 1 || v > TOTAL)
+			out_of_range++;
+		else if (seen[v])
+			repeated++;
+		else {
+			seen[v] = true;
+			distinct++;
+		}
+	}
+	CHECK_INT(out_of_range, 0);
+	CHECK_INT(repeated, 0);
+	CHECK_INT(distinct, TOTAL);
+	CHECK_INT(store_counter_next(st, "concurrent", &v), OV_OK);
+	CHECK_INT(v, TOTAL + 1);
+}
+
+/* ---- tokens ------------------------------------------------------------- */
+
+static void
+test_tokens(void)
+{
+	char *value = NULL;
+	int64_t exp = 0;
+	bool found = true;
+
+	CHECK_INT(store_token_get(st, "cianbox", &value, &exp, &found), OV_OK);
+	CHECK(!found);
+	CHECK(value == NULL);
+
+	CHECK_INT(store_token_put(st, "cianbox", "tok-1", 1000), OV_OK);
+	CHECK_INT(store_token_get(st, "cianbox", &value, &exp, &found), OV_OK);
+	CHECK(found);
+	CHECK_STR(value, "tok-1");
+	CHECK_INT(exp, 1000);
+	free(value);
+
+	CHECK_INT(store_token_put(st, "cianbox", "tok-2", 2000), OV_OK);
+	CHECK_INT(store_token_put(st, "other", "x", 5), OV_OK);
+	CHECK_INT(store_token_get(st, "cianbox", &value, &exp, &found), OV_OK);
+	CHECK(found);
+	CHECK_STR(value, "tok-2");
+	CHECK_INT(exp, 2000);
+	free(value);
+	CHECK_INT(store_token_get(st, "other", &value, &exp, &found), OV_OK);
+	CHECK_STR(value, "x");
+	free(value);
+}
+
+/* ---- catalogs ----------------------------------------------------------- */
+
+static void
+test_catalog_replace(void)
+{
+	static const char *const first[] = {
+		"p1", "{\"name\":\"Cámara domo 2MP\",\"price\":25000}",
+		"p2", "{\"name\":\"DVR 8 canales\",\"price\":120000}",
+		"p3", "{\"name\":\"Cable UTP 305m\",\"price\":80000}",
+	};
+	static const char *const second[] = {
+		"p4", "{\"name\":\"Sirena 12V\"}",
+		"p5", "{\"name\":\"Fuente 12V 5A\"}",
+	};
+	int64_t clients = catalog_count(st, "clientes_cianbox");
+	char *doc;
+
+	CHECK_INT(replace_catalog("productos_cache", first, 3), OV_OK);
+	CHECK_INT(catalog_count(st, "productos_cache"), 3);
+	doc = catalog_doc(st, "productos_cache", "p2");
+	CHECK_STR(doc, "{\"name\":\"DVR 8 canales\",\"price\":120000}");
+	free(doc);
+
+	CHECK_INT(replace_catalog("productos_cache", second, 2), OV_OK);
+	CHECK_INT(catalog_count(st, "productos_cache"), 2);
+	doc = catalog_doc(st, "productos_cache", "p1");
+	CHECK(doc == NULL);
+	free(doc);
+	doc = catalog_doc(st, "productos_cache", "p3");
+	CHECK(doc == NULL);
+	free(doc);
+	doc = catalog_doc(st, "productos_cache", "p5");
+	CHECK_STR(doc, "{\"name\":\"Fuente 12V 5A\"}");
+	free(doc);
+	/* The other catalog is not touched. */
+	CHECK_INT(catalog_count(st, "clientes_cianbox"), clients);
+}
+
+static void
+add_many(struct store_catalog_writer *w, const char *prefix, int n)
+{
+	char key[64], doc[128];
+	int failures = 0;
+
+	for (int i = 0; i < n; i++) {
+		snprintf(key, sizeof(key), "%s%04d", prefix, i);
+		snprintf(doc, sizeof(doc), "{\"sku\":\"%s%04d\",\"stock\":%d}",
+		    prefix, i, i);
+		if (store_catalog_add(w, key, doc) != OV_OK)
+			failures++;
+	}
+	CHECK_INT(failures, 0);
+}
+
+static void
+test_catalog_abort_keeps_old(void)
+{
+	struct store_catalog_writer *w = NULL;
+	int64_t before = catalog_count(st, "productos_cache");
+	char *doc;
+
+	CHECK(before > 0);
+	/* Small (nothing written yet) and large (batches written). */
+	for (int round = 0; round < 2; round++) {
+		CHECK_INT(store_catalog_begin(st, "productos_cache", &w), OV_OK);
+		if (w == NULL)
+			return;
+		add_many(w, "x", round == 0 ? 3 : 2500);
+		store_catalog_abort(w);
+		CHECK_INT(catalog_count(st, "productos_cache"), before);
+		doc = catalog_doc(st, "productos_cache", "p4");
+		CHECK(doc != NULL);
+		free(doc);
+		doc = catalog_doc(st, "productos_cache", "x0001");
+		CHECK(doc == NULL);
+		free(doc);
+	}
+}
+
+static void
+test_catalog_readers_during_replace(void)
+{
+	struct store_catalog_writer *w = NULL;
+	struct store *st2 = NULL;
+	int64_t before = catalog_count(st, "productos_cache");
+	char *doc;
+
+	CHECK_INT(store_open(&st2, cfg), OV_OK);
+	if (st2 == NULL)
+		return;
+	CHECK_INT(store_catalog_begin(st, "productos_cache", &w), OV_OK);
+	if (w == NULL) {
+		store_close(st2);
+		return;
+	}
+	add_many(w, "r", 2500);
+	/* Half-way: both handles still see the old copy, whole. */
+	CHECK_INT(catalog_count(st2, "productos_cache"), before);
+	CHECK_INT(catalog_count(st, "productos_cache"), before);
+	doc = catalog_doc(st2, "productos_cache", "p4");
+	CHECK(doc != NULL);
+	free(doc);
+	doc = catalog_doc(st2, "productos_cache", "r0001");
+	CHECK(doc == NULL);
+	free(doc);
+
+	CHECK_INT(store_catalog_commit(w), OV_OK);
+	CHECK_INT(catalog_count(st2, "productos_cache"), 2500);
+	doc = catalog_doc(st2, "productos_cache", "r2499");
+	CHECK_STR(doc, "{\"sku\":\"r2499\",\"stock\":2499}");
+	free(doc);
+	doc = catalog_doc(st2, "productos_cache", "p4");
+	CHECK(doc == NULL);
+	free(doc);
+	store_close(st2);
+}
+
+static void
+crash_child(struct store *cst, int idx, unsigned char *out)
+{
+	struct store_catalog_writer *w = NULL;
+	char key[32];
+
+	(void)idx;
+	out[0] = 1;
+	if (store_catalog_begin(cst, "productos_cache", &w) != OV_OK)
+		return;
+	for (int i = 0; i < 2500; i++) {
+		snprintf(key, sizeof(key), "crash%04d", i);
+		if (store_catalog_add(w, key, "{}") != OV_OK)
+			return;
+	}
+	out[0] = 0;
+	/* Dies here: no commit, no abort. */
+}
+
+/* SQLite only: staging tables left in the file (a crashed sync's copy
+ * must not stay around forever). 0 on MongoDB. */
+static int
+sqlite_staging_tables(void)
+{
+	char path[512];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *q = NULL;
+	int n = -1;
+
+	if (use_mongo)
+		return 0;
+	snprintf(path, sizeof(path), "%s/ovidio.db", tmpdir);
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) ==
+	    SQLITE_OK && sqlite3_prepare_v2(db, "SELECT count(*) FROM"
+	    " sqlite_master WHERE type = 'table' AND name LIKE '%\\_\\_new%'"
+	    " ESCAPE '\\'", -1, &q, NULL) == SQLITE_OK &&
+	    sqlite3_step(q) == SQLITE_ROW)
+		n = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return n;
+}
+
+static void
+test_catalog_crash_keeps_old(void)
+{
+	static const char *const kv[] = { "after", "{\"ok\":true}" };
+	unsigned char res[1] = { 0xff };
+	int64_t before = catalog_count(st, "productos_cache");
+	char *doc;
+
+	CHECK_INT(run_children(1, 1, crash_child, res), 0);
+	CHECK_INT(res[0], 0);
+	CHECK_INT(catalog_count(st, "productos_cache"), before);
+	doc = catalog_doc(st, "productos_cache", "crash0001");
+	CHECK(doc == NULL);
+	free(doc);
+	/* The next sync works and contains only its own items. */
+	CHECK_INT(replace_catalog("productos_cache", kv, 1), OV_OK);
+	CHECK_INT(catalog_count(st, "productos_cache"), 1);
+	doc = catalog_doc(st, "productos_cache", "after");
+	CHECK_STR(doc, "{\"ok\":true}");
+	free(doc);
+	CHECK_INT(sqlite_staging_tables(), 0);
+}
+
+static void
+test_catalog_duplicate_key_keeps_last(void)
+{
+	struct store_catalog_writer *w = NULL;
+	char *doc;
+
+	CHECK_INT(store_catalog_begin(st, "clientes_cianbox", &w), OV_OK);
+	if (w == NULL)
+		return;
+	CHECK_INT(store_catalog_add(w, "c1", "{\"v\":1}"), OV_OK);
+	CHECK_INT(store_catalog_add(w, "c2", "{\"v\":1}"), OV_OK);
+	CHECK_INT(store_catalog_add(w, "c1", "{\"v\":2}"), OV_OK);
+	/* And once more across a batch boundary. */
+	add_many(w, "f", 1500);
+	CHECK_INT(store_catalog_add(w, "c2", "{\"v\":3}"), OV_OK);
+	CHECK_INT(store_catalog_commit(w), OV_OK);
+	CHECK_INT(catalog_count(st, "clientes_cianbox"), 1502);
+	doc = catalog_doc(st, "clientes_cianbox", "c1");
+	CHECK_STR(doc, "{\"v\":2}");
+	free(doc);
+	doc = catalog_doc(st, "clientes_cianbox", "c2");
+	CHECK_STR(doc, "{\"v\":3}");
+	free(doc);
+}
+
+/* ---- no injection ------------------------------------------------------- */
+
+static void
+test_no_injection(void)
+{
+	static const char *const kv[] = {
+		"p-gt", "{\"$gt\": \"\"}",
+		"p-sql", "'; DROP TABLE productos_cache; --",
+		"p-re", ".*",
+		"a'b\"c\\d$e", "{\"$where\":\"sleep(1000)\"}",
+	};
+	static const char *const probes[] = {
+		"{\"$ne\":null}", ".*", "^p", "p-%", "p-__", "' OR '1'='1",
+		"{\"$gt\": \"\"}", "{\"$regex\":\"p\"}",
+	};
+	const char *evil = "{\"$gt\": \"\"} '; DROP TABLE clientes; -- .*";
+	struct store_customer c, got;
+	struct store_msg m;
+	enum store_claim cl;
+	char *doc, *value = NULL;
+	int64_t exp, v = 0;
+	bool found = false;
+
+	CHECK_INT(replace_catalog("productos_cache", kv, 4), OV_OK);
+	for (size_t i = 0; i < 4; i++) {
+		doc = catalog_doc(st, "productos_cache", kv[2 * i]);
+		CHECK_STR(doc, kv[2 * i + 1]);
+		free(doc);
+	}
+	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
+		doc = catalog_doc(st, "productos_cache", probes[i]);
+		if (doc != NULL)
+			fprintf(stderr, "  key %s matched\n", probes[i]);
+		CHECK(doc == NULL);
+		free(doc);
+	}
+	CHECK_INT(catalog_count(st, "productos_cache"), 4);
+
+	memset(&c, 0, sizeof(c));
+	snprintf(c.wa_id, sizeof(c.wa_id), "5493415554444");
+	c.name = (char *)evil;
+	c.profile = "{\"$set\":{\"verified\":true}}";
+	CHECK_INT(store_customer_put(st, &c), OV_OK);
+	CHECK_INT(store_customer_get(st, c.wa_id, &got, &found), OV_OK);
+	CHECK(found);
+	if (found) {
+		CHECK_STR(got.name, evil);
+		CHECK_STR(got.profile, "{\"$set\":{\"verified\":true}}");
+		CHECK(!got.verified);
+		store_customer_clear(&got);
+	}
+
+	CHECK_INT(store_token_put(st, "{\"$ne\":null}", evil, 7), OV_OK);
+	CHECK_INT(store_token_get(st, "{\"$ne\":null}", &value, &exp, &found),
+	    OV_OK);
+	CHECK(found);
+	CHECK_STR(value, evil);
+	free(value);
+	value = NULL;
+	CHECK_INT(store_token_get(st, ".*", &value, &exp, &found), OV_OK);
+	CHECK(!found);
+	free(value);
+
+	CHECK_INT(store_counter_next(st, "{\"$inc\":{\"value\":100}}", &v),
+	    OV_OK);
+	CHECK_INT(v, 1);
+
+	CHECK_INT(claim(st, "wamid.evil.1", "5493415554444", 100, 300, evil,
+	    &cl), OV_OK);
+	CHECK_INT(cl, STORE_CLAIM_NEW);
+	CHECK_INT(store_msg_get(st, "wamid.evil.1", &m, &found), OV_OK);
+	CHECK(found);
+	if (found) {
+		CHECK_STR(m.body, evil);
+		store_msg_clear(&m);
+	}
+	CHECK_INT(store_msg_get(st, "{\"$ne\":null}", &m, &found), OV_OK);
+	CHECK(!found);
+	CHECK_INT(store_inbound_done(st, ".*", 1), OV_ENOTFOUND);
+}
+
+/* ---- argument validation ------------------------------------------------ */
+
+static void
+test_invalid_arguments(void)
+{
+	struct store_catalog_writer *w = NULL;
+	struct store_customer cust;
+	struct store_quote q;
+	struct store_msg m, *v = NULL;
+	enum store_claim c;
+	char longid[STORE_MSGID_MAX + 2], *json = NULL;
+	int64_t n = 0;
+	size_t nv = 0;
+	bool found = true;
+
+	CHECK_INT(claim(st, "wamid.bad.1", "54934155x0001", 1, 300, "x", &c),
+	    OV_EINVAL);
+	CHECK_INT(claim(st, "wamid.bad.2", "", 1, 300, "x", &c), OV_EINVAL);
+	CHECK_INT(claim(st, "wamid.bad.3", "+5493415550001", 1, 300, "x", &c),
+	    OV_EINVAL);
+	CHECK_INT(claim(st, "", "5493415550001", 1, 300, "x", &c), OV_EINVAL);
+	CHECK_INT(claim(st, "wamid.bad\n4", "5493415550001", 1, 300, "x", &c),
+	    OV_EINVAL);
+	CHECK_INT(store_msg_get(st, "wamid.bad.1", &m, &found), OV_OK);
+	CHECK(!found);
+
+	/* 257 characters: refused; 256: the longest id accepted. */
+	memset(longid, 'a', sizeof(longid) - 1);
+	longid[sizeof(longid) - 1] = '\0';
+	msg_init(&m, "", "5493415550001", 1, "text", "", "x");
+	memcpy(m.id, longid, sizeof(m.id) - 1);
+	CHECK_INT(store_inbound_claim(st, &m, 1, 300, &c), OV_OK);
+	CHECK_INT(c, STORE_CLAIM_NEW);
+	CHECK_INT(store_inbound_done(st, longid, 1), OV_EINVAL);
+	CHECK_INT(store_status_update(st, longid, "5493415550001", "read", 1,
+	    NULL, NULL), OV_EINVAL);
+	CHECK_INT(store_msg_get(st, longid, &m, &found), OV_EINVAL);
+	longid[STORE_MSGID_MAX] = '\0';
+	CHECK_INT(store_msg_get(st, longid, &m, &found), OV_OK);
+	CHECK(found);
+	if (found) {
+		CHECK_STR(m.id, longid);
+		store_msg_clear(&m);
+	}
+
+	CHECK_INT(store_catalog_begin(st, "usuarios", &w), OV_EINVAL);
+	CHECK(w == NULL);
+	CHECK_INT(store_catalog_begin(st, "mensajes", &w), OV_EINVAL);
+	CHECK_INT(store_catalog_get(st, "mensajes", "wamid.in.1", &json,
+	    &found), OV_EINVAL);
+	CHECK(json == NULL);
+	CHECK_INT(store_catalog_count(st, "productos_cache; DROP TABLE x", &n),
+	    OV_EINVAL);
+
+	CHECK_INT(store_history(st, "5493415551111", 0, &v, &nv), OV_EINVAL);
+	CHECK_INT(store_history(st, "5493415551111", 501, &v, &nv), OV_EINVAL);
+	CHECK_INT(store_status_update(st, "wamid.out.1", "5493415550004",
+	    "pending", 1, NULL, NULL), OV_EINVAL);
+	CHECK_INT(store_status_update(st, "wamid.out.1", "5493415550004",
+	    "bogus", 1, NULL, NULL), OV_EINVAL);
+	CHECK_INT(put_out("wamid.bad.5", "5493415550004", 1, "bogus", "x"),
+	    OV_EINVAL);
+	CHECK_INT(store_counter_next(st, "", &n), OV_EINVAL);
+
+	memset(&cust, 0, sizeof(cust));
+	snprintf(cust.wa_id, sizeof(cust.wa_id), "+5493415551234");
+	CHECK_INT(store_customer_put(st, &cust), OV_EINVAL);
+
+	memset(&q, 0, sizeof(q));
+	snprintf(q.id, sizeof(q.id), "../../etc/passwd");
+	q.number = 1;
+	snprintf(q.wa_id, sizeof(q.wa_id), "5493415550001");
+	snprintf(q.state, sizeof(q.state), "enviado");
+	CHECK_INT(store_quote_put(st, &q), OV_EINVAL);
+	snprintf(q.id, sizeof(q.id), "0A1B2C3D-0000-4000-8000-000000000001");
+	CHECK_INT(store_quote_put(st, &q), OV_EINVAL);
+	snprintf(q.id, sizeof(q.id), "0a1b2c3d-0000-4000-8000-000000000009");
+	q.number = 0;
+	CHECK_INT(store_quote_put(st, &q), OV_EINVAL);
+	CHECK_INT(store_quote_get(st, "../x", &q, &found), OV_EINVAL);
+}
+
+/* ---- presupuestos ------------------------------------------------------- */
+
+static void
+quote_init(struct store_quote *q, const char *id, int64_t number,
+    int64_t created, const char *state, const char *doc)
+{
+	memset(q, 0, sizeof(*q));
+	snprintf(q->id, sizeof(q->id), "%s", id);
+	q->number = number;
+	snprintf(q->wa_id, sizeof(q->wa_id), "5493415555555");
+	snprintf(q->state, sizeof(q->state), "%s", state);
+	q->created_at = created;
+	q->expires_at = created + 15 * 86400;
+	q->doc = (char *)doc;
+}
+
+static void
+test_quotes(void)
+{
+	static const char *const id1 = "0a1b2c3d-0000-4000-8000-000000000001",
+	    *const id2 = "0a1b2c3d-0000-4000-8000-000000000002",
+	    *const id3 = "0a1b2c3d-0000-4000-8000-000000000003";
+	struct store_quote q, got, *v = NULL;
+	size_t n = 0;
+	bool found = true;
+
+	CHECK_INT(store_quote_get(st, id1, &got, &found), OV_OK);
+	CHECK(!found);
+	quote_init(&q, id2, 2, 2000, "pendiente_confirmacion", "{\"n\":2}");
+	CHECK_INT(store_quote_put(st, &q), OV_OK);
+	quote_init(&q, id3, 3, 3000, "pendiente_confirmacion", "{\"n\":3}");
+	CHECK_INT(store_quote_put(st, &q), OV_OK);
+	quote_init(&q, id1, 1, 1000, "pendiente_confirmacion", "{\"n\":1}");
+	CHECK_INT(store_quote_put(st, &q), OV_OK);
+
+	CHECK_INT(store_quote_get(st, id1, &got, &found), OV_OK);
+	CHECK(found);
+	if (found) {
+		CHECK_STR(got.id, id1);
+		CHECK_INT(got.number, 1);
+		CHECK_STR(got.wa_id, "5493415555555");
+		CHECK_STR(got.state, "pendiente_confirmacion");
+		CHECK_INT(got.created_at, 1000);
+		CHECK_INT(got.expires_at, 1000 + 15 * 86400);
+		CHECK_STR(got.doc, "{\"n\":1}");
+		store_quote_clear(&got);
+	}
+
+	/* Upsert: same id, new state and document, still one quote. */
+	quote_init(&q, id1, 1, 1000, "enviado", "{\"n\":1,\"pdf\":true}");
+	CHECK_INT(store_quote_put(st, &q), OV_OK);
+	CHECK_INT(store_quote_get(st, id1, &got, &found), OV_OK);
+	CHECK(found);
+	if (found) {
+		CHECK_STR(got.state, "enviado");
+		CHECK_STR(got.doc, "{\"n\":1,\"pdf\":true}");
+		store_quote_clear(&got);
+	}
+	CHECK_INT(store_quote_list_older(st, 10000, 100, &v, &n), OV_OK);
+	CHECK_INT(n, 3);
+	store_quotes_free(v, n);
+
+	v = NULL;
+	CHECK_INT(store_quote_list_older(st, 2500, 100, &v, &n), OV_OK);
+	CHECK_INT(n, 2);
+	if (n == 2) {
+		CHECK_STR(v[0].id, id1);
+		CHECK_STR(v[0].state, "enviado");
+		CHECK_STR(v[1].id, id2);
+		CHECK_STR(v[1].doc, "{\"n\":2}");
+	}
+	store_quotes_free(v, n);
+	v = NULL;
+	CHECK_INT(store_quote_list_older(st, 2500, 1, &v, &n), OV_OK);
+	CHECK_INT(n, 1);
+	if (n == 1)
+		CHECK_STR(v[0].id, id1);
+	store_quotes_free(v, n);
+	v = NULL;
+	CHECK_INT(store_quote_list_older(st, 1000, 100, &v, &n), OV_OK);
+	CHECK_INT(n, 0);
+	store_quotes_free(v, n);
+
+	CHECK_INT(store_quote_delete(st, id2), OV_OK);
+	CHECK_INT(store_quote_get(st, id2, &got, &found), OV_OK);
+	CHECK(!found);
+	CHECK_INT(store_quote_delete(st, id2), OV_OK);
+	v = NULL;
+	CHECK_INT(store_quote_list_older(st, 10000, 100, &v, &n), OV_OK);
+	CHECK_INT(n, 2);
+	if (n == 2) {
+		CHECK_STR(v[0].id, id1);
+		CHECK_STR(v[1].id, id3);
+	}
+	store_quotes_free(v, n);
+}
+
+/* ---- persistence -------------------------------------------------------- */
+
+static void
+test_reopen_keeps_data(void)
+{
+	char *value = NULL;
+	int64_t exp = 0, v = 0;
+	bool found = false;
+
+	store_close(st);
+	st = NULL;
+	CHECK_INT(store_open(&st, cfg), OV_OK);
+	if (st == NULL)
+		return;
+	CHECK_INT(store_token_get(st, "cianbox", &value, &exp, &found), OV_OK);
+	CHECK(found);
+	CHECK_STR(value, "tok-2");
+	free(value);
+	CHECK_INT(store_counter_next(st, "test.a", &v), OV_OK);
+	CHECK_INT(v, 4);
+}
+
+static int
+rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+int
+main(void)
+{
+	char err[256], db[64];
+	int rc;
+
+	log_init("test_store");
+	umask(022);
+	unsetenv("OVIDIO_CONFIG");
+	if (mkdtemp(tmpdir) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	setenv("OVIDIO_DATA_DIR", tmpdir, 1);
+	snprintf(db, sizeof(db), "ovidio_test_%ld", (long)getpid());
+	setenv("MONGODB_DB", db, 1);
+	if (config_load(&cfg, err, sizeof(err)) != OV_OK) {
+		fprintf(stderr, "config: %s\n", err);
+		rc = 1;
+		goto out;
+	}
+	use_mongo = config_get(cfg, "MONGODB_URI") != NULL;
+	if ((rc = store_open(&st, cfg)) != OV_OK) {
+		fprintf(stderr, "cannot open the store: %s\n", ov_strerror(rc));
+		rc = 1;
+		goto out;
+	}
+
+	RUN(test_backend_matches_configuration);
+	RUN(test_sqlite_missing_data_dir);
+	RUN(test_inbound_new_then_duplicate);
+	RUN(test_inbound_lease_retry);
+	RUN(test_inbound_done_unknown);
+	RUN(test_concurrent_dedupe);
+	RUN(test_outbound_status_never_lowers);
+	RUN(test_status_before_outbound_put);
+	RUN(test_failed_keeps_error);
+	RUN(test_history);
+	RUN(test_customers);
+	RUN(test_counters);
+	RUN(test_concurrent_counters);
+	RUN(test_tokens);
+	RUN(test_catalog_replace);
+	RUN(test_catalog_abort_keeps_old);
+	RUN(test_catalog_readers_during_replace);
+	RUN(test_catalog_crash_keeps_old);
+	RUN(test_catalog_duplicate_key_keeps_last);
+	RUN(test_no_injection);
+	RUN(test_invalid_arguments);
+	RUN(test_quotes);
+	RUN(test_reopen_keeps_data);
+	rc = check_finish();
+out:
+	store_close(st);
+	config_free(cfg);
+	nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return rc;
+}
