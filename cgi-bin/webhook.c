@@ -217,9 +217,15 @@ start_worker(const struct config *cfg, const char *data_dir)
 	pid_t pid;
 	int status;
 
-	if (worker_path(cfg, path) != 0 || access(path, X_OK) != 0) {
-		log_warn("worker not started: jobs/worker not found or not "
-		    "executable (cron will pick the message up)");
+	/* The message is already safe in the spool; cron runs the worker
+	 * every minute, so this is worth a warning, not an error. */
+	if (worker_path(cfg, path) != 0) {
+		log_warn("worker not started: cannot find jobs/worker (set "
+		    "OVIDIO_WORKER)");
+		return;
+	}
+	if (access(path, X_OK) != 0) {
+		log_warn("worker not started: %s: %s", path, strerror(errno));
 		return;
 	}
 	pid = fork();
@@ -287,7 +293,10 @@ handle_post(const struct config *cfg)
 	if (rc != OV_OK) {
 		log_warn("request refused: cannot read the body (%s)",
 		    ov_strerror(rc));
-		respond_plain(rc == OV_ENOMEM ? 503 : 400, "bad request\n");
+		if (rc == OV_ENOMEM)
+			respond_text(503, "try again later\n", retry, 1);
+		else
+			respond_plain(400, "bad request\n");
 		goto out;
 	}
 	if (hmac_verify_header(sig, body, len, secret) != OV_OK) {

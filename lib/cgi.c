@@ -267,7 +267,7 @@ header_name_ok(const char *s)
 		unsigned char c = (unsigned char)*s;
 
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || (c != '\0' && strchr(extra, c))))
+		    (c >= '0' && c <= '9') || strchr(extra, c) != NULL))
 			return 0;
 	}
 	return 1;

@@ -372,6 +372,9 @@ type_ok(const char *t)
 	return n > 0 && n < sizeof(((struct wa_message *)0)->type);
 }
 
+/* Refuse the item being read, saying which rule failed. */
+#define REFUSE(reason) do { *why = (reason); return OV_EPARSE; } while (0)
+
 /* Fill m from one messages[] item. Returns OV_OK, OV_ENOMEM, or
  * OV_EPARSE with *why set (m is then cleared by the caller). */
 static int
@@ -382,23 +385,23 @@ read_message(struct parse_state *st, const cJSON *msg, struct wa_message *m,
 	const char *type, *s, *t;
 
 	if (!cJSON_IsObject(msg))
-		return *why = "not an object", OV_EPARSE;
+		REFUSE("not an object");
 	if (copy_id(m->id, sizeof(m->id), get_str(msg, "id")) != 0)
-		return *why = "missing or overlong id", OV_EPARSE;
+		REFUSE("missing or overlong id");
 	if (copy_number(m->from, get_str(msg, "from")) != 0)
-		return *why = "sender is not 6 to 20 digits", OV_EPARSE;
+		REFUSE("sender is not 6 to 20 digits");
 	if (get_timestamp(msg, &m->ts) != 0)
-		return *why = "bad timestamp", OV_EPARSE;
+		REFUSE("bad timestamp");
 	type = get_str(msg, "type");
 	if (type == NULL || !type_ok(type))
-		return *why = "missing or bad type", OV_EPARSE;
+		REFUSE("missing or bad type");
 	memcpy(m->type, type, strlen(type) + 1);
 
 	obj = cJSON_GetObjectItemCaseSensitive(msg, type);
 	if (strcmp(type, "text") == 0) {
 		m->kind = WA_TEXT;
 		if ((s = get_str(obj, "body")) == NULL)
-			return *why = "text without body", OV_EPARSE;
+			REFUSE("text without body");
 		if ((m->text = dup_bounded(s, WA_TEXT_MAX)) == NULL)
 			return OV_ENOMEM;
 	} else if (strcmp(type, "interactive") == 0) {
@@ -413,10 +416,9 @@ read_message(struct parse_state *st, const cJSON *msg, struct wa_message *m,
 			s = get_str(sub, "id");
 			t = get_str(sub, "title");
 			if (s == NULL || *s == '\0' || t == NULL)
-				return *why = "reply without id or title",
-				    OV_EPARSE;
+				REFUSE("reply without id or title");
 			if (strlen(s) > WA_REPLY_ID_MAX)
-				return *why = "overlong reply id", OV_EPARSE;
+				REFUSE("overlong reply id");
 			if ((m->reply_id = strdup(s)) == NULL ||
 			    (m->text = dup_bounded(t, WA_TEXT_MAX)) == NULL)
 				return OV_ENOMEM;
@@ -426,9 +428,9 @@ read_message(struct parse_state *st, const cJSON *msg, struct wa_message *m,
 		s = get_str(obj, "payload");
 		t = get_str(obj, "text");
 		if (t == NULL)
-			return *why = "button without text", OV_EPARSE;
+			REFUSE("button without text");
 		if (s != NULL && strlen(s) > WA_REPLY_ID_MAX)
-			return *why = "overlong button payload", OV_EPARSE;
+			REFUSE("overlong button payload");
 		if ((s != NULL && (m->reply_id = strdup(s)) == NULL) ||
 		    (m->text = dup_bounded(t, WA_TEXT_MAX)) == NULL)
 			return OV_ENOMEM;
@@ -444,7 +446,7 @@ read_message(struct parse_state *st, const cJSON *msg, struct wa_message *m,
 		m->kind = WA_REACTION;
 		s = get_str(obj, "message_id");
 		if (s == NULL || *s == '\0' || strlen(s) > WA_ID_MAX)
-			return *why = "reaction without message id", OV_EPARSE;
+			REFUSE("reaction without message id");
 		if ((m->reply_id = strdup(s)) == NULL)
 			return OV_ENOMEM;
 		/* An absent or empty emoji means the reaction was removed. */
@@ -467,7 +469,7 @@ read_message(struct parse_state *st, const cJSON *msg, struct wa_message *m,
 	sub = cJSON_GetObjectItemCaseSensitive(msg, "context");
 	if (sub != NULL && (s = get_str(sub, "id")) != NULL && *s != '\0') {
 		if (strlen(s) > WA_ID_MAX)
-			return *why = "overlong context id", OV_EPARSE;
+			REFUSE("overlong context id");
 		if ((m->context_id = strdup(s)) == NULL)
 			return OV_ENOMEM;
 	}
@@ -484,20 +486,20 @@ read_status(const cJSON *item, struct wa_status *s, const char **why)
 	size_t i;
 
 	if (!cJSON_IsObject(item))
-		return *why = "not an object", OV_EPARSE;
+		REFUSE("not an object");
 	if (copy_id(s->id, sizeof(s->id), get_str(item, "id")) != 0)
-		return *why = "missing or overlong id", OV_EPARSE;
+		REFUSE("missing or overlong id");
 	st = get_str(item, "status");
 	for (i = 0; st != NULL && i < sizeof(known) / sizeof(known[0]); i++)
 		if (strcmp(st, known[i]) == 0)
 			break;
 	if (st == NULL || i == sizeof(known) / sizeof(known[0]))
-		return *why = "unknown status", OV_EPARSE;
+		REFUSE("unknown status");
 	memcpy(s->status, st, strlen(st) + 1);
 	if (get_timestamp(item, &s->ts) != 0)
-		return *why = "bad timestamp", OV_EPARSE;
+		REFUSE("bad timestamp");
 	if (copy_number(s->recipient, get_str(item, "recipient_id")) != 0)
-		return *why = "recipient is not 6 to 20 digits", OV_EPARSE;
+		REFUSE("recipient is not 6 to 20 digits");
 
 	errs = cJSON_GetObjectItemCaseSensitive(item, "errors");
 	e0 = cJSON_IsArray(errs) ? cJSON_GetArrayItem(errs, 0) : NULL;
@@ -581,9 +583,11 @@ read_value(struct parse_state *st, const cJSON *value)
 		return rc;
 
 	arr = cJSON_GetObjectItemCaseSensitive(value, "messages");
-	if (arr != NULL && !cJSON_IsArray(arr))
+	if (arr != NULL && !cJSON_IsArray(arr)) {
 		skipped(st, "messages", "not an array");
-	else cJSON_ArrayForEach(it, arr) {
+		arr = NULL;
+	}
+	cJSON_ArrayForEach(it, arr) {
 		struct wa_message m;
 		const char *why = "malformed";
 
@@ -608,9 +612,11 @@ read_value(struct parse_state *st, const cJSON *value)
 	}
 
 	arr = cJSON_GetObjectItemCaseSensitive(value, "statuses");
-	if (arr != NULL && !cJSON_IsArray(arr))
+	if (arr != NULL && !cJSON_IsArray(arr)) {
 		skipped(st, "statuses", "not an array");
-	else cJSON_ArrayForEach(it, arr) {
+		arr = NULL;
+	}
+	cJSON_ArrayForEach(it, arr) {
 		struct wa_status s1;
 		const char *why = "malformed";
 

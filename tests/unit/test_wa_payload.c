@@ -363,6 +363,13 @@ test_wrong_object(void)
 	    &p), OV_OK);
 	CHECK_INT(p.n_msgs, 0);
 	wa_payload_free(&p);
+	/* messages that is not an array: counted as skipped. */
+	CHECK_INT(parse_str("{\"object\":\"whatsapp_business_account\","
+	    "\"entry\":[{\"changes\":[{\"value\":{\"messages\":{\"a\":1},"
+	    "\"statuses\":\"x\"}}]}]}", &p), OV_OK);
+	CHECK_INT(p.n_msgs, 0);
+	CHECK_INT(p.n_skipped, 2);
+	wa_payload_free(&p);
 }
 
 static void
