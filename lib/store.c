@@ -275,9 +275,11 @@ store_catalog_begin(struct store *st, const char *catalog,
 	struct store_catalog_writer *w;
 	int rc;
 
-	if (!valid_catalog(catalog) || out == NULL)
+	if (out == NULL)
 		return OV_EINVAL;
 	*out = NULL;
+	if (!valid_catalog(catalog))
+		return OV_EINVAL;
 	w = calloc(1, sizeof(*w));
 	if (w == NULL)
 		return OV_ENOMEM;

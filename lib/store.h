@@ -90,9 +90,10 @@ int store_inbound_done(struct store *st, const char *id, int64_t now);
 int store_outbound_put(struct store *st, const struct store_msg *m);
 
 /* Apply a delivery status ("sent", "delivered", "read", "failed") from a
- * status webhook. error may be NULL (kept with "failed"). If the outbound
- * record is not there yet, a stub holding the status is created so the
- * later store_outbound_put() keeps it; *found tells which (may be NULL). */
+ * status webhook. error may be NULL (kept with "failed"). If no record
+ * with this id exists yet, a stub holding the status is created so the
+ * later store_outbound_put() keeps it, and *found is false; when a record
+ * (or an earlier stub) exists, *found is true. found may be NULL. */
 int store_status_update(struct store *st, const char *id, const char *wa_id,
     const char *status, int64_t ts, const char *error, bool *found);
 
@@ -146,7 +147,8 @@ int store_token_put(struct store *st, const char *name, const char *value,
 /* A catalog is a set of JSON documents by key. Sync replaces one whole:
  * begin, add each item (streamed: nothing is held in memory), commit.
  * Readers see the old or the new copy, never a mix; abort (or a crash)
- * leaves the old copy in place. Only these two names are valid. */
+ * leaves the old copy in place. Only these two names are valid. A writer
+ * must be committed or aborted before its store is closed. */
 struct store_catalog_writer;
 
 int store_catalog_begin(struct store *st, const char *catalog,
