@@ -1,0 +1,1334 @@
+/*
+ * store_mongo.c - the MongoDB store backend (DESIGN.md section 4), through
+ * mongo-c-driver 1.23. Chosen by store_open() when MONGODB_URI is set.
+ *
+ * Layout: every record's key is its _id (mensajes: the wamid, clientes: the
+ * wa_id, contadores and tokens: the name, presupuestos: the UUID, catalogs:
+ * the item key). Catalog items and JSON texts are stored as strings, so what
+ * comes out is byte for byte what went in.
+ *
+ * Races are settled by the server, never by read-then-write:
+ *   - inbound_claim: insert (unique _id) decides NEW; a re-claim is one
+ *     update filtered on the expired lease, so only one caller matches;
+ *   - outbound status: each record holds a numeric `rank`; an update filtered
+ *     on {rank: {$lt: new}} with upsert either raises the rank, creates the
+ *     record, or fails with a duplicate key (the record already ranks as
+ *     high), which leaves the status alone;
+ *   - counters: findAndModify $inc with upsert and return-new;
+ *   - catalogs: written into a fresh collection, then renameCollection with
+ *     dropTarget swaps it in one step. A writer borrows its store's client
+ *     (close the writer first); a copy a crash left behind is dropped by a
+ *     later sync once it is a day old.
+ *
+ * User values only ever go in as BSON values, never as keys or operators.
+ * Errors are logged with the operation and the driver's message (never the
+ * URI, which may hold a password).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <mongoc/mongoc.h>
+
+#include "config.h"
+#include "err.h"
+#include "log.h"
+#include "store_impl.h"
+
+#define CATALOG_BATCH 500      /* items per bulk write while syncing */
+#define CATALOG_STALE_S 86400  /* age of a temporary copy left by a crash */
+
+enum mongo_coll {
+	COLL_MENSAJES,
+	COLL_CLIENTES,
+	COLL_CONTADORES,
+	COLL_TOKENS,
+	COLL_PRESUPUESTOS,
+	COLL_PRODUCTOS,
+	COLL_CLIENTES_CIANBOX,
+	COLL__MAX
+};
+
+static const char *const coll_names[COLL__MAX] = {
+	"mensajes", "clientes", "contadores", "tokens", "presupuestos",
+	"productos_cache", "clientes_cianbox"
+};
+
+struct mongo {
+	mongoc_client_t *client;
+	char *db;
+	mongoc_collection_t *coll[COLL__MAX];
+	int64_t last_seq;
+};
+
+struct mongo_writer {
+	struct mongo *m;
+	mongoc_collection_t *tmp;
+	mongoc_bulk_operation_t *bulk;
+	size_t pending;
+	char catalog[32];
+	char tmp_name[96];
+};
+
+static pthread_once_t mongo_once = PTHREAD_ONCE_INIT;
+
+/* ---- helpers -------------------------------------------------------------- */
+
+/* mongoc's own warnings go to our log; its chatter below warning does not. */
+static void
+mongo_log_bridge(mongoc_log_level_t level, const char *domain,
+    const char *message, void *data)
+{
+	(void)data;
+	if (level <= MONGOC_LOG_LEVEL_CRITICAL)
+		log_error("mongoc %s: %s", domain, message);
+	else if (level == MONGOC_LOG_LEVEL_WARNING)
+		log_warn("mongoc %s: %s", domain, message);
+}
+
+static void
+mongo_global_init(void)
+{
+	mongoc_log_set_handler(mongo_log_bridge, NULL);
+	mongoc_init();
+}
+
+static int
+mongo_fail(const char *op, const bson_error_t *error)
+{
+	log_error("mongodb %s: %s", op, error->message);
+	if (error->domain == MONGOC_ERROR_SERVER_SELECTION)
+		return OV_ETIMEOUT;
+	return OV_ESTORE;
+}
+
+static bool
+is_duplicate(const bson_error_t *error)
+{
+	return error->code == MONGOC_ERROR_DUPLICATE_KEY;
+}
+
+/* BSON strings must be valid UTF-8; other bytes are refused (OV_EINVAL),
+ * or for a lookup key simply cannot be there. */
+static bool
+utf8_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n <= INT_MAX && bson_utf8_validate(s, n, false);
+}
+
+/* Append a string value, or null for NULL; false for invalid UTF-8. */
+static bool
+put_str(bson_t *b, const char *key, const char *s)
+{
+	if (s == NULL)
+		return BSON_APPEND_NULL(b, key);
+	return utf8_ok(s) && BSON_APPEND_UTF8(b, key, s);
+}
+
+/* Copy a string field into a fixed buffer; "" when absent. */
+static void
+get_str(const bson_t *doc, const char *key, char *buf, size_t size)
+{
+	bson_iter_t it;
+
+	buf[0] = '\0';
+	if (bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_UTF8(&it))
+		snprintf(buf, size, "%s", bson_iter_utf8(&it, NULL));
+}
+
+/* A malloc'd copy of a string field; NULL when absent or null. */
+static int
+get_dup(const bson_t *doc, const char *key, char **out)
+{
+	bson_iter_t it;
+	const char *s;
+	uint32_t len;
+
+	*out = NULL;
+	if (!bson_iter_init_find(&it, doc, key) || !BSON_ITER_HOLDS_UTF8(&it))
+		return OV_OK;
+	s = bson_iter_utf8(&it, &len);
+	*out = malloc((size_t)len + 1);
+	if (*out == NULL)
+		return OV_ENOMEM;
+	memcpy(*out, s, len);
+	(*out)[len] = '\0';
+	return OV_OK;
+}
+
+static int64_t
+get_i64(const bson_t *doc, const char *key)
+{
+	bson_iter_t it;
+
+	if (bson_iter_init_find(&it, doc, key) &&
+	    (BSON_ITER_HOLDS_NUMBER(&it) || BSON_ITER_HOLDS_BOOL(&it)))
+		return bson_iter_as_int64(&it);
+	return 0;
+}
+
+static bool
+get_bool(const bson_t *doc, const char *key)
+{
+	bson_iter_t it;
+
+	return bson_iter_init_find(&it, doc, key) && bson_iter_as_bool(&it);
+}
+
+/* The first document matching filter; *out is a copy (bson_destroy it) or
+ * NULL when there is none. */
+static int
+find_one(mongoc_collection_t *c, const bson_t *filter, const char *op,
+    bson_t **out)
+{
+	bson_t opts = BSON_INITIALIZER;
+	mongoc_cursor_t *cur;
+	const bson_t *doc;
+	bson_error_t error;
+	int rc = OV_OK;
+
+	*out = NULL;
+	BSON_APPEND_INT64(&opts, "limit", 1);
+	BSON_APPEND_BOOL(&opts, "singleBatch", true);
+	cur = mongoc_collection_find_with_opts(c, filter, &opts, NULL);
+	if (mongoc_cursor_next(cur, &doc)) {
+		*out = bson_copy(doc);
+		if (*out == NULL)
+			rc = OV_ENOMEM;
+	} else if (mongoc_cursor_error(cur, &error)) {
+		rc = mongo_fail(op, &error);
+	}
+	mongoc_cursor_destroy(cur);
+	bson_destroy(&opts);
+	return rc;
+}
+
+static int
+find_by_id(mongoc_collection_t *c, const char *id, const char *op,
+    bson_t **out)
+{
+	bson_t filter = BSON_INITIALIZER;
+	int rc = OV_OK;
+
+	*out = NULL;
+	if (put_str(&filter, "_id", id))
+		rc = find_one(c, &filter, op, out);
+	bson_destroy(&filter);
+	return rc;
+}
+
+/* Ordering tie-breaker for history: microseconds, strictly increasing in
+ * this process; across processes the clock orders them. */
+static int64_t
+next_seq(struct mongo *m)
+{
+	struct timespec ts;
+	int64_t us;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	if (us <= m->last_seq)
+		us = m->last_seq + 1;
+	m->last_seq = us;
+	return us;
+}
+
+/* MongoDB database names: 1..63 bytes, none of /\. "$*<>:|? */
+static bool
+valid_db_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 63)
+		return false;
+	return strcspn(s, "/\\. \"$*<>:|?") == n;
+}
+
+/* Index conflicts (an index of that name or keys made differently, e.g.
+ * by hand or by the old bot) are not worth refusing service for. */
+#define INDEX_OPTIONS_CONFLICT 85
+#define INDEX_KEY_SPECS_CONFLICT 86
+
+static int
+create_index(struct mongo *m, enum mongo_coll which, const char *name,
+    const bson_t *keys, const bson_t *unique_where)
+{
+	bson_t cmd = BSON_INITIALIZER, indexes, index;
+	bson_error_t error;
+	int rc = OV_OK;
+
+	BSON_APPEND_UTF8(&cmd, "createIndexes", coll_names[which]);
+	BSON_APPEND_ARRAY_BEGIN(&cmd, "indexes", &indexes);
+	BSON_APPEND_DOCUMENT_BEGIN(&indexes, "0", &index);
+	BSON_APPEND_DOCUMENT(&index, "key", keys);
+	BSON_APPEND_UTF8(&index, "name", name);
+	if (unique_where != NULL) {
+		BSON_APPEND_BOOL(&index, "unique", true);
+		BSON_APPEND_DOCUMENT(&index, "partialFilterExpression",
+		    unique_where);
+	}
+	bson_append_document_end(&indexes, &index);
+	bson_append_array_end(&cmd, &indexes);
+	if (mongoc_collection_write_command_with_opts(m->coll[which], &cmd,
+	    NULL, NULL, &error))
+		goto out;
+	if (error.code == INDEX_OPTIONS_CONFLICT ||
+	    error.code == INDEX_KEY_SPECS_CONFLICT)
+		log_warn("mongodb create index %s.%s: %s", coll_names[which],
+		    name, error.message);
+	else
+		rc = mongo_fail("create index", &error);
+out:
+	bson_destroy(&cmd);
+	return rc;
+}
+
+static int
+create_indexes(struct mongo *m)
+{
+	bson_t msgs = BSON_INITIALIZER, number = BSON_INITIALIZER;
+	bson_t created = BSON_INITIALIZER, numbered = BSON_INITIALIZER, gt;
+	int rc;
+
+	BSON_APPEND_INT32(&msgs, "wa_id", 1);
+	BSON_APPEND_INT32(&msgs, "ts", 1);
+	BSON_APPEND_INT32(&msgs, "seq", 1);
+	BSON_APPEND_INT32(&number, "number", 1);
+	BSON_APPEND_INT32(&created, "created_at", 1);
+	/* Unique among the quotes this code writes (numbers from 1): older
+	 * documents without a number do not collide as nulls. */
+	BSON_APPEND_DOCUMENT_BEGIN(&numbered, "number", &gt);
+	BSON_APPEND_INT32(&gt, "$gt", 0);
+	bson_append_document_end(&numbered, &gt);
+	rc = create_index(m, COLL_MENSAJES, "wa_id_ts_seq", &msgs, NULL);
+	if (rc == OV_OK)
+		rc = create_index(m, COLL_PRESUPUESTOS, "number_unique", &number,
+		    &numbered);
+	if (rc == OV_OK)
+		rc = create_index(m, COLL_PRESUPUESTOS, "created_at", &created,
+		    NULL);
+	bson_destroy(&numbered);
+	bson_destroy(&msgs);
+	bson_destroy(&number);
+	bson_destroy(&created);
+	return rc;
+}
+
+/* ---- open, close ------------------------------------------------------------ */
+
+static void
+mongo_free(struct mongo *m)
+{
+	if (m == NULL)
+		return;
+	for (int i = 0; i < COLL__MAX; i++)
+		if (m->coll[i] != NULL)
+			mongoc_collection_destroy(m->coll[i]);
+	if (m->client != NULL)
+		mongoc_client_destroy(m->client);
+	free(m->db);
+	free(m);
+}
+
+static void
+mongo_close(void *impl)
+{
+	mongo_free(impl);
+}
+
+/* Timeouts a deployment did not choose in its URI. */
+static void
+default_timeout(mongoc_uri_t *uri, const char *option, int32_t ms)
+{
+	if (!mongoc_uri_has_option(uri, option))
+		mongoc_uri_set_option_as_int32(uri, option, ms);
+}
+
+static int
+mongo_open(void **impl, const struct config *cfg)
+{
+	const char *uri_text = config_get(cfg, "MONGODB_URI");
+	const char *db = config_get(cfg, "MONGODB_DB");
+	mongoc_uri_t *uri = NULL;
+	struct mongo *m = NULL;
+	bson_error_t error;
+	int rc = OV_ESTORE;
+
+	*impl = NULL;
+	if (db == NULL)
+		db = "ovidio_db";
+	if (uri_text == NULL) {
+		rc = OV_ECONFIG;
+		goto out;
+	}
+	if (!valid_db_name(db)) {
+		log_error("MONGODB_DB is not a valid database name");
+		rc = OV_ECONFIG;
+		goto out;
+	}
+	pthread_once(&mongo_once, mongo_global_init);
+	/* The parser's message may quote the URI: not logged. */
+	uri = mongoc_uri_new_with_error(uri_text, &error);
+	if (uri == NULL) {
+		log_error("MONGODB_URI is not a valid MongoDB URI");
+		rc = OV_ECONFIG;
+		goto out;
+	}
+	default_timeout(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, 5000);
+	default_timeout(uri, MONGOC_URI_CONNECTTIMEOUTMS, 5000);
+	default_timeout(uri, MONGOC_URI_SOCKETTIMEOUTMS, 10000);
+	if (mongoc_uri_get_appname(uri) == NULL)
+		mongoc_uri_set_appname(uri, "ovidio");
+
+	m = calloc(1, sizeof(*m));
+	if (m == NULL || (m->db = strdup(db)) == NULL) {
+		rc = OV_ENOMEM;
+		goto out;
+	}
+	m->client = mongoc_client_new_from_uri_with_error(uri, &error);
+	if (m->client == NULL) {
+		rc = mongo_fail("connect", &error);
+		goto out;
+	}
+	mongoc_client_set_error_api(m->client, MONGOC_ERROR_API_VERSION_2);
+	for (int i = 0; i < COLL__MAX; i++) {
+		m->coll[i] = mongoc_client_get_collection(m->client, m->db,
+		    coll_names[i]);
+		if (m->coll[i] == NULL) {
+			rc = OV_ENOMEM;
+			goto out;
+		}
+	}
+	rc = create_indexes(m);
+	if (rc != OV_OK)
+		goto out;
+	*impl = m;
+	m = NULL;
+out:
+	mongo_free(m);
+	if (uri != NULL)
+		mongoc_uri_destroy(uri);
+	return rc;
+}
+
+/* ---- mensajes ------------------------------------------------------------- */
+
+static int
+mongo_inbound_claim(void *impl, const struct store_msg *msg, int64_t now,
+    int64_t lease_s, enum store_claim *out)
+{
+	struct mongo *m = impl;
+	mongoc_collection_t *c = m->coll[COLL_MENSAJES];
+	bson_t doc = BSON_INITIALIZER, filter = BSON_INITIALIZER;
+	bson_t update = BSON_INITIALIZER, reply = BSON_INITIALIZER;
+	bson_t lt, set;
+	bson_error_t error;
+	int64_t cutoff;
+	int rc = OV_OK;
+
+	BSON_APPEND_UTF8(&doc, "wa_id", msg->wa_id);
+	BSON_APPEND_INT32(&doc, "dir", STORE_IN);
+	BSON_APPEND_INT64(&doc, "ts", msg->ts);
+	BSON_APPEND_INT64(&doc, "seq", next_seq(m));
+	BSON_APPEND_UTF8(&doc, "status", "received");
+	BSON_APPEND_INT64(&doc, "claimed_at", now);
+	if (!put_str(&doc, "_id", msg->id) ||
+	    !put_str(&doc, "type", msg->type) ||
+	    !put_str(&doc, "body", msg->body) ||
+	    !put_str(&doc, "raw", msg->raw)) {
+		rc = OV_EINVAL;
+		goto out;
+	}
+	if (mongoc_collection_insert_one(c, &doc, NULL, NULL, &error)) {
+		*out = STORE_CLAIM_NEW;
+		goto out;
+	}
+	if (!is_duplicate(&error)) {
+		rc = mongo_fail("inbound claim", &error);
+		goto out;
+	}
+
+	/* Seen before: re-claim only a lease that ran out, in one update. */
+	cutoff = now < INT64_MIN + lease_s ? INT64_MIN : now - lease_s;
+	BSON_APPEND_UTF8(&filter, "_id", msg->id);
+	BSON_APPEND_UTF8(&filter, "status", "received");
+	BSON_APPEND_DOCUMENT_BEGIN(&filter, "claimed_at", &lt);
+	BSON_APPEND_INT64(&lt, "$lt", cutoff);
+	bson_append_document_end(&filter, &lt);
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+	BSON_APPEND_INT64(&set, "claimed_at", now);
+	bson_append_document_end(&update, &set);
+	if (!mongoc_collection_update_one(c, &filter, &update, NULL, &reply,
+	    &error)) {
+		rc = mongo_fail("inbound re-claim", &error);
+		goto out;
+	}
+	*out = get_i64(&reply, "matchedCount") == 1 ? STORE_CLAIM_RETRY :
+	    STORE_CLAIM_DUPLICATE;
+out:
+	bson_destroy(&doc);
+	bson_destroy(&filter);
+	bson_destroy(&update);
+	bson_destroy(&reply);
+	return rc;
+}
+
+static int
+mongo_inbound_done(void *impl, const char *id, int64_t now)
+{
+	struct mongo *m = impl;
+	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER;
+	bson_t reply = BSON_INITIALIZER, set;
+	bson_error_t error;
+	int rc = OV_OK;
+
+	if (!utf8_ok(id))
+		return OV_ENOTFOUND;
+	BSON_APPEND_UTF8(&filter, "_id", id);
+	BSON_APPEND_INT32(&filter, "dir", STORE_IN);
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+	BSON_APPEND_UTF8(&set, "status", "handled");
+	BSON_APPEND_INT64(&set, "handled_at", now);
+	bson_append_document_end(&update, &set);
+	if (!mongoc_collection_update_one(m->coll[COLL_MENSAJES], &filter,
+	    &update, NULL, &reply, &error))
+		rc = mongo_fail("inbound done", &error);
+	else if (get_i64(&reply, "matchedCount") == 0)
+		rc = OV_ENOTFOUND;
+	bson_destroy(&filter);
+	bson_destroy(&update);
+	bson_destroy(&reply);
+	return rc;
+}
+
+/* {_id: id, rank: {$lt: rank}}: matches only a record ranked lower. */
+static void
+lower_rank_filter(bson_t *filter, const char *id, int rank)
+{
+	bson_t lt;
+
+	BSON_APPEND_UTF8(filter, "_id", id);
+	BSON_APPEND_DOCUMENT_BEGIN(filter, "rank", &lt);
+	BSON_APPEND_INT32(&lt, "$lt", rank);
+	bson_append_document_end(filter, &lt);
+}
+
+/* The fields of an outbound message other than its status. */
+static bool
+put_outbound_fields(bson_t *set, const struct store_msg *msg)
+{
+	BSON_APPEND_UTF8(set, "wa_id", msg->wa_id);
+	BSON_APPEND_INT32(set, "dir", STORE_OUT);
+	BSON_APPEND_INT64(set, "ts", msg->ts);
+	return put_str(set, "type", msg->type) &&
+	    put_str(set, "body", msg->body) && put_str(set, "raw", msg->raw);
+}
+
+static int
+mongo_outbound_put(void *impl, const struct store_msg *msg)
+{
+	struct mongo *m = impl;
+	mongoc_collection_t *c = m->coll[COLL_MENSAJES];
+	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER;
+	bson_t filter2 = BSON_INITIALIZER, update2 = BSON_INITIALIZER;
+	bson_t opts = BSON_INITIALIZER;
+	bson_t reply = BSON_INITIALIZER, reply2 = BSON_INITIALIZER;
+	bson_t set, set2, ins;
+	bson_error_t error;
+	int rank = store_status_rank(msg->status);
+	int rc = OV_OK;
+
+	if (!utf8_ok(msg->id)) {
+		rc = OV_EINVAL;
+		goto out;
+	}
+	/* Step 1: create the record, or raise a lower-ranked one (a stub or
+	 * an earlier put) to this status, with all fields. */
+	lower_rank_filter(&filter, msg->id, rank);
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+	if (!put_outbound_fields(&set, msg)) {
+		rc = OV_EINVAL;
+		goto out;
+	}
+	BSON_APPEND_UTF8(&set, "status", msg->status);
+	BSON_APPEND_INT32(&set, "rank", rank);
+	bson_append_document_end(&update, &set);
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$setOnInsert", &ins);
+	BSON_APPEND_INT64(&ins, "seq", next_seq(m));
+	bson_append_document_end(&update, &ins);
+	BSON_APPEND_BOOL(&opts, "upsert", true);
+	if (mongoc_collection_update_one(c, &filter, &update, &opts, &reply,
+	    &error))
+		goto out;
+	if (!is_duplicate(&error)) {
+		rc = mongo_fail("outbound put", &error);
+		goto out;
+	}
+
+	/* Step 2: the record ranks as high already: keep its status, fill
+	 * in the rest. */
+	BSON_APPEND_UTF8(&filter2, "_id", msg->id);
+	BSON_APPEND_DOCUMENT_BEGIN(&update2, "$set", &set2);
+	put_outbound_fields(&set2, msg);
+	bson_append_document_end(&update2, &set2);
+	if (!mongoc_collection_update_one(c, &filter2, &update2, NULL, &reply2,
+	    &error))
+		rc = mongo_fail("outbound put", &error);
+out:
+	bson_destroy(&filter);
+	bson_destroy(&update);
+	bson_destroy(&filter2);
+	bson_destroy(&update2);
+	bson_destroy(&opts);
+	bson_destroy(&reply);
+	bson_destroy(&reply2);
+	return rc;
+}
+
+static int
+mongo_status_update(void *impl, const char *id, const char *wa_id,
+    const char *status, int64_t ts, const char *error_text, bool *found)
+{
+	struct mongo *m = impl;
+	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER;
+	bson_t opts = BSON_INITIALIZER, reply = BSON_INITIALIZER;
+	bson_t set, ins;
+	bson_error_t error;
+	int rank = store_status_rank(status);
+	int rc = OV_OK;
+
+	if (!utf8_ok(id)) {
+		rc = OV_EINVAL;
+		goto out;
+	}
+	lower_rank_filter(&filter, id, rank);
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+	BSON_APPEND_UTF8(&set, "status", status);
+	BSON_APPEND_INT32(&set, "rank", rank);
+	BSON_APPEND_INT64(&set, "status_ts", ts);
+	if (error_text != NULL && !put_str(&set, "error", error_text)) {
+		rc = OV_EINVAL;
+		goto out;
+	}
+	bson_append_document_end(&update, &set);
+	/* A stub: no type, so history skips it until outbound_put. */
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$setOnInsert", &ins);
+	BSON_APPEND_UTF8(&ins, "wa_id", wa_id);
+	BSON_APPEND_INT32(&ins, "dir", STORE_OUT);
+	BSON_APPEND_INT64(&ins, "ts", ts);
+	BSON_APPEND_INT64(&ins, "seq", next_seq(m));
+	bson_append_document_end(&update, &ins);
+	BSON_APPEND_BOOL(&opts, "upsert", true);
+	if (mongoc_collection_update_one(m->coll[COLL_MENSAJES], &filter,
+	    &update, &opts, &reply, &error)) {
+		*found = get_i64(&reply, "upsertedCount") == 0;
+	} else if (is_duplicate(&error)) {
+		*found = true;  /* there, and ranked as high already */
+	} else {
+		rc = mongo_fail("status update", &error);
+	}
+out:
+	bson_destroy(&filter);
+	bson_destroy(&update);
+	bson_destroy(&opts);
+	bson_destroy(&reply);
+	return rc;
+}
+
+static int
+msg_from_doc(const bson_t *doc, struct store_msg *out)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	get_str(doc, "_id", out->id, sizeof(out->id));
+	get_str(doc, "wa_id", out->wa_id, sizeof(out->wa_id));
+	out->dir = get_i64(doc, "dir") == STORE_OUT ? STORE_OUT : STORE_IN;
+	out->ts = get_i64(doc, "ts");
+	get_str(doc, "type", out->type, sizeof(out->type));
+	get_str(doc, "status", out->status, sizeof(out->status));
+	rc = get_dup(doc, "body", &out->body);
+	if (rc == OV_OK)
+		rc = get_dup(doc, "raw", &out->raw);
+	if (rc != OV_OK)
+		store_msg_clear(out);
+	return rc;
+}
+
+static int
+mongo_msg_get(void *impl, const char *id, struct store_msg *out, bool *found)
+{
+	struct mongo *m = impl;
+	bson_t *doc = NULL;
+	int rc;
+
+	*found = false;
+	rc = find_by_id(m->coll[COLL_MENSAJES], id, "message get", &doc);
+	if (rc != OV_OK || doc == NULL)
+		goto out;
+	rc = msg_from_doc(doc, out);
+	*found = rc == OV_OK;
+out:
+	bson_destroy(doc);
+	return rc;
+}
+
+static int
+mongo_history(void *impl, const char *wa_id, int limit,
+    struct store_msg **out, size_t *n)
+{
+	struct mongo *m = impl;
+	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
+	bson_t exists, sort;
+	mongoc_cursor_t *cur = NULL;
+	const bson_t *doc;
+	bson_error_t error;
+	struct store_msg *v = NULL;
+	size_t count = 0;
+	int rc = OV_OK;
+
+	v = calloc((size_t)limit, sizeof(*v));
+	if (v == NULL) {
+		rc = OV_ENOMEM;
+		goto out;
+	}
+	/* Newest first from the server, reversed below; stubs (no type yet)
+	 * are not messages. */
+	BSON_APPEND_UTF8(&filter, "wa_id", wa_id);
+	BSON_APPEND_DOCUMENT_BEGIN(&filter, "type", &exists);
+	BSON_APPEND_BOOL(&exists, "$exists", true);
+	bson_append_document_end(&filter, &exists);
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+	BSON_APPEND_INT32(&sort, "ts", -1);
+	BSON_APPEND_INT32(&sort, "seq", -1);
+	bson_append_document_end(&opts, &sort);
+	BSON_APPEND_INT64(&opts, "limit", limit);
+	cur = mongoc_collection_find_with_opts(m->coll[COLL_MENSAJES], &filter,
+	    &opts, NULL);
+	while (count < (size_t)limit && mongoc_cursor_next(cur, &doc)) {
+		rc = msg_from_doc(doc, &v[count]);
+		if (rc != OV_OK)
+			goto out;
+		count++;
+	}
+	if (mongoc_cursor_error(cur, &error)) {
+		rc = mongo_fail("history", &error);
+		goto out;
+	}
+	for (size_t i = 0; i < count / 2; i++) {
+		struct store_msg t = v[i];
+
+		v[i] = v[count - 1 - i];
+		v[count - 1 - i] = t;
+	}
+	*out = v;
+	*n = count;
+	v = NULL;
+out:
+	store_msgs_free(v, count);
+	if (cur != NULL)
+		mongoc_cursor_destroy(cur);
+	bson_destroy(&filter);
+	bson_destroy(&opts);
+	return rc;
+}
+
+/* ---- clientes ------------------------------------------------------------- */
+
+static int
+mongo_customer_get(void *impl, const char *wa_id, struct store_customer *out,
+    bool *found)
+{
+	struct mongo *m = impl;
+	bson_t *doc = NULL;
+	int rc;
+
+	*found = false;
+	rc = find_by_id(m->coll[COLL_CLIENTES], wa_id, "customer get", &doc);
+	if (rc != OV_OK || doc == NULL)
+		goto out;
+	memset(out, 0, sizeof(*out));
+	get_str(doc, "_id", out->wa_id, sizeof(out->wa_id));
+	out->cianbox_id = get_i64(doc, "cianbox_id");
+	out->verified = get_bool(doc, "verified");
+	out->created_at = get_i64(doc, "created_at");
+	out->updated_at = get_i64(doc, "updated_at");
+	rc = get_dup(doc, "name", &out->name);
+	if (rc == OV_OK)
+		rc = get_dup(doc, "profile", &out->profile);
+	if (rc != OV_OK) {
+		store_customer_clear(out);
+		goto out;
+	}
+	*found = true;
+out:
+	bson_destroy(doc);
+	return rc;
+}
+
+static int
+mongo_customer_put(void *impl, const struct store_customer *cust, int64_t now)
+{
+	struct mongo *m = impl;
+	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER;
+	bson_t opts = BSON_INITIALIZER, reply = BSON_INITIALIZER;
+	bson_t set, ins;
+	bson_error_t error;
+	int rc = OV_OK;
+
+	BSON_APPEND_UTF8(&filter, "_id", cust->wa_id);
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+	BSON_APPEND_INT64(&set, "cianbox_id", cust->cianbox_id);
+	BSON_APPEND_BOOL(&set, "verified", cust->verified);
+	BSON_APPEND_INT64(&set, "updated_at", now);
+	if (!put_str(&set, "name", cust->name) ||
+	    !put_str(&set, "profile", cust->profile)) {
+		rc = OV_EINVAL;
+		goto out;
+	}
+	bson_append_document_end(&update, &set);
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$setOnInsert", &ins);
+	BSON_APPEND_INT64(&ins, "created_at", now);
+	bson_append_document_end(&update, &ins);
+	BSON_APPEND_BOOL(&opts, "upsert", true);
+	if (!mongoc_collection_update_one(m->coll[COLL_CLIENTES], &filter,
+	    &update, &opts, &reply, &error))
+		rc = mongo_fail("customer put", &error);
+out:
+	bson_destroy(&filter);
+	bson_destroy(&update);
+	bson_destroy(&opts);
+	bson_destroy(&reply);
+	return rc;
+}
+
+/* ---- contadores ----------------------------------------------------------- */
+
+static int
+mongo_counter_next(void *impl, const char *name, int64_t *value)
+{
+	struct mongo *m = impl;
+	bson_t query = BSON_INITIALIZER, update = BSON_INITIALIZER;
+	bson_t reply = BSON_INITIALIZER, inc;
+	mongoc_find_and_modify_opts_t *fam = NULL;
+	bson_error_t error;
+	bson_iter_t it, value_it;
+	int rc = OV_OK;
+
+	if (!put_str(&query, "_id", name)) {
+		rc = OV_EINVAL;
+		goto out;
+	}
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$inc", &inc);
+	BSON_APPEND_INT64(&inc, "value", 1);
+	bson_append_document_end(&update, &inc);
+	fam = mongoc_find_and_modify_opts_new();
+	if (fam == NULL) {
+		rc = OV_ENOMEM;
+		goto out;
+	}
+	mongoc_find_and_modify_opts_set_update(fam, &update);
+	mongoc_find_and_modify_opts_set_flags(fam,
+	    MONGOC_FIND_AND_MODIFY_UPSERT | MONGOC_FIND_AND_MODIFY_RETURN_NEW);
+	/* Two first calls racing may both try to insert; the loser gets a
+	 * duplicate key and its retry finds the record. */
+	for (int attempt = 0;; attempt++) {
+		bson_destroy(&reply);
+		if (mongoc_collection_find_and_modify_with_opts(
+		    m->coll[COLL_CONTADORES], &query, fam, &reply, &error))
+			break;
+		if (attempt > 0 || !is_duplicate(&error)) {
+			rc = mongo_fail("counter next", &error);
+			goto out;
+		}
+	}
+	if (!bson_iter_init(&it, &reply) ||
+	    !bson_iter_find_descendant(&it, "value.value", &value_it) ||
+	    !BSON_ITER_HOLDS_NUMBER(&value_it)) {
+		log_error("mongodb counter next: no value in the reply");
+		rc = OV_ESTORE;
+		goto out;
+	}
+	*value = bson_iter_as_int64(&value_it);
+out:
+	if (fam != NULL)
+		mongoc_find_and_modify_opts_destroy(fam);
+	bson_destroy(&query);
+	bson_destroy(&update);
+	bson_destroy(&reply);
+	return rc;
+}
+
+/* ---- tokens --------------------------------------------------------------- */
+
+static int
+mongo_token_get(void *impl, const char *name, char **value,
+    int64_t *expires_at, bool *found)
+{
+	struct mongo *m = impl;
+	bson_t *doc = NULL;
+	int rc;
+
+	*found = false;
+	rc = find_by_id(m->coll[COLL_TOKENS], name, "token get", &doc);
+	if (rc != OV_OK || doc == NULL)
+		goto out;
+	rc = get_dup(doc, "value", value);
+	if (rc != OV_OK)
+		goto out;
+	if (*value == NULL) {
+		log_error("mongodb token get: record without a value");
+		rc = OV_ESTORE;
+		goto out;
+	}
+	*expires_at = get_i64(doc, "expires_at");
+	*found = true;
+out:
+	bson_destroy(doc);
+	return rc;
+}
+
+/* Replace the whole document with _id id, creating it if missing. */
+static int
+replace_by_id(mongoc_collection_t *c, const char *id, const bson_t *doc,
+    const char *op)
+{
+	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
+	bson_t reply = BSON_INITIALIZER;
+	bson_error_t error;
+	int rc = OV_OK;
+
+	BSON_APPEND_UTF8(&filter, "_id", id);
+	BSON_APPEND_BOOL(&opts, "upsert", true);
+	if (!mongoc_collection_replace_one(c, &filter, doc, &opts, &reply,
+	    &error))
+		rc = is_duplicate(&error) ? OV_EEXIST : mongo_fail(op, &error);
+	bson_destroy(&filter);
+	bson_destroy(&opts);
+	bson_destroy(&reply);
+	return rc;
+}
+
+static int
+mongo_token_put(void *impl, const char *name, const char *value,
+    int64_t expires_at)
+{
+	struct mongo *m = impl;
+	bson_t doc = BSON_INITIALIZER;
+	int rc = OV_EINVAL;
+
+	BSON_APPEND_INT64(&doc, "expires_at", expires_at);
+	if (put_str(&doc, "_id", name) && put_str(&doc, "value", value))
+		rc = replace_by_id(m->coll[COLL_TOKENS], name, &doc,
+		    "token put");
+	bson_destroy(&doc);
+	return rc;
+}
+
+/* ---- catalogs ------------------------------------------------------------- */
+
+static mongoc_collection_t *
+catalog_coll(struct mongo *m, const char *catalog)
+{
+	return strcmp(catalog, "productos_cache") == 0 ?
+	    m->coll[COLL_PRODUCTOS] : m->coll[COLL_CLIENTES_CIANBOX];
+}
+
+static void
+writer_free(struct mongo_writer *w)
+{
+	if (w == NULL)
+		return;
+	if (w->bulk != NULL)
+		mongoc_bulk_operation_destroy(w->bulk);
+	if (w->tmp != NULL)
+		mongoc_collection_destroy(w->tmp);
+	free(w);
+}
+
+/* Drop the temporary collection; the catalog itself is untouched. */
+static void
+writer_discard(struct mongo_writer *w)
+{
+	bson_error_t error;
+
+	if (w->tmp != NULL &&
+	    !mongoc_collection_drop_with_opts(w->tmp, NULL, &error))
+		mongo_fail("catalog abort", &error);
+	writer_free(w);
+}
+
+/* Temporary copies are named <catalog>__new_<unix time>_<pid>_<seq>. Those
+ * a crashed sync left behind are dropped once a day old; a live sync is
+ * long done by then. Failures here are only logged. */
+static void
+drop_stale_copies(mongoc_database_t *db, const char *catalog, int64_t now)
+{
+	bson_t opts = BSON_INITIALIZER;
+	mongoc_collection_t *c;
+	bson_error_t error;
+	char prefix[64], **names, *end;
+	size_t len;
+	long long t;
+
+	snprintf(prefix, sizeof(prefix), "%s__new_", catalog);
+	len = strlen(prefix);
+	BSON_APPEND_BOOL(&opts, "nameOnly", true);
+	names = mongoc_database_get_collection_names_with_opts(db, &opts,
+	    &error);
+	if (names == NULL) {
+		log_warn("mongodb catalog cleanup: %s", error.message);
+		goto out;
+	}
+	for (char **p = names; *p != NULL; p++) {
+		if (strncmp(*p, prefix, len) != 0)
+			continue;
+		errno = 0;
+		t = strtoll(*p + len, &end, 10);
+		if (errno != 0 || end == *p + len || *end != '_' ||
+		    t >= now - CATALOG_STALE_S)
+			continue;
+		c = mongoc_database_get_collection(db, *p);
+		if (c == NULL)
+			continue;
+		if (mongoc_collection_drop_with_opts(c, NULL, &error))
+			log_info("dropped %s, left by an interrupted sync", *p);
+		else
+			log_warn("mongodb catalog cleanup: %s", error.message);
+		mongoc_collection_destroy(c);
+	}
+	bson_strfreev(names);
+out:
+	bson_destroy(&opts);
+}
+
+static int
+mongo_catalog_begin(void *impl, const char *catalog, void **writer)
+{
+	struct mongo *m = impl;
+	struct mongo_writer *w;
+	mongoc_database_t *db = NULL;
+	bson_error_t error;
+	int64_t now = (int64_t)time(NULL);
+	int rc = OV_OK;
+
+	*writer = NULL;
+	w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return OV_ENOMEM;
+	w->m = m;
+	snprintf(w->catalog, sizeof(w->catalog), "%s", catalog);
+	/* Unique per writer (pid, then microseconds strictly increasing in
+	 * this process): several syncs at once never share a copy. */
+	snprintf(w->tmp_name, sizeof(w->tmp_name), "%s__new_%lld_%ld_%llx",
+	    catalog, (long long)now, (long)getpid(),
+	    (unsigned long long)next_seq(m));
+	db = mongoc_client_get_database(m->client, m->db);
+	if (db == NULL) {
+		rc = OV_ENOMEM;
+		goto out;
+	}
+	drop_stale_copies(db, catalog, now);
+	/* Created up front so an empty sync still has something to rename. */
+	w->tmp = mongoc_database_create_collection(db, w->tmp_name, NULL,
+	    &error);
+	if (w->tmp == NULL) {
+		rc = mongo_fail("catalog begin", &error);
+		goto out;
+	}
+	*writer = w;
+	w = NULL;
+out:
+	if (db != NULL)
+		mongoc_database_destroy(db);
+	writer_free(w);
+	return rc;
+}
+
+static int
+writer_flush(struct mongo_writer *w)
+{
+	bson_t reply = BSON_INITIALIZER;
+	bson_error_t error;
+	int rc = OV_OK;
+
+	if (w->bulk == NULL)
+		return OV_OK;
+	if (mongoc_bulk_operation_execute(w->bulk, &reply, &error) == 0)
+		rc = mongo_fail("catalog write", &error);
+	mongoc_bulk_operation_destroy(w->bulk);
+	w->bulk = NULL;
+	w->pending = 0;
+	bson_destroy(&reply);
+	return rc;
+}
+
+static int
+mongo_catalog_add(void *writer, const char *key, const char *json)
+{
+	struct mongo_writer *w = writer;
+	bson_t sel = BSON_INITIALIZER, doc = BSON_INITIALIZER;
+	bson_t opts = BSON_INITIALIZER, bulk_opts = BSON_INITIALIZER;
+	bson_error_t error;
+	int rc = OV_OK;
+
+	if (!put_str(&sel, "_id", key) || !put_str(&doc, "_id", key) ||
+	    !put_str(&doc, "json", json)) {
+		rc = OV_EINVAL;
+		goto out;
+	}
+	if (w->bulk == NULL) {
+		/* Ordered: a later add of the same key replaces the earlier. */
+		BSON_APPEND_BOOL(&bulk_opts, "ordered", true);
+		w->bulk = mongoc_collection_create_bulk_operation_with_opts(
+		    w->tmp, &bulk_opts);
+		if (w->bulk == NULL) {
+			rc = OV_ENOMEM;
+			goto out;
+		}
+	}
+	BSON_APPEND_BOOL(&opts, "upsert", true);
+	if (!mongoc_bulk_operation_replace_one_with_opts(w->bulk, &sel, &doc,
+	    &opts, &error)) {
+		rc = mongo_fail("catalog add", &error);
+		goto out;
+	}
+	if (++w->pending >= CATALOG_BATCH)
+		rc = writer_flush(w);
+out:
+	bson_destroy(&sel);
+	bson_destroy(&doc);
+	bson_destroy(&opts);
+	bson_destroy(&bulk_opts);
+	return rc;
+}
+
+static int
+mongo_catalog_commit(void *writer)
+{
+	struct mongo_writer *w = writer;
+	bson_error_t error;
+	int rc;
+
+	rc = writer_flush(w);
+	if (rc != OV_OK)
+		goto out;
+	/* One step on the server: readers see the old copy or the new. */
+	if (!mongoc_collection_rename_with_opts(w->tmp, w->m->db, w->catalog,
+	    true, NULL, &error)) {
+		rc = mongo_fail("catalog commit", &error);
+		goto out;
+	}
+	writer_free(w);
+	return OV_OK;
+out:
+	writer_discard(w);
+	return rc;
+}
+
+static void
+mongo_catalog_abort(void *writer)
+{
+	writer_discard(writer);
+}
+
+static int
+mongo_catalog_get(void *impl, const char *catalog, const char *key,
+    char **json, bool *found)
+{
+	struct mongo *m = impl;
+	bson_t *doc = NULL;
+	int rc;
+
+	*found = false;
+	rc = find_by_id(catalog_coll(m, catalog), key, "catalog get", &doc);
+	if (rc != OV_OK || doc == NULL)
+		goto out;
+	rc = get_dup(doc, "json", json);
+	if (rc == OV_OK && *json == NULL) {
+		log_error("mongodb catalog get: item without json");
+		rc = OV_ESTORE;
+	}
+	*found = rc == OV_OK;
+out:
+	bson_destroy(doc);
+	return rc;
+}
+
+static int
+mongo_catalog_count(void *impl, const char *catalog, int64_t *n)
+{
+	struct mongo *m = impl;
+	bson_t filter = BSON_INITIALIZER;
+	bson_error_t error;
+	int64_t count;
+	int rc = OV_OK;
+
+	count = mongoc_collection_count_documents(catalog_coll(m, catalog),
+	    &filter, NULL, NULL, NULL, &error);
+	if (count < 0)
+		rc = mongo_fail("catalog count", &error);
+	else
+		*n = count;
+	bson_destroy(&filter);
+	return rc;
+}
+
+/* ---- presupuestos --------------------------------------------------------- */
+
+static int
+quote_from_doc(const bson_t *doc, struct store_quote *out)
+{
+	memset(out, 0, sizeof(*out));
+	get_str(doc, "_id", out->id, sizeof(out->id));
+	out->number = get_i64(doc, "number");
+	get_str(doc, "wa_id", out->wa_id, sizeof(out->wa_id));
+	get_str(doc, "state", out->state, sizeof(out->state));
+	out->created_at = get_i64(doc, "created_at");
+	out->expires_at = get_i64(doc, "expires_at");
+	return get_dup(doc, "doc", &out->doc);
+}
+
+static int
+mongo_quote_put(void *impl, const struct store_quote *q)
+{
+	struct mongo *m = impl;
+	bson_t doc = BSON_INITIALIZER;
+	int rc = OV_EINVAL;
+
+	BSON_APPEND_UTF8(&doc, "_id", q->id);
+	BSON_APPEND_INT64(&doc, "number", q->number);
+	BSON_APPEND_UTF8(&doc, "wa_id", q->wa_id);
+	BSON_APPEND_INT64(&doc, "created_at", q->created_at);
+	BSON_APPEND_INT64(&doc, "expires_at", q->expires_at);
+	if (put_str(&doc, "state", q->state) && put_str(&doc, "doc", q->doc))
+		rc = replace_by_id(m->coll[COLL_PRESUPUESTOS], q->id, &doc,
+		    "quote put");
+	bson_destroy(&doc);
+	return rc;
+}
+
+static int
+mongo_quote_get(void *impl, const char *id, struct store_quote *out,
+    bool *found)
+{
+	struct mongo *m = impl;
+	bson_t *doc = NULL;
+	int rc;
+
+	*found = false;
+	rc = find_by_id(m->coll[COLL_PRESUPUESTOS], id, "quote get", &doc);
+	if (rc != OV_OK || doc == NULL)
+		goto out;
+	rc = quote_from_doc(doc, out);
+	*found = rc == OV_OK;
+out:
+	bson_destroy(doc);
+	return rc;
+}
+
+static int
+mongo_quote_list_older(void *impl, int64_t before, int limit,
+    struct store_quote **out, size_t *n)
+{
+	struct mongo *m = impl;
+	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
+	bson_t lt, sort;
+	mongoc_cursor_t *cur = NULL;
+	const bson_t *doc;
+	bson_error_t error;
+	struct store_quote *v = NULL, *grown;
+	size_t count = 0, cap = 0;
+	int rc = OV_OK;
+
+	BSON_APPEND_DOCUMENT_BEGIN(&filter, "created_at", &lt);
+	BSON_APPEND_INT64(&lt, "$lt", before);
+	bson_append_document_end(&filter, &lt);
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+	BSON_APPEND_INT32(&sort, "created_at", 1);
+	BSON_APPEND_INT32(&sort, "number", 1);
+	bson_append_document_end(&opts, &sort);
+	BSON_APPEND_INT64(&opts, "limit", limit);
+	cur = mongoc_collection_find_with_opts(m->coll[COLL_PRESUPUESTOS],
+	    &filter, &opts, NULL);
+	while (count < (size_t)limit && mongoc_cursor_next(cur, &doc)) {
+		if (count == cap) {
+			cap = cap == 0 ? 16 : cap * 2;
+			grown = realloc(v, cap * sizeof(*v));
+			if (grown == NULL) {
+				rc = OV_ENOMEM;
+				goto out;
+			}
+			v = grown;
+		}
+		rc = quote_from_doc(doc, &v[count]);
+		count++;   /* cleared below even when half filled */
+		if (rc != OV_OK)
+			goto out;
+	}
+	if (mongoc_cursor_error(cur, &error)) {
+		rc = mongo_fail("quote list", &error);
+		goto out;
+	}
+	*out = v;
+	*n = count;
+	v = NULL;
+out:
+	store_quotes_free(v, count);
+	if (cur != NULL)
+		mongoc_cursor_destroy(cur);
+	bson_destroy(&filter);
+	bson_destroy(&opts);
+	return rc;
+}
+
+static int
+mongo_quote_delete(void *impl, const char *id)
+{
+	struct mongo *m = impl;
+	bson_t filter = BSON_INITIALIZER, reply = BSON_INITIALIZER;
+	bson_error_t error;
+	int rc = OV_OK;
+
+	BSON_APPEND_UTF8(&filter, "_id", id);
+	if (!mongoc_collection_delete_one(m->coll[COLL_PRESUPUESTOS], &filter,
+	    NULL, &reply, &error))
+		rc = mongo_fail("quote delete", &error);
+	bson_destroy(&filter);
+	bson_destroy(&reply);
+	return rc;
+}
+
+const struct store_ops store_mongo_ops = {
+	.name = "mongodb",
+	.open = mongo_open,
+	.close = mongo_close,
+	.inbound_claim = mongo_inbound_claim,
+	.inbound_done = mongo_inbound_done,
+	.outbound_put = mongo_outbound_put,
+	.status_update = mongo_status_update,
+	.msg_get = mongo_msg_get,
+	.history = mongo_history,
+	.customer_get = mongo_customer_get,
+	.customer_put = mongo_customer_put,
+	.counter_next = mongo_counter_next,
+	.token_get = mongo_token_get,
+	.token_put = mongo_token_put,
+	.catalog_begin = mongo_catalog_begin,
+	.catalog_add = mongo_catalog_add,
+	.catalog_commit = mongo_catalog_commit,
+	.catalog_abort = mongo_catalog_abort,
+	.catalog_get = mongo_catalog_get,
+	.catalog_count = mongo_catalog_count,
+	.quote_put = mongo_quote_put,
+	.quote_get = mongo_quote_get,
+	.quote_list_older = mongo_quote_list_older,
+	.quote_delete = mongo_quote_delete,
+};
