@@ -343,6 +343,8 @@ store_catalog_count(struct store *st, const char *catalog, int64_t *n)
 	return st->ops->catalog_count(st->impl, catalog, n);
 }
 
+#define QUOTE_STATE_MAX (sizeof(((struct store_quote *)NULL)->state) - 1)
+
 static int
 valid_quote_id(const char *id)
 {
@@ -393,6 +395,30 @@ store_quote_list_older(struct store *st, int64_t before, int limit,
 	*out = NULL;
 	*n = 0;
 	return st->ops->quote_list_older(st->impl, before, limit, out, n);
+}
+
+int
+store_quote_list_older_except(struct store *st, int64_t before,
+    const char *except_state, int limit, struct store_quote **out, size_t *n)
+{
+	if (!valid_text(except_state, QUOTE_STATE_MAX) ||
+	    limit < 1 || limit > 10000 || out == NULL || n == NULL)
+		return OV_EINVAL;
+	*out = NULL;
+	*n = 0;
+	return st->ops->quote_list_older_except(st->impl, before, except_state,
+	    limit, out, n);
+}
+
+int
+store_quote_pending_for(struct store *st, const char *wa_id,
+    struct store_quote *out, bool *found)
+{
+	if (!valid_waid(wa_id) || out == NULL || found == NULL)
+		return OV_EINVAL;
+	memset(out, 0, sizeof(*out));
+	*found = false;
+	return st->ops->quote_pending_for(st->impl, wa_id, out, found);
 }
 
 int

@@ -184,6 +184,15 @@ int store_quote_get(struct store *st, const char *id, struct store_quote *out,
 /* Quotes with created_at < before, oldest first, at most `limit` (1..10000). */
 int store_quote_list_older(struct store *st, int64_t before, int limit,
     struct store_quote **out, size_t *n);
+/* Like store_quote_list_older() but leaves out the quotes whose state is
+ * except_state (the purge skips its own "vencido" traces this way). */
+int store_quote_list_older_except(struct store *st, int64_t before,
+    const char *except_state, int limit, struct store_quote **out,
+    size_t *n);
+/* The newest (by created_at, then number) quote of wa_id in state
+ * pendiente_confirmacion. *found false and OV_OK when there is none. */
+int store_quote_pending_for(struct store *st, const char *wa_id,
+    struct store_quote *out, bool *found);
 int store_quote_delete(struct store *st, const char *id);
 void store_quote_clear(struct store_quote *q);
 void store_quotes_free(struct store_quote *v, size_t n);

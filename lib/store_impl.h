@@ -53,6 +53,11 @@ struct store_ops {
 	    bool *found);
 	int (*quote_list_older)(void *impl, int64_t before, int limit,
 	    struct store_quote **out, size_t *n);
+	int (*quote_list_older_except)(void *impl, int64_t before,
+	    const char *except_state, int limit, struct store_quote **out,
+	    size_t *n);
+	int (*quote_pending_for)(void *impl, const char *wa_id,
+	    struct store_quote *out, bool *found);
 	int (*quote_delete)(void *impl, const char *id);
 };
 

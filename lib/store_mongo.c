@@ -295,6 +295,7 @@ create_indexes(struct mongo *m)
 {
 	bson_t msgs = BSON_INITIALIZER, number = BSON_INITIALIZER;
 	bson_t created = BSON_INITIALIZER, numbered = BSON_INITIALIZER, gt;
+	bson_t wa_state = BSON_INITIALIZER;
 	int rc;
 
 	BSON_APPEND_INT32(&msgs, "wa_id", 1);
@@ -302,6 +303,8 @@ create_indexes(struct mongo *m)
 	BSON_APPEND_INT32(&msgs, "seq", 1);
 	BSON_APPEND_INT32(&number, "number", 1);
 	BSON_APPEND_INT32(&created, "created_at", 1);
+	BSON_APPEND_INT32(&wa_state, "wa_id", 1);
+	BSON_APPEND_INT32(&wa_state, "state", 1);
 	/* Unique among the quotes this code writes (numbers from 1): older
 	 * documents without a number do not collide as nulls. */
 	BSON_APPEND_DOCUMENT_BEGIN(&numbered, "number", &gt);
@@ -314,6 +317,11 @@ create_indexes(struct mongo *m)
 	if (rc == OV_OK)
 		rc = create_index(m, COLL_PRESUPUESTOS, "created_at", &created,
 		    NULL);
+	/* store_quote_pending_for: a customer's pending quote. */
+	if (rc == OV_OK)
+		rc = create_index(m, COLL_PRESUPUESTOS, "wa_id_state", &wa_state,
+		    NULL);
+	bson_destroy(&wa_state);
 	bson_destroy(&numbered);
 	bson_destroy(&msgs);
 	bson_destroy(&number);
@@ -1234,30 +1242,20 @@ out:
 	return rc;
 }
 
+/* Run a quote query into a malloc'd array of at most limit quotes. */
 static int
-mongo_quote_list_older(void *impl, int64_t before, int limit,
-    struct store_quote **out, size_t *n)
+quote_find(struct mongo *m, const bson_t *filter, const bson_t *opts,
+    int limit, struct store_quote **out, size_t *n)
 {
-	struct mongo *m = impl;
-	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
-	bson_t lt, sort;
-	mongoc_cursor_t *cur = NULL;
+	mongoc_cursor_t *cur;
 	const bson_t *doc;
 	bson_error_t error;
 	struct store_quote *v = NULL, *grown;
 	size_t count = 0, cap = 0;
 	int rc = OV_OK;
 
-	BSON_APPEND_DOCUMENT_BEGIN(&filter, "created_at", &lt);
-	BSON_APPEND_INT64(&lt, "$lt", before);
-	bson_append_document_end(&filter, &lt);
-	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
-	BSON_APPEND_INT32(&sort, "created_at", 1);
-	BSON_APPEND_INT32(&sort, "number", 1);
-	bson_append_document_end(&opts, &sort);
-	BSON_APPEND_INT64(&opts, "limit", limit);
 	cur = mongoc_collection_find_with_opts(m->coll[COLL_PRESUPUESTOS],
-	    &filter, &opts, NULL);
+	    filter, opts, NULL);
 	while (count < (size_t)limit && mongoc_cursor_next(cur, &doc)) {
 		if (count == cap) {
 			cap = cap == 0 ? 16 : cap * 2;
@@ -1282,8 +1280,81 @@ mongo_quote_list_older(void *impl, int64_t before, int limit,
 	v = NULL;
 out:
 	store_quotes_free(v, count);
-	if (cur != NULL)
-		mongoc_cursor_destroy(cur);
+	mongoc_cursor_destroy(cur);
+	return rc;
+}
+
+/* created_at < before, oldest first; state != except_state when given. */
+static int
+quote_list_older(struct mongo *m, int64_t before, const char *except_state,
+    int limit, struct store_quote **out, size_t *n)
+{
+	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
+	bson_t lt, ne, sort;
+	int rc = OV_EINVAL;
+
+	BSON_APPEND_DOCUMENT_BEGIN(&filter, "created_at", &lt);
+	BSON_APPEND_INT64(&lt, "$lt", before);
+	bson_append_document_end(&filter, &lt);
+	if (except_state != NULL) {
+		BSON_APPEND_DOCUMENT_BEGIN(&filter, "state", &ne);
+		if (!put_str(&ne, "$ne", except_state)) {
+			bson_append_document_end(&filter, &ne);
+			goto out;
+		}
+		bson_append_document_end(&filter, &ne);
+	}
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+	BSON_APPEND_INT32(&sort, "created_at", 1);
+	BSON_APPEND_INT32(&sort, "number", 1);
+	bson_append_document_end(&opts, &sort);
+	BSON_APPEND_INT64(&opts, "limit", limit);
+	rc = quote_find(m, &filter, &opts, limit, out, n);
+out:
+	bson_destroy(&filter);
+	bson_destroy(&opts);
+	return rc;
+}
+
+static int
+mongo_quote_list_older(void *impl, int64_t before, int limit,
+    struct store_quote **out, size_t *n)
+{
+	return quote_list_older(impl, before, NULL, limit, out, n);
+}
+
+static int
+mongo_quote_list_older_except(void *impl, int64_t before,
+    const char *except_state, int limit, struct store_quote **out, size_t *n)
+{
+	return quote_list_older(impl, before, except_state, limit, out, n);
+}
+
+static int
+mongo_quote_pending_for(void *impl, const char *wa_id,
+    struct store_quote *out, bool *found)
+{
+	struct mongo *m = impl;
+	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, sort;
+	struct store_quote *v = NULL;
+	size_t n = 0;
+	int rc;
+
+	*found = false;
+	BSON_APPEND_UTF8(&filter, "wa_id", wa_id);
+	BSON_APPEND_UTF8(&filter, "state", "pendiente_confirmacion");
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+	BSON_APPEND_INT32(&sort, "created_at", -1);
+	BSON_APPEND_INT32(&sort, "number", -1);
+	bson_append_document_end(&opts, &sort);
+	BSON_APPEND_INT64(&opts, "limit", 1);
+	rc = quote_find(m, &filter, &opts, 1, &v, &n);
+	if (rc == OV_OK && n == 1) {
+		*out = v[0];   /* takes over v[0].doc */
+		v[0].doc = NULL;
+		*found = true;
+	}
+	store_quotes_free(v, n);
 	bson_destroy(&filter);
 	bson_destroy(&opts);
 	return rc;
@@ -1330,5 +1401,7 @@ const struct store_ops store_mongo_ops = {
 	.quote_put = mongo_quote_put,
 	.quote_get = mongo_quote_get,
 	.quote_list_older = mongo_quote_list_older,
+	.quote_list_older_except = mongo_quote_list_older_except,
+	.quote_pending_for = mongo_quote_pending_for,
 	.quote_delete = mongo_quote_delete,
 };

@@ -91,6 +91,9 @@ static const char *const migrations[] = {
 	" doc TEXT);"
 	"CREATE INDEX IF NOT EXISTS presupuestos_created"
 	" ON presupuestos (created_at);",
+	/* 1 -> 2: a customer's pending quote (store_quote_pending_for). */
+	"CREATE INDEX IF NOT EXISTS presupuestos_wa_state"
+	" ON presupuestos (wa_id, state, created_at);",
 };
 
 #define SQ_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -126,6 +129,8 @@ enum sq_query {
 	Q_QUOTE_PUT,
 	Q_QUOTE_GET,
 	Q_QUOTE_OLDER,
+	Q_QUOTE_OLDER_EXCEPT,
+	Q_QUOTE_PENDING,
 	Q_QUOTE_DELETE,
 	Q__MAX
 };
@@ -206,6 +211,13 @@ static const char *const queries[Q__MAX] = {
 	[Q_QUOTE_OLDER] =
 	    "SELECT " QUOTE_COLS " FROM presupuestos WHERE created_at < ?1"
 	    " ORDER BY created_at ASC, id ASC LIMIT ?2",
+	[Q_QUOTE_OLDER_EXCEPT] =
+	    "SELECT " QUOTE_COLS " FROM presupuestos WHERE created_at < ?1"
+	    " AND state <> ?3 ORDER BY created_at ASC, id ASC LIMIT ?2",
+	[Q_QUOTE_PENDING] =
+	    "SELECT " QUOTE_COLS " FROM presupuestos"
+	    " WHERE wa_id = ?1 AND state = 'pendiente_confirmacion'"
+	    " ORDER BY created_at DESC, number DESC LIMIT 1",
 	[Q_QUOTE_DELETE] = "DELETE FROM presupuestos WHERE id = ?1",
 };
 
@@ -1405,22 +1417,15 @@ out:
 	return rc;
 }
 
+/* Step a prepared quote listing into a malloc'd array. */
 static int
-sq_quote_list_older(void *impl, int64_t before, int limit,
-    struct store_quote **out, size_t *n)
+sq_quote_rows(struct sq *s, sqlite3_stmt *st, struct store_quote **out,
+    size_t *n)
 {
-	struct sq *s = impl;
-	sqlite3_stmt *st = NULL;
 	struct store_quote *v = NULL, *nv;
 	size_t len = 0, cap = 0;
 	int rc;
 
-	if ((rc = sq_stmt(s, Q_QUOTE_OLDER, &st)) != OV_OK)
-		goto out;
-	if (bind_int(st, 1, before) || bind_int(st, 2, limit)) {
-		rc = sq_fail(s->db, "quote list", SQLITE_ERROR);
-		goto out;
-	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (len == cap) {
 			cap = cap == 0 ? 16 : cap * 2;
@@ -1445,8 +1450,80 @@ sq_quote_list_older(void *impl, int64_t before, int limit,
 	*n = len;
 	v = NULL;
 out:
-	sq_release(st);
 	store_quotes_free(v, len);
+	return rc;
+}
+
+static int
+sq_quote_list_older(void *impl, int64_t before, int limit,
+    struct store_quote **out, size_t *n)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = sq_stmt(s, Q_QUOTE_OLDER, &st)) != OV_OK)
+		goto out;
+	if (bind_int(st, 1, before) || bind_int(st, 2, limit)) {
+		rc = sq_fail(s->db, "quote list", SQLITE_ERROR);
+		goto out;
+	}
+	rc = sq_quote_rows(s, st, out, n);
+out:
+	sq_release(st);
+	return rc;
+}
+
+static int
+sq_quote_list_older_except(void *impl, int64_t before,
+    const char *except_state, int limit, struct store_quote **out, size_t *n)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = sq_stmt(s, Q_QUOTE_OLDER_EXCEPT, &st)) != OV_OK)
+		goto out;
+	if (bind_int(st, 1, before) || bind_int(st, 2, limit) ||
+	    bind_text(st, 3, except_state)) {
+		rc = sq_fail(s->db, "quote list", SQLITE_ERROR);
+		goto out;
+	}
+	rc = sq_quote_rows(s, st, out, n);
+out:
+	sq_release(st);
+	return rc;
+}
+
+static int
+sq_quote_pending_for(void *impl, const char *wa_id, struct store_quote *out,
+    bool *found)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*found = false;
+	if ((rc = sq_stmt(s, Q_QUOTE_PENDING, &st)) != OV_OK)
+		goto out;
+	if (bind_text(st, 1, wa_id)) {
+		rc = sq_fail(s->db, "quote pending", SQLITE_ERROR);
+		goto out;
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		rc = OV_OK;
+		goto out;
+	}
+	if (rc != SQLITE_ROW) {
+		rc = sq_fail(s->db, "quote pending", rc);
+		goto out;
+	}
+	if ((rc = read_quote(st, out)) != OV_OK)
+		goto out;
+	*found = true;
+out:
+	sq_release(st);
 	return rc;
 }
 
@@ -1493,5 +1570,7 @@ const struct store_ops store_sqlite_ops = {
 	.quote_put = sq_quote_put,
 	.quote_get = sq_quote_get,
 	.quote_list_older = sq_quote_list_older,
+	.quote_list_older_except = sq_quote_list_older_except,
+	.quote_pending_for = sq_quote_pending_for,
 	.quote_delete = sq_quote_delete,
 };

@@ -1236,6 +1236,125 @@ test_quotes(void)
 	store_quotes_free(v, n);
 }
 
+/* The newest pending quote of a customer; other customers, other states
+ * and an older pending one do not count. */
+static void
+test_quote_pending_for(void)
+{
+	static const char *const a1 = "0a1b2c3d-0000-4000-8000-000000000011",
+	    *const a2 = "0a1b2c3d-0000-4000-8000-000000000012",
+	    *const a3 = "0a1b2c3d-0000-4000-8000-000000000013",
+	    *const b1 = "0a1b2c3d-0000-4000-8000-000000000014";
+	struct store_quote q, got;
+	bool found = true;
+
+	CHECK_INT(store_quote_pending_for(st, "5493415550077", &got, &found),
+	    OV_OK);
+	CHECK(!found);
+	quote_init(&q, a1, 11, 5000, "pendiente_confirmacion", "{\"a\":1}");
+	snprintf(q.wa_id, sizeof(q.wa_id), "5493415550077");
+	CHECK_INT(store_quote_put(st, &q), OV_OK);
+	quote_init(&q, a2, 12, 6000, "pendiente_confirmacion", "{\"a\":2}");
+	snprintf(q.wa_id, sizeof(q.wa_id), "5493415550077");
+	CHECK_INT(store_quote_put(st, &q), OV_OK);
+	/* Newer, but already sent: not pending. */
+	quote_init(&q, a3, 13, 7000, "enviado", "{\"a\":3}");
+	snprintf(q.wa_id, sizeof(q.wa_id), "5493415550077");
+	CHECK_INT(store_quote_put(st, &q), OV_OK);
+	/* Another customer's, newer still. */
+	quote_init(&q, b1, 14, 8000, "pendiente_confirmacion", "{\"b\":1}");
+	snprintf(q.wa_id, sizeof(q.wa_id), "5493415550088");
+	CHECK_INT(store_quote_put(st, &q), OV_OK);
+
+	CHECK_INT(store_quote_pending_for(st, "5493415550077", &got, &found),
+	    OV_OK);
+	CHECK(found);
+	if (found) {
+		CHECK_STR(got.id, a2);
+		CHECK_INT(got.number, 12);
+		CHECK_STR(got.doc, "{\"a\":2}");
+		store_quote_clear(&got);
+	}
+	/* Cancel it: the older pending one is what is left. */
+	quote_init(&q, a2, 12, 6000, "cancelado", "{\"a\":2}");
+	snprintf(q.wa_id, sizeof(q.wa_id), "5493415550077");
+	CHECK_INT(store_quote_put(st, &q), OV_OK);
+	CHECK_INT(store_quote_pending_for(st, "5493415550077", &got, &found),
+	    OV_OK);
+	CHECK(found);
+	if (found) {
+		CHECK_STR(got.id, a1);
+		store_quote_clear(&got);
+	}
+	quote_init(&q, a1, 11, 5000, "cancelado", "{\"a\":1}");
+	snprintf(q.wa_id, sizeof(q.wa_id), "5493415550077");
+	CHECK_INT(store_quote_put(st, &q), OV_OK);
+	CHECK_INT(store_quote_pending_for(st, "5493415550077", &got, &found),
+	    OV_OK);
+	CHECK(!found);
+	CHECK_INT(store_quote_pending_for(st, "5493415550088", &got, &found),
+	    OV_OK);
+	CHECK(found);
+	if (found) {
+		CHECK_STR(got.id, b1);
+		store_quote_clear(&got);
+	}
+	CHECK_INT(store_quote_pending_for(st, "{\"$ne\":\"x\"}", &got, &found),
+	    OV_EINVAL);
+	CHECK_INT(store_quote_pending_for(st, "", &got, &found), OV_EINVAL);
+}
+
+/* Older quotes except one state, oldest first; the plain listing still
+ * returns every state. */
+static void
+test_quote_list_older_except(void)
+{
+	static const char *const t1 = "0a1b2c3d-0000-4000-8000-000000000021",
+	    *const t2 = "0a1b2c3d-0000-4000-8000-000000000022",
+	    *const t3 = "0a1b2c3d-0000-4000-8000-000000000023";
+	struct store_quote q, *v = NULL;
+	size_t n = 0, all = 0;
+
+	/* Earlier tests left quotes from 1000 to 8000; these come before. */
+	quote_init(&q, t1, 21, 100, "vencido", NULL);
+	CHECK_INT(store_quote_put(st, &q), OV_OK);
+	quote_init(&q, t2, 22, 200, "enviado", "{\"t\":2}");
+	CHECK_INT(store_quote_put(st, &q), OV_OK);
+	quote_init(&q, t3, 23, 300, "vencido", NULL);
+	CHECK_INT(store_quote_put(st, &q), OV_OK);
+
+	CHECK_INT(store_quote_list_older(st, 400, 100, &v, &all), OV_OK);
+	CHECK_INT(all, 3);
+	store_quotes_free(v, all);
+	v = NULL;
+	CHECK_INT(store_quote_list_older_except(st, 400, "vencido", 100, &v,
+	    &n), OV_OK);
+	CHECK_INT(n, 1);
+	if (n == 1) {
+		CHECK_STR(v[0].id, t2);
+		CHECK_STR(v[0].doc, "{\"t\":2}");
+	}
+	store_quotes_free(v, n);
+	v = NULL;
+	/* A trace comes back with no document. */
+	CHECK_INT(store_quote_list_older_except(st, 400, "enviado", 100, &v,
+	    &n), OV_OK);
+	CHECK_INT(n, 2);
+	if (n == 2) {
+		CHECK_STR(v[0].id, t1);
+		CHECK(v[0].doc == NULL);
+		CHECK_STR(v[1].id, t3);
+	}
+	store_quotes_free(v, n);
+	v = NULL;
+	CHECK_INT(store_quote_list_older_except(st, 400, "vencido", 0, &v, &n),
+	    OV_EINVAL);
+	CHECK_INT(store_quote_list_older_except(st, 400, "", 10, &v, &n),
+	    OV_EINVAL);
+	CHECK_INT(store_quote_list_older_except(st, 400, NULL, 10, &v, &n),
+	    OV_EINVAL);
+}
+
 /* ---- persistence -------------------------------------------------------- */
 
 static void
@@ -1317,6 +1436,8 @@ main(void)
 	RUN(test_no_injection);
 	RUN(test_invalid_arguments);
 	RUN(test_quotes);
+	RUN(test_quote_pending_for);
+	RUN(test_quote_list_older_except);
 	RUN(test_reopen_keeps_data);
 	rc = check_finish();
 out:
