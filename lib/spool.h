@@ -25,7 +25,8 @@ struct spool {
 };
 
 /* Fill sp from data_dir and create spool/{tmp,new,cur,failed} (0700) when
- * missing. OV_EIO when they cannot be created. */
+ * missing (data_dir itself too, one level only). OV_EIO when they cannot
+ * be created or one of them is not a directory. */
 int spool_init(struct spool *sp, const char *data_dir);
 
 /* Durably store body into new/. On success writes the file name (no
