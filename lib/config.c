@@ -30,6 +30,13 @@ static const struct config_key keys[] = {
 	{ "CIANBOX_PASS", NULL, 1 },
 	{ "CIANBOX_APP_NAME", "Ovidio Bot", 0 },
 	{ "CIANBOX_APP_CODE", "ovidio-bot", 0 },
+	/* Cianbox client (lib/cianbox.h): per-call limits and the lock. */
+	{ "CIANBOX_CONNECT_TIMEOUT_MS", "5000", 0 },
+	{ "CIANBOX_TIMEOUT_MS", "20000", 0 },
+	{ "CIANBOX_ATTEMPTS", "3", 0 },     /* tries on 5xx and time-outs */
+	{ "CIANBOX_BACKOFF_MS", "500", 0 }, /* first pause; doubles */
+	{ "CIANBOX_LOCK_WAIT_MS", "10000", 0 }, /* wait for another renewal */
+	{ "CIANBOX_PRICE_LIST", "1", 0 },   /* id_lista_precio quoted */
 	{ "MONGODB_URI", NULL, 1 },
 	{ "MONGODB_DB", "ovidio_db", 0 },
 	{ "OVIDIO_DATA_DIR", "/var/lib/ovidio", 0 },
