@@ -11,6 +11,7 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -28,7 +29,7 @@
 #include "spool.h"
 #include "wa_payload.h"
 
-#define CHALLENGE_MAX 256
+#define CHALLENGE_MAX 128
 
 extern char **environ;
 
@@ -47,15 +48,17 @@ respond_plain(int status, const char *text)
 	respond_text(status, text, NULL, 0);
 }
 
-/* Meta echoes the challenge back; only a short printable token is sane. */
+/* Meta's challenge is a short token of digits; echo back nothing that
+ * could be markup or a header: letters, digits and "-._~" only. */
 static int
 challenge_ok(const char *s)
 {
 	size_t n;
 
 	for (n = 0; s[n] != '\0'; n++)
-		if ((unsigned char)s[n] < 0x21 || (unsigned char)s[n] > 0x7e ||
-		    n >= CHALLENGE_MAX)
+		if (n >= CHALLENGE_MAX ||
+		    !(isalnum((unsigned char)s[n]) || s[n] == '-' ||
+		    s[n] == '.' || s[n] == '_' || s[n] == '~'))
 			return 0;
 	return n > 0;
 }
@@ -265,6 +268,7 @@ handle_post(const struct config *cfg)
 	if (config_require(cfg, "WHATSAPP_APP_SECRET", &secret, err,
 	    sizeof(err)) != OV_OK) {
 		log_error("%s", err);
+		cgi_drain_body(STDIN_FILENO, WA_BODY_MAX);
 		respond_plain(500, "server misconfigured\n");
 		goto out;
 	}
@@ -286,6 +290,7 @@ handle_post(const struct config *cfg)
 	sig = getenv("HTTP_X_HUB_SIGNATURE_256");
 	if (sig == NULL || *sig == '\0') {
 		log_warn("request refused: no X-Hub-Signature-256");
+		cgi_drain_body(STDIN_FILENO, WA_BODY_MAX);
 		respond_plain(401, "unauthorized\n");
 		goto out;
 	}
@@ -332,12 +337,16 @@ handle_post(const struct config *cfg)
 	spawn = 1;
 out:
 	free(body);
-	/* Answer first: Apache sends it on as soon as stdout closes. */
+	/* The answer is complete; start the worker before closing stdout.
+	 * mod_cgid sends SIGTERM to a CGI still running when its output
+	 * ends, so a fork after the close could be killed before it
+	 * happens. The worker's process drops our stdout at once, and
+	 * start_worker() returns as soon as the intermediate child exits. */
 	fflush(stdout);
-	fclose(stdout);
-	close(STDIN_FILENO);
 	if (spawn)
 		start_worker(cfg, data_dir);
+	fclose(stdout);
+	close(STDIN_FILENO);
 	return 0;
 }
 
@@ -353,6 +362,7 @@ main(void)
 	rc = config_load(&cfg, err, sizeof(err));
 	if (rc != OV_OK) {
 		log_error("%s", err);
+		cgi_drain_body(STDIN_FILENO, WA_BODY_MAX);
 		respond_plain(500, "server misconfigured\n");
 		return 0;
 	}
@@ -364,6 +374,7 @@ main(void)
 		handle_post(cfg);
 		break;
 	default:
+		cgi_drain_body(STDIN_FILENO, WA_BODY_MAX);
 		respond_text(405, "method not allowed\n", allow, 1);
 		break;
 	}

@@ -80,6 +80,27 @@ out:
 	return rc;
 }
 
+void
+cgi_drain_body(int fd, size_t cap)
+{
+	char buf[16384];
+	uint64_t left;
+
+	if (cgi_content_length(getenv("CONTENT_LENGTH"), &left) != OV_OK ||
+	    left > (uint64_t)cap)
+		return;
+	while (left > 0) {
+		ssize_t r = read(fd, buf, left < sizeof(buf) ? (size_t)left :
+		    sizeof(buf));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return;
+		left -= (uint64_t)r;
+	}
+}
+
 static int
 hexval(char c)
 {

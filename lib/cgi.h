@@ -41,6 +41,13 @@ int cgi_content_length(const char *s, uint64_t *out);
 int cgi_read_body(int fd, uint64_t len, size_t cap, char **body,
     size_t *len_out);
 
+/* Read and discard the request body announced by CONTENT_LENGTH, up to
+ * cap bytes (nothing when the length is absent, malformed or over cap).
+ * A CGI that answers without reading the body makes Apache fail to hand
+ * it over and cut the connection mid-response; draining first lets the
+ * refusal reach the client intact. */
+void cgi_drain_body(int fd, size_t cap);
+
 /* Bounds of QUERY_STRING parsing. */
 #define CGI_QUERY_MAX 8192        /* raw QUERY_STRING bytes */
 #define CGI_QUERY_PAIRS_MAX 32
