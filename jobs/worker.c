@@ -568,6 +568,8 @@ main(int argc, char **argv)
 		return 1;
 	}
 	w.cfg = cfg;
+	if (log_get_level() != LOG_DEBUG)   /* -v wins */
+		log_set_level_name(config_get(cfg, "OVIDIO_LOG"));
 	if (clock_init(cfg, err, sizeof(err)) != OV_OK ||
 	    config_get_long(cfg, "OVIDIO_WORKERS", 4, 1, 64, &w.max_children,
 	    err, sizeof(err)) != OV_OK ||

@@ -15,19 +15,27 @@ static int log_stamp = 1;
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
+int
+log_set_level_name(const char *name)
+{
+	if (name == NULL)
+		return -1;
+	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
+		if (strcasecmp(name, level_names[i]) == 0) {
+			log_threshold = (enum log_level)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
 void
 log_init(const char *program)
 {
-	const char *env = getenv("OVIDIO_LOG");
-
 	if (program != NULL)
 		log_program = program;
 	log_stamp = getenv("GATEWAY_INTERFACE") == NULL;
-	if (env == NULL)
-		return;
-	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++)
-		if (strcasecmp(env, level_names[i]) == 0)
-			log_threshold = (enum log_level)i;
+	log_set_level_name(getenv("OVIDIO_LOG"));
 }
 
 void

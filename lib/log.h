@@ -15,6 +15,10 @@ enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
  * ("debug", "info", "warn", "error") for the threshold; default info. */
 void log_init(const char *program);
 void log_set_level(enum log_level level);
+/* "error", "warn", "info", "debug" (any case); -1 and no change otherwise.
+ * Programs call it with config_get(cfg, "OVIDIO_LOG") once the
+ * configuration is loaded, so the OVIDIO_CONFIG file can set it too. */
+int log_set_level_name(const char *name);
 enum log_level log_get_level(void);
 
 /* msgid may be NULL. */
