@@ -1589,21 +1589,32 @@ complete(struct llm *c, const char *body, long deadline, int round,
 			    curl_easy_strerror(cc));
 		if (attempt + 1 >= LLM_MAX_ATTEMPTS) {
 			snprintf(res->error, sizeof(res->error),
-			    "gave up after %d attempts (HTTP %ld): %s",
-			    attempt + 1, status, summary);
+			    "gave up after %d attempts (last: %s%ld): %s",
+			    attempt + 1, status != 0 ? "HTTP " : "curl code ",
+			    status != 0 ? status : (long)cc, summary);
 			rc = OV_EREMOTE;
 			goto out;
 		}
 		if (mono_ms() + wait + LLM_MIN_ATTEMPT_MS > deadline) {
-			snprintf(res->error, sizeof(res->error),
-			    "HTTP %ld%s; a retry in %ld ms would pass the time "
-			    "budget", status, b.retry_after_ms >= 0 ?
-			    " with Retry-After" : "", wait);
+			if (status != 0)
+				snprintf(res->error, sizeof(res->error),
+				    "HTTP %ld%s; a retry in %ld ms would pass "
+				    "the time budget", status,
+				    b.retry_after_ms >= 0 ? " with Retry-After" :
+				    "", wait);
+			else
+				snprintf(res->error, sizeof(res->error),
+				    "transfer failed (%s); a retry in %ld ms "
+				    "would pass the time budget", summary, wait);
 			rc = OV_ETIMEOUT;
 			goto out;
 		}
-		log_warn("openai: HTTP %ld (%s); retrying in %ld ms", status,
-		    summary, wait);
+		if (status != 0)
+			log_warn("openai: HTTP %ld (%s); retrying in %ld ms",
+			    status, summary, wait);
+		else
+			log_warn("openai: transfer failed (%s); retrying in "
+			    "%ld ms", summary, wait);
 		sleep_ms(wait);
 	}
 out:

@@ -42,6 +42,18 @@
  * never logged, never put in a URL, and scrubbed from server error
  * messages before they reach res->error or the log.
  *
+ * Use (the conversation supplies the tools and the callback):
+ *
+ *   struct llm *c;  llm_open(cfg, &c, err, sizeof(err));
+ *   struct llm_conv *conv;  llm_conv_new(&conv);
+ *   llm_conv_system(conv, prompt);  ...history...;  llm_conv_user(conv, text);
+ *   struct llm_result res;
+ *   if (llm_run(c, conv, tools, ntools, run_tool, ctx, 12000, &res) == OV_OK)
+ *           ... res.text, res.runs[0..nruns) ...
+ *   else
+ *           ... answer by rules; log res.error ...
+ *   llm_result_free(&res);  llm_conv_free(conv);  llm_close(c);
+ *
  * Ownership:
  *   - llm_open() allocates a client; llm_close() frees it. One process,
  *     one thread (libcurl handle inside); after fork() open a new one.
@@ -49,8 +61,9 @@
  *     freed by llm_conv_free(). Strings passed in are copied.
  *   - Tool tables are the caller's and must outlive the calls that use
  *     them (string literals and static arrays are the intended use).
- *   - struct llm_result is the caller's storage; llm_run() fills it and
- *     llm_result_free() releases what it points to (it is reusable).
+ *   - struct llm_result is the caller's storage: llm_run() overwrites it
+ *     without looking (so free a used one first); llm_result_free()
+ *     releases what it points to and leaves it zeroed.
  *   - The callback's *result is malloc'd by the callback and owned by
  *     llm_run() from then on (even when the callback fails).
  *   - cJSON values handed out (*parsed, run arguments) are owned as stated

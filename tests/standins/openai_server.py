@@ -52,6 +52,10 @@ A step is a JSON object:
   {"sleep": 5, ...}                         wait this many seconds first,
       then answer with the rest of the step (or the default).
   {"close": true}                           drop the connection unanswered.
+
+The script is followed even where a real model would not (tool calls under
+tool_choice "none", more calls than a client allows), so tests can make
+the model misbehave; everything else behaves like the real service.
 """
 import argparse
 import json
