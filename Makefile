@@ -19,11 +19,12 @@ FUZZ_SECONDS ?= 20
 FUZZ_CC ?= clang
 
 DEB_PACKAGES := build-essential pkg-config libcurl4-openssl-dev libcjson-dev \
-	libmongoc-dev libbson-dev libxml2-dev libhpdf-dev libsqlite3-dev \
+	libmongoc-dev libbson-dev libxml2-dev libhpdf-dev libpng-dev libsqlite3-dev \
 	apache2 python3 python3-mockupdb python3-mongomock poppler-utils \
 	wrk clang curl ca-certificates procps
 
-PKGS := libcurl libcjson libmongoc-1.0 libxml-2.0 sqlite3
+# libpng: quote logos are decoded with it before libharu sees them.
+PKGS := libcurl libcjson libmongoc-1.0 libxml-2.0 sqlite3 libpng
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla \
 	-Wmissing-prototypes -Wstrict-prototypes
@@ -37,6 +38,12 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 # The webhook links cJSON only (DESIGN.md section 2): these are its objects.
 WEBHOOK_LIB := err log config sha256 hmac spool wa_payload cgi
 WEBHOOK_LIBS = -Wl,--as-needed $(shell $(PKG_CONFIG) --libs libcjson 2>/dev/null)
+
+# The quote CGI reads the store and a file; no libcurl, libxml2 or libharu.
+PRESUPUESTO_LIB := err log config clock cgi uuid quote quote_file store \
+	store_sqlite store_mongo
+PRESUPUESTO_LIBS = -Wl,--as-needed \
+	$(shell $(PKG_CONFIG) --libs libcjson sqlite3 libmongoc-1.0 2>/dev/null) -lm
 
 LIB_SRC := $(wildcard lib/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
@@ -74,6 +81,9 @@ cgi-bin/webhook: cgi-bin/webhook.c $(WEBHOOK_LIB:%=$(B)/lib/%.o)
 	$(CC) $(OV_CFLAGS) $(shell $(PKG_CONFIG) --cflags libcjson 2>/dev/null) \
 		-o $@ $^ $(WEBHOOK_LIBS)
 
+cgi-bin/presupuesto: cgi-bin/presupuesto.c $(PRESUPUESTO_LIB:%=$(B)/lib/%.o)
+	$(CC) $(OV_CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PRESUPUESTO_LIBS)
+
 cgi-bin/%: cgi-bin/%.c $(B)/libovidio.a
 	$(CC) $(OV_CFLAGS) $(PKG_CFLAGS) -o $@ $< $(B)/libovidio.a $(ALL_LIBS)
 
@@ -93,7 +103,7 @@ $(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 -Ilib $(PKG_CFLAGS) \
 		-fsanitize=fuzzer,address,undefined -o $@ $< \
-		$(filter-out lib/store%.c,$(LIB_SRC)) $(ALL_LIBS)
+		$(LIB_SRC) $(ALL_LIBS)
 
 test-build: all $(UNIT_BIN) $(SAN_BIN)
 
