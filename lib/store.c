@@ -447,3 +447,83 @@ store_quotes_free(struct store_quote *v, size_t n)
 		store_quote_clear(&v[i]);
 	free(v);
 }
+
+/* ---- outbox ----------------------------------------------------------- */
+
+static int
+valid_outbox_id(const char *id)
+{
+	return valid_text(id, STORE_OUTBOX_ID_MAX);
+}
+
+int
+store_outbox_put(struct store *st, const struct store_outbox *o)
+{
+	if (o == NULL || !valid_outbox_id(o->id) || !valid_waid(o->wa_id) ||
+	    !valid_text(o->kind, STORE_OUTBOX_KIND_MAX) ||
+	    o->payload == NULL || o->payload[0] == '\0' ||
+	    !valid_optional(o->payload, STORE_TEXT_MAX) ||
+	    !valid_optional(o->last_error, STORE_TEXT_MAX) || o->attempts < 0)
+		return OV_EINVAL;
+	return st->ops->outbox_put(st->impl, o);
+}
+
+int
+store_outbox_due(struct store *st, int64_t now, int limit,
+    struct store_outbox **out, size_t *n)
+{
+	if (out == NULL || n == NULL || limit < 1 || limit > 1000)
+		return OV_EINVAL;
+	*out = NULL;
+	*n = 0;
+	return st->ops->outbox_due(st->impl, now, limit, out, n);
+}
+
+int
+store_outbox_count_for(struct store *st, const char *wa_id, int64_t *n)
+{
+	if (!valid_waid(wa_id) || n == NULL)
+		return OV_EINVAL;
+	*n = 0;
+	return st->ops->outbox_count_for(st->impl, wa_id, n);
+}
+
+int
+store_outbox_reschedule(struct store *st, const char *id, int attempts,
+    int64_t next_attempt_at, const char *error)
+{
+	if (!valid_outbox_id(id) || attempts < 0 ||
+	    !valid_optional(error, STORE_TEXT_MAX))
+		return OV_EINVAL;
+	return st->ops->outbox_reschedule(st->impl, id, attempts,
+	    next_attempt_at, error);
+}
+
+int
+store_outbox_delete(struct store *st, const char *id)
+{
+	if (!valid_outbox_id(id))
+		return OV_EINVAL;
+	return st->ops->outbox_delete(st->impl, id);
+}
+
+void
+store_outbox_clear(struct store_outbox *o)
+{
+	if (o == NULL)
+		return;
+	free(o->payload);
+	free(o->last_error);
+	o->payload = NULL;
+	o->last_error = NULL;
+}
+
+void
+store_outbox_free(struct store_outbox *v, size_t n)
+{
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		store_outbox_clear(&v[i]);
+	free(v);
+}

@@ -7,7 +7,7 @@
  * Both pass the same contract tests (tests/unit/test_store.c).
  *
  * Collections / tables: mensajes, clientes, clientes_cianbox,
- * productos_cache, presupuestos, tokens, contadores.
+ * productos_cache, presupuestos, tokens, contadores, outbox.
  *
  * Ownership rules:
  *   - A struct store is used by one process and one thread. After fork()
@@ -196,5 +196,47 @@ int store_quote_pending_for(struct store *st, const char *wa_id,
 int store_quote_delete(struct store *st, const char *id);
 void store_quote_clear(struct store_quote *q);
 void store_quotes_free(struct store_quote *v, size_t n);
+
+/* ---- outbox: replies waiting to be sent ------------------------------ */
+
+/*
+ * A reply that could not go out (Meta down, rate limit) waits here with
+ * its whole request, so the next worker run sends it: a Meta outage delays
+ * replies but loses none. The caller (lib/outbox) owns the policy (when to
+ * try again, when to give up); the store only keeps the entries. Once sent,
+ * the caller records it with store_outbound_put() and deletes the entry.
+ */
+#define STORE_OUTBOX_ID_MAX 64
+#define STORE_OUTBOX_KIND_MAX 31
+
+struct store_outbox {
+	char id[STORE_OUTBOX_ID_MAX + 1];   /* caller-made, unique */
+	char wa_id[STORE_WAID_MAX + 1];     /* recipient */
+	char kind[STORE_OUTBOX_KIND_MAX + 1]; /* text, buttons, list, pdf... */
+	char *payload;          /* JSON of the request (STORE_TEXT_MAX); owned */
+	char *last_error;       /* why the last try failed; may be NULL; owned */
+	int attempts;           /* tries made so far */
+	int64_t created_at;
+	int64_t next_attempt_at;
+};
+
+/* Insert an entry. OV_EEXIST when the id is taken. */
+int store_outbox_put(struct store *st, const struct store_outbox *o);
+/* Entries with next_attempt_at <= now, oldest first (created_at, then
+ * insertion order), at most limit (1..1000). *out is a malloc'd array of
+ * *n entries; free with store_outbox_free(). */
+int store_outbox_due(struct store *st, int64_t now, int limit,
+    struct store_outbox **out, size_t *n);
+/* How many entries wait for wa_id (due or not): a new reply queues behind
+ * them so a customer never reads replies out of order. */
+int store_outbox_count_for(struct store *st, const char *wa_id, int64_t *n);
+/* Record a failed try: attempts, next try, error (may be NULL).
+ * OV_ENOTFOUND when there is no such entry. */
+int store_outbox_reschedule(struct store *st, const char *id, int attempts,
+    int64_t next_attempt_at, const char *error);
+/* Remove an entry (sent, or given up). Removing a missing one is OV_OK. */
+int store_outbox_delete(struct store *st, const char *id);
+void store_outbox_clear(struct store_outbox *o);
+void store_outbox_free(struct store_outbox *v, size_t n);
 
 #endif

@@ -59,6 +59,14 @@ struct store_ops {
 	int (*quote_pending_for)(void *impl, const char *wa_id,
 	    struct store_quote *out, bool *found);
 	int (*quote_delete)(void *impl, const char *id);
+
+	int (*outbox_put)(void *impl, const struct store_outbox *o);
+	int (*outbox_due)(void *impl, int64_t now, int limit,
+	    struct store_outbox **out, size_t *n);
+	int (*outbox_count_for)(void *impl, const char *wa_id, int64_t *n);
+	int (*outbox_reschedule)(void *impl, const char *id, int attempts,
+	    int64_t next_attempt_at, const char *error);
+	int (*outbox_delete)(void *impl, const char *id);
 };
 
 extern const struct store_ops store_sqlite_ops;

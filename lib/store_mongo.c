@@ -51,12 +51,13 @@ enum mongo_coll {
 	COLL_PRESUPUESTOS,
 	COLL_PRODUCTOS,
 	COLL_CLIENTES_CIANBOX,
+	COLL_OUTBOX,
 	COLL__MAX
 };
 
 static const char *const coll_names[COLL__MAX] = {
 	"mensajes", "clientes", "contadores", "tokens", "presupuestos",
-	"productos_cache", "clientes_cianbox"
+	"productos_cache", "clientes_cianbox", "outbox"
 };
 
 struct mongo {
@@ -321,6 +322,18 @@ create_indexes(struct mongo *m)
 	if (rc == OV_OK)
 		rc = create_index(m, COLL_PRESUPUESTOS, "wa_id_state", &wa_state,
 		    NULL);
+	/* store_outbox_due and store_outbox_count_for. */
+	if (rc == OV_OK) {
+		bson_t due = BSON_INITIALIZER, wa = BSON_INITIALIZER;
+
+		BSON_APPEND_INT32(&due, "next_attempt_at", 1);
+		BSON_APPEND_INT32(&wa, "wa_id", 1);
+		rc = create_index(m, COLL_OUTBOX, "next_attempt_at", &due, NULL);
+		if (rc == OV_OK)
+			rc = create_index(m, COLL_OUTBOX, "wa_id", &wa, NULL);
+		bson_destroy(&due);
+		bson_destroy(&wa);
+	}
 	bson_destroy(&wa_state);
 	bson_destroy(&numbered);
 	bson_destroy(&msgs);
@@ -1377,6 +1390,172 @@ mongo_quote_delete(void *impl, const char *id)
 	return rc;
 }
 
+/* ---- outbox ----------------------------------------------------------------- */
+
+static int
+mongo_outbox_put(void *impl, const struct store_outbox *o)
+{
+	struct mongo *m = impl;
+	bson_t doc = BSON_INITIALIZER;
+	bson_error_t error;
+	int rc = OV_EINVAL;
+
+	BSON_APPEND_INT64(&doc, "seq", next_seq(m));
+	BSON_APPEND_INT32(&doc, "attempts", o->attempts);
+	BSON_APPEND_INT64(&doc, "created_at", o->created_at);
+	BSON_APPEND_INT64(&doc, "next_attempt_at", o->next_attempt_at);
+	if (!put_str(&doc, "_id", o->id) || !put_str(&doc, "wa_id", o->wa_id) ||
+	    !put_str(&doc, "kind", o->kind) ||
+	    !put_str(&doc, "payload", o->payload) ||
+	    !put_str(&doc, "last_error", o->last_error))
+		goto out;
+	if (mongoc_collection_insert_one(m->coll[COLL_OUTBOX], &doc, NULL, NULL,
+	    &error))
+		rc = OV_OK;
+	else if (is_duplicate(&error))
+		rc = OV_EEXIST;
+	else
+		rc = mongo_fail("outbox put", &error);
+out:
+	bson_destroy(&doc);
+	return rc;
+}
+
+static int
+mongo_outbox_due(void *impl, int64_t now, int limit,
+    struct store_outbox **out, size_t *n)
+{
+	struct mongo *m = impl;
+	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, lte, sort;
+	mongoc_cursor_t *cur;
+	const bson_t *doc;
+	bson_error_t error;
+	struct store_outbox *v = NULL, *grown;
+	size_t count = 0, cap = 0;
+	int rc = OV_OK;
+
+	BSON_APPEND_DOCUMENT_BEGIN(&filter, "next_attempt_at", &lte);
+	BSON_APPEND_INT64(&lte, "$lte", now);
+	bson_append_document_end(&filter, &lte);
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+	BSON_APPEND_INT32(&sort, "created_at", 1);
+	BSON_APPEND_INT32(&sort, "seq", 1);
+	bson_append_document_end(&opts, &sort);
+	BSON_APPEND_INT64(&opts, "limit", limit);
+	cur = mongoc_collection_find_with_opts(m->coll[COLL_OUTBOX], &filter,
+	    &opts, NULL);
+	while (count < (size_t)limit && mongoc_cursor_next(cur, &doc)) {
+		struct store_outbox *o;
+
+		if (count == cap) {
+			cap = cap == 0 ? 16 : cap * 2;
+			grown = realloc(v, cap * sizeof(*v));
+			if (grown == NULL) {
+				rc = OV_ENOMEM;
+				goto out;
+			}
+			v = grown;
+		}
+		o = &v[count++];
+		memset(o, 0, sizeof(*o));
+		get_str(doc, "_id", o->id, sizeof(o->id));
+		get_str(doc, "wa_id", o->wa_id, sizeof(o->wa_id));
+		get_str(doc, "kind", o->kind, sizeof(o->kind));
+		o->attempts = (int)get_i64(doc, "attempts");
+		o->created_at = get_i64(doc, "created_at");
+		o->next_attempt_at = get_i64(doc, "next_attempt_at");
+		if ((rc = get_dup(doc, "payload", &o->payload)) != OV_OK ||
+		    (rc = get_dup(doc, "last_error", &o->last_error)) != OV_OK)
+			goto out;
+	}
+	if (mongoc_cursor_error(cur, &error)) {
+		rc = mongo_fail("outbox due", &error);
+		goto out;
+	}
+	*out = v;
+	*n = count;
+	v = NULL;
+out:
+	store_outbox_free(v, count);
+	mongoc_cursor_destroy(cur);
+	bson_destroy(&filter);
+	bson_destroy(&opts);
+	return rc;
+}
+
+static int
+mongo_outbox_count_for(void *impl, const char *wa_id, int64_t *n)
+{
+	struct mongo *m = impl;
+	bson_t filter = BSON_INITIALIZER;
+	bson_error_t error;
+	int64_t count;
+	int rc = OV_OK;
+
+	BSON_APPEND_UTF8(&filter, "wa_id", wa_id);
+	count = mongoc_collection_count_documents(m->coll[COLL_OUTBOX],
+	    &filter, NULL, NULL, NULL, &error);
+	if (count < 0)
+		rc = mongo_fail("outbox count", &error);
+	else
+		*n = count;
+	bson_destroy(&filter);
+	return rc;
+}
+
+static int
+mongo_outbox_reschedule(void *impl, const char *id, int attempts,
+    int64_t next_attempt_at, const char *error_text)
+{
+	struct mongo *m = impl;
+	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER;
+	bson_t reply = BSON_INITIALIZER, set;
+	bson_error_t error;
+	int rc = OV_EINVAL;
+
+	if (!put_str(&filter, "_id", id))
+		goto out;
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+	BSON_APPEND_INT32(&set, "attempts", attempts);
+	BSON_APPEND_INT64(&set, "next_attempt_at", next_attempt_at);
+	if (!put_str(&set, "last_error", error_text)) {
+		bson_append_document_end(&update, &set);
+		goto out;
+	}
+	bson_append_document_end(&update, &set);
+	if (!mongoc_collection_update_one(m->coll[COLL_OUTBOX], &filter,
+	    &update, NULL, &reply, &error))
+		rc = mongo_fail("outbox reschedule", &error);
+	else
+		rc = get_i64(&reply, "matchedCount") == 0 ? OV_ENOTFOUND : OV_OK;
+out:
+	bson_destroy(&filter);
+	bson_destroy(&update);
+	bson_destroy(&reply);
+	return rc;
+}
+
+static int
+mongo_outbox_delete(void *impl, const char *id)
+{
+	struct mongo *m = impl;
+	bson_t filter = BSON_INITIALIZER, reply = BSON_INITIALIZER;
+	bson_error_t error;
+	int rc = OV_OK;
+
+	if (!put_str(&filter, "_id", id)) {
+		rc = OV_OK;   /* not UTF-8: cannot be there */
+		goto out;
+	}
+	if (!mongoc_collection_delete_one(m->coll[COLL_OUTBOX], &filter,
+	    NULL, &reply, &error))
+		rc = mongo_fail("outbox delete", &error);
+out:
+	bson_destroy(&filter);
+	bson_destroy(&reply);
+	return rc;
+}
+
 const struct store_ops store_mongo_ops = {
 	.name = "mongodb",
 	.open = mongo_open,
@@ -1404,4 +1583,9 @@ const struct store_ops store_mongo_ops = {
 	.quote_list_older_except = mongo_quote_list_older_except,
 	.quote_pending_for = mongo_quote_pending_for,
 	.quote_delete = mongo_quote_delete,
+	.outbox_put = mongo_outbox_put,
+	.outbox_due = mongo_outbox_due,
+	.outbox_count_for = mongo_outbox_count_for,
+	.outbox_reschedule = mongo_outbox_reschedule,
+	.outbox_delete = mongo_outbox_delete,
 };

@@ -94,6 +94,19 @@ static const char *const migrations[] = {
 	/* 1 -> 2: a customer's pending quote (store_quote_pending_for). */
 	"CREATE INDEX IF NOT EXISTS presupuestos_wa_state"
 	" ON presupuestos (wa_id, state, created_at);",
+	/* 2 -> 3: replies waiting to be sent (store_outbox_*). */
+	"CREATE TABLE IF NOT EXISTS outbox ("
+	" seq INTEGER PRIMARY KEY,"
+	" id TEXT NOT NULL UNIQUE,"
+	" wa_id TEXT NOT NULL,"
+	" kind TEXT NOT NULL,"
+	" payload TEXT NOT NULL,"
+	" last_error TEXT,"
+	" attempts INTEGER NOT NULL,"
+	" created_at INTEGER NOT NULL,"
+	" next_attempt_at INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS outbox_due ON outbox (next_attempt_at);"
+	"CREATE INDEX IF NOT EXISTS outbox_wa ON outbox (wa_id);",
 };
 
 #define SQ_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -103,6 +116,8 @@ static const char *const catalogs[] = { "productos_cache", "clientes_cianbox" };
 
 #define MSG_COLS "id, wa_id, dir, ts, type, status, body, raw"
 #define QUOTE_COLS "id, number, wa_id, state, created_at, expires_at, doc"
+#define OUTBOX_COLS "id, wa_id, kind, payload, last_error, attempts," \
+	" created_at, next_attempt_at"
 
 enum sq_query {
 	Q_BEGIN,
@@ -132,6 +147,11 @@ enum sq_query {
 	Q_QUOTE_OLDER_EXCEPT,
 	Q_QUOTE_PENDING,
 	Q_QUOTE_DELETE,
+	Q_OUTBOX_PUT,
+	Q_OUTBOX_DUE,
+	Q_OUTBOX_COUNT_FOR,
+	Q_OUTBOX_RESCHEDULE,
+	Q_OUTBOX_DELETE,
 	Q__MAX
 };
 
@@ -219,6 +239,17 @@ static const char *const queries[Q__MAX] = {
 	    " WHERE wa_id = ?1 AND state = 'pendiente_confirmacion'"
 	    " ORDER BY created_at DESC, number DESC LIMIT 1",
 	[Q_QUOTE_DELETE] = "DELETE FROM presupuestos WHERE id = ?1",
+	[Q_OUTBOX_PUT] =
+	    "INSERT INTO outbox (" OUTBOX_COLS ") VALUES"
+	    " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[Q_OUTBOX_DUE] =
+	    "SELECT " OUTBOX_COLS " FROM outbox WHERE next_attempt_at <= ?1"
+	    " ORDER BY created_at ASC, seq ASC LIMIT ?2",
+	[Q_OUTBOX_COUNT_FOR] = "SELECT count(*) FROM outbox WHERE wa_id = ?1",
+	[Q_OUTBOX_RESCHEDULE] =
+	    "UPDATE outbox SET attempts = ?2, next_attempt_at = ?3,"
+	    " last_error = ?4 WHERE id = ?1",
+	[Q_OUTBOX_DELETE] = "DELETE FROM outbox WHERE id = ?1",
 };
 
 struct sq {
@@ -1546,6 +1577,159 @@ out:
 	return rc;
 }
 
+/* ---- outbox ------------------------------------------------------------- */
+
+static int
+sq_outbox_put(void *impl, const struct store_outbox *o)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = sq_stmt(s, Q_OUTBOX_PUT, &st)) != OV_OK)
+		goto out;
+	if (bind_text(st, 1, o->id) || bind_text(st, 2, o->wa_id) ||
+	    bind_text(st, 3, o->kind) || bind_text(st, 4, o->payload) ||
+	    bind_text(st, 5, o->last_error) || bind_int(st, 6, o->attempts) ||
+	    bind_int(st, 7, o->created_at) ||
+	    bind_int(st, 8, o->next_attempt_at)) {
+		rc = sq_fail(s->db, "outbox put", SQLITE_ERROR);
+		goto out;
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		rc = OV_OK;
+	else if (rc == SQLITE_CONSTRAINT_UNIQUE)
+		rc = OV_EEXIST;
+	else
+		rc = sq_fail(s->db, "outbox put", rc);
+out:
+	sq_release(st);
+	return rc;
+}
+
+static int
+sq_outbox_due(void *impl, int64_t now, int limit, struct store_outbox **out,
+    size_t *n)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	struct store_outbox *v = NULL, *nv;
+	size_t len = 0, cap = 0;
+	int rc;
+
+	if ((rc = sq_stmt(s, Q_OUTBOX_DUE, &st)) != OV_OK)
+		goto out;
+	if (bind_int(st, 1, now) || bind_int(st, 2, limit)) {
+		rc = sq_fail(s->db, "outbox due", SQLITE_ERROR);
+		goto out;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_outbox *o;
+
+		if (len == cap) {
+			cap = cap == 0 ? 16 : cap * 2;
+			nv = realloc(v, cap * sizeof(*v));
+			if (nv == NULL) {
+				rc = OV_ENOMEM;
+				goto out;
+			}
+			v = nv;
+		}
+		o = &v[len];
+		memset(o, 0, sizeof(*o));
+		len++;
+		col_copy(o->id, sizeof(o->id), st, 0);
+		col_copy(o->wa_id, sizeof(o->wa_id), st, 1);
+		col_copy(o->kind, sizeof(o->kind), st, 2);
+		if ((rc = col_dup(st, 3, &o->payload)) != OV_OK ||
+		    (rc = col_dup(st, 4, &o->last_error)) != OV_OK)
+			goto out;
+		o->attempts = sqlite3_column_int(st, 5);
+		o->created_at = (int64_t)sqlite3_column_int64(st, 6);
+		o->next_attempt_at = (int64_t)sqlite3_column_int64(st, 7);
+	}
+	if (rc != SQLITE_DONE) {
+		rc = sq_fail(s->db, "outbox due", rc);
+		goto out;
+	}
+	rc = OV_OK;
+	*out = v;
+	*n = len;
+	v = NULL;
+out:
+	store_outbox_free(v, len);
+	sq_release(st);
+	return rc;
+}
+
+static int
+sq_outbox_count_for(void *impl, const char *wa_id, int64_t *n)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = sq_stmt(s, Q_OUTBOX_COUNT_FOR, &st)) != OV_OK)
+		goto out;
+	if (bind_text(st, 1, wa_id)) {
+		rc = sq_fail(s->db, "outbox count", SQLITE_ERROR);
+		goto out;
+	}
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		rc = sq_fail(s->db, "outbox count", rc);
+		goto out;
+	}
+	*n = (int64_t)sqlite3_column_int64(st, 0);
+	rc = OV_OK;
+out:
+	sq_release(st);
+	return rc;
+}
+
+static int
+sq_outbox_reschedule(void *impl, const char *id, int attempts,
+    int64_t next_attempt_at, const char *error)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = sq_stmt(s, Q_OUTBOX_RESCHEDULE, &st)) != OV_OK)
+		goto out;
+	if (bind_text(st, 1, id) || bind_int(st, 2, attempts) ||
+	    bind_int(st, 3, next_attempt_at) || bind_text(st, 4, error)) {
+		rc = sq_fail(s->db, "outbox reschedule", SQLITE_ERROR);
+		goto out;
+	}
+	if ((rc = sq_step_done(s->db, st, "outbox reschedule")) != OV_OK)
+		goto out;
+	rc = sqlite3_changes(s->db) == 1 ? OV_OK : OV_ENOTFOUND;
+out:
+	sq_release(st);
+	return rc;
+}
+
+static int
+sq_outbox_delete(void *impl, const char *id)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = sq_stmt(s, Q_OUTBOX_DELETE, &st)) != OV_OK)
+		goto out;
+	if (bind_text(st, 1, id)) {
+		rc = sq_fail(s->db, "outbox delete", SQLITE_ERROR);
+		goto out;
+	}
+	rc = sq_step_done(s->db, st, "outbox delete");
+out:
+	sq_release(st);
+	return rc;
+}
+
 const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -1573,4 +1757,9 @@ const struct store_ops store_sqlite_ops = {
 	.quote_list_older_except = sq_quote_list_older_except,
 	.quote_pending_for = sq_quote_pending_for,
 	.quote_delete = sq_quote_delete,
+	.outbox_put = sq_outbox_put,
+	.outbox_due = sq_outbox_due,
+	.outbox_count_for = sq_outbox_count_for,
+	.outbox_reschedule = sq_outbox_reschedule,
+	.outbox_delete = sq_outbox_delete,
 };

@@ -1357,6 +1357,107 @@ test_quote_list_older_except(void)
 
 /* ---- persistence -------------------------------------------------------- */
 
+/* The outbox: entries come back when due, oldest first, bounded; a
+ * reschedule moves one later; delete removes it; ids are unique. */
+static void
+outbox_init(struct store_outbox *o, const char *id, const char *wa_id,
+    int64_t created, int64_t next, const char *payload)
+{
+	memset(o, 0, sizeof(*o));
+	snprintf(o->id, sizeof(o->id), "%s", id);
+	snprintf(o->wa_id, sizeof(o->wa_id), "%s", wa_id);
+	snprintf(o->kind, sizeof(o->kind), "text");
+	o->payload = (char *)payload;
+	o->created_at = created;
+	o->next_attempt_at = next;
+}
+
+static void
+test_outbox(void)
+{
+	struct store_outbox o, *v = NULL;
+	size_t n = 0;
+	int64_t count = -1;
+
+	outbox_init(&o, "ob-1", "5493415550101", 1000, 1000, "{\"text\":\"uno\"}");
+	CHECK_INT(store_outbox_put(st, &o), OV_OK);
+	outbox_init(&o, "ob-2", "5493415550101", 1001, 1001, "{\"text\":\"dos\"}");
+	CHECK_INT(store_outbox_put(st, &o), OV_OK);
+	outbox_init(&o, "ob-3", "5493415550102", 999, 5000, "{\"text\":\"tres\"}");
+	CHECK_INT(store_outbox_put(st, &o), OV_OK);
+	/* Same id again: refused, the first one kept. */
+	outbox_init(&o, "ob-1", "5493415550101", 1000, 1000, "{\"x\":1}");
+	CHECK_INT(store_outbox_put(st, &o), OV_EEXIST);
+
+	/* Not yet due at 999; at 2000 the two due ones, oldest first. */
+	CHECK_INT(store_outbox_due(st, 999, 10, &v, &n), OV_OK);
+	CHECK_INT(n, 0);
+	store_outbox_free(v, n);
+	CHECK_INT(store_outbox_due(st, 2000, 10, &v, &n), OV_OK);
+	CHECK_INT(n, 2);
+	if (n == 2) {
+		CHECK_STR(v[0].id, "ob-1");
+		CHECK_STR(v[0].payload, "{\"text\":\"uno\"}");
+		CHECK_STR(v[0].kind, "text");
+		CHECK_STR(v[0].wa_id, "5493415550101");
+		CHECK(v[0].last_error == NULL);
+		CHECK_INT(v[0].attempts, 0);
+		CHECK_STR(v[1].id, "ob-2");
+	}
+	store_outbox_free(v, n);
+	/* Bounded by limit. */
+	CHECK_INT(store_outbox_due(st, 9000, 1, &v, &n), OV_OK);
+	CHECK_INT(n, 1);
+	if (n == 1)
+		CHECK_STR(v[0].id, "ob-3");   /* created first */
+	store_outbox_free(v, n);
+
+	CHECK_INT(store_outbox_count_for(st, "5493415550101", &count), OV_OK);
+	CHECK_INT(count, 2);
+
+	/* A failed try pushes ob-1 later and keeps why. */
+	CHECK_INT(store_outbox_reschedule(st, "ob-1", 1, 3000, "131056: pair "
+	    "rate limit"), OV_OK);
+	CHECK_INT(store_outbox_due(st, 2000, 10, &v, &n), OV_OK);
+	CHECK_INT(n, 1);
+	if (n == 1)
+		CHECK_STR(v[0].id, "ob-2");
+	store_outbox_free(v, n);
+	CHECK_INT(store_outbox_due(st, 3000, 10, &v, &n), OV_OK);
+	CHECK_INT(n, 2);
+	if (n == 2) {
+		CHECK_STR(v[0].id, "ob-1");
+		CHECK_INT(v[0].attempts, 1);
+		CHECK_INT(v[0].next_attempt_at, 3000);
+		CHECK_STR(v[0].last_error, "131056: pair rate limit");
+	}
+	store_outbox_free(v, n);
+	CHECK_INT(store_outbox_reschedule(st, "ob-none", 1, 1, NULL),
+	    OV_ENOTFOUND);
+
+	/* Sent: gone; deleting twice is fine. */
+	CHECK_INT(store_outbox_delete(st, "ob-1"), OV_OK);
+	CHECK_INT(store_outbox_delete(st, "ob-1"), OV_OK);
+	CHECK_INT(store_outbox_count_for(st, "5493415550101", &count), OV_OK);
+	CHECK_INT(count, 1);
+	CHECK_INT(store_outbox_delete(st, "ob-2"), OV_OK);
+	CHECK_INT(store_outbox_delete(st, "ob-3"), OV_OK);
+	CHECK_INT(store_outbox_due(st, 99999, 10, &v, &n), OV_OK);
+	CHECK_INT(n, 0);
+	store_outbox_free(v, n);
+
+	/* Validation: no operators, bounded, required fields. */
+	outbox_init(&o, "ob-4", "{\"$ne\":1}", 1, 1, "{}");
+	CHECK_INT(store_outbox_put(st, &o), OV_EINVAL);
+	outbox_init(&o, "", "5493415550101", 1, 1, "{}");
+	CHECK_INT(store_outbox_put(st, &o), OV_EINVAL);
+	outbox_init(&o, "ob-5", "5493415550101", 1, 1, NULL);
+	CHECK_INT(store_outbox_put(st, &o), OV_EINVAL);
+	CHECK_INT(store_outbox_due(st, 1, 0, &v, &n), OV_EINVAL);
+	CHECK_INT(store_outbox_due(st, 1, 1001, &v, &n), OV_EINVAL);
+	CHECK_INT(store_outbox_count_for(st, "abc", &count), OV_EINVAL);
+}
+
 static void
 test_reopen_keeps_data(void)
 {
@@ -1438,6 +1539,7 @@ main(void)
 	RUN(test_quotes);
 	RUN(test_quote_pending_for);
 	RUN(test_quote_list_older_except);
+	RUN(test_outbox);
 	RUN(test_reopen_keeps_data);
 	rc = check_finish();
 out:
