@@ -1,0 +1,248 @@
+/* lib/mail against the SMTP stand-in (tests/standins/smtp_server.py):
+ * what arrives, escaping, authentication, refusals, mail off. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "config.h"
+#include "err.h"
+#include "log.h"
+#include "mail.h"
+
+#define PY "/usr/bin/python3"
+#define STANDIN "tests/standins/smtp_server.py"
+
+static char dir[] = "/tmp/ov_test_mail.XXXXXX";
+static char maildir[512];
+static pid_t smtp_pid = -1;
+static long smtp_port;
+
+static pid_t
+standin_start(long *port)
+{
+	char portfile[600], logfile[600], buf[32];
+	pid_t pid;
+
+	snprintf(portfile, sizeof(portfile), "%s/smtp.port", dir);
+	snprintf(logfile, sizeof(logfile), "%s/smtp.log", dir);
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int fd = open(logfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd >= 0) {
+			dup2(fd, STDERR_FILENO);
+			dup2(fd, STDOUT_FILENO);
+			close(fd);
+		}
+		execl(PY, PY, STANDIN, "--port", "0", "--port-file", portfile,
+		    "--dir", maildir, "--user", "bot@grupo-ser.test",
+		    "--password", "s3cret-pass", "--fail-rcpt",
+		    "nobody@grupo-ser.test", (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 200; i++) {
+		FILE *f = fopen(portfile, "r");
+		if (f != NULL) {
+			char *end;
+			long p = 0;
+
+			if (fgets(buf, sizeof(buf), f) != NULL)
+				p = strtol(buf, &end, 10);
+			fclose(f);
+			if (p > 0 && p < 65536) {
+				*port = p;
+				return pid;
+			}
+		}
+		if (waitpid(pid, NULL, WNOHANG) == pid)
+			break;
+		usleep(50000);
+	}
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	return -1;
+}
+
+/* Text of the n-th recorded message file (malloc'd) or NULL. */
+static char *
+recorded(int n)
+{
+	char path[700];
+	FILE *f;
+	char *s;
+	long len;
+
+	snprintf(path, sizeof(path), "%s/%04d.json", maildir, n);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	s = calloc(1, (size_t)len + 1);
+	if (s != NULL && fread(s, 1, (size_t)len, f) != (size_t)len) {
+		free(s);
+		s = NULL;
+	}
+	fclose(f);
+	return s;
+}
+
+static struct mail *
+open_with(const char *url, const char *user, const char *pass)
+{
+	struct config *cfg = NULL;
+	struct mail *m = NULL;
+	char err[256];
+
+	if (url)
+		setenv("SMTP_URL", url, 1);
+	else
+		unsetenv("SMTP_URL");
+	if (user)
+		setenv("EMAIL_USER", user, 1);
+	else
+		unsetenv("EMAIL_USER");
+	if (pass)
+		setenv("EMAIL_PASS", pass, 1);
+	else
+		unsetenv("EMAIL_PASS");
+	if (config_load(&cfg, err, sizeof(err)) != OV_OK)
+		return NULL;
+	if (mail_open(cfg, &m, err, sizeof(err)) != OV_OK)
+		m = NULL;
+	config_free(cfg);
+	return m;
+}
+
+static void
+test_escape(void)
+{
+	char *s = mail_html_escape("<b>\"Hola\" & 'chau'</b>\nlínea");
+
+	CHECK_STR(s, "&lt;b&gt;&#34;Hola&#34; &amp; &#39;chau&#39;&lt;/b&gt;"
+	    "<br>\nlínea");
+	free(s);
+}
+
+static void
+test_send_arrives(void)
+{
+	char url[64];
+	struct mail *m;
+	char *got;
+
+	snprintf(url, sizeof(url), "smtp://127.0.0.1:%ld", smtp_port);
+	m = open_with(url, "bot@grupo-ser.test", "s3cret-pass");
+	CHECK(m != NULL && mail_configured(m));
+	if (m == NULL)
+		return;
+	CHECK_INT(mail_send(m, "vendedor@grupo-ser.test",
+	    "Pedido de atención: Martín Gómez", "<p>Hola</p>\n<p>.punto</p>"),
+	    OV_OK);
+	got = recorded(1);
+	CHECK(got != NULL);
+	if (got != NULL) {
+		CHECK(strstr(got, "\"to\": [\"vendedor@grupo-ser.test\"]") != NULL);
+		CHECK(strstr(got, "\"from\": \"bot@grupo-ser.test\"") != NULL);
+		CHECK(strstr(got, "Pedido de atención: Martín Gómez") != NULL);
+		CHECK(strstr(got, "<p>.punto</p>") != NULL);
+		CHECK(strstr(got, "text/html; charset=UTF-8") != NULL);
+		CHECK(strstr(got, "s3cret-pass") == NULL);
+		free(got);
+	}
+	/* A refused recipient and a bad address. */
+	CHECK_INT(mail_send(m, "nobody@grupo-ser.test", "x", "y"), OV_EREMOTE);
+	CHECK_INT(mail_send(m, "not an address", "x", "y"), OV_EINVAL);
+	CHECK_INT(mail_send(m, "a@b.test", "line\r\nBcc: x@y.test", "y"),
+	    OV_EINVAL);
+	mail_close(m);
+}
+
+static void
+test_wrong_password(void)
+{
+	char url[64];
+	struct mail *m;
+
+	snprintf(url, sizeof(url), "smtp://127.0.0.1:%ld", smtp_port);
+	m = open_with(url, "bot@grupo-ser.test", "wrong");
+	CHECK(m != NULL);
+	if (m == NULL)
+		return;
+	CHECK(mail_send(m, "vendedor@grupo-ser.test", "x", "y") != OV_OK);
+	CHECK(recorded(2) == NULL);
+	mail_close(m);
+}
+
+static void
+test_off_and_bad_url(void)
+{
+	struct mail *m = open_with(NULL, NULL, NULL);
+
+	CHECK(m != NULL && !mail_configured(m));
+	if (m != NULL) {
+		CHECK_INT(mail_send(m, "a@b.test", "x", "y"), OV_ECONFIG);
+		mail_close(m);
+	}
+	CHECK(open_with("http://127.0.0.1:1", NULL, NULL) == NULL);
+	CHECK(open_with("smtp://user:pw@127.0.0.1:1", NULL, NULL) == NULL);
+}
+
+static void
+test_unreachable(void)
+{
+	struct mail *m = open_with("smtp://127.0.0.1:1", NULL, NULL);
+
+	CHECK(m != NULL);
+	if (m == NULL)
+		return;
+	CHECK_INT(mail_send(m, "a@b.test", "x", "y"), OV_EIO);
+	mail_close(m);
+}
+
+static int
+rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+int
+main(void)
+{
+	int rc;
+
+	log_init("test_mail");
+	unsetenv("OVIDIO_CONFIG");
+	if (mkdtemp(dir) == NULL)
+		return 1;
+	snprintf(maildir, sizeof(maildir), "%s/mail", dir);
+	smtp_pid = standin_start(&smtp_port);
+	if (smtp_pid < 0) {
+		fprintf(stderr, "SMTP stand-in did not start\n");
+		return 1;
+	}
+	RUN(test_escape);
+	RUN(test_send_arrives);
+	RUN(test_wrong_password);
+	RUN(test_off_and_bad_url);
+	RUN(test_unreachable);
+	rc = check_finish();
+	kill(smtp_pid, SIGTERM);
+	waitpid(smtp_pid, NULL, 0);
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return rc;
+}
