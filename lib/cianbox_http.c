@@ -264,7 +264,7 @@ cianbox_http_request(struct cianbox_http *h, const char *url,
 			log_debug("%s", err);
 			goto out;
 		}
-		log_warn("%s %s -> %s, retrying in %ld ms (try %d of %d)",
+		log_info("%s %s -> %s, retrying in %ld ms (try %d of %d)",
 		    method, log_path, cc != CURLE_OK ? curl_easy_strerror(cc) :
 		    status >= 500 ? "server error" : "error", backoff, attempt,
 		    h->opts.attempts);
