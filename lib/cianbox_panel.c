@@ -132,7 +132,7 @@ node_text(xmlNode *node, char *dst, size_t n)
 	xmlChar *raw = xmlNodeGetContent(node);
 	const unsigned char *s = raw;
 	size_t len = 0;
-	bool space = false;
+	bool space = false, cut = false;
 
 	dst[0] = '\0';
 	if (raw == NULL)
@@ -151,13 +151,20 @@ node_text(xmlNode *node, char *dst, size_t n)
 		if (space && len + 1 < n)
 			dst[len++] = ' ';
 		space = false;
-		if (len + 1 < n)
+		if (len + 1 < n) {
 			dst[len++] = (char)*s;
+		} else {
+			cut = true;
+			break;
+		}
 	}
+	/* Cut short: never end inside a UTF-8 sequence (*s is the first
+	 * byte left out). */
+	if (cut)
+		while (len > 0 && (*s & 0xC0) == 0x80)
+			s--, len--;
 	dst[len] = '\0';
 	xmlFree(raw);
-	/* Never end inside a UTF-8 sequence. */
-	cianbox_copy_text(dst, n, dst);
 }
 
 /* Header text -> lower case ASCII without accents or trailing ".:". */
