@@ -58,6 +58,11 @@ static const struct config_key keys[] = {
 	{ "OVIDIO_SPOOL_LEASE", "300", 0 },/* seconds before cur/ goes back */
 	{ "OVIDIO_LOG", "info", 0 },
 	{ "OVIDIO_NOW", NULL, 0 },
+	/* The conversation (lib/bot, lib/outbox). */
+	{ "HANDOFF_HOURS", "4", 0 },       /* quiet after "hablar con alguien" */
+	{ "LLM_BUDGET_MS", "20000", 0 },   /* the model's time per turn */
+	{ "OUTBOX_RETRY_S", "60", 0 },     /* first wait before a resend */
+	{ "OUTBOX_MAX_ATTEMPTS", "30", 0 },/* then (or after 24 h) give up */
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
