@@ -146,8 +146,9 @@ int quote_compute(struct quote *q);
  * been used up (numbers are never reused, gaps are fine). */
 int quote_create(struct store *st, struct quote *q, long ttl_days);
 
-/* Load by id. *found false (OV_OK) when there is no such quote. A purged
- * quote loads with purged = true and no items. */
+/* Load by id into q (prepared by quote_init(); what it held is released).
+ * *found false (OV_OK) when there is no such quote. A purged quote loads
+ * with purged = true and no items. */
 int quote_load(struct store *st, const char *id, struct quote *q,
     bool *found);
 
