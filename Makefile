@@ -1,5 +1,8 @@
 # Ovidio - WhatsApp sales assistant.
 #
+#   make run        install missing Debian packages (as root), build, and
+#                   start Ovidio on 127.0.0.1 with stand-ins for WhatsApp and
+#                   Cianbox; chat with it from this terminal (Ctrl-D stops)
 #   make            build every program (cgi-bin/*, jobs/*)
 #   make check      install missing Debian packages (as root), build, and run
 #                   all tests: unit, unit under ASan/UBSan, store contract on
@@ -126,6 +129,12 @@ check: ensure-deps
 	$(MAKE) test-build
 	@if command -v $(FUZZ_CC) >/dev/null 2>&1; then $(MAKE) $(FUZZ_BIN); fi
 	tests/run all
+
+# The chat reads this terminal (tests/run-local); RUN_ARGS="--as 1" picks
+# the customer, RUN_ARGS="--script FILE" sends a file's lines.
+run: ensure-deps
+	$(MAKE) all
+	tests/run-local $(RUN_ARGS)
 
 unit: test-build
 	tests/run unit
