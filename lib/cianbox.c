@@ -1365,3 +1365,43 @@ cianbox_usd_rate(struct cianbox *cb, double *rate)
 	cJSON_Delete(root);
 	return rc;
 }
+
+int
+cianbox_usd_rate_cached(struct cianbox *cb, int64_t max_age, double *rate)
+{
+	char *value = NULL, *end = NULL, *end2 = NULL, text[64];
+	int64_t expires_at = 0;
+	long long fetched;
+	bool found = false;
+	double v;
+	int rc;
+
+	if (max_age < 1 || max_age > 86400)
+		return OV_EINVAL;
+	cb->err[0] = '\0';
+	/* Value: "<rate> <unix time fetched>". */
+	rc = store_token_get(cb->st, "cianbox_usd_rate", &value, &expires_at,
+	    &found);
+	if (rc == OV_OK && found) {
+		errno = 0;
+		v = strtod(value, &end);
+		fetched = end != value && *end == ' ' ?
+		    strtoll(end + 1, &end2, 10) : 0;
+		if (errno == 0 && fetched > 0 && *end2 == '\0' && v > 0 &&
+		    v <= 1e7 && real_now() - fetched >= 0 &&
+		    real_now() - fetched <= max_age) {
+			free(value);
+			*rate = v;
+			return OV_OK;
+		}
+	}
+	free(value);
+	if ((rc = cianbox_usd_rate(cb, &v)) != OV_OK)
+		return rc;
+	snprintf(text, sizeof(text), "%.6f %lld", v, (long long)real_now());
+	if (store_token_put(cb->st, "cianbox_usd_rate", text,
+	    real_now() + 86400) != OV_OK)
+		log_warn("cannot cache the dollar rate in the store");
+	*rate = v;
+	return OV_OK;
+}

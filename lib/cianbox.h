@@ -201,6 +201,11 @@ int cianbox_ventas_recent(struct cianbox *cb, const char *documento,
  * Cianbox lists none. */
 int cianbox_usd_rate(struct cianbox *cb, double *rate);
 
+/* The same through a cache in the store (tokens, name "cianbox_usd_rate"),
+ * shared by every process: Cianbox is asked at most once per max_age
+ * seconds (1..86400). What the conversation should use. */
+int cianbox_usd_rate_cached(struct cianbox *cb, int64_t max_age, double *rate);
+
 /* ---- parsing helpers, shared with the panel scraper and tests ---------- */
 
 /* A JSON number, or a string holding one ("6599.0000", " 12 "). false for

@@ -521,6 +521,48 @@ test_clientes_ventas_cotizacion(void)
 	env_down(&e);
 }
 
+static void
+test_dollar_rate_cached_for_every_process(void)
+{
+	struct env e, other;
+	double rate = 0;
+
+	if (env_up(&e, NULL) != 0) {
+		CHECK(0);
+		env_down(&e);
+		return;
+	}
+	CHECK_INT(cianbox_usd_rate_cached(e.cb, 3600, &rate), OV_OK);
+	CHECK(near(rate, 1045.5));
+	CHECK_INT(cianbox_usd_rate_cached(e.cb, 3600, &rate), OV_OK);
+	memset(&other, 0, sizeof(other));
+	CHECK(env_client(&other) == 0);
+	rate = 0;
+	if (other.cb != NULL)
+		CHECK_INT(cianbox_usd_rate_cached(other.cb, 3600, &rate), OV_OK);
+	CHECK(near(rate, 1045.5));
+	env_client_close(&other);
+	/* Three answers, one question to Cianbox. */
+	CHECK_INT(standin_stat(&e.s, "requests.GET general/cotizaciones"), 1);
+	/* A rate fetched two hours ago is too old for one hour. */
+	char stale[64];
+	snprintf(stale, sizeof(stale), "999.000000 %lld",
+	    (long long)time(NULL) - 7200);
+	CHECK_INT(store_token_put(e.st, "cianbox_usd_rate", stale,
+	    (int64_t)time(NULL) + 80000), OV_OK);
+	CHECK_INT(cianbox_usd_rate_cached(e.cb, 3600, &rate), OV_OK);
+	CHECK(near(rate, 1045.5));
+	CHECK_INT(standin_stat(&e.s, "requests.GET general/cotizaciones"), 2);
+	/* ... but fine for three hours. */
+	CHECK_INT(store_token_put(e.st, "cianbox_usd_rate", stale,
+	    (int64_t)time(NULL) + 80000), OV_OK);
+	CHECK_INT(cianbox_usd_rate_cached(e.cb, 3 * 3600, &rate), OV_OK);
+	CHECK(near(rate, 999));
+	CHECK_INT(standin_stat(&e.s, "requests.GET general/cotizaciones"), 2);
+	CHECK_INT(cianbox_usd_rate_cached(e.cb, 0, &rate), OV_EINVAL);
+	env_down(&e);
+}
+
 /* ---- failures ------------------------------------------------------------ */
 
 static void
@@ -711,6 +753,7 @@ main(void)
 	RUN(test_paging_to_the_end);
 	RUN(test_numbers_as_numbers_and_strings);
 	RUN(test_clientes_ventas_cotizacion);
+	RUN(test_dollar_rate_cached_for_every_process);
 	RUN(test_server_errors_retried);
 	RUN(test_slow_answer_times_out);
 	RUN(test_error_texts);
