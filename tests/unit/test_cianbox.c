@@ -595,24 +595,23 @@ test_slow_answer_times_out(void)
 	struct env e;
 	double rate;
 
-	setenv("CIANBOX_TIMEOUT_MS", "400", 1);
 	if (env_up(&e, NULL) != 0) {
 		CHECK(0);
 		env_down(&e);
 		return;
 	}
-	/* env_up sets 3000 ms: open a client with 400 ms instead. */
+	/* env_up sets 3000 ms: open a client with 800 ms instead. */
 	env_client_close(&e);
-	setenv("CIANBOX_TIMEOUT_MS", "400", 1);
+	setenv("CIANBOX_TIMEOUT_MS", "800", 1);
 	CHECK(env_client(&e) == 0);
 	CHECK_INT(cianbox_usd_rate(e.cb, &rate), OV_OK);
 	/* One slow answer: the retry gets through. */
-	CHECK(standin_control(&e.s, "{\"slow_next\": 1, \"slow_ms\": 1500}") == 0);
+	CHECK(standin_control(&e.s, "{\"slow_next\": 1, \"slow_ms\": 3000}") == 0);
 	CHECK_INT(cianbox_usd_rate(e.cb, &rate), OV_OK);
 	/* Slow every time: a time-out error, after the tries. */
-	CHECK(standin_control(&e.s, "{\"slow_next\": 3, \"slow_ms\": 1500}") == 0);
+	CHECK(standin_control(&e.s, "{\"slow_next\": 3, \"slow_ms\": 3000}") == 0);
 	CHECK_INT(cianbox_usd_rate(e.cb, &rate), OV_ETIMEOUT);
-	CHECK(strstr(cianbox_last_error(e.cb), "no answer within 400 ms") != NULL);
+	CHECK(strstr(cianbox_last_error(e.cb), "no answer within 800 ms") != NULL);
 	CHECK(strstr(cianbox_last_error(e.cb), "CBX_AT-") == NULL);
 	env_down(&e);
 }
