@@ -60,8 +60,7 @@ CIANBOX_USER = "ovidio"
 CIANBOX_PASS = "clave-local-de-prueba"
 VENDEDOR = "ventas@gruposer.local"
 COMPRAS = "compras@gruposer.local"
-UNKNOWN = ("Un número desconocido", "Cliente nuevo", "5493417770001",
-           "no está en Cianbox")
+UNKNOWN = ("Un número desconocido", "Cliente nuevo", "5493417770001", None)
 QUIET_SECONDS = 1.5     # a reply burst is over after this much silence
 
 
@@ -369,14 +368,16 @@ class Chat:
         self.stop = threading.Event()
         self.counter = itertools.count(1)
         self.poller = threading.Thread(target=self.poll_loop, daemon=True)
+        self.print_lock = threading.Lock()
+        self.at_prompt = None      # the prompt shown while input() waits
 
     # -- choosing who you are -----------------------------------------------
     def customer_menu(self):
         say("¿Quién sos? Elegí un cliente (por el número de WhatsApp te "
             "reconoce Ovidio):")
         for i, (razon, name, wa_id, phone) in enumerate(self.customers, 1):
-            say("  %2d. %-36s %s  (+%s; en Cianbox: %s)" % (
-                i, razon, name, wa_id, phone))
+            where = ("en Cianbox: %s" % phone) if phone else "no está en Cianbox"
+            say("  %2d. %-36s %s  (+%s; %s)" % (i, razon, name, wa_id, where))
 
     def pick(self, text):
         try:
@@ -489,8 +490,8 @@ class Chat:
                 subject = m.get("subject") or "(sin asunto)"
             except (OSError, ValueError, AttributeError):
                 continue
-            say("  ✉ e-mail a %s: %s  (%s)" % (
-                to, subject, os.path.join(self.local.mail_dir, n)))
+            self.out(["  ✉ e-mail a %s: %s  (%s)" % (
+                to, subject, os.path.join(self.local.mail_dir, n))])
 
     def show(self, e, mine):
         p = e.get("payload") or {}
@@ -517,9 +518,18 @@ class Chat:
     def say_block(self, prefix, text):
         pad = " " * len(prefix)
         lines = text.split("\n") or [""]
-        say(prefix + lines[0])
-        for line in lines[1:]:
-            say(pad + line)
+        self.out([prefix + lines[0]] + [pad + line for line in lines[1:]])
+
+    def out(self, lines):
+        """Print lines; a reply that arrives while you are at the prompt
+        goes above it, and the prompt is shown again."""
+        with self.print_lock:
+            if self.at_prompt:
+                sys.stdout.write("\r\033[K")
+            sys.stdout.write("\n".join(lines) + "\n")
+            if self.at_prompt:
+                sys.stdout.write(self.at_prompt)
+            sys.stdout.flush()
 
     def show_interactive(self, prefix, it, wamid, mine):
         parts = []
@@ -545,18 +555,22 @@ class Chat:
                     opts.append(("list", row.get("id", ""), row.get("title", ""),
                                  row.get("description", ""), wamid))
         pad = " " * len(prefix)
+        lines = []
         if it.get("type") == "list" and action.get("button"):
-            say(pad + "[%s]" % action["button"])
+            lines.append(pad + "[%s]" % action["button"])
         choices = []
         for o in opts:
             if o[0] == "section":
-                say(pad + "— %s" % o[2])
+                lines.append(pad + "— %s" % o[2])
                 continue
             choices.append(o)
             desc = (" · " + o[3]) if o[3] else ""
-            say(pad + "%2d) %s%s" % (len(choices), o[2], desc))
+            lines.append(pad + "%2d) %s%s" % (len(choices), o[2], desc))
         if choices and mine:
-            say(pad + "(escribí el número para elegir)")
+            lines.append(pad + "(escribí el número para elegir)")
+        if lines:
+            self.out(lines)
+        if choices and mine:
             with self.lock:
                 self.options = choices
 
@@ -671,7 +685,13 @@ class Chat:
     def read(self, prompt):
         try:
             if self.interactive:
-                return input(prompt)
+                with self.print_lock:
+                    self.at_prompt = prompt
+                try:
+                    return input(prompt)
+                finally:
+                    with self.print_lock:
+                        self.at_prompt = None
             line = self.source.readline()
             if not line:
                 return None
@@ -679,6 +699,7 @@ class Chat:
             say(prompt + line)
             return line
         except EOFError:
+            say("")
             return None
 
     def run(self, source, first):
