@@ -297,10 +297,50 @@ int
 store_catalog_add(struct store_catalog_writer *w, const char *key,
     const char *json)
 {
-	if (w == NULL || !valid_text(key, STORE_NAME_MAX) || json == NULL ||
-	    strnlen(json, STORE_DOC_MAX + 1) > STORE_DOC_MAX)
+	struct store_catalog_item it = { key, json, NULL, 0, NULL, 0, 0 };
+
+	return store_catalog_put(w, &it);
+}
+
+/* 1..STORE_TOKEN_MAX bytes of [a-z0-9._:]: a search token can never be
+ * read as syntax by a backend (FTS5 phrase, BSON). */
+static int
+valid_token(const char *s)
+{
+	size_t n;
+
+	if (s == NULL)
+		return 0;
+	n = strnlen(s, STORE_TOKEN_MAX + 1);
+	if (n == 0 || n > STORE_TOKEN_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+		    s[i] == '.' || s[i] == ':' || s[i] == '_'))
+			return 0;
+	return 1;
+}
+
+int
+store_catalog_put(struct store_catalog_writer *w,
+    const struct store_catalog_item *it)
+{
+	if (w == NULL || it == NULL || !valid_text(it->key, STORE_NAME_MAX) ||
+	    it->json == NULL ||
+	    strnlen(it->json, STORE_DOC_MAX + 1) > STORE_DOC_MAX ||
+	    it->ntokens > STORE_ITEM_TOKENS_MAX ||
+	    (it->ntokens > 0 && it->tokens == NULL) ||
+	    it->nlookups > STORE_ITEM_LOOKUPS_MAX ||
+	    (it->nlookups > 0 && it->lookups == NULL) ||
+	    it->rank > STORE_RANK_MAX)
 		return OV_EINVAL;
-	return w->ops->catalog_add(w->impl, key, json);
+	for (size_t i = 0; i < it->ntokens; i++)
+		if (!valid_token(it->tokens[i]))
+			return OV_EINVAL;
+	for (size_t i = 0; i < it->nlookups; i++)
+		if (!valid_text(it->lookups[i], STORE_LOOKUP_MAX))
+			return OV_EINVAL;
+	return w->ops->catalog_put(w->impl, it);
 }
 
 int
@@ -341,6 +381,54 @@ store_catalog_count(struct store *st, const char *catalog, int64_t *n)
 	if (!valid_catalog(catalog) || n == NULL)
 		return OV_EINVAL;
 	return st->ops->catalog_count(st->impl, catalog, n);
+}
+
+int
+store_catalog_search(struct store *st, const char *catalog,
+    const char *const *tokens, size_t n, int limit,
+    struct store_catalog_hit **out, size_t *nout)
+{
+	if (out == NULL || nout == NULL)
+		return OV_EINVAL;
+	*out = NULL;
+	*nout = 0;
+	if (!valid_catalog(catalog) || tokens == NULL || n == 0 ||
+	    n > STORE_SEARCH_TOKENS_MAX || limit < 1 ||
+	    limit > STORE_SEARCH_LIMIT_MAX)
+		return OV_EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!valid_token(tokens[i]))
+			return OV_EINVAL;
+	return st->ops->catalog_search(st->impl, catalog, tokens, n, limit, out,
+	    nout);
+}
+
+int
+store_catalog_lookup(struct store *st, const char *catalog,
+    const char *lookup, int limit, struct store_catalog_hit **out,
+    size_t *nout)
+{
+	if (out == NULL || nout == NULL)
+		return OV_EINVAL;
+	*out = NULL;
+	*nout = 0;
+	if (!valid_catalog(catalog) || !valid_text(lookup, STORE_LOOKUP_MAX) ||
+	    limit < 1 || limit > STORE_SEARCH_LIMIT_MAX)
+		return OV_EINVAL;
+	return st->ops->catalog_lookup(st->impl, catalog, lookup, limit, out,
+	    nout);
+}
+
+void
+store_catalog_hits_free(struct store_catalog_hit *v, size_t n)
+{
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].key);
+		free(v[i].json);
+	}
+	free(v);
 }
 
 #define QUOTE_STATE_MAX (sizeof(((struct store_quote *)NULL)->state) - 1)

@@ -156,6 +156,61 @@ int store_catalog_begin(struct store *st, const char *catalog,
 /* A later add with the same key replaces the earlier one. */
 int store_catalog_add(struct store_catalog_writer *w, const char *key,
     const char *json);
+
+/*
+ * Items may also be found by search tokens and lookup keys, which are
+ * replaced with the catalog in the same atomic swap. The store knows
+ * nothing of products or customers: the caller normalises (lib/catalog,
+ * lib/customer) and the store matches exactly, binding every value as a
+ * value: never a pattern, a regular expression or an operator.
+ *   - a token: 1..STORE_TOKEN_MAX bytes of [a-z0-9] and '.', ':', '_';
+ *   - a lookup key: 1..STORE_LOOKUP_MAX bytes of text without control
+ *     characters, e.g. "tel:3415551234", "cuit:20284567898";
+ *   - a rank 0..STORE_RANK_MAX: search and lookup answer lower ranks
+ *     first, and within a rank in the order the items were added.
+ */
+#define STORE_TOKEN_MAX 64
+#define STORE_ITEM_TOKENS_MAX 512
+#define STORE_LOOKUP_MAX 300
+#define STORE_ITEM_LOOKUPS_MAX 32
+#define STORE_RANK_MAX 65535
+#define STORE_SEARCH_TOKENS_MAX 16
+#define STORE_SEARCH_LIMIT_MAX 1000
+
+struct store_catalog_item {
+	const char *key;
+	const char *json;
+	const char *const *tokens;   /* ntokens of them; repeats are fine */
+	size_t ntokens;
+	const char *const *lookups;  /* nlookups of them */
+	size_t nlookups;
+	unsigned rank;
+};
+
+/* store_catalog_add() with tokens, lookup keys and a rank. */
+int store_catalog_put(struct store_catalog_writer *w,
+    const struct store_catalog_item *item);
+
+/* An item found; key and json malloc'd, owned by the array. */
+struct store_catalog_hit {
+	char *key;
+	char *json;
+};
+
+/* The items holding every one of tokens[0..n-1] (1..STORE_SEARCH_
+ * TOKENS_MAX), by rank then insertion, at most limit (1..STORE_SEARCH_
+ * LIMIT_MAX). *out is a malloc'd array of *nout hits (NULL when none);
+ * free with store_catalog_hits_free(). */
+int store_catalog_search(struct store *st, const char *catalog,
+    const char *const *tokens, size_t n, int limit,
+    struct store_catalog_hit **out, size_t *nout);
+
+/* The items with this lookup key, by rank then insertion, at most limit. */
+int store_catalog_lookup(struct store *st, const char *catalog,
+    const char *lookup, int limit, struct store_catalog_hit **out,
+    size_t *nout);
+
+void store_catalog_hits_free(struct store_catalog_hit *v, size_t n);
 /* Frees w in every case. */
 int store_catalog_commit(struct store_catalog_writer *w);
 void store_catalog_abort(struct store_catalog_writer *w);

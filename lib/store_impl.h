@@ -41,12 +41,19 @@ struct store_ops {
 
 	/* The backend's writer state; store.c wraps it. */
 	int (*catalog_begin)(void *impl, const char *catalog, void **writer);
-	int (*catalog_add)(void *writer, const char *key, const char *json);
+	/* Tokens and lookups validated, repeats possible. */
+	int (*catalog_put)(void *writer, const struct store_catalog_item *it);
 	int (*catalog_commit)(void *writer);   /* frees writer */
 	void (*catalog_abort)(void *writer);   /* frees writer */
 	int (*catalog_get)(void *impl, const char *catalog, const char *key,
 	    char **json, bool *found);
 	int (*catalog_count)(void *impl, const char *catalog, int64_t *n);
+	int (*catalog_search)(void *impl, const char *catalog,
+	    const char *const *tokens, size_t n, int limit,
+	    struct store_catalog_hit **out, size_t *nout);
+	int (*catalog_lookup)(void *impl, const char *catalog,
+	    const char *lookup, int limit, struct store_catalog_hit **out,
+	    size_t *nout);
 
 	int (*quote_put)(void *impl, const struct store_quote *q);
 	int (*quote_get)(void *impl, const char *id, struct store_quote *out,

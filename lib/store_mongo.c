@@ -18,7 +18,11 @@
  *   - catalogs: written into a fresh collection, then renameCollection with
  *     dropTarget swaps it in one step. A writer borrows its store's client
  *     (close the writer first); a copy a crash left behind is dropped by a
- *     later sync once it is a day old.
+ *     later sync once it is a day old. Items carry `tokens` and `lookup`
+ *     arrays (multikey indexes tokens_ord and lookup_ord, built on the
+ *     fresh copy before the swap) and `ord` = rank << 32 | order added.
+ *     Search is {tokens: {$all: [...]}} sorted by ord; lookup is an
+ *     equality on lookup: plain values, never $regex or $text.
  *
  * User values only ever go in as BSON values, never as keys or operators.
  * Errors are logged with the operation and the driver's message (never the
@@ -72,6 +76,7 @@ struct mongo_writer {
 	mongoc_collection_t *tmp;
 	mongoc_bulk_operation_t *bulk;
 	size_t pending;
+	uint32_t seq;            /* items added, for ord */
 	char catalog[32];
 	char tmp_name[96];
 };
@@ -1091,8 +1096,26 @@ writer_flush(struct mongo_writer *w)
 	return rc;
 }
 
+/* An array of strings under key. */
+static bool
+put_str_array(bson_t *b, const char *key, const char *const *v, size_t n)
+{
+	bson_t arr;
+	char idx[16];
+	const char *k;
+	bool ok = true;
+
+	if (!BSON_APPEND_ARRAY_BEGIN(b, key, &arr))
+		return false;
+	for (size_t i = 0; i < n && ok; i++) {
+		bson_uint32_to_string((uint32_t)i, &k, idx, sizeof(idx));
+		ok = put_str(&arr, k, v[i]);
+	}
+	return bson_append_array_end(b, &arr) && ok;
+}
+
 static int
-mongo_catalog_add(void *writer, const char *key, const char *json)
+mongo_catalog_put(void *writer, const struct store_catalog_item *it)
 {
 	struct mongo_writer *w = writer;
 	bson_t sel = BSON_INITIALIZER, doc = BSON_INITIALIZER;
@@ -1100,11 +1123,20 @@ mongo_catalog_add(void *writer, const char *key, const char *json)
 	bson_error_t error;
 	int rc = OV_OK;
 
-	if (!put_str(&sel, "_id", key) || !put_str(&doc, "_id", key) ||
-	    !put_str(&doc, "json", json)) {
+	if (w->seq == UINT32_MAX) {
+		rc = OV_ETOOBIG;
+		goto out;
+	}
+	if (!put_str(&sel, "_id", it->key) || !put_str(&doc, "_id", it->key) ||
+	    !put_str(&doc, "json", it->json) ||
+	    !BSON_APPEND_INT64(&doc, "ord",
+	    (int64_t)it->rank << 32 | (int64_t)(w->seq + 1)) ||
+	    !put_str_array(&doc, "tokens", it->tokens, it->ntokens) ||
+	    !put_str_array(&doc, "lookup", it->lookups, it->nlookups)) {
 		rc = OV_EINVAL;
 		goto out;
 	}
+	w->seq++;
 	if (w->bulk == NULL) {
 		/* Ordered: a later add of the same key replaces the earlier. */
 		BSON_APPEND_BOOL(&bulk_opts, "ordered", true);
@@ -1131,6 +1163,37 @@ out:
 	return rc;
 }
 
+/* The search and lookup indexes of a fresh copy, built before the swap so
+ * the copy arrives with them (renameCollection keeps indexes). */
+static int
+catalog_indexes(struct mongo_writer *w)
+{
+	static const char *const fields[] = { "tokens", "lookup" };
+	static const char *const names[] = { "tokens_ord", "lookup_ord" };
+	bson_error_t error;
+	int rc = OV_OK;
+
+	for (size_t i = 0; i < 2 && rc == OV_OK; i++) {
+		bson_t cmd = BSON_INITIALIZER, indexes, index, keys;
+
+		BSON_APPEND_UTF8(&cmd, "createIndexes", w->tmp_name);
+		BSON_APPEND_ARRAY_BEGIN(&cmd, "indexes", &indexes);
+		BSON_APPEND_DOCUMENT_BEGIN(&indexes, "0", &index);
+		BSON_APPEND_DOCUMENT_BEGIN(&index, "key", &keys);
+		BSON_APPEND_INT32(&keys, fields[i], 1);
+		BSON_APPEND_INT32(&keys, "ord", 1);
+		bson_append_document_end(&index, &keys);
+		BSON_APPEND_UTF8(&index, "name", names[i]);
+		bson_append_document_end(&indexes, &index);
+		bson_append_array_end(&cmd, &indexes);
+		if (!mongoc_collection_write_command_with_opts(w->tmp, &cmd,
+		    NULL, NULL, &error))
+			rc = mongo_fail("catalog index", &error);
+		bson_destroy(&cmd);
+	}
+	return rc;
+}
+
 static int
 mongo_catalog_commit(void *writer)
 {
@@ -1140,6 +1203,8 @@ mongo_catalog_commit(void *writer)
 
 	rc = writer_flush(w);
 	if (rc != OV_OK)
+		goto out;
+	if ((rc = catalog_indexes(w)) != OV_OK)
 		goto out;
 	/* One step on the server: readers see the old copy or the new. */
 	if (!mongoc_collection_rename_with_opts(w->tmp, w->m->db, w->catalog,
@@ -1198,6 +1263,113 @@ mongo_catalog_count(void *impl, const char *catalog, int64_t *n)
 		rc = mongo_fail("catalog count", &error);
 	else
 		*n = count;
+	bson_destroy(&filter);
+	return rc;
+}
+
+/* Documents matching filter, sorted by ord, into a hits array. */
+static int
+catalog_find(mongoc_collection_t *c, const bson_t *filter, int limit,
+    const char *op, struct store_catalog_hit **out, size_t *nout)
+{
+	bson_t opts = BSON_INITIALIZER, sort, proj;
+	struct store_catalog_hit *v = NULL;
+	mongoc_cursor_t *cur = NULL;
+	const bson_t *doc;
+	bson_error_t error;
+	size_t n = 0;
+	int rc = OV_OK;
+
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+	BSON_APPEND_INT32(&sort, "ord", 1);
+	bson_append_document_end(&opts, &sort);
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &proj);
+	BSON_APPEND_INT32(&proj, "json", 1);
+	bson_append_document_end(&opts, &proj);
+	BSON_APPEND_INT64(&opts, "limit", limit);
+	v = calloc((size_t)limit, sizeof(*v));
+	if (v == NULL) {
+		rc = OV_ENOMEM;
+		goto out;
+	}
+	cur = mongoc_collection_find_with_opts(c, filter, &opts, NULL);
+	while (n < (size_t)limit && mongoc_cursor_next(cur, &doc)) {
+		n++;
+		if ((rc = get_dup(doc, "_id", &v[n - 1].key)) != OV_OK ||
+		    (rc = get_dup(doc, "json", &v[n - 1].json)) != OV_OK)
+			goto out;
+		if (v[n - 1].key == NULL || v[n - 1].json == NULL) {
+			log_error("mongodb %s: item without key or json", op);
+			rc = OV_ESTORE;
+			goto out;
+		}
+	}
+	if (mongoc_cursor_error(cur, &error)) {
+		rc = mongo_fail(op, &error);
+		goto out;
+	}
+	if (n == 0) {
+		free(v);
+		v = NULL;
+	}
+	*out = v;
+	*nout = n;
+	v = NULL;
+out:
+	store_catalog_hits_free(v, n);   /* only on error: v is NULL otherwise */
+	mongoc_cursor_destroy(cur);
+	bson_destroy(&opts);
+	return rc;
+}
+
+static int
+token_len_desc(const void *a, const void *b)
+{
+	size_t la = strlen(*(const char *const *)a);
+	size_t lb = strlen(*(const char *const *)b);
+
+	return la < lb ? 1 : la > lb ? -1 : 0;
+}
+
+static int
+mongo_catalog_search(void *impl, const char *catalog,
+    const char *const *tokens, size_t n, int limit,
+    struct store_catalog_hit **out, size_t *nout)
+{
+	struct mongo *m = impl;
+	const char *sorted[STORE_SEARCH_TOKENS_MAX];
+	bson_t filter = BSON_INITIALIZER, cond;
+	int rc = OV_EINVAL;
+
+	if (n > STORE_SEARCH_TOKENS_MAX)
+		goto out;
+	/* The server bounds its index scan by the first $all value: put the
+	 * longest (most specific, so rarest) token first. */
+	memcpy(sorted, tokens, n * sizeof(*tokens));
+	qsort(sorted, n, sizeof(sorted[0]), token_len_desc);
+	if (!BSON_APPEND_DOCUMENT_BEGIN(&filter, "tokens", &cond) ||
+	    !put_str_array(&cond, "$all", sorted, n) ||
+	    !bson_append_document_end(&filter, &cond))
+		goto out;
+	rc = catalog_find(catalog_coll(m, catalog), &filter, limit,
+	    "catalog search", out, nout);
+out:
+	bson_destroy(&filter);
+	return rc;
+}
+
+static int
+mongo_catalog_lookup(void *impl, const char *catalog, const char *lookup,
+    int limit, struct store_catalog_hit **out, size_t *nout)
+{
+	struct mongo *m = impl;
+	bson_t filter = BSON_INITIALIZER;
+	int rc = OV_EINVAL;
+
+	/* An equality on a plain string value: no operator can ride in. */
+	if (put_str(&filter, "lookup", lookup))
+		rc = catalog_find(catalog_coll(m, catalog), &filter, limit,
+		    "catalog lookup", out, nout);
 	bson_destroy(&filter);
 	return rc;
 }
@@ -1572,11 +1744,13 @@ const struct store_ops store_mongo_ops = {
 	.token_get = mongo_token_get,
 	.token_put = mongo_token_put,
 	.catalog_begin = mongo_catalog_begin,
-	.catalog_add = mongo_catalog_add,
+	.catalog_put = mongo_catalog_put,
 	.catalog_commit = mongo_catalog_commit,
 	.catalog_abort = mongo_catalog_abort,
 	.catalog_get = mongo_catalog_get,
 	.catalog_count = mongo_catalog_count,
+	.catalog_search = mongo_catalog_search,
+	.catalog_lookup = mongo_catalog_lookup,
 	.quote_put = mongo_quote_put,
 	.quote_get = mongo_quote_get,
 	.quote_list_older = mongo_quote_list_older,

@@ -40,6 +40,11 @@
 #define SQ_STALE_MAX 32
 #define SQ_TABLE_MAX 64
 
+/* The FTS5 table of a catalog's search tokens: tokens are whole words
+ * of [a-z0-9._:], matched exactly (detail=none: no phrases, no positions). */
+#define CATALOG_FTS5_ARGS "(tokens, detail=none, columnsize=0," \
+	" tokenize=\"ascii tokenchars '.:_'\")"
+
 /*
  * Schema, by version: migrations[i] takes a database from user_version i
  * to i + 1. Later issues append; never edit a released step.
@@ -107,6 +112,25 @@ static const char *const migrations[] = {
 	" next_attempt_at INTEGER NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS outbox_due ON outbox (next_attempt_at);"
 	"CREATE INDEX IF NOT EXISTS outbox_wa ON outbox (wa_id);",
+	/* 3 -> 4: catalog search and lookups (store_catalog_search,
+	 * store_catalog_lookup). Items keep their documents; their tokens
+	 * and lookup keys arrive with the next sync. */
+	"CREATE TABLE productos_cache__v4 (rid INTEGER PRIMARY KEY,"
+	" key TEXT NOT NULL UNIQUE, doc TEXT NOT NULL);"
+	"INSERT INTO productos_cache__v4 (key, doc) SELECT key, doc FROM productos_cache;"
+	"DROP TABLE productos_cache;"
+	"ALTER TABLE productos_cache__v4 RENAME TO productos_cache;"
+	"CREATE VIRTUAL TABLE productos_cache__fts USING fts5" CATALOG_FTS5_ARGS ";"
+	"CREATE TABLE productos_cache__lk (lookup TEXT NOT NULL, rid INTEGER NOT NULL,"
+	" PRIMARY KEY (lookup, rid)) WITHOUT ROWID;"
+	"CREATE TABLE clientes_cianbox__v4 (rid INTEGER PRIMARY KEY,"
+	" key TEXT NOT NULL UNIQUE, doc TEXT NOT NULL);"
+	"INSERT INTO clientes_cianbox__v4 (key, doc) SELECT key, doc FROM clientes_cianbox;"
+	"DROP TABLE clientes_cianbox;"
+	"ALTER TABLE clientes_cianbox__v4 RENAME TO clientes_cianbox;"
+	"CREATE VIRTUAL TABLE clientes_cianbox__fts USING fts5" CATALOG_FTS5_ARGS ";"
+	"CREATE TABLE clientes_cianbox__lk (lookup TEXT NOT NULL, rid INTEGER NOT NULL,"
+	" PRIMARY KEY (lookup, rid)) WITHOUT ROWID;",
 };
 
 #define SQ_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -141,6 +165,10 @@ enum sq_query {
 	Q_CAT_GET_1,
 	Q_CAT_COUNT_0,
 	Q_CAT_COUNT_1,
+	Q_CAT_SEARCH_0,
+	Q_CAT_SEARCH_1,
+	Q_CAT_LOOKUP_0,
+	Q_CAT_LOOKUP_1,
 	Q_QUOTE_PUT,
 	Q_QUOTE_GET,
 	Q_QUOTE_OLDER,
@@ -220,6 +248,16 @@ static const char *const queries[Q__MAX] = {
 	[Q_CAT_GET_1] = "SELECT doc FROM clientes_cianbox WHERE key = ?1",
 	[Q_CAT_COUNT_0] = "SELECT count(*) FROM productos_cache",
 	[Q_CAT_COUNT_1] = "SELECT count(*) FROM clientes_cianbox",
+#define CAT_SEARCH(t) \
+	"SELECT c.key, c.doc FROM " t "__fts f JOIN " t " c ON c.rid = f.rowid" \
+	" WHERE " t "__fts MATCH ?1 ORDER BY f.rowid LIMIT ?2"
+#define CAT_LOOKUP(t) \
+	"SELECT c.key, c.doc FROM " t "__lk l JOIN " t " c ON c.rid = l.rid" \
+	" WHERE l.lookup = ?1 ORDER BY l.rid LIMIT ?2"
+	[Q_CAT_SEARCH_0] = CAT_SEARCH("productos_cache"),
+	[Q_CAT_SEARCH_1] = CAT_SEARCH("clientes_cianbox"),
+	[Q_CAT_LOOKUP_0] = CAT_LOOKUP("productos_cache"),
+	[Q_CAT_LOOKUP_1] = CAT_LOOKUP("clientes_cianbox"),
 	[Q_QUOTE_PUT] =
 	    "INSERT INTO presupuestos (" QUOTE_COLS ")"
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
@@ -257,14 +295,33 @@ struct sq {
 	sqlite3_stmt *stmt[Q__MAX];   /* prepared on first use */
 };
 
+/* A buffered catalog item: tokens joined by spaces (the FTS5 text),
+ * lookup keys by newlines; either may be NULL. */
+struct sq_item {
+	char *key, *doc, *tokens, *lookups;
+	int64_t rid;
+};
+
+/* A writer's statements on its staging tables. */
+enum sq_writer_stmt {
+	W_FIND,      /* rid of a key already staged */
+	W_DEL,       /* W_DEL..W_DEL_LK: forget that rid */
+	W_DEL_FTS,
+	W_DEL_LK,
+	W_INS,
+	W_INS_FTS,
+	W_INS_LK,
+	W__MAX
+};
+
 struct sq_writer {
 	struct sq *s;
 	int cat;                       /* index into catalogs[] */
 	char staging[SQ_TABLE_MAX];
-	sqlite3_stmt *ins;
-	char *keys[SQ_BATCH_ITEMS];
-	char *docs[SQ_BATCH_ITEMS];
+	sqlite3_stmt *st[W__MAX];
+	struct sq_item items[SQ_BATCH_ITEMS];
 	size_t n, bytes;
+	uint32_t seq;                  /* items added, for rid */
 	int failed;                    /* a batch was lost: commit refuses */
 };
 
@@ -1057,11 +1114,20 @@ out:
 /* ---- catalogs ----------------------------------------------------------- */
 
 /*
- * A replace writes into a staging table "<catalog>__new_<pid>" in short
- * batched transactions (items are buffered, at most SQ_BATCH_ITEMS or
- * SQ_BATCH_BYTES, so no write lock is held while the caller fetches the
- * next page), then commit swaps it in with DROP + RENAME in one
- * transaction. Readers keep seeing the old table until that commit.
+ * A catalog is three tables swapped together:
+ *   <catalog>       rid INTEGER PRIMARY KEY, key UNIQUE, doc;
+ *   <catalog>__fts  FTS5 over the item's search tokens (rowid = rid),
+ *                   detail=none: tokens are matched whole, never phrases;
+ *   <catalog>__lk   (lookup, rid): lookup keys.
+ * rid = rank << 32 | order of adding, so FTS5, which answers in rowid
+ * order, gives the best ranked items first and a LIMIT stops early.
+ *
+ * A replace writes into staging tables "<catalog>__new_<pid>" (and
+ * "..._fts", "..._lk") in short batched transactions (items are buffered,
+ * at most SQ_BATCH_ITEMS or SQ_BATCH_BYTES, so no write lock is held while
+ * the caller fetches the next page), then commit swaps all three in with
+ * DROP + RENAME in one transaction. Readers keep seeing the old tables
+ * until that commit.
  */
 
 /* Drop staging tables of this catalog left by dead processes (or by an
@@ -1069,6 +1135,7 @@ out:
 static int
 drop_stale_staging(struct sq *s, const char *table)
 {
+	static const char *const suffixes[] = { "", "_fts", "_lk" };
 	char prefix[SQ_TABLE_MAX], sql[2 * SQ_TABLE_MAX];
 	long stale[SQ_STALE_MAX];
 	size_t nstale = 0;
@@ -1096,7 +1163,8 @@ drop_stale_staging(struct sq *s, const char *table)
 			continue;
 		errno = 0;
 		pid = strtol(name + plen, &end, 10);
-		/* Only names we could have made are ever formatted into SQL. */
+		/* Only names we could have made are ever formatted into SQL;
+		 * the _fts and _lk companions go with their main table. */
 		if (errno != 0 || end == name + plen || *end != '\0' || pid <= 0)
 			continue;
 		if (pid == (long)getpid() ||
@@ -1111,10 +1179,14 @@ drop_stale_staging(struct sq *s, const char *table)
 	st = NULL;
 	rc = OV_OK;
 	for (size_t i = 0; i < nstale; i++) {
-		snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS \"%s%ld\"",
-		    prefix, stale[i]);
-		if ((rc = sq_exec(s->db, sql, "catalog drop staging")) != OV_OK)
-			goto out;
+		for (size_t k = 0; k < sizeof(suffixes) / sizeof(suffixes[0]);
+		    k++) {
+			snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS "
+			    "\"%s%ld%s\"", prefix, stale[i], suffixes[k]);
+			if ((rc = sq_exec(s->db, sql, "catalog drop staging")) !=
+			    OV_OK)
+				goto out;
+		}
 	}
 out:
 	sqlite3_finalize(st);
@@ -1125,12 +1197,25 @@ static void
 writer_clear_batch(struct sq_writer *w)
 {
 	for (size_t i = 0; i < w->n; i++) {
-		free(w->keys[i]);
-		free(w->docs[i]);
-		w->keys[i] = w->docs[i] = NULL;
+		struct sq_item *it = &w->items[i];
+
+		free(it->key);
+		free(it->doc);
+		free(it->tokens);
+		free(it->lookups);
+		memset(it, 0, sizeof(*it));
 	}
 	w->n = 0;
 	w->bytes = 0;
+}
+
+static void
+writer_finalize(struct sq_writer *w)
+{
+	for (int i = 0; i < W__MAX; i++) {
+		sqlite3_finalize(w->st[i]);
+		w->st[i] = NULL;
+	}
 }
 
 static void
@@ -1139,8 +1224,88 @@ writer_free(struct sq_writer *w)
 	if (w == NULL)
 		return;
 	writer_clear_batch(w);
-	sqlite3_finalize(w->ins);
+	writer_finalize(w);
 	free(w);
+}
+
+/* Remove an item of the staging tables whose key comes again. */
+static int
+writer_drop_key(struct sq_writer *w, const char *key)
+{
+	sqlite3 *db = w->s->db;
+	sqlite3_int64 rid;
+	int rc;
+
+	if (bind_text(w->st[W_FIND], 1, key))
+		return sq_fail(db, "catalog add", SQLITE_ERROR);
+	rc = sqlite3_step(w->st[W_FIND]);
+	if (rc == SQLITE_DONE) {
+		rc = OV_OK;
+		goto out;
+	}
+	if (rc != SQLITE_ROW) {
+		rc = sq_fail(db, "catalog add", rc);
+		goto out;
+	}
+	rid = sqlite3_column_int64(w->st[W_FIND], 0);
+	for (int q = W_DEL; q <= W_DEL_LK; q++) {
+		if (sqlite3_bind_int64(w->st[q], 1, rid)) {
+			rc = sq_fail(db, "catalog add", SQLITE_ERROR);
+			goto out;
+		}
+		rc = sq_step_done(db, w->st[q], "catalog add");
+		sq_release(w->st[q]);
+		if (rc != OV_OK)
+			goto out;
+	}
+	rc = OV_OK;
+out:
+	sq_release(w->st[W_FIND]);
+	return rc;
+}
+
+static int
+writer_insert(struct sq_writer *w, const struct sq_item *it)
+{
+	sqlite3 *db = w->s->db;
+	int rc;
+
+	if ((rc = writer_drop_key(w, it->key)) != OV_OK)
+		return rc;
+	if (sqlite3_bind_int64(w->st[W_INS], 1, it->rid) ||
+	    bind_text(w->st[W_INS], 2, it->key) ||
+	    bind_text(w->st[W_INS], 3, it->doc))
+		return sq_fail(db, "catalog add", SQLITE_ERROR);
+	rc = sq_step_done(db, w->st[W_INS], "catalog add");
+	sq_release(w->st[W_INS]);
+	if (rc != OV_OK)
+		return rc;
+	if (it->tokens != NULL) {
+		if (sqlite3_bind_int64(w->st[W_INS_FTS], 1, it->rid) ||
+		    bind_text(w->st[W_INS_FTS], 2, it->tokens))
+			return sq_fail(db, "catalog add", SQLITE_ERROR);
+		rc = sq_step_done(db, w->st[W_INS_FTS], "catalog add");
+		sq_release(w->st[W_INS_FTS]);
+		if (rc != OV_OK)
+			return rc;
+	}
+	/* Lookup keys, one per line (they hold no control characters). */
+	for (const char *p = it->lookups; p != NULL && *p != '\0';) {
+		size_t len = strcspn(p, "\n");
+
+		if (sqlite3_bind_text(w->st[W_INS_LK], 1, p, (int)len,
+		    SQLITE_STATIC) ||
+		    sqlite3_bind_int64(w->st[W_INS_LK], 2, it->rid))
+			return sq_fail(db, "catalog add", SQLITE_ERROR);
+		rc = sq_step_done(db, w->st[W_INS_LK], "catalog add");
+		sq_release(w->st[W_INS_LK]);
+		if (rc != OV_OK)
+			return rc;
+		p += len;
+		if (*p == '\n')
+			p++;
+	}
+	return OV_OK;
 }
 
 /* Write the buffered items in one transaction. */
@@ -1154,20 +1319,11 @@ writer_flush(struct sq_writer *w)
 		return OV_OK;
 	if ((rc = sq_begin(s)) != OV_OK)
 		goto out;
-	for (size_t i = 0; i < w->n; i++) {
-		if (bind_text(w->ins, 1, w->keys[i]) ||
-		    bind_text(w->ins, 2, w->docs[i])) {
-			rc = sq_fail(s->db, "catalog add", SQLITE_ERROR);
+	for (size_t i = 0; i < w->n; i++)
+		if ((rc = writer_insert(w, &w->items[i])) != OV_OK)
 			goto out;
-		}
-		rc = sq_step_done(s->db, w->ins, "catalog add");
-		sq_release(w->ins);
-		if (rc != OV_OK)
-			goto out;
-	}
 	rc = sq_commit(s);
 out:
-	sq_release(w->ins);
 	if (rc != OV_OK) {
 		sq_rollback(s);
 		w->failed = 1;
@@ -1179,11 +1335,44 @@ out:
 static void
 writer_drop_staging(struct sq_writer *w)
 {
+	static const char *const suffixes[] = { "", "_fts", "_lk" };
 	char sql[2 * SQ_TABLE_MAX];
 
 	sq_rollback(w->s);
-	snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS \"%s\"", w->staging);
-	(void)sq_exec(w->s->db, sql, "catalog drop staging");
+	for (size_t k = 0; k < sizeof(suffixes) / sizeof(suffixes[0]); k++) {
+		snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS \"%s%s\"",
+		    w->staging, suffixes[k]);
+		(void)sq_exec(w->s->db, sql, "catalog drop staging");
+	}
+}
+
+static int
+writer_prepare(struct sq_writer *w)
+{
+	const char *t = w->staging;
+	char sql[W__MAX][4 * SQ_TABLE_MAX];
+	int rc;
+
+	snprintf(sql[W_FIND], sizeof(sql[0]),
+	    "SELECT rid FROM \"%s\" WHERE key = ?1", t);
+	snprintf(sql[W_DEL], sizeof(sql[0]),
+	    "DELETE FROM \"%s\" WHERE rid = ?1", t);
+	snprintf(sql[W_DEL_FTS], sizeof(sql[0]),
+	    "DELETE FROM \"%s_fts\" WHERE rowid = ?1", t);
+	snprintf(sql[W_DEL_LK], sizeof(sql[0]),
+	    "DELETE FROM \"%s_lk\" WHERE rid = ?1", t);
+	snprintf(sql[W_INS], sizeof(sql[0]),
+	    "INSERT INTO \"%s\" (rid, key, doc) VALUES (?1, ?2, ?3)", t);
+	snprintf(sql[W_INS_FTS], sizeof(sql[0]),
+	    "INSERT INTO \"%s_fts\" (rowid, tokens) VALUES (?1, ?2)", t);
+	snprintf(sql[W_INS_LK], sizeof(sql[0]),
+	    "INSERT OR IGNORE INTO \"%s_lk\" (lookup, rid) VALUES (?1, ?2)", t);
+	for (int i = 0; i < W__MAX; i++) {
+		rc = sqlite3_prepare_v2(w->s->db, sql[i], -1, &w->st[i], NULL);
+		if (rc != SQLITE_OK)
+			return sq_fail(w->s->db, "catalog begin", rc);
+	}
+	return OV_OK;
 }
 
 static int
@@ -1191,7 +1380,7 @@ sq_catalog_begin(void *impl, const char *catalog, void **writer)
 {
 	struct sq *s = impl;
 	struct sq_writer *w;
-	char sql[3 * SQ_TABLE_MAX];
+	char sql[4 * SQ_TABLE_MAX];
 	int rc, in_tx = 0;
 
 	*writer = NULL;
@@ -1211,22 +1400,27 @@ sq_catalog_begin(void *impl, const char *catalog, void **writer)
 	in_tx = 1;
 	if ((rc = drop_stale_staging(s, catalogs[w->cat])) != OV_OK)
 		goto out;
-	snprintf(sql, sizeof(sql), "CREATE TABLE \"%s\" (key TEXT PRIMARY KEY,"
-	    " doc TEXT NOT NULL)", w->staging);
+	snprintf(sql, sizeof(sql), "CREATE TABLE \"%s\" (rid INTEGER PRIMARY"
+	    " KEY, key TEXT NOT NULL UNIQUE, doc TEXT NOT NULL)", w->staging);
+	if ((rc = sq_exec(s->db, sql, "catalog begin")) != OV_OK)
+		goto out;
+	snprintf(sql, sizeof(sql), "CREATE VIRTUAL TABLE \"%s_fts\" USING fts5"
+	    CATALOG_FTS5_ARGS, w->staging);
+	if ((rc = sq_exec(s->db, sql, "catalog begin")) != OV_OK)
+		goto out;
+	snprintf(sql, sizeof(sql), "CREATE TABLE \"%s_lk\" (lookup TEXT NOT"
+	    " NULL, rid INTEGER NOT NULL, PRIMARY KEY (lookup, rid))"
+	    " WITHOUT ROWID", w->staging);
 	if ((rc = sq_exec(s->db, sql, "catalog begin")) != OV_OK)
 		goto out;
 	if ((rc = sq_commit(s)) != OV_OK)
 		goto out;
 	in_tx = 0;
-	snprintf(sql, sizeof(sql), "INSERT OR REPLACE INTO \"%s\" (key, doc)"
-	    " VALUES (?1, ?2)", w->staging);
-	rc = sqlite3_prepare_v2(s->db, sql, -1, &w->ins, NULL);
-	if (rc != SQLITE_OK) {
-		rc = sq_fail(s->db, "catalog begin", rc);
+	if ((rc = writer_prepare(w)) != OV_OK) {
+		writer_finalize(w);
 		writer_drop_staging(w);
 		goto out;
 	}
-	rc = OV_OK;
 	*writer = w;
 	w = NULL;
 out:
@@ -1236,42 +1430,90 @@ out:
 	return rc;
 }
 
+static char *
+dup_text(const char *s, size_t *len)
+{
+	size_t n = strlen(s);
+	char *p = malloc(n + 1);
+
+	if (p != NULL)
+		memcpy(p, s, n + 1);
+	*len += n;
+	return p;
+}
+
+/* The strings v[0..n-1] joined by sep; NULL for none. */
 static int
-sq_catalog_add(void *writer, const char *key, const char *json)
+join_strings(const char *const *v, size_t n, char sep, char **out,
+    size_t *len)
+{
+	size_t total = 0, o = 0;
+	char *p;
+
+	*out = NULL;
+	if (n == 0)
+		return OV_OK;
+	for (size_t i = 0; i < n; i++)
+		total += strlen(v[i]) + 1;
+	if ((p = malloc(total)) == NULL)
+		return OV_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(v[i]);
+
+		memcpy(p + o, v[i], l);
+		o += l;
+		p[o++] = sep;
+	}
+	p[o - 1] = '\0';
+	*len += total;
+	*out = p;
+	return OV_OK;
+}
+
+static int
+sq_catalog_put(void *writer, const struct store_catalog_item *it)
 {
 	struct sq_writer *w = writer;
-	size_t klen, jlen;
-	char *k = NULL, *j = NULL;
+	struct sq_item *item;
+	int rc;
 
 	if (w->failed)
 		return OV_ESTORE;
-	klen = strlen(key);
-	jlen = strlen(json);
-	k = malloc(klen + 1);
-	j = malloc(jlen + 1);
-	if (k == NULL || j == NULL) {
-		free(k);
-		free(j);
+	if (w->seq == UINT32_MAX)
+		return OV_ETOOBIG;
+	item = &w->items[w->n];
+	memset(item, 0, sizeof(*item));
+	item->key = dup_text(it->key, &w->bytes);
+	item->doc = dup_text(it->json, &w->bytes);
+	if (item->key == NULL || item->doc == NULL ||
+	    join_strings(it->tokens, it->ntokens, ' ', &item->tokens,
+	    &w->bytes) != OV_OK ||
+	    join_strings(it->lookups, it->nlookups, '\n', &item->lookups,
+	    &w->bytes) != OV_OK) {
+		free(item->key);
+		free(item->doc);
+		free(item->tokens);
+		memset(item, 0, sizeof(*item));
 		return OV_ENOMEM;
 	}
-	memcpy(k, key, klen + 1);
-	memcpy(j, json, jlen + 1);
-	w->keys[w->n] = k;
-	w->docs[w->n] = j;
+	item->rid = (int64_t)it->rank << 32 | (int64_t)++w->seq;
 	w->n++;
-	w->bytes += klen + jlen;
-	if (w->n == SQ_BATCH_ITEMS || w->bytes >= SQ_BATCH_BYTES)
-		return writer_flush(w);
+	if (w->n == SQ_BATCH_ITEMS || w->bytes >= SQ_BATCH_BYTES) {
+		rc = writer_flush(w);
+		return rc;
+	}
 	return OV_OK;
 }
 
 static int
 sq_catalog_commit(void *writer)
 {
+	static const char *const suffixes[] = { "", "__fts", "__lk" };
+	static const char *const staged[] = { "", "_fts", "_lk" };
 	struct sq_writer *w = writer;
 	struct sq *s = w->s;
 	const char *table = catalogs[w->cat];
-	char sql[3 * SQ_TABLE_MAX];
+	char sql[4 * SQ_TABLE_MAX];
 	int rc;
 
 	if (w->failed) {
@@ -1282,18 +1524,27 @@ sq_catalog_commit(void *writer)
 	}
 	if ((rc = writer_flush(w)) != OV_OK)
 		goto out;
-	/* No statement may hold the staging table during the rename. */
-	sqlite3_finalize(w->ins);
-	w->ins = NULL;
+	/* No statement may hold the staging tables during the rename. */
+	writer_finalize(w);
+	/* One b-tree per token: searches read one segment, not many. */
+	snprintf(sql, sizeof(sql), "INSERT INTO \"%s_fts\" (\"%s_fts\")"
+	    " VALUES ('optimize')", w->staging, w->staging);
+	if ((rc = sq_exec(s->db, sql, "catalog optimize")) != OV_OK)
+		goto out;
 	if ((rc = sq_begin(s)) != OV_OK)
 		goto out;
-	snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS \"%s\"", table);
-	if ((rc = sq_exec(s->db, sql, "catalog swap")) != OV_OK)
-		goto out;
-	snprintf(sql, sizeof(sql), "ALTER TABLE \"%s\" RENAME TO \"%s\"",
-	    w->staging, table);
-	if ((rc = sq_exec(s->db, sql, "catalog swap")) != OV_OK)
-		goto out;
+	for (size_t k = 0; k < 3; k++) {
+		snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS \"%s%s\"",
+		    table, suffixes[k]);
+		if ((rc = sq_exec(s->db, sql, "catalog swap")) != OV_OK)
+			goto out;
+	}
+	for (size_t k = 0; k < 3; k++) {
+		snprintf(sql, sizeof(sql), "ALTER TABLE \"%s%s\" RENAME TO"
+		    " \"%s%s\"", w->staging, staged[k], table, suffixes[k]);
+		if ((rc = sq_exec(s->db, sql, "catalog swap")) != OV_OK)
+			goto out;
+	}
 	rc = sq_commit(s);
 out:
 	if (rc != OV_OK)
@@ -1308,8 +1559,7 @@ sq_catalog_abort(void *writer)
 	struct sq_writer *w = writer;
 
 	writer_clear_batch(w);
-	sqlite3_finalize(w->ins);
-	w->ins = NULL;
+	writer_finalize(w);
 	writer_drop_staging(w);
 	writer_free(w);
 }
@@ -1367,6 +1617,120 @@ sq_catalog_count(void *impl, const char *catalog, int64_t *n)
 	}
 	*n = (int64_t)sqlite3_column_int64(st, 0);
 	rc = OV_OK;
+out:
+	sq_release(st);
+	return rc;
+}
+
+/* Rows of (key, doc) into a hits array. */
+static int
+collect_hits(struct sq *s, sqlite3_stmt *st, int limit, const char *op,
+    struct store_catalog_hit **out, size_t *nout)
+{
+	struct store_catalog_hit *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < (size_t)limit) {
+		if (n == cap) {
+			size_t ncap = cap == 0 ? 16 : cap * 2;
+			struct store_catalog_hit *nv;
+
+			if (ncap > (size_t)limit)
+				ncap = (size_t)limit;
+			nv = realloc(v, ncap * sizeof(*v));
+			if (nv == NULL) {
+				rc = OV_ENOMEM;
+				goto out;
+			}
+			v = nv;
+			cap = ncap;
+		}
+		v[n].key = v[n].json = NULL;
+		n++;
+		if ((rc = col_dup(st, 0, &v[n - 1].key)) != OV_OK ||
+		    (rc = col_dup(st, 1, &v[n - 1].json)) != OV_OK)
+			goto out;
+		if (v[n - 1].key == NULL || v[n - 1].json == NULL) {
+			rc = OV_ESTORE;
+			goto out;
+		}
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		rc = sq_fail(s->db, op, rc);
+		goto out;
+	}
+	rc = OV_OK;
+	*out = v;
+	*nout = n;
+	v = NULL;
+	n = 0;
+out:
+	store_catalog_hits_free(v, n);
+	return rc;
+}
+
+static int
+sq_catalog_search(void *impl, const char *catalog, const char *const *tokens,
+    size_t n, int limit, struct store_catalog_hit **out, size_t *nout)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	char expr[STORE_SEARCH_TOKENS_MAX * (STORE_TOKEN_MAX + 3) + 1];
+	size_t o = 0;
+	int cat = catalog_index(catalog), rc;
+
+	if (cat < 0)
+		return OV_EINVAL;
+	/*
+	 * Each token becomes a quoted FTS5 string, joined by spaces (AND).
+	 * store.c let through only [a-z0-9._:], so a token can hold no
+	 * quote and no operator: the expression's shape is always ours.
+	 */
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(tokens[i]);
+
+		if (o + len + 3 >= sizeof(expr))
+			return OV_EINVAL;
+		if (i > 0)
+			expr[o++] = ' ';
+		expr[o++] = '"';
+		memcpy(expr + o, tokens[i], len);
+		o += len;
+		expr[o++] = '"';
+	}
+	expr[o] = '\0';
+	if ((rc = sq_stmt(s, (enum sq_query)(Q_CAT_SEARCH_0 + cat), &st)) !=
+	    OV_OK)
+		goto out;
+	if (bind_text(st, 1, expr) || bind_int(st, 2, limit)) {
+		rc = sq_fail(s->db, "catalog search", SQLITE_ERROR);
+		goto out;
+	}
+	rc = collect_hits(s, st, limit, "catalog search", out, nout);
+out:
+	sq_release(st);
+	return rc;
+}
+
+static int
+sq_catalog_lookup(void *impl, const char *catalog, const char *lookup,
+    int limit, struct store_catalog_hit **out, size_t *nout)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	int cat = catalog_index(catalog), rc;
+
+	if (cat < 0)
+		return OV_EINVAL;
+	if ((rc = sq_stmt(s, (enum sq_query)(Q_CAT_LOOKUP_0 + cat), &st)) !=
+	    OV_OK)
+		goto out;
+	if (bind_text(st, 1, lookup) || bind_int(st, 2, limit)) {
+		rc = sq_fail(s->db, "catalog lookup", SQLITE_ERROR);
+		goto out;
+	}
+	rc = collect_hits(s, st, limit, "catalog lookup", out, nout);
 out:
 	sq_release(st);
 	return rc;
@@ -1746,11 +2110,13 @@ const struct store_ops store_sqlite_ops = {
 	.token_get = sq_token_get,
 	.token_put = sq_token_put,
 	.catalog_begin = sq_catalog_begin,
-	.catalog_add = sq_catalog_add,
+	.catalog_put = sq_catalog_put,
 	.catalog_commit = sq_catalog_commit,
 	.catalog_abort = sq_catalog_abort,
 	.catalog_get = sq_catalog_get,
 	.catalog_count = sq_catalog_count,
+	.catalog_search = sq_catalog_search,
+	.catalog_lookup = sq_catalog_lookup,
 	.quote_put = sq_quote_put,
 	.quote_get = sq_quote_get,
 	.quote_list_older = sq_quote_list_older,

@@ -978,6 +978,318 @@ test_catalog_duplicate_key_keeps_last(void)
 
 /* ---- no injection ------------------------------------------------------- */
 
+/* ---- catalog search and lookup ------------------------------------------ */
+
+struct titem {
+	const char *key;
+	const char *json;
+	const char *tokens[6];
+	const char *lookups[3];
+	unsigned rank;
+};
+
+static size_t
+count_strs(const char *const *v, size_t max)
+{
+	size_t n = 0;
+
+	while (n < max && v[n] != NULL)
+		n++;
+	return n;
+}
+
+static int
+replace_indexed(struct store *s, const char *catalog, const struct titem *v,
+    size_t n)
+{
+	struct store_catalog_writer *w;
+	int rc;
+
+	if ((rc = store_catalog_begin(s, catalog, &w)) != OV_OK)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		struct store_catalog_item it = {
+			v[i].key, v[i].json, v[i].tokens, count_strs(v[i].tokens, 6),
+			v[i].lookups, count_strs(v[i].lookups, 3), v[i].rank
+		};
+
+		if ((rc = store_catalog_put(w, &it)) != OV_OK) {
+			store_catalog_abort(w);
+			return rc;
+		}
+	}
+	return store_catalog_commit(w);
+}
+
+/* The keys found, comma-separated ("" for none, "error" on failure). */
+static const char *
+search_keys(struct store *s, const char *catalog, const char *const *tokens,
+    size_t n, int limit, char *buf, size_t len)
+{
+	struct store_catalog_hit *hits = NULL;
+	size_t nhits = 0, o = 0;
+
+	buf[0] = '\0';
+	if (store_catalog_search(s, catalog, tokens, n, limit, &hits, &nhits) !=
+	    OV_OK)
+		return "error";
+	for (size_t i = 0; i < nhits; i++)
+		o += (size_t)snprintf(buf + o, o < len ? len - o : 0, "%s%s",
+		    i > 0 ? "," : "", hits[i].key);
+	store_catalog_hits_free(hits, nhits);
+	return buf;
+}
+
+static const char *
+lookup_keys(struct store *s, const char *catalog, const char *lookup,
+    char *buf, size_t len)
+{
+	struct store_catalog_hit *hits = NULL;
+	size_t nhits = 0, o = 0;
+
+	buf[0] = '\0';
+	if (store_catalog_lookup(s, catalog, lookup, 10, &hits, &nhits) != OV_OK)
+		return "error";
+	for (size_t i = 0; i < nhits; i++)
+		o += (size_t)snprintf(buf + o, o < len ? len - o : 0, "%s%s",
+		    i > 0 ? "," : "", hits[i].key);
+	store_catalog_hits_free(hits, nhits);
+	return buf;
+}
+
+static const struct titem search_items[] = {
+	{ "p1", "{\"n\":\"domo 4mp agotado\"}",
+	    { "camara", "domo", "4mp", NULL }, { "codigo:dh1", NULL }, 1 },
+	{ "p2", "{\"n\":\"bala 2mp\"}",
+	    { "camara", "bala", "2mp", "tipo:bala", NULL }, { NULL }, 0 },
+	{ "p3", "{\"n\":\"domo 2mp\"}",
+	    { "camara", "domo", "2mp", "2.8mm", NULL }, { NULL }, 0 },
+	{ "p4", "{\"n\":\"fuente\"}", { "fuente", "12v", NULL }, { NULL }, 0 },
+	{ "p5", "{\"n\":\"sin tokens\"}", { NULL }, { NULL }, 0 },
+};
+
+static void
+test_catalog_search(void)
+{
+	static const char *const camara[] = { "camara" };
+	static const char *const camara_domo[] = { "camara", "domo" };
+	static const char *const domo_camara[] = { "domo", "camara" };
+	static const char *const exact[] = { "2.8mm", "domo" };
+	static const char *const tag[] = { "tipo:bala" };
+	static const char *const prefix[] = { "camar" };
+	static const char *const none[] = { "nada" };
+	static const char *const some_none[] = { "camara", "nada" };
+	char buf[256];
+
+	CHECK_INT(replace_indexed(st, "productos_cache", search_items, 5),
+	    OV_OK);
+	/* Every token must match; rank 0 first, then in the order added. */
+	CHECK_STR(search_keys(st, "productos_cache", camara, 1, 10, buf,
+	    sizeof(buf)), "p2,p3,p1");
+	CHECK_STR(search_keys(st, "productos_cache", camara_domo, 2, 10, buf,
+	    sizeof(buf)), "p3,p1");
+	CHECK_STR(search_keys(st, "productos_cache", domo_camara, 2, 10, buf,
+	    sizeof(buf)), "p3,p1");
+	CHECK_STR(search_keys(st, "productos_cache", exact, 2, 10, buf,
+	    sizeof(buf)), "p3");
+	CHECK_STR(search_keys(st, "productos_cache", tag, 1, 10, buf,
+	    sizeof(buf)), "p2");
+	CHECK_STR(search_keys(st, "productos_cache", camara, 1, 2, buf,
+	    sizeof(buf)), "p2,p3");
+	/* Tokens are whole: no prefix, no partial AND. */
+	CHECK_STR(search_keys(st, "productos_cache", prefix, 1, 10, buf,
+	    sizeof(buf)), "");
+	CHECK_STR(search_keys(st, "productos_cache", none, 1, 10, buf,
+	    sizeof(buf)), "");
+	CHECK_STR(search_keys(st, "productos_cache", some_none, 2, 10, buf,
+	    sizeof(buf)), "");
+	/* A hit carries its document. */
+	{
+		struct store_catalog_hit *hits = NULL;
+		size_t n = 0;
+
+		CHECK_INT(store_catalog_search(st, "productos_cache", exact, 2,
+		    5, &hits, &n), OV_OK);
+		CHECK_INT(n, 1);
+		if (n == 1)
+			CHECK_STR(hits[0].json, "{\"n\":\"domo 2mp\"}");
+		store_catalog_hits_free(hits, n);
+		CHECK_INT(store_catalog_search(st, "productos_cache", none, 1,
+		    5, &hits, &n), OV_OK);
+		CHECK_INT(n, 0);
+		CHECK(hits == NULL);
+	}
+	/* Items without tokens are still there to get and count. */
+	CHECK_INT(catalog_count(st, "productos_cache"), 5);
+	{
+		char *doc = catalog_doc(st, "productos_cache", "p5");
+
+		CHECK_STR(doc, "{\"n\":\"sin tokens\"}");
+		free(doc);
+	}
+	CHECK_STR(lookup_keys(st, "productos_cache", "codigo:dh1", buf,
+	    sizeof(buf)), "p1");
+}
+
+static void
+test_catalog_search_refuses_syntax(void)
+{
+	static const char *const bad[] = {
+		"cam*", "\"camara\"", "camara OR", "Camara", "domo NOT",
+		"{\"$gt\":\"\"}", "a b", "", ".*", "c\xc3\xa1mara",
+		"camara)", "tok-en", "^p",
+	};
+	struct store_catalog_hit *hits = NULL;
+	struct store_catalog_writer *w = NULL;
+	const char *one[1];
+	size_t n = 99;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		one[0] = bad[i];
+		CHECK_INT(store_catalog_search(st, "productos_cache", one, 1, 10,
+		    &hits, &n), OV_EINVAL);
+		CHECK(hits == NULL);
+		CHECK_INT(n, 0);
+	}
+	one[0] = "camara";
+	CHECK_INT(store_catalog_search(st, "productos_cache", one, 0, 10, &hits,
+	    &n), OV_EINVAL);
+	CHECK_INT(store_catalog_search(st, "productos_cache", one, 1, 0, &hits,
+	    &n), OV_EINVAL);
+	CHECK_INT(store_catalog_search(st, "productos_cache", one, 1,
+	    STORE_SEARCH_LIMIT_MAX + 1, &hits, &n), OV_EINVAL);
+	CHECK_INT(store_catalog_search(st, "presupuestos", one, 1, 10, &hits,
+	    &n), OV_EINVAL);
+	CHECK_INT(store_catalog_lookup(st, "clientes_cianbox", "tel:\n1", 10,
+	    &hits, &n), OV_EINVAL);
+	CHECK_INT(store_catalog_lookup(st, "clientes_cianbox", "", 10, &hits,
+	    &n), OV_EINVAL);
+	/* A writer refuses an item whose token could be syntax, or a rank
+	 * out of range, and goes on. */
+	CHECK_INT(store_catalog_begin(st, "productos_cache", &w), OV_OK);
+	if (w != NULL) {
+		const char *toks[] = { "ok", "cam*" };
+		struct store_catalog_item it = { "k", "{}", toks, 2, NULL, 0, 0 };
+
+		CHECK_INT(store_catalog_put(w, &it), OV_EINVAL);
+		it.ntokens = 1;
+		it.rank = STORE_RANK_MAX + 1;
+		CHECK_INT(store_catalog_put(w, &it), OV_EINVAL);
+		it.rank = STORE_RANK_MAX;
+		CHECK_INT(store_catalog_put(w, &it), OV_OK);
+		store_catalog_abort(w);
+	}
+	/* The catalog of test_catalog_search is untouched. */
+	CHECK_INT(catalog_count(st, "productos_cache"), 5);
+}
+
+static const struct titem client_items[] = {
+	{ "201", "{\"razon\":\"Gomez\"}", { NULL },
+	    { "tel:3415551234", "cuit:20284567898", "email:martin@gomez.com.ar" },
+	    0 },
+	{ "202", "{\"razon\":\"Fernandez\"}", { NULL }, { "tel:1144447777" }, 0 },
+	{ "204", "{\"razon\":\"Gomez hijo\"}", { NULL }, { "tel:3415551234" }, 0 },
+};
+
+static void
+test_catalog_lookup(void)
+{
+	static const char *const probes[] = {
+		"tel:341555123", "tel:%", "tel:3415551234 ", "TEL:3415551234",
+		"{\"$gt\":\"\"}", "{\"$ne\":null}", ".*", "tel:.*",
+		"' OR '1'='1", "email:%@gomez.com.ar",
+	};
+	char buf[256];
+
+	CHECK_INT(replace_indexed(st, "clientes_cianbox", client_items, 3),
+	    OV_OK);
+	CHECK_STR(lookup_keys(st, "clientes_cianbox", "tel:3415551234", buf,
+	    sizeof(buf)), "201,204");
+	CHECK_STR(lookup_keys(st, "clientes_cianbox", "cuit:20284567898", buf,
+	    sizeof(buf)), "201");
+	CHECK_STR(lookup_keys(st, "clientes_cianbox",
+	    "email:martin@gomez.com.ar", buf, sizeof(buf)), "201");
+	CHECK_STR(lookup_keys(st, "clientes_cianbox", "tel:1144447777", buf,
+	    sizeof(buf)), "202");
+	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
+		if (strcmp(lookup_keys(st, "clientes_cianbox", probes[i], buf,
+		    sizeof(buf)), "") != 0)
+			fprintf(stderr, "  lookup %s found %s\n", probes[i], buf);
+		CHECK_STR(buf, "");
+	}
+	/* Each catalog has its own keys. */
+	CHECK_STR(lookup_keys(st, "productos_cache", "tel:3415551234", buf,
+	    sizeof(buf)), "");
+}
+
+static void
+test_catalog_search_follows_replace(void)
+{
+	static const struct titem twice[] = {
+		{ "k1", "{\"v\":1}", { "viejo", NULL }, { "tel:3410000001", NULL },
+		    0 },
+		{ "k2", "{\"v\":2}", { "otro", NULL }, { NULL }, 0 },
+		{ "k1", "{\"v\":3}", { "nuevo", NULL }, { "tel:3410000003", NULL },
+		    0 },
+	};
+	static const struct titem later[] = {
+		{ "k9", "{\"v\":9}", { "nuevo", NULL }, { NULL }, 0 },
+	};
+	static const char *const viejo[] = { "viejo" };
+	static const char *const nuevo[] = { "nuevo" };
+	static const char *const otro[] = { "otro" };
+	struct store_catalog_writer *w = NULL;
+	struct store *st2 = NULL;
+	char buf[256];
+
+	/* A key added again takes its new tokens and lookups along. */
+	CHECK_INT(replace_indexed(st, "clientes_cianbox", twice, 3), OV_OK);
+	CHECK_INT(catalog_count(st, "clientes_cianbox"), 2);
+	CHECK_STR(search_keys(st, "clientes_cianbox", viejo, 1, 10, buf,
+	    sizeof(buf)), "");
+	CHECK_STR(search_keys(st, "clientes_cianbox", nuevo, 1, 10, buf,
+	    sizeof(buf)), "k1");
+	CHECK_STR(lookup_keys(st, "clientes_cianbox", "tel:3410000001", buf,
+	    sizeof(buf)), "");
+	CHECK_STR(lookup_keys(st, "clientes_cianbox", "tel:3410000003", buf,
+	    sizeof(buf)), "k1");
+
+	/* While a replace is written, another reader searches the old copy;
+	 * an abort leaves it; a commit brings only the new one. */
+	CHECK_INT(store_open(&st2, cfg), OV_OK);
+	if (st2 == NULL)
+		return;
+	CHECK_INT(store_catalog_begin(st, "clientes_cianbox", &w), OV_OK);
+	if (w != NULL) {
+		const char *toks[] = { "nuevo", "medio" };
+
+		for (int i = 0; i < 1500; i++) {
+			char key[16];
+			struct store_catalog_item it = { key, "{}", toks, 2, NULL,
+			    0, 0 };
+
+			snprintf(key, sizeof(key), "m%04d", i);
+			if (store_catalog_put(w, &it) != OV_OK)
+				break;
+		}
+		CHECK_STR(search_keys(st2, "clientes_cianbox", nuevo, 1, 10,
+		    buf, sizeof(buf)), "k1");
+		CHECK_STR(search_keys(st2, "clientes_cianbox", otro, 1, 10,
+		    buf, sizeof(buf)), "k2");
+		store_catalog_abort(w);
+	}
+	CHECK_STR(search_keys(st2, "clientes_cianbox", nuevo, 1, 10, buf,
+	    sizeof(buf)), "k1");
+	CHECK_INT(replace_indexed(st, "clientes_cianbox", later, 1), OV_OK);
+	CHECK_STR(search_keys(st2, "clientes_cianbox", nuevo, 1, 10, buf,
+	    sizeof(buf)), "k9");
+	CHECK_STR(search_keys(st2, "clientes_cianbox", otro, 1, 10, buf,
+	    sizeof(buf)), "");
+	CHECK_STR(lookup_keys(st2, "clientes_cianbox", "tel:3410000003", buf,
+	    sizeof(buf)), "");
+	store_close(st2);
+}
+
 static void
 test_no_injection(void)
 {
@@ -1534,6 +1846,10 @@ main(void)
 	RUN(test_catalog_readers_during_replace);
 	RUN(test_catalog_crash_keeps_old);
 	RUN(test_catalog_duplicate_key_keeps_last);
+	RUN(test_catalog_search);
+	RUN(test_catalog_search_refuses_syntax);
+	RUN(test_catalog_lookup);
+	RUN(test_catalog_search_follows_replace);
 	RUN(test_no_injection);
 	RUN(test_invalid_arguments);
 	RUN(test_quotes);
