@@ -15,6 +15,11 @@
  * and comes back after the lease (OVIDIO_SPOOL_LEASE seconds), where the
  * store's dedupe makes the replay harmless.
  *
+ * Each child claims its sender's new messages (recorded exactly once by
+ * the store), runs one conversation turn over all of them (lib/bot), and
+ * only then marks them handled, so a crash replays the turn. When the
+ * spool is empty, one more child sends the replies waiting in the outbox.
+ *
  * The coordinator never touches the store: each child opens its own (a
  * MongoDB client must not cross fork()).
  */
@@ -32,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bot.h"
 #include "clock.h"
 #include "config.h"
 #include "err.h"
@@ -83,6 +89,7 @@ struct worker {
 	size_t nsenders, capsenders;
 	size_t running;
 	size_t order;
+	int lockfd;              /* locks/worker.lock, held while coordinating */
 	/* Totals for the summary line. */
 	size_t n_files, n_msgs, n_statuses, n_failed_files;
 };
@@ -143,17 +150,19 @@ note_customer(struct store *st, const struct wa_message *wm)
 }
 
 /*
- * A new inbound message. Recorded exactly once; the conversation
- * (lib/bot, a later issue) will be called from here, between the claim
- * and store_inbound_done(), so a crash in between replays the turn.
+ * Record an inbound message exactly once and claim it. *claimed is true
+ * for NEW and RETRY: the caller then runs the turn over every message it
+ * claimed and marks them handled, so a crash in between replays the turn.
  */
 static int
-handle_message(struct store *st, const struct wa_message *wm, int64_t lease)
+claim_message(struct store *st, const struct wa_message *wm, int64_t lease,
+    bool *claimed)
 {
 	struct store_msg sm;
 	enum store_claim claim;
 	int rc;
 
+	*claimed = false;
 	msg_to_store(wm, &sm);
 	rc = store_inbound_claim(st, &sm, now_s(), lease, &claim);
 	if (rc != OV_OK) {
@@ -170,16 +179,57 @@ handle_message(struct store *st, const struct wa_message *wm, int64_t lease)
 		    ov_strerror(rc));
 		return rc;
 	}
-	rc = store_inbound_done(st, wm->id, now_s());
-	if (rc != OV_OK) {
-		log_msg(LOG_ERROR, wm->id, "cannot mark handled: %s",
-		    ov_strerror(rc));
-		return rc;
-	}
 	log_msg(LOG_INFO, wm->id, "%s from %s recorded%s",
 	    wa_kind_name(wm->kind), wm->from,
 	    claim == STORE_CLAIM_RETRY ? " (replayed)" : "");
+	*claimed = true;
 	return OV_OK;
+}
+
+/* The turn over a sender's claimed messages, then each marked handled.
+ * Without a bot (sending not configured) they are only recorded. */
+static int
+handle_turn(struct store *st, struct bot *bot,
+    const struct wa_message *const *msgs, size_t n)
+{
+	int rc = OV_OK;
+
+	if (n == 0)
+		return OV_OK;
+	if (bot != NULL && (rc = bot_turn(bot, msgs, n)) != OV_OK) {
+		log_msg(LOG_ERROR, msgs[n - 1]->id, "turn for %s failed (%s); "
+		    "replayed after the lease", msgs[0]->from, ov_strerror(rc));
+		return rc;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int r = store_inbound_done(st, msgs[i]->id, now_s());
+
+		if (r != OV_OK) {
+			log_msg(LOG_ERROR, msgs[i]->id, "cannot mark handled: %s",
+			    ov_strerror(r));
+			rc = r;
+		}
+	}
+	return rc;
+}
+
+/* The conversation, when replies can be sent; NULL (logged) otherwise. */
+static struct bot *
+bot_start(const struct config *cfg, struct store *st)
+{
+	struct bot *bot = NULL;
+	char err[512];
+	int rc;
+
+	rc = bot_open(&bot, cfg, st, err, sizeof(err));
+	if (rc == OV_OK)
+		return bot;
+	if (rc == OV_ECONFIG)
+		log_warn("replies are off: %s (messages are still recorded)",
+		    err);
+	else
+		log_error("cannot start the conversation: %s", err);
+	return NULL;
 }
 
 static int
@@ -210,31 +260,92 @@ cmp_event(const void *a, const void *b)
 	return x->order < y->order ? -1 : x->order > y->order;
 }
 
-/* Runs in the child; never returns. */
+/* Runs in the child; never returns. Statuses are applied in order; the
+ * sender's new messages pending together make one turn. */
 static void
 run_sender(struct worker *w, struct sender *s)
 {
 	struct store *st = NULL;
+	struct bot *bot = NULL;
+	const struct wa_message **turn = NULL;
+	size_t nturn = 0;
 	int rc, failures = 0;
 
+	/* The lock belongs to the coordinator: a child must not keep it held
+	 * if the coordinator dies, or webhooks would think a worker runs. */
+	close(w->lockfd);
 	rc = store_open(&st, w->cfg);
 	if (rc != OV_OK) {
 		log_error("cannot open the store: %s", ov_strerror(rc));
 		_exit(1);
 	}
+	turn = calloc(s->nbusy, sizeof(*turn));
+	if (turn == NULL) {
+		log_error("out of memory");
+		_exit(1);
+	}
 	for (size_t i = 0; i < s->nbusy; i++) {
 		const struct event *ev = &s->busy[i];
 		const struct wa_payload *p = &w->files[ev->file].payload;
+		bool claimed = false;
 
-		if (ev->kind == EV_MESSAGE)
-			rc = handle_message(st, &p->msgs[ev->idx], w->lease);
-		else
+		if (ev->kind == EV_MESSAGE) {
+			rc = claim_message(st, &p->msgs[ev->idx], w->lease,
+			    &claimed);
+			if (claimed)
+				turn[nturn++] = &p->msgs[ev->idx];
+		} else {
 			rc = handle_status(st, &p->statuses[ev->idx]);
+		}
 		if (rc != OV_OK)
 			failures++;
 	}
+	if (nturn > 0) {
+		bot = bot_start(w->cfg, st);
+		if (handle_turn(st, bot, turn, nturn) != OV_OK)
+			failures++;
+		bot_close(bot);
+	}
+	free(turn);
 	store_close(st);
 	_exit(failures == 0 ? 0 : 1);
+}
+
+/* Replies kept in the outbox go out now (each run; cron makes it every
+ * minute). In a child: the coordinator never touches the store. */
+static void
+drain_outbox(struct worker *w)
+{
+	pid_t pid;
+	int status;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		log_error("fork: %s", strerror(errno));
+		return;
+	}
+	if (pid == 0) {
+		struct store *st = NULL;
+		struct bot *bot = NULL;
+		size_t sent = 0, left = 0;
+
+		close(w->lockfd);
+		if (store_open(&st, w->cfg) != OV_OK)
+			_exit(1);
+		if ((bot = bot_start(w->cfg, st)) != NULL) {
+			if (bot_drain_outbox(bot, &sent, &left) != OV_OK)
+				log_error("cannot drain the outbox");
+			else if (sent > 0 || left > 0)
+				log_info("outbox: %zu sent, %zu waiting", sent,
+				    left);
+			bot_close(bot);
+		}
+		store_close(st);
+		_exit(0);
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
 }
 
 /* ---- the coordinator ------------------------------------------------- */
@@ -582,11 +693,13 @@ main(int argc, char **argv)
 	snprintf(w.data_dir, sizeof(w.data_dir), "%s", dir);
 	if (spool_init(&w.spool, w.data_dir) != OV_OK ||
 	    lock_open(w.data_dir, &lockfd) != OV_OK) {
+		lockfd = -1;
 		log_error("cannot use the data directory %s: %s", w.data_dir,
 		    strerror(errno));
 		goto out;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	w.lockfd = lockfd;
 
 	for (;;) {
 		if (flock(lockfd, LOCK_EX | LOCK_NB) != 0) {
@@ -600,6 +713,7 @@ main(int argc, char **argv)
 			log_warn("%zu spool file(s) back from an interrupted run",
 			    moved);
 		coordinate(&w);
+		drain_outbox(&w);
 		flock(lockfd, LOCK_UN);
 		/* A file spooled after our last look, whose webhook found the
 		 * lock still taken, is ours: look once more after unlocking. */

@@ -114,7 +114,8 @@ static const char *const stopwords[] = {
 	"perfecto", "genial", "listo", "joya", "barbaro", "hay?", "quedan",
 	"queda", "precisaria", "preciso", "seria", "serian", "cual", "cuales",
 	"sobre", "tema", "pregunto", "pregunta", "cuit", "cuil", "email",
-	"mail", "correo", "e", "dni", "soy", "nombre",
+	"mail", "correo", "e", "dni", "soy", "nombre", "nuevo", "nueva",
+	"vuelta", "vez", "aca", "estoy", "estas", "andas", "anda",
 	NULL
 };
 

@@ -1,0 +1,455 @@
+/*
+ * outbox.c - send now or keep for later. See outbox.h.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "config.h"
+#include "err.h"
+#include "log.h"
+#include "outbox.h"
+#include "store.h"
+#include "whatsapp.h"
+
+#define DESCRIBE_MAX 8192
+
+static const char *
+jstr(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+int
+outbox_init(struct outbox *o, const struct config *cfg, struct store *st,
+    struct wa_client *wa, char *err, size_t errlen)
+{
+	memset(o, 0, sizeof(*o));
+	o->st = st;
+	o->wa = wa;
+	if (config_get_long(cfg, "OUTBOX_RETRY_S", 60, 0, OUTBOX_RETRY_MAX_S,
+	    &o->retry_s, err, errlen) != OV_OK ||
+	    config_get_long(cfg, "OUTBOX_MAX_ATTEMPTS", 30, 1, 1000,
+	    &o->max_attempts, err, errlen) != OV_OK)
+		return OV_ECONFIG;
+	return OV_OK;
+}
+
+/* ---- what a person reads ------------------------------------------- */
+
+static void
+app(char *buf, size_t cap, size_t *len, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (*len + n >= cap)
+		n = cap - 1 - *len;
+	memcpy(buf + *len, s, n);
+	*len += n;
+	buf[*len] = '\0';
+}
+
+char *
+outbox_describe(const char *kind, const cJSON *payload)
+{
+	char *buf = malloc(DESCRIBE_MAX);
+	size_t len = 0;
+	const cJSON *arr, *it;
+
+	if (buf == NULL)
+		return NULL;
+	buf[0] = '\0';
+	if (strcmp(kind, "text") == 0) {
+		app(buf, DESCRIBE_MAX, &len, jstr(payload, "text") ?
+		    jstr(payload, "text") : "");
+	} else if (strcmp(kind, "buttons") == 0 || strcmp(kind, "list") == 0) {
+		app(buf, DESCRIBE_MAX, &len, jstr(payload, "body") ?
+		    jstr(payload, "body") : "");
+		arr = cJSON_GetObjectItemCaseSensitive(payload,
+		    kind[0] == 'b' ? "buttons" : "rows");
+		cJSON_ArrayForEach(it, arr) {
+			const char *t = jstr(it, "title"), *d = jstr(it, "description");
+
+			app(buf, DESCRIBE_MAX, &len, kind[0] == 'b' ? "\n[" : "\n• ");
+			app(buf, DESCRIBE_MAX, &len, t ? t : "");
+			if (kind[0] == 'b')
+				app(buf, DESCRIBE_MAX, &len, "]");
+			if (d != NULL) {
+				app(buf, DESCRIBE_MAX, &len, " — ");
+				app(buf, DESCRIBE_MAX, &len, d);
+			}
+		}
+	} else if (strcmp(kind, "pdf") == 0) {
+		app(buf, DESCRIBE_MAX, &len, "[documento] ");
+		app(buf, DESCRIBE_MAX, &len, jstr(payload, "filename") ?
+		    jstr(payload, "filename") : "");
+		if (jstr(payload, "caption") != NULL) {
+			app(buf, DESCRIBE_MAX, &len, " — ");
+			app(buf, DESCRIBE_MAX, &len, jstr(payload, "caption"));
+		}
+	}
+	return buf;
+}
+
+static const char *
+record_type(const char *kind)
+{
+	if (strcmp(kind, "text") == 0)
+		return "text";
+	if (strcmp(kind, "pdf") == 0)
+		return "document";
+	return "interactive";
+}
+
+/* ---- sending ------------------------------------------------------- */
+
+static int
+send_buttons(struct wa_client *wa, const char *to, const cJSON *p,
+    struct wa_result *res)
+{
+	struct wa_button b[WA_BUTTONS_MAX];
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(p, "buttons"), *it;
+	size_t n = 0;
+
+	cJSON_ArrayForEach(it, arr) {
+		if (n == WA_BUTTONS_MAX || jstr(it, "id") == NULL ||
+		    jstr(it, "title") == NULL)
+			return OV_EINVAL;
+		b[n].id = jstr(it, "id");
+		b[n].title = jstr(it, "title");
+		n++;
+	}
+	if (n == 0 || jstr(p, "body") == NULL)
+		return OV_EINVAL;
+	return wa_send_buttons(wa, to, jstr(p, "header"), jstr(p, "body"),
+	    jstr(p, "footer"), b, n, res);
+}
+
+static int
+send_list(struct wa_client *wa, const char *to, const cJSON *p,
+    struct wa_result *res)
+{
+	struct wa_row rows[WA_LIST_ROWS_MAX];
+	struct wa_section sec;
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(p, "rows"), *it;
+	size_t n = 0;
+
+	cJSON_ArrayForEach(it, arr) {
+		if (n == WA_LIST_ROWS_MAX || jstr(it, "id") == NULL ||
+		    jstr(it, "title") == NULL)
+			return OV_EINVAL;
+		rows[n].id = jstr(it, "id");
+		rows[n].title = jstr(it, "title");
+		rows[n].description = jstr(it, "description");
+		n++;
+	}
+	if (n == 0 || jstr(p, "body") == NULL || jstr(p, "button") == NULL)
+		return OV_EINVAL;
+	sec.title = jstr(p, "section");
+	sec.rows = rows;
+	sec.nrows = n;
+	return wa_send_list(wa, to, jstr(p, "header"), jstr(p, "body"),
+	    jstr(p, "footer"), jstr(p, "button"), &sec, 1, res);
+}
+
+static int
+send_one(struct outbox *o, const char *to, const char *kind, const cJSON *p,
+    struct wa_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	if (strcmp(kind, "text") == 0) {
+		if (jstr(p, "text") == NULL)
+			return OV_EINVAL;
+		return wa_send_text(o->wa, to, jstr(p, "text"), res);
+	}
+	if (strcmp(kind, "buttons") == 0)
+		return send_buttons(o->wa, to, p, res);
+	if (strcmp(kind, "list") == 0)
+		return send_list(o->wa, to, p, res);
+	if (strcmp(kind, "pdf") == 0) {
+		if (jstr(p, "path") == NULL || jstr(p, "filename") == NULL)
+			return OV_EINVAL;
+		return wa_send_pdf(o->wa, to, jstr(p, "path"),
+		    jstr(p, "filename"), jstr(p, "caption"),
+		    jstr(p, "link_path"), res);
+	}
+	return OV_EINVAL;
+}
+
+/* Record what Meta accepted: one mensajes record per part. */
+static int
+record_sent(struct outbox *o, const char *to, const char *kind,
+    const cJSON *p, const struct wa_result *res)
+{
+	struct store_msg m;
+	char *desc = outbox_describe(kind, p);
+	int rc = OV_OK;
+
+	if (desc == NULL)
+		return OV_ENOMEM;
+	for (size_t i = 0; i < res->nparts && rc == OV_OK; i++) {
+		const char *text = jstr(p, "text");
+		char *part = NULL;
+
+		memset(&m, 0, sizeof(m));
+		snprintf(m.id, sizeof(m.id), "%s", res->parts[i].wamid);
+		snprintf(m.wa_id, sizeof(m.wa_id), "%s", to);
+		m.dir = STORE_OUT;
+		m.ts = (int64_t)time(NULL);
+		snprintf(m.type, sizeof(m.type), "%s", record_type(kind));
+		snprintf(m.status, sizeof(m.status), "pending");
+		m.body = desc;
+		if (strcmp(kind, "text") == 0 && res->nparts > 1 && text != NULL &&
+		    res->parts[i].off + res->parts[i].len <= strlen(text)) {
+			part = strndup(text + res->parts[i].off, res->parts[i].len);
+			if (part == NULL) {
+				rc = OV_ENOMEM;
+				break;
+			}
+			m.body = part;
+		}
+		rc = store_outbound_put(o->st, &m);
+		free(part);
+	}
+	free(desc);
+	if (rc != OV_OK)
+		log_error("cannot record a sent reply to %s: %s", to,
+		    ov_strerror(rc));
+	return rc;
+}
+
+/* A reply that will never go out, kept in the history as failed. */
+static int
+record_failed(struct outbox *o, const char *to, const char *kind,
+    const cJSON *p, const char *why)
+{
+	struct store_msg m;
+	char *desc = outbox_describe(kind, p);
+	int rc;
+
+	if (desc == NULL)
+		return OV_ENOMEM;
+	memset(&m, 0, sizeof(m));
+	snprintf(m.id, sizeof(m.id), "ovidio.failed.%lld.%ld.%u",
+	    (long long)time(NULL), (long)getpid(), o->counter++);
+	snprintf(m.wa_id, sizeof(m.wa_id), "%s", to);
+	m.dir = STORE_OUT;
+	m.ts = (int64_t)time(NULL);
+	snprintf(m.type, sizeof(m.type), "%s", record_type(kind));
+	snprintf(m.status, sizeof(m.status), "failed");
+	m.body = desc;
+	rc = store_outbound_put(o->st, &m);
+	if (rc == OV_OK)
+		rc = store_status_update(o->st, m.id, to, "failed", m.ts, why,
+		    NULL);
+	free(desc);
+	return rc;
+}
+
+static void
+make_id(struct outbox *o, char *buf, size_t len)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(buf, len, "ob.%lld.%09ld.%ld.%u", (long long)ts.tv_sec,
+	    ts.tv_nsec, (long)getpid(), o->counter++);
+}
+
+static int
+queue(struct outbox *o, const char *to, const char *kind, const cJSON *p,
+    int attempts, const char *why)
+{
+	struct store_outbox e;
+	char *json = cJSON_PrintUnformatted(p);
+	int64_t now = (int64_t)time(NULL);
+	int rc;
+
+	if (json == NULL)
+		return OV_ENOMEM;
+	memset(&e, 0, sizeof(e));
+	make_id(o, e.id, sizeof(e.id));
+	snprintf(e.wa_id, sizeof(e.wa_id), "%s", to);
+	snprintf(e.kind, sizeof(e.kind), "%s", kind);
+	e.payload = json;
+	e.last_error = (char *)why;
+	e.attempts = attempts;
+	e.created_at = now;
+	e.next_attempt_at = attempts == 0 ? now : now + o->retry_s;
+	rc = store_outbox_put(o->st, &e);
+	free(json);
+	if (rc != OV_OK)
+		log_error("cannot keep a reply to %s for later: %s", to,
+		    ov_strerror(rc));
+	return rc;
+}
+
+int
+outbox_send(struct outbox *o, const char *wa_id, const char *kind,
+    const cJSON *payload, enum outbox_outcome *outcome)
+{
+	struct wa_result res;
+	int64_t waiting = 0;
+	int rc;
+
+	*outcome = OUTBOX_FAILED;
+	if (!cJSON_IsObject(payload))
+		return OV_EINVAL;
+	if ((rc = store_outbox_count_for(o->st, wa_id, &waiting)) != OV_OK)
+		return rc;
+	if (waiting > 0) {
+		/* Behind earlier replies that are still waiting. */
+		if ((rc = queue(o, wa_id, kind, payload, 0, NULL)) == OV_OK)
+			*outcome = OUTBOX_QUEUED;
+		return rc;
+	}
+	rc = send_one(o, wa_id, kind, payload, &res);
+	if (res.nparts > 0 && record_sent(o, wa_id, kind, payload, &res) != OV_OK)
+		return OV_ESTORE;
+	if (rc == OV_OK) {
+		*outcome = OUTBOX_SENT;
+		if (o->on_sent != NULL)
+			o->on_sent(o->on_sent_arg, wa_id, kind, payload,
+			    res.parts[0].wamid);
+		return OV_OK;
+	}
+	if (res.status == WA_SEND_RETRY_LATER || res.status == WA_SEND_AUTH) {
+		log_warn("reply to %s kept for later: %s", wa_id,
+		    res.error[0] ? res.error : ov_strerror(rc));
+		/* A split text that went out in part: only the rest waits.
+		 * Parts are cut at paragraph breaks, so the rest stands alone. */
+		if (strcmp(kind, "text") == 0 && res.nparts > 0) {
+			const struct wa_sent_part *last = &res.parts[res.nparts - 1];
+			cJSON *rest = cJSON_CreateObject();
+			const char *text = jstr(payload, "text");
+
+			if (rest == NULL || cJSON_AddStringToObject(rest, "text",
+			    text + last->off + last->len) == NULL) {
+				cJSON_Delete(rest);
+				return OV_ENOMEM;
+			}
+			rc = queue(o, wa_id, kind, rest, 1, res.error);
+			cJSON_Delete(rest);
+		} else {
+			rc = queue(o, wa_id, kind, payload, 1, res.error);
+		}
+		if (rc == OV_OK)
+			*outcome = OUTBOX_QUEUED;
+		return rc;
+	}
+	log_msg(res.status == WA_SEND_WINDOW_CLOSED ? LOG_WARN : LOG_ERROR, NULL,
+	    "reply to %s not sent (%s): %s", wa_id,
+	    wa_send_status_name(res.status), res.error);
+	rc = record_failed(o, wa_id, kind, payload, res.error[0] ? res.error :
+	    wa_send_status_name(res.status));
+	*outcome = OUTBOX_FAILED;
+	return rc;
+}
+
+/* Has wa_id been held back in this drain already? */
+static bool
+held(char (*ids)[STORE_WAID_MAX + 1], size_t n, const char *wa_id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(ids[i], wa_id) == 0)
+			return true;
+	return false;
+}
+
+int
+outbox_drain(struct outbox *o, size_t *sent, size_t *left)
+{
+	struct store_outbox *v = NULL;
+	char (*hold)[STORE_WAID_MAX + 1] = NULL;
+	size_t n = 0, nhold = 0, nsent = 0, nleft = 0;
+	int64_t now = (int64_t)time(NULL);
+	bool stop = false;
+	int rc;
+
+	if ((rc = store_outbox_due(o->st, now, OUTBOX_DRAIN_MAX, &v, &n)) != OV_OK)
+		goto out;
+	if (n > 0 && (hold = calloc(n, sizeof(*hold))) == NULL) {
+		rc = OV_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct store_outbox *e = &v[i];
+		cJSON *p = NULL;
+		struct wa_result res;
+		int src;
+
+		if (stop || held(hold, nhold, e->wa_id)) {
+			nleft++;
+			continue;
+		}
+		p = cJSON_Parse(e->payload);
+		if (p == NULL) {
+			log_error("outbox entry %s is not JSON; dropped", e->id);
+			store_outbox_delete(o->st, e->id);
+			continue;
+		}
+		src = send_one(o, e->wa_id, e->kind, p, &res);
+		if (res.nparts > 0 &&
+		    (rc = record_sent(o, e->wa_id, e->kind, p, &res)) != OV_OK) {
+			cJSON_Delete(p);
+			goto out;
+		}
+		if (src == OV_OK) {
+			store_outbox_delete(o->st, e->id);
+			nsent++;
+			log_info("reply to %s sent from the outbox (try %d)",
+			    e->wa_id, e->attempts + 1);
+			if (o->on_sent != NULL)
+				o->on_sent(o->on_sent_arg, e->wa_id, e->kind, p,
+				    res.parts[0].wamid);
+		} else if (res.status == WA_SEND_RETRY_LATER ||
+		    res.status == WA_SEND_AUTH) {
+			int tries = e->attempts + 1;
+			long wait = o->retry_s;
+
+			for (int k = 1; k < tries && wait < OUTBOX_RETRY_MAX_S; k++)
+				wait *= 2;
+			if (wait > OUTBOX_RETRY_MAX_S)
+				wait = OUTBOX_RETRY_MAX_S;
+			if (tries >= o->max_attempts ||
+			    now - e->created_at >= OUTBOX_GIVE_UP_S) {
+				log_error("reply to %s given up after %d tries "
+				    "since %lld: %s", e->wa_id, tries,
+				    (long long)e->created_at, res.error);
+				record_failed(o, e->wa_id, e->kind, p, res.error);
+				store_outbox_delete(o->st, e->id);
+			} else {
+				store_outbox_reschedule(o->st, e->id, tries,
+				    now + wait, res.error);
+				snprintf(hold[nhold++], sizeof(hold[0]), "%s",
+				    e->wa_id);
+				nleft++;
+				stop = true;   /* Meta still fails: next run */
+			}
+		} else {
+			log_msg(res.status == WA_SEND_WINDOW_CLOSED ? LOG_WARN :
+			    LOG_ERROR, NULL, "reply to %s from the outbox not "
+			    "sent (%s): %s", e->wa_id,
+			    wa_send_status_name(res.status), res.error);
+			record_failed(o, e->wa_id, e->kind, p, res.error);
+			store_outbox_delete(o->st, e->id);
+		}
+		cJSON_Delete(p);
+	}
+	rc = OV_OK;
+out:
+	if (sent != NULL)
+		*sent = nsent;
+	if (left != NULL)
+		*left = nleft;
+	free(hold);
+	store_outbox_free(v, n);
+	return rc;
+}
