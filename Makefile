@@ -64,11 +64,11 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/fuzz/%)
 
 all: $(PROGRAMS)
 
-$(B)/lib/%.o: lib/%.c $(wildcard lib/*.h)
+$(B)/lib/%.o: lib/%.c $(wildcard lib/*.h lib/*.def)
 	@mkdir -p $(@D)
 	$(CC) $(OV_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
-$(B)/san/lib/%.o: lib/%.c $(wildcard lib/*.h)
+$(B)/san/lib/%.o: lib/%.c $(wildcard lib/*.h lib/*.def)
 	@mkdir -p $(@D)
 	$(CC) $(OV_CFLAGS) $(SAN_FLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
