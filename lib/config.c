@@ -37,6 +37,7 @@ static const struct config_key keys[] = {
 	{ "CIANBOX_BACKOFF_MS", "500", 0 }, /* first pause; doubles */
 	{ "CIANBOX_LOCK_WAIT_MS", "10000", 0 }, /* wait for another renewal */
 	{ "CIANBOX_PRICE_LIST", "1", 0 },   /* id_lista_precio quoted */
+	{ "CIANBOX_SYNC_SOURCE", "auto", 0 }, /* catalog-sync: auto, api, panel */
 	{ "MONGODB_URI", NULL, 1 },
 	{ "MONGODB_DB", "ovidio_db", 0 },
 	{ "OVIDIO_DATA_DIR", "/var/lib/ovidio", 0 },

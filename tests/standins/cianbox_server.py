@@ -48,6 +48,9 @@ Test control, on the same server:
      omit_total_pages: bool  pages carry no total_pages
      panel_expire_sessions: true   forget every panel session
      panel_changed: bool     the panel serves a redesigned product table
+     products: N, clients: N the catalog now has N items (fixture items
+                             first, then generated ones; 0: an empty list,
+                             as Cianbox answers for an account without any)
      reset_stats: true
   GET /__stats -> {"logins", "login_refused", "refreshes",
      "refresh_refused", "requests": {path: n}, "panel_logins",
@@ -102,6 +105,14 @@ class Catalog:
         self.n_products = max(n_products, len(self.fixture_products))
         self.n_clients = max(n_clients, len(self.fixture_clients))
         self.generated = n_products > len(self.fixture_products)
+
+    def resize(self, n_products=None, n_clients=None):
+        """Test control: any size, down to an empty list."""
+        if n_products is not None:
+            self.n_products = max(0, int(n_products))
+            self.generated = self.n_products > len(self.fixture_products)
+        if n_clients is not None:
+            self.n_clients = max(0, int(n_clients))
 
     @staticmethod
     def _load(fixtures, name):
@@ -329,6 +340,8 @@ class Handler(BaseHTTPRequestHandler):
                 STATE.reset_stats()
             if "expires_in" in d:
                 STATE.expires_in = int(d["expires_in"])
+            if "products" in d or "clients" in d:
+                STATE.catalog.resize(d.get("products"), d.get("clients"))
             for k in ("expire_after", "token_error_200", "refuse_refresh",
                       "login_delay_ms", "fail_next", "slow_next", "slow_ms",
                       "error_next", "omit_total_pages", "panel_changed"):
@@ -533,7 +546,8 @@ class Handler(BaseHTTPRequestHandler):
             changed = STATE.ctl["panel_changed"]
         if changed:
             self.send(200, CHANGED_PANEL, "text/html; charset=utf-8")
-        elif not STATE.catalog.generated:
+        elif (not STATE.catalog.generated and STATE.catalog.n_products
+              == len(STATE.catalog.fixture_products)):
             self.send(200, STATE.catalog.fixture_panel, "text/html; charset=utf-8")
         else:
             self.send(200, self.panel_table(), "text/html; charset=utf-8")
