@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -508,16 +509,34 @@ claim_more(struct worker *w)
 	return taken;
 }
 
-/* Start a child for each idle sender with queued events, up to the limit. */
-static void
-dispatch(struct worker *w)
+/* The idle sender whose queued event arrived first, or NULL. Taking the
+ * oldest first keeps a busy sender from starving the others. */
+static struct sender *
+next_sender(struct worker *w)
 {
-	for (size_t i = 0; i < w->nsenders && w->running < (size_t)w->max_children; i++) {
+	struct sender *best = NULL;
+
+	for (size_t i = 0; i < w->nsenders; i++) {
 		struct sender *s = &w->senders[i];
-		pid_t pid;
 
 		if (s->pid != 0 || s->nqueue == 0)
 			continue;
+		if (best == NULL || s->queue[0].order < best->queue[0].order)
+			best = s;
+	}
+	return best;
+}
+
+/* Start a child for idle senders with queued events, up to the limit. */
+static void
+dispatch(struct worker *w)
+{
+	struct sender *s;
+
+	while (w->running < (size_t)w->max_children &&
+	    (s = next_sender(w)) != NULL) {
+		pid_t pid;
+
 		qsort(s->queue, s->nqueue, sizeof(*s->queue), cmp_event);
 		/* Hand the whole queue over; a fresh one collects new events. */
 		s->busy = s->queue;
@@ -641,6 +660,21 @@ worker_free(struct worker *w)
 	free(w->senders);
 }
 
+/* CPU time of this run, children included (bench/worker reads it). */
+static long
+cpu_ms(void)
+{
+	struct rusage self, kids;
+
+	if (getrusage(RUSAGE_SELF, &self) != 0 ||
+	    getrusage(RUSAGE_CHILDREN, &kids) != 0)
+		return -1;
+	return (self.ru_utime.tv_sec + self.ru_stime.tv_sec +
+	    kids.ru_utime.tv_sec + kids.ru_stime.tv_sec) * 1000L +
+	    (self.ru_utime.tv_usec + self.ru_stime.tv_usec +
+	    kids.ru_utime.tv_usec + kids.ru_stime.tv_usec) / 1000L;
+}
+
 static void
 usage(void)
 {
@@ -722,8 +756,8 @@ main(int argc, char **argv)
 	}
 	if (w.n_files > 0)
 		log_info("done: %zu file(s), %zu message(s), %zu status(es), "
-		    "%zu left for retry", w.n_files, w.n_msgs, w.n_statuses,
-		    w.n_failed_files);
+		    "%zu left for retry; cpu %ld ms", w.n_files, w.n_msgs,
+		    w.n_statuses, w.n_failed_files, cpu_ms());
 	status = w.n_failed_files == 0 ? 0 : 1;
 out:
 	if (lockfd >= 0)
