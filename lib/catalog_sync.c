@@ -47,6 +47,17 @@ progress(struct sync_ctx *x)
 		    (r->items + r->skipped) / CIANBOX_PAGE_LIMIT, r->items);
 }
 
+/* The last word on a walk: its real page count. */
+static void
+progress_end(struct sync_ctx *x)
+{
+	const struct catalog_sync_opts *o = x->opts;
+
+	if (o->progress != NULL)
+		o->progress(o->progress_arg, x->rep->what, x->rep->source,
+		    x->rep->pages, x->rep->items);
+}
+
 static int
 on_producto(void *arg, const struct cianbox_producto *in)
 {
@@ -148,6 +159,8 @@ products_from_api(struct store *st, struct cianbox *cb, struct sync_ctx *x)
 	x->rep->skipped += stats.skipped;
 	if (rc != OV_OK)
 		abort_writer(x);
+	else
+		progress_end(x);
 	return rc;
 }
 
@@ -182,6 +195,7 @@ products_from_panel(struct store *st, struct cianbox_panel *panel,
 		x->rep->items++;
 		progress(x);
 	}
+	progress_end(x);
 out:
 	cianbox_panel_rows_free(&rows);
 	return rc;
@@ -213,7 +227,8 @@ catalog_sync_products(struct store *st, struct cianbox *cb,
 		    "API failed: %s", cianbox_last_error(cb));
 		if (!use_panel)
 			return rc;
-		log_warn("%s; trying the panel", rep->why);
+		/* The summary line says it too; under cron that is enough. */
+		log_info("%s; trying the panel", rep->why);
 		rep->api_failed = true;
 	}
 	if (!use_panel) {
@@ -262,5 +277,6 @@ catalog_sync_clients(struct store *st, struct cianbox *cb,
 		    "failed: %s", cianbox_last_error(cb));
 		return rc;
 	}
+	progress_end(&x);
 	return finish(&x);
 }
