@@ -17,6 +17,7 @@
 #include "cianbox.h"
 #include "clock.h"
 #include "config.h"
+#include "customer.h"
 #include "err.h"
 #include "identity.h"
 #include "llm.h"
@@ -80,6 +81,7 @@ struct turn {
 	struct reply replies[REPLIES_MAX];
 	size_t nreplies;
 	bool list_sent;              /* one product list per turn */
+	struct customer_identity identity;
 };
 
 /* ---- small helpers -------------------------------------------------- */
@@ -139,6 +141,21 @@ money(int64_t cents, char *buf, size_t len)
 	if (quote_format_cents(cents, n, sizeof(n)) != OV_OK)
 		snprintf(n, sizeof(n), "?");
 	snprintf(buf, len, "USD %s", n);
+}
+
+/* A product's price as the customer reads it. */
+static void
+price_of(const struct bot_product *p, char *buf, size_t len)
+{
+	char n[40];
+
+	if (strcmp(p->currency, "ARS") != 0) {
+		money(p->cents, buf, len);
+		return;
+	}
+	if (quote_format_cents(p->cents, n, sizeof(n)) != OV_OK)
+		snprintf(n, sizeof(n), "?");
+	snprintf(buf, len, "$ %s", n);
 }
 
 static int64_t
@@ -391,7 +408,7 @@ product_list(struct turn *t, const char *body, const struct bot_product *v,
 	rows = cJSON_AddArrayToObject(p, "rows");
 	for (size_t i = 0; i < n && i < BOT_LIST_ROWS && rows != NULL; i++) {
 		snprintf(id, sizeof(id), "prod:%lld", (long long)v[i].id);
-		money(v[i].cents, price, sizeof(price));
+		price_of(&v[i], price, sizeof(price));
 		stock_words(&v[i], stock, sizeof(stock));
 		snprintf(desc, sizeof(desc), "%s + IVA · %s", price, stock);
 		if ((row = cJSON_CreateObject()) == NULL)
@@ -471,7 +488,7 @@ act_product(struct turn *t, const struct bot_product *p)
 	struct bot_product alt[BOT_LIST_ROWS - 1];
 	size_t n;
 
-	money(p->cents, price, sizeof(price));
+	price_of(p, price, sizeof(price));
 	remember_product(t, p, 0);
 	if (p->stock <= 0) {
 		n = alternatives(t, p, NULL, 1, alt, BOT_LIST_ROWS - 1);
@@ -507,7 +524,7 @@ act_stock(struct turn *t, const struct bot_product *p, int64_t qty,
 	size_t n;
 
 	remember_product(t, p, qty);
-	money(p->cents, price, sizeof(price));
+	price_of(p, price, sizeof(price));
 	if (qty <= 0) {
 		act_product(t, p);
 		return;
@@ -558,7 +575,7 @@ act_price(struct turn *t, const struct bot_product *p)
 	char price[48];
 
 	remember_product(t, p, 0);
-	money(p->cents, price, sizeof(price));
+	price_of(p, price, sizeof(price));
 	if (p->stock > 0)
 		say(t, "%s: %s + IVA. Tenemos %lld en stock. ¿Cuántas necesitás?",
 		    p->name, price, (long long)p->stock);
@@ -597,12 +614,6 @@ resolve_product(struct turn *t, int64_t id, const char *query,
 static bool
 account_allowed(struct turn *t)
 {
-	if (t->b->cb == NULL) {
-		say(t, "Ahora no puedo consultar las cuentas 😕 ¿Querés que te "
-		    "contacte un vendedor?");
-		pset_str(t->profile, "pending", "handoff");
-		return false;
-	}
 	if (t->cust.cianbox_id == 0) {
 		say(t, "Para ver tu cuenta necesito saber quién sos: el saldo y las "
 		    "facturas los muestro solo al número registrado en tu cuenta. "
@@ -618,6 +629,25 @@ account_allowed(struct turn *t)
 	return true;
 }
 
+/* The customer's record: fresh from Cianbox when it answers, else the
+ * synced copy. */
+static int
+account_client(struct turn *t, struct cianbox_cliente *c, bool *found)
+{
+	int rc = OV_EIO;
+
+	*found = false;
+	if (t->b->cb != NULL) {
+		rc = cianbox_cliente_by_id(t->b->cb, t->cust.cianbox_id, c, found);
+		if (rc != OV_OK)
+			log_warn("account of %s: %s; using the synced copy",
+			    t->wa_id, cianbox_last_error(t->b->cb));
+	}
+	if (rc != OV_OK)
+		rc = customer_client_get(t->b->st, t->cust.cianbox_id, c, found);
+	return rc;
+}
+
 static void
 act_balance(struct turn *t)
 {
@@ -627,10 +657,9 @@ act_balance(struct turn *t)
 
 	if (!account_allowed(t))
 		return;
-	if (cianbox_cliente_by_id(t->b->cb, t->cust.cianbox_id, &c, &found) !=
-	    OV_OK || !found) {
-		log_warn("balance for %s: %s", t->wa_id,
-		    found ? cianbox_last_error(t->b->cb) : "customer not found");
+	if (account_client(t, &c, &found) != OV_OK || !found) {
+		log_warn("balance for %s: customer %lld not found", t->wa_id,
+		    (long long)t->cust.cianbox_id);
 		say(t, "No pude consultar tu cuenta ahora 😕 Probá en un rato. "
 		    "¿Querés que te contacte un vendedor?");
 		pset_str(t->profile, "pending", "handoff");
@@ -667,12 +696,12 @@ act_invoices(struct turn *t)
 
 	if (!account_allowed(t))
 		return;
-	if (cianbox_cliente_by_id(t->b->cb, t->cust.cianbox_id, &c, &found) !=
-	    OV_OK || !found || c.numero_documento[0] == '\0' ||
+	if (t->b->cb == NULL || account_client(t, &c, &found) != OV_OK ||
+	    !found || c.numero_documento[0] == '\0' ||
 	    cianbox_ventas_recent(t->b->cb, c.numero_documento, INVOICES_SHOWN,
 	    v, &n) != OV_OK) {
-		log_warn("invoices for %s: %s", t->wa_id,
-		    cianbox_last_error(t->b->cb));
+		log_warn("invoices for %s: %s", t->wa_id, t->b->cb == NULL ?
+		    "Cianbox not configured" : cianbox_last_error(t->b->cb));
 		say(t, "No pude traer tus facturas ahora 😕 Probá en un rato. "
 		    "¿Querés que te contacte un vendedor?");
 		pset_str(t->profile, "pending", "handoff");
@@ -1008,55 +1037,58 @@ act_handoff(struct turn *t, const char *why)
 	log_info("handoff for %s; quiet for %ld h", t->wa_id, b->handoff_hours);
 }
 
+/* What an identification found, into this turn's record and state. */
 static void
-link_customer(struct turn *t, const struct cianbox_cliente *c)
+note_identity(struct turn *t, const struct customer_identity *id)
 {
-	char national[PHONE_NATIONAL_LEN + 1];
-	bool verified = false;
-
-	if (phone_to_national(t->wa_id, national) == OV_OK)
-		verified = phone_field_matches(c->celular, national) ||
-		    phone_field_matches(c->telefono, national);
-	t->cust.cianbox_id = c->id;
-	t->cust.verified = verified;
-	pset_str(t->profile, "razon", c->razon);
-	if (c->numero_documento[0] != '\0')
-		pset_str(t->profile, "cuit", c->numero_documento);
-	log_info("%s identified as Cianbox customer %lld (%s)", t->wa_id,
-	    (long long)c->id, verified ? "number on file" : "prices only");
+	if (!id->have_client)
+		return;
+	if (id->linked) {
+		t->cust.cianbox_id = id->cianbox_id;
+		t->cust.verified = id->verified;
+	}
+	pset_str(t->profile, "razon", id->client.razon);
+	if (id->client.numero_documento[0] != '\0')
+		pset_str(t->profile, "cuit", id->client.numero_documento);
 }
 
 static void
-act_identify(struct turn *t, const char *cuit, const char *email)
+act_identify(struct turn *t)
 {
-	struct cianbox_cliente c;
-	bool found = false;
-	int rc = OV_OK;
+	struct customer_identity id;
+	enum customer_text what = CUSTOMER_TEXT_NONE;
+	int rc;
 
-	if (t->b->cb == NULL) {
-		say(t, "¡Gracias! Ahora no puedo verificar tu cuenta, pero te ayudo "
-		    "igual con precios y stock. ¿Qué estás buscando?");
-		return;
-	}
-	if (cuit[0] != '\0')
-		rc = cianbox_cliente_by_documento(t->b->cb, cuit, &c, &found);
-	else
-		rc = bot_catalog_client_by_email(t->b->st, email, &c, &found);
+	rc = customer_identify_text(t->b->st, t->b->cb, t->wa_id, t->text, &id,
+	    &what);
 	if (rc != OV_OK) {
-		log_warn("identify %s: %s", t->wa_id, cianbox_last_error(t->b->cb));
+		log_warn("identify %s: %s", t->wa_id, ov_strerror(rc));
 		say(t, "No pude verificar tus datos ahora 😕 Igual te ayudo con "
 		    "precios y stock. ¿Qué estás buscando?");
 		return;
 	}
-	if (!found) {
-		say(t, cuit[0] != '\0' ? "No encontré una cuenta con ese CUIT 🤔 "
-		    "¿Lo revisás o me pasás el e-mail de tu cuenta?" :
-		    "No encontré una cuenta con ese e-mail 🤔 ¿Me pasás tu CUIT?");
+	switch (what) {
+	case CUSTOMER_TEXT_FOUND:
+		note_identity(t, &id);
+		log_info("%s identified as Cianbox customer %lld by %s (%s)",
+		    t->wa_id, (long long)id.cianbox_id,
+		    id.how == CUSTOMER_BY_CUIT ? "CUIT" : "e-mail",
+		    id.verified ? "number on file" : "prices only");
+		say(t, "¡Gracias! Ya te identifiqué como %s 🙌 ¿Qué estás buscando "
+		    "hoy?", id.client.razon);
 		return;
+	case CUSTOMER_TEXT_BAD_CUIT:
+		say(t, "Ese CUIT no me da: el dígito verificador no coincide 🤔 "
+		    "¿Lo revisás?");
+		return;
+	case CUSTOMER_TEXT_UNKNOWN:
+		say(t, "No encontré una cuenta con ese dato 🤔 ¿Lo revisás, o me "
+		    "pasás el CUIT o el e-mail de tu cuenta?");
+		return;
+	case CUSTOMER_TEXT_NONE:
+		break;
 	}
-	link_customer(t, &c);
-	say(t, "¡Gracias! Ya te identifiqué como %s 🙌 ¿Qué estás buscando hoy?",
-	    c.razon);
+	say(t, "¿Me pasás tu CUIT (11 números) o el e-mail de tu cuenta?");
 }
 
 /* ---- deciding by rules ---------------------------------------------- */
@@ -1142,7 +1174,7 @@ decide_rules(struct turn *t)
 		act_handoff(t, NULL);
 		return;
 	case RULES_IDENTIFY:
-		act_identify(t, r.cuit, r.email);
+		act_identify(t);
 		return;
 	case RULES_GREETING:
 		say(t, "¿En qué te puedo ayudar hoy?");
@@ -1230,7 +1262,7 @@ tool_result_products(const struct bot_product *v, size_t n)
 	for (size_t i = 0; i < n && arr != NULL; i++) {
 		if ((it = cJSON_CreateObject()) == NULL)
 			break;
-		money(v[i].cents, price, sizeof(price));
+		price_of(&v[i], price, sizeof(price));
 		cJSON_AddNumberToObject(it, "id", (double)v[i].id);
 		cJSON_AddStringToObject(it, "nombre", v[i].name);
 		cJSON_AddStringToObject(it, "precio", price);
@@ -1582,20 +1614,24 @@ save_customer(struct turn *t)
 	return rc;
 }
 
-/* Identify by phone when not linked yet (synced clients). */
+/* Who is writing: the linked customer, else the synced clients by phone
+ * (lib/customer links and verifies). Before the record is loaded, since
+ * linking writes it. */
 static void
-identify_by_phone(struct turn *t)
+identify(struct turn *t)
 {
-	struct cianbox_cliente c;
-	bool found = false;
+	struct customer_identity id;
+	int rc;
 
-	if (t->cust.cianbox_id != 0 || jtrue(t->profile, "phone_checked"))
+	rc = customer_identify(t->b->st, t->b->cb, t->wa_id, &id);
+	if (rc != OV_OK) {
+		log_warn("cannot identify %s: %s", t->wa_id, ov_strerror(rc));
 		return;
-	if (bot_catalog_client_by_phone(t->b->st, t->wa_id, &c, &found) != OV_OK)
-		return;   /* try again next turn */
-	pset_bool(t->profile, "phone_checked", true);
-	if (found)
-		link_customer(t, &c);
+	}
+	if (id.how == CUSTOMER_BY_PHONE)
+		log_info("%s identified by phone as Cianbox customer %lld",
+		    t->wa_id, (long long)id.cianbox_id);
+	t->identity = id;
 }
 
 int
@@ -1620,8 +1656,10 @@ bot_turn(struct bot *b, const struct wa_message *const *msgs, size_t n)
 	for (size_t i = 0; i < n && i < 64; i++)
 		ids[i] = msgs[i]->id;
 
+	identify(&t);
 	if ((rc = load_customer(&t, msgs[n - 1])) != OV_OK)
 		goto out;
+	note_identity(&t, &t.identity);
 	if (jint(t.profile, "handoff_until") > t.now) {
 		log_info("%s is with a salesperson; no reply", t.wa_id);
 		goto out;
@@ -1630,7 +1668,6 @@ bot_turn(struct bot *b, const struct wa_message *const *msgs, size_t n)
 	if (!words && !t.unsupported)
 		goto out;   /* reactions only */
 	wa_mark_read(&b->wa, msgs[n - 1]->id, true, NULL);
-	identify_by_phone(&t);
 
 	if (!words) {
 		say(&t, "Por ahora solo puedo leer mensajes de texto 🙏 ¿Me lo "

@@ -11,98 +11,100 @@
 
 #include "bot_catalog.h"
 #include "cianbox.h"
+#include "catalog.h"
 #include "err.h"
 #include "log.h"
 #include "quote.h"
 #include "store.h"
 
-int
-bot_product_from_json(const char *json, struct bot_product *out)
+/* The bot's view of a catalog product. */
+static void
+from_catalog(const struct catalog_product *c, struct bot_product *out)
 {
-	struct quote_item item;
-	cJSON *doc = NULL;
-	double stock = 0;
-	int rc;
-
 	memset(out, 0, sizeof(*out));
-	if ((rc = quote_item_from_product(json, 1, &item)) != OV_OK)
-		return rc == OV_EINVAL ? OV_EPARSE : rc;
-	out->id = item.product_id;
-	memcpy(out->code, item.code, sizeof(out->code));
-	memcpy(out->name, item.name, sizeof(out->name));
-	out->cents = item.unit_cents;
-	out->iva_tenths = item.iva_tenths;
-	if ((doc = cJSON_Parse(json)) == NULL)
-		return OV_EPARSE;
-	if (cianbox_json_number(cJSON_GetObjectItemCaseSensitive(doc,
-	    "stock_total"), &stock) && isfinite(stock) && stock > 0 &&
-	    stock < 1e12)
-		out->stock = (int64_t)floor(stock);
-	cJSON_Delete(doc);
-	return OV_OK;
+	out->id = c->id;
+	cianbox_copy_text(out->code, sizeof(out->code), c->codigo);
+	cianbox_copy_text(out->name, sizeof(out->name), c->nombre);
+	out->cents = catalog_product_price_cents(c);
+	out->iva_tenths = c->iva_tenths;
+	out->stock = isfinite(c->stock) && c->stock > 0 && c->stock < 1e12 ?
+	    (int64_t)floor(c->stock) : 0;
+	snprintf(out->currency, sizeof(out->currency), "%s",
+	    strcmp(c->moneda, "ARS") == 0 ? "ARS" : "USD");
 }
 
 int
 bot_catalog_get(struct store *st, int64_t id, struct bot_product *out,
     bool *found)
 {
-	char key[32], *json = NULL;
+	struct catalog_product c;
 	int rc;
 
 	*found = false;
-	snprintf(key, sizeof(key), "%lld", (long long)id);
-	rc = store_catalog_get(st, "productos_cache", key, &json, found);
-	if (rc != OV_OK || !*found)
+	if ((rc = catalog_product_get(st, id, &c, found)) != OV_OK || !*found)
 		return rc;
-	rc = bot_product_from_json(json, out);
-	free(json);
-	if (rc != OV_OK) {
-		log_warn("product %lld in the catalog cannot be shown: %s",
-		    (long long)id, ov_strerror(rc));
-		*found = false;
-		rc = OV_OK;
-	}
-	return rc;
+	from_catalog(&c, out);
+	return OV_OK;
+}
+
+static void
+take(const struct catalog_result *r, struct bot_product *out, size_t max,
+    size_t *n)
+{
+	*n = 0;
+	for (size_t i = 0; i < r->n && *n < max; i++)
+		from_catalog(&r->hits[i].p, &out[(*n)++]);
 }
 
 int
 bot_catalog_search(struct store *st, const char *query,
     struct bot_product *out, size_t max, size_t *n)
 {
-	(void)st;
-	(void)query;
-	(void)out;
-	(void)max;
+	struct catalog_result r;
+	int rc;
+
 	*n = 0;
-	return OV_OK;
+	if (max == 0)
+		return OV_OK;
+	memset(&r, 0, sizeof(r));
+	rc = catalog_search(st, query, max < CATALOG_RESULTS_MAX ? max :
+	    CATALOG_RESULTS_MAX, &r);
+	if (rc == OV_OK) {
+		/* Products missing some of the words only when none has all. */
+		size_t all = 0;
+
+		for (size_t i = 0; i < r.n; i++)
+			if ((size_t)r.hits[i].matched >= r.nwords)
+				all++;
+		take(&r, out, all > 0 ? (all < max ? all : max) : max, n);
+	}
+	catalog_result_clear(&r);
+	return rc;
 }
 
 int
 bot_catalog_similar(struct store *st, const struct bot_product *p,
     const char *query, struct bot_product *out, size_t max, size_t *n)
 {
+	struct catalog_product c;
+	struct catalog_result r;
+	bool found = false;
+	int rc;
+
+	*n = 0;
+	memset(&r, 0, sizeof(r));
+	if ((rc = catalog_product_get(st, p->id, &c, &found)) != OV_OK)
+		return rc;
+	if (found) {
+		rc = catalog_alternatives(st, &c, max < CATALOG_RESULTS_MAX ?
+		    max : CATALOG_RESULTS_MAX, &r);
+		if (rc == OV_OK)
+			take(&r, out, max, n);
+		catalog_result_clear(&r);
+		if (rc != OV_OK || *n > 0)
+			return rc;
+	}
+	/* No kind known: what the customer asked for, else the name. */
 	return bot_catalog_search(st, query != NULL && query[0] != '\0' ?
 	    query : p->name, out, max, n);
-}
-
-int
-bot_catalog_client_by_phone(struct store *st, const char *wa_id,
-    struct cianbox_cliente *out, bool *found)
-{
-	(void)st;
-	(void)wa_id;
-	(void)out;
-	*found = false;
-	return OV_OK;
-}
-
-int
-bot_catalog_client_by_email(struct store *st, const char *email,
-    struct cianbox_cliente *out, bool *found)
-{
-	(void)st;
-	(void)email;
-	(void)out;
-	*found = false;
-	return OV_OK;
 }

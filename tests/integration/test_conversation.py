@@ -56,6 +56,30 @@ def start_standin(name, script, args):
     raise RuntimeError(name + " stand-in did not start")
 
 
+def cianbox_fixtures():
+    """The fixture account (customers, sales, the three fixture products)
+    plus the sample catalog of `make run` (a few hundred realistic
+    products), so searches and alternatives have something to choose from."""
+    sys.path.insert(0, STANDINS)
+    import sample_data
+    sample = os.path.join(WORK, "sample")
+    sample_data.write_fixtures(sample)
+    out = os.path.join(WORK, "cianbox-fixtures")
+    os.makedirs(out, exist_ok=True)
+    src = os.path.join(FIXTURES, "cianbox")
+    for n in os.listdir(src):
+        with open(os.path.join(src, n), "rb") as f, \
+                open(os.path.join(out, n), "wb") as g:
+            g.write(f.read())
+    with open(os.path.join(src, "productos_page1.json")) as f:
+        page = json.load(f)
+    with open(os.path.join(sample, "productos_page1.json")) as f:
+        page["body"] += json.load(f)["body"]
+    with open(os.path.join(out, "productos_page1.json"), "w") as f:
+        json.dump(page, f, ensure_ascii=False)
+    return out
+
+
 MAIL_DIR = os.path.join(WORK, "mail")
 PDF_DIR = os.path.join(WORK, "presupuestos")
 os.makedirs(MAIL_DIR, exist_ok=True)
@@ -63,7 +87,7 @@ os.makedirs(PDF_DIR, exist_ok=True)
 GRAPH = start_standin("graph", "graph_server.py",
                       ["--token", GRAPH_TOKEN, "--phone-number-id", PHONE_ID])
 CIANBOX = start_standin("cianbox", "cianbox_server.py",
-                        ["--fixtures", os.path.join(FIXTURES, "cianbox"),
+                        ["--fixtures", cianbox_fixtures(),
                          "--user", "ovidio", "--password", "clave-it"])
 SMTP = start_standin("smtp", "smtp_server.py", ["--dir", MAIL_DIR])
 OPENAI = start_standin("openai", "openai_server.py", ["--key", OPENAI_KEY])
@@ -319,9 +343,10 @@ def test_two_senders_interleaved_each_answered_in_order():
 # ---- the account ------------------------------------------------------------
 
 def test_balance_and_invoices_for_the_number_on_file():
-    t = words(say(MARTIN, "mi cuit es " + MARTIN_CUIT, name="Martín Gómez"))
-    expect("Gómez Martín Sistemas de Seguridad" in t, "identified: " + t)
+    # Recognised by the phone on file: greeted by name, no CUIT asked.
     t = words(say(MARTIN, "cuánto debo?", name="Martín Gómez"))
+    expect(t.startswith("¡Hola Martín!"), "greeting: " + t)
+    expect("CUIT" not in t, "no CUIT asked of a known number: " + t)
     expect("USD 1.843,75" in t, "balance formatted: " + t)
     expect("USD 5.000,00" in t and "30 días" in t, "limit and terms: " + t)
     expect(t.rstrip().endswith("?"), "ends with a question")
@@ -343,6 +368,49 @@ def test_balance_refused_for_a_cuit_only_sender():
 
 
 # ---- products, stock, quotes -------------------------------------------------
+
+def test_search_answers_with_a_list_in_stock_first():
+    who = "5493415550120"
+    r = say(who, "Hola, tenés domos Dahua de 4 MP?", name="Nico")
+    lists = [e for e in r if e["payload"]["type"] == "interactive" and
+             e["payload"]["interactive"]["type"] == "list"]
+    expect_eq(len(lists), 1, "one list")
+    body = lists[0]["payload"]["interactive"]["body"]["text"]
+    expect(body.startswith("¡Hola Nico!"), "greeted: " + body)
+    expect("domos dahua 4mp" in body and body.rstrip().endswith("?"), body)
+    rows = list_rows(lists[0])
+    expect(1 <= len(rows) <= 10, "1..10 rows")
+    descs = [r.get("description", "") for r in rows]
+    import re
+    for d in descs:
+        expect(re.fullmatch(r"USD \d{1,3}(\.\d{3})*,\d\d \+ IVA · "
+                            r"(stock \d+|sin stock)", d), "row: " + d)
+    stocked = [("sin stock" not in d) for d in descs]
+    expect(stocked == sorted(stocked, reverse=True), "in stock first")
+    expect(any(r["id"] == "prod:10452" and
+               r["description"] == "USD 48,50 + IVA · stock 12" for r in rows),
+           "the Dahua 4 MP dome with its price and stock: %s" % rows)
+    # The list reply selects the product.
+    t = words(say(who, mtype="interactive", reply=("list_reply", "prod:10452",
+                                                   rows[0]["title"]), name="Nico"))
+    expect("Cámara Domo Dahua 4MP HAC-HDW1400 2.8mm" in t, t)
+    expect("USD 48,50 + IVA" in t and "Tenemos 12" in t, t)
+
+
+def test_quantity_with_units_above_stock_offers_alternatives():
+    who = "5493415550121"
+    r = say(who, "10 fuentes 12V 5A", name="Oli")
+    t = words(r)
+    expect("Fuente switching 12V 5A metálica" in t, t)
+    expect("solo tenemos 7" in t, "not enough: " + t)
+    expect("opciones parecidas" in t, "alternatives: " + t)
+    lists = [e for e in r if e["payload"]["type"] == "interactive" and
+             e["payload"]["interactive"]["type"] == "list"]
+    expect_eq(len(lists), 1, "a list of alternatives")
+    rows = list_rows(lists[0])
+    expect(rows and all(int(x["description"].rsplit(" ", 1)[1]) >= 10
+                        for x in rows), "alternatives cover 10: %s" % rows)
+
 
 def test_product_picked_from_a_list_and_quantity_vs_stock():
     who = "5493415550107"
@@ -369,6 +437,8 @@ def test_out_of_stock_offers_alternatives_and_tells_purchasing_once():
         "list_reply", "prod:10461", "DVR Hikvision 8ch"), name="Dani"))
     expect("DVR Hikvision 8 canales" in t, "names the product: " + t)
     expect("no lo tenemos en stock" in t, "says so: " + t)
+    expect("opciones parecidas" in t and "DVR" in t.split("parecidas", 1)[1],
+           "other recorders in stock: " + t)
     m = [x for x in mails()[n0:] if COMPRAS in x["to"]]
     expect_eq(len(m), 1, "purchasing told")
     expect("DVR Hikvision 8 canales" in m[0]["subject"], m[0]["subject"])
@@ -554,6 +624,8 @@ def main():
                    test_two_senders_interleaved_each_answered_in_order,
                    test_balance_and_invoices_for_the_number_on_file,
                    test_balance_refused_for_a_cuit_only_sender,
+                   test_search_answers_with_a_list_in_stock_first,
+                   test_quantity_with_units_above_stock_offers_alternatives,
                    test_product_picked_from_a_list_and_quantity_vs_stock,
                    test_out_of_stock_offers_alternatives_and_tells_purchasing_once,
                    test_whole_quote_flow_ends_in_a_pdf_document,
