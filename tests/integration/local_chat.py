@@ -462,6 +462,11 @@ class Chat:
             if e.get("kind") != "message":
                 continue
             mine = who is not None and e.get("to") == who[2]
+            if mine:
+                # Numbers pick from the latest message only: a newer one
+                # without buttons or rows ends the earlier choice.
+                with self.lock:
+                    self.options = []
             self.show(e, mine)
             if mine:
                 with self.lock:

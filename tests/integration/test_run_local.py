@@ -3,13 +3,16 @@
 Starts what `make run` starts (local_chat.py: Apache with the webhook and
 the real worker, the Graph and Cianbox stand-ins with the sample account),
 chats as a sample customer from a script, and checks what a person trying
-Ovidio would notice: the banner, the message reaching Ovidio, the reply
-printed in the terminal, and nothing left running afterwards.
+Ovidio would notice: the banner, the greeting by name, a product list shown
+as numbered rows, a row picked by its number, a quote confirmed with its
+PDF saved, an unknown number asked for a CUIT, and nothing left running
+afterwards.
 
 Run by tests/integration/run (as an unprivileged user, against a fresh
 `make install`). Usage: test_run_local.py HOME WORKDIR FIXTURES
 """
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -72,23 +75,51 @@ def processes_under(path):
 
 
 RESULT = {}
+ROW = re.compile(r"^\s+(\d+)\) (.+?) · USD [0-9.]+,[0-9]{2} \+ IVA", re.M)
+SAVED = re.compile(r"\[documento\] \S+ \(\d+ KB\) guardado en:\n\s*(/\S+)")
 
 
-def test_hola_reaches_ovidio_and_the_chat_says_what_came_back():
-    rc, out, work = chat("hola", ["hola"])
+def after(out, line):
+    """What the chat printed after the input line (up to the next one)."""
+    expect(line in out, "%r was sent:\n%s" % (line, out))
+    return out.split(line, 1)[1].split("\nvos> ", 1)[0]
+
+
+def test_chat_from_hola_to_a_quote_pdf():
+    lines = ["hola", "¿tenés cámaras domo dahua 4mp?", "2", "necesito 5",
+             "1", "1"]
+    rc, out, work = chat("hola", lines)
     RESULT["hola"] = (rc, out, work)
     expect(rc == 0, "chat exit code %d:\n%s" % (rc, out))
     expect("Apache 2.4 + webhook" in out and "270 productos, 12 clientes" in out,
            "banner says what runs:\n" + out)
-    expect("vos> hola" in out, "the line sent is shown:\n" + out)
-    expect(stored_in(work, MARTIN) == ["hola"],
-           "the message reached Ovidio's store once as Martín's: %r"
+    expect(stored_in(work, MARTIN)[:2] == lines[:2],
+           "the messages reached Ovidio's store as Martín's: %r"
            % stored_in(work, MARTIN))
-    after = out.split("vos> hola", 1)[1]
-    # Until the conversation is wired into the worker, Ovidio records the
-    # message without answering, and the chat says so.
-    expect("(sin respuesta todavía)" in after,
-           "the chat says no reply came:\n" + out)
+    # Greeted by name: the sample customer was recognised by phone.
+    greet = after(out, "vos> hola\n")
+    expect("Ovidio › " in greet and "Martín" in greet,
+           "Ovidio greets Martín:\n" + out)
+    # A product question gets a numbered list with prices.
+    listed = after(out, "vos> ¿tenés cámaras domo dahua 4mp?\n")
+    rows = ROW.findall(listed)
+    expect(len(rows) >= 2 and rows[0][0] == "1",
+           "numbered product rows with prices:\n" + listed)
+    expect(all("Dahua" in title for _, title in rows[:3]),
+           "rows are Dahua products:\n" + listed)
+    # Picking row 2 answers about that product.
+    picked = after(out, "vos> 2\n")
+    stem = rows[1][1].rstrip("…")
+    expect("(elegiste: %s" % stem in picked, "the pick is echoed:\n" + picked)
+    expect("Ovidio › " in picked and "USD" in picked,
+           "the picked product's price comes back:\n" + picked)
+    # Quantity, quote, confirm: a PDF saved where it can be opened.
+    saved = SAVED.findall(out)
+    expect(len(saved) == 1, "one document saved:\n" + out)
+    with open(saved[0], "rb") as f:
+        expect(f.read(5) == b"%PDF-", "the saved quote is a PDF")
+    expect(os.path.dirname(saved[0]) == os.path.join(work, "pdf"),
+           "saved in the PDF folder: " + saved[0])
 
 
 def test_everything_it_started_is_stopped():
@@ -99,8 +130,7 @@ def test_everything_it_started_is_stopped():
 
 
 def test_unknown_customer_and_bad_pick_are_handled():
-    rc, out, work = chat("unknown", ["/quien 99", "0", "13", "hola"], who=1,
-                         timeout=10)
+    rc, out, work = chat("unknown", ["/quien 99", "0", "13", "hola"], who=1)
     expect(rc == 0, "chat exit code %d:\n%s" % (rc, out))
     expect("Elegí un número de 1 a 13." in out,
            "an impossible customer number is refused:\n" + out)
@@ -108,13 +138,16 @@ def test_unknown_customer_and_bad_pick_are_handled():
            "the unknown number can be chosen:\n" + out)
     expect(stored_in(work, "5493417770001") == ["hola"],
            "the message is stored as the unknown number's")
+    reply = after(out, "vos> hola\n")
+    expect("Ovidio › " in reply and "CUIT" in reply,
+           "an unknown number is asked for a CUIT:\n" + out)
     left = processes_under(work)
     expect(not left, "nothing left running: %s" % left)
 
 
 if __name__ == "__main__":
     r = Runner()
-    r.run(test_hola_reaches_ovidio_and_the_chat_says_what_came_back)
+    r.run(test_chat_from_hola_to_a_quote_pdf)
     r.run(test_everything_it_started_is_stopped)
     r.run(test_unknown_customer_and_bad_pick_are_handled)
     sys.exit(r.finish())
