@@ -1287,8 +1287,14 @@ tool_result_text(struct turn *t, size_t before)
 		struct reply *r = &t->replies[t->nreplies - 1];
 
 		d = outbox_describe(r->kind, r->payload);
-		if (d != NULL && strlen(d) > LLM_TOOL_RESULT_MAX / 2)
-			d[LLM_TOOL_RESULT_MAX / 2] = '\0';   /* ASCII-safe enough: cut later */
+		if (d != NULL && strlen(d) > LLM_TOOL_RESULT_MAX / 2) {
+			size_t k = LLM_TOOL_RESULT_MAX / 2;
+
+			/* Cut between characters, never inside one. */
+			while (k > 0 && ((unsigned char)d[k] & 0xC0) == 0x80)
+				k--;
+			d[k] = '\0';
+		}
 		cJSON_AddStringToObject(o, "mensaje", d ? d : "");
 		free(d);
 	}
@@ -1634,6 +1640,20 @@ identify(struct turn *t)
 	t->identity = id;
 }
 
+/* Blue ticks and "typing…": nice to have, so one quick try only. */
+static void
+mark_read(struct bot *b, const char *id)
+{
+	int attempts = b->wa.max_attempts;
+	long budget = b->wa.budget_ms;
+
+	b->wa.max_attempts = 1;
+	b->wa.budget_ms = 3000;
+	wa_mark_read(&b->wa, id, true, NULL);
+	b->wa.max_attempts = attempts;
+	b->wa.budget_ms = budget;
+}
+
 int
 bot_turn(struct bot *b, const struct wa_message *const *msgs, size_t n)
 {
@@ -1667,7 +1687,7 @@ bot_turn(struct bot *b, const struct wa_message *const *msgs, size_t n)
 	words = gather(&t, msgs, n);
 	if (!words && !t.unsupported)
 		goto out;   /* reactions only */
-	wa_mark_read(&b->wa, msgs[n - 1]->id, true, NULL);
+	mark_read(b, msgs[n - 1]->id);
 
 	if (!words) {
 		say(&t, "Por ahora solo puedo leer mensajes de texto 🙏 ¿Me lo "
