@@ -25,8 +25,10 @@
 #include "clock.h"
 #include "err.h"
 #include "log.h"
+#include "outbox.h"
 #include "store.h"
 #include "wa_payload.h"
+#include "whatsapp.h"
 
 #define PY "/usr/bin/python3"
 #define STANDIN "tests/standins/graph_server.py"
@@ -388,6 +390,58 @@ test_outbox_keeps_replies_while_meta_is_down(void)
 	free(got);
 }
 
+/* A reply Meta never takes is given up after OUTBOX_MAX_ATTEMPTS tries:
+ * logged, recorded as failed, gone from the outbox. */
+static void
+test_outbox_gives_up(void)
+{
+	const char *who = "5493415550305";
+	struct config *c2 = NULL;
+	struct wa_client wa;
+	struct outbox ob;
+	struct store_msg *h = NULL;
+	enum outbox_outcome oc;
+	size_t sent = 9, left = 9, nh = 0;
+	int64_t waiting = 0;
+	char err[256];
+	cJSON *p = cJSON_CreateObject();
+
+	setenv("OUTBOX_MAX_ATTEMPTS", "2", 1);
+	CHECK_INT(config_load(&c2, err, sizeof(err)), OV_OK);
+	CHECK_INT(wa_client_init(&wa, c2, err, sizeof(err)), OV_OK);
+	wa.backoff_ms = 10;
+	CHECK_INT(outbox_init(&ob, c2, st, &wa, err, sizeof(err)), OV_OK);
+	unsetenv("OUTBOX_MAX_ATTEMPTS");
+	CHECK_INT(ob.max_attempts, 2);
+	cJSON_AddStringToObject(p, "text", "¿Te armo el presupuesto?");
+	graph_control("{\"down\": true}");
+	CHECK_INT(outbox_send(&ob, who, "text", p, &oc), OV_OK);
+	CHECK_INT(oc, OUTBOX_QUEUED);
+	/* A reply for someone already waiting queues behind, untried. */
+	CHECK_INT(outbox_send(&ob, who, "text", p, &oc), OV_OK);
+	CHECK_INT(oc, OUTBOX_QUEUED);
+	CHECK_INT(store_outbox_count_for(st, who, &waiting), OV_OK);
+	CHECK_INT(waiting, 2);
+	CHECK_INT(outbox_drain(&ob, &sent, &left), OV_OK);
+	CHECK_INT(sent, 0);
+	CHECK_INT(store_outbox_count_for(st, who, &waiting), OV_OK);
+	CHECK_INT(waiting, 1);   /* the first given up, the second waits */
+	graph_control("{\"down\": false}");
+	CHECK_INT(outbox_drain(&ob, &sent, &left), OV_OK);
+	CHECK_INT(sent, 1);
+	CHECK_INT(store_history(st, who, 10, &h, &nh), OV_OK);
+	CHECK_INT(nh, 2);
+	if (nh == 2) {
+		CHECK_STR(h[0].status, "failed");
+		CHECK_STR(h[1].status, "pending");
+		CHECK_STR(h[1].body, "¿Te armo el presupuesto?");
+	}
+	store_msgs_free(h, nh);
+	cJSON_Delete(p);
+	wa_client_free(&wa);
+	config_free(c2);
+}
+
 static int
 rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -446,6 +500,7 @@ main(void)
 	RUN(test_product_stock_and_quote_to_pdf);
 	RUN(test_unsupported_and_reactions);
 	RUN(test_outbox_keeps_replies_while_meta_is_down);
+	RUN(test_outbox_gives_up);
 	rc = check_finish();
 out:
 	bot_close(bot);
