@@ -60,7 +60,7 @@ CIANBOX_USER = "ovidio"
 CIANBOX_PASS = "clave-local-de-prueba"
 VENDEDOR = "ventas@gruposer.local"
 COMPRAS = "compras@gruposer.local"
-UNKNOWN = ("Un número desconocido", "Cliente nuevo", "5493417770001", None)
+UNKNOWN = ("Un número desconocido", "Jorge Romero", "5493417770001", None)
 QUIET_SECONDS = 1.5     # a reply burst is over after this much silence
 
 

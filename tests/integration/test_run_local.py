@@ -134,7 +134,7 @@ def test_unknown_customer_and_bad_pick_are_handled():
     expect(rc == 0, "chat exit code %d:\n%s" % (rc, out))
     expect("Elegí un número de 1 a 13." in out,
            "an impossible customer number is refused:\n" + out)
-    expect("Ahora sos Cliente nuevo" in out,
+    expect("Ahora sos Jorge Romero (Un número desconocido" in out,
            "the unknown number can be chosen:\n" + out)
     expect(stored_in(work, "5493417770001") == ["hola"],
            "the message is stored as the unknown number's")
