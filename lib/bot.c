@@ -1490,12 +1490,12 @@ first_name_of(const char *name, char *out, size_t len)
 
 /* Greeting and the CUIT question, around what was decided. */
 static void
-greet(struct turn *t, bool only_greeting)
+greet(struct turn *t, bool only_greeting, bool words)
 {
 	const char *last = jstr(t->profile, "greeted");
 	bool first = !jtrue(t->profile, "intro");
 	bool new_day = last == NULL || strcmp(last, t->today) != 0;
-	bool ask_cuit = t->cust.cianbox_id == 0 &&
+	bool ask_cuit = words && t->cust.cianbox_id == 0 &&
 	    !jtrue(t->profile, "cuit_asked") && t->b->cb != NULL;
 	char hello[96], lead[512];
 
@@ -1707,7 +1707,7 @@ bot_turn(struct bot *b, const struct wa_message *const *msgs, size_t n)
 			decide_rules(&t);
 		}
 	}
-	greet(&t, only_greeting);
+	greet(&t, only_greeting, words);
 
 	/* The state first: a crash after sending must not lose it. */
 	if ((rc = save_customer(&t)) != OV_OK)

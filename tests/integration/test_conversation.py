@@ -171,8 +171,14 @@ def message(sender, mtype="text", text=None, reply=None, name="Cliente",
             m["image"]["caption"] = text
     elif mtype == "reaction":
         m["reaction"] = {"message_id": "wamid.any", "emoji": "\U0001F44D"}
-    elif mtype == "audio":
-        m["audio"] = {"id": "99887766", "mime_type": "audio/ogg"}
+    elif mtype in ("audio", "video", "sticker"):
+        m[mtype] = {"id": "99887766", "mime_type": "application/octet-stream"}
+    elif mtype == "location":
+        m["location"] = {"latitude": -32.9468, "longitude": -60.6393,
+                         "name": "Rosario"}
+    elif mtype == "contacts":
+        m["contacts"] = [{"name": {"formatted_name": "Juan Pérez"},
+                          "phones": [{"phone": "+54 9 341 555-0000"}]}]
     if extra:
         m.update(extra)
     return mid, {"object": "whatsapp_business_account", "entry": [{
@@ -290,8 +296,12 @@ def test_first_greeting_asks_for_cuit_once():
 
 def test_unsupported_types_image_caption_and_reactions():
     who = "5493415550102"
-    t = words(say(who, mtype="audio", name="Ana"))
-    expect("solo puedo leer mensajes de texto" in t, "audio: " + t)
+    for kind in ("audio", "video", "sticker", "location", "contacts"):
+        r = say(who, mtype=kind, name="Ana")
+        expect_eq(len(r), 1, kind + ": one reply")
+        t = words(r)
+        expect("solo puedo leer mensajes de texto" in t, kind + ": " + t)
+        expect(t.rstrip().endswith("?"), kind + ": asks for text")
     r = say(who, mtype="reaction", name="Ana")
     expect_eq(r, [], "a reaction gets no reply")
     t = words(say(who, "cuánto debo?", mtype="image", name="Ana"))
@@ -506,6 +516,13 @@ def test_handoff_emails_the_salesperson_and_goes_quiet():
     expect("&lt;b&gt;P" in m[0]["data"] and "<b>Pérez</b>" not in m[0]["data"],
            "customer text escaped")
     expect_eq(say(who, "hola?", name="Hugo"), [], "quiet afterwards")
+    # HANDOFF_HOURS (4) later Ovidio answers again.
+    configure(OVIDIO_NOW="2026-11-24T14:30:00-03:00")
+    try:
+        t = words(say(who, "hola, sigo esperando", name="Hugo"))
+    finally:
+        configure()
+    expect(t != "", "answers again after the quiet time")
 
 
 # ---- WhatsApp failures ----------------------------------------------------
@@ -580,6 +597,14 @@ def test_model_tool_results_are_what_the_customer_reads():
         expect(t.startswith("¡Buenísimo! Quedo atento."), "lead-in kept: " + t)
         reqs = call(OPENAI, "GET", "/__requests")[1]
         expect_eq(len(reqs), 2, "two model calls")
+        msgs = reqs[0]["body"]["messages"]
+        expect_eq(msgs[0]["role"], "system", "system prompt first")
+        expect(any(m["role"] == "user" and m.get("content") == "hola"
+                   for m in msgs), "earlier turns as chat turns")
+        expect(any(m["role"] == "assistant" and "Soy Ovidio" in
+                   (m.get("content") or "") for m in msgs), "our replies too")
+        expect_eq(msgs[-1], {"role": "user",
+                             "content": "necesito 5 fuentes de 12V"}, "last")
         tool_msgs = [m for m in reqs[1]["body"]["messages"] if m["role"] == "tool"]
         expect("USD 6,50" in tool_msgs[0]["content"], "model hears our figures")
         # Figures in the model's own words never reach the customer.
@@ -589,6 +614,22 @@ def test_model_tool_results_are_what_the_customer_reads():
         t = words(say(who, "y 2?", name="Laura"))
         expect("500" not in t and "USD 1,00" not in t, "model figures dropped")
         expect("tenemos 7, te alcanza" in t, t)
+    with_model(run)
+
+
+def test_model_search_shows_our_list():
+    def run():
+        who = "5493415550117"
+        script([{"tool_calls": [{"name": "buscar_productos", "arguments": {
+            "consulta": "domo dahua 4mp"}}]},
+            {"content": "Mirá estas opciones 👇"}])
+        r = say(who, "me mostrás domos dahua?", name="Rocío")
+        lists = [e for e in r if e["payload"]["type"] == "interactive" and
+                 e["payload"]["interactive"]["type"] == "list"]
+        expect_eq(len(lists), 1, "one list")
+        rows = list_rows(lists[0])
+        expect(any(x["id"] == "prod:10452" for x in rows), "the dome listed")
+        expect("Mirá estas opciones" in words(r), "lead-in without figures")
     with_model(run)
 
 
@@ -635,6 +676,7 @@ def main():
                    test_window_closed_is_recorded_not_retried,
                    test_meta_outage_is_drained_later_from_the_outbox,
                    test_model_tool_results_are_what_the_customer_reads,
+                   test_model_search_shows_our_list,
                    test_model_failures_are_answered_by_rules):
             runner.run(fn)
     finally:
