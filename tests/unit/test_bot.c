@@ -3,7 +3,8 @@
  * Graph API stand-in and an SQLite store with a small catalog: what the
  * customer receives, the quote going out as a PDF, the outbox keeping a
  * reply while Meta is down. Also the sanitizer build's view of lib/bot,
- * lib/outbox and lib/rules together.
+ * lib/outbox and lib/rules together. With MONGODB_URI set it runs on
+ * MongoDB instead.
  */
 #include <fcntl.h>
 #include <ftw.h>
@@ -462,7 +463,13 @@ main(void)
 	signal(SIGPIPE, SIG_IGN);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	unsetenv("OVIDIO_CONFIG");
-	unsetenv("MONGODB_URI");
+	/* MONGODB_URI set: the same turns on MongoDB (a database of our own). */
+	{
+		char db[64];
+
+		snprintf(db, sizeof(db), "ovidio_test_bot_%ld", (long)getpid());
+		setenv("MONGODB_DB", db, 1);
+	}
 	unsetenv("OPENAI_API_KEY");
 	unsetenv("CIANBOX_ACCOUNT");
 	unsetenv("SMTP_URL");
