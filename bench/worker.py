@@ -5,7 +5,8 @@ to the webhook by 8 client threads, each customer writing one message and
 waiting for Ovidio's answer before the next (as people do); the webhook
 starts the real worker, which runs a turn per message by rules (no model)
 and sends replies to the Graph API stand-in (instant). The product catalog
-is the fixture's, so product questions are answered from the store.
+is the fixture's (synced by jobs/catalog-sync from the Cianbox stand-in),
+so product questions are searched and answered from the store.
 
 Prints:
   - messages/s: messages answered / wall time from the first POST to the
@@ -38,12 +39,32 @@ TOKEN = "bench-graph-token"
 PHONE_ID = "110000000000001"
 TEXTS = [
     ("text", "hola"),
+    ("text", "tenés domos dahua de 4mp?"),
     ("list_reply", "prod:10452"),
     ("text", "¿y tenés 5?"),
     ("text", "cuánto sale?"),
     ("list_reply", "prod:10461"),
     ("text", "gracias!"),
 ]
+
+
+def start_cianbox():
+    portfile = os.path.join(WORK, "cianbox.port")
+    log = open(os.path.join(WORK, "cianbox.log"), "wb")
+    p = subprocess.Popen(["/usr/bin/python3",
+                          os.path.join(STANDINS, "cianbox_server.py"),
+                          "--port", "0", "--port-file", portfile,
+                          "--fixtures", os.path.join(FIXTURES, "cianbox"),
+                          "--user", "ovidio", "--password", "bench"],
+                         stdout=log, stderr=log)
+    for _ in range(400):
+        if os.path.exists(portfile):
+            with open(portfile) as f:
+                s = f.read().strip()
+            if s:
+                return p, int(s)
+        time.sleep(0.05)
+    raise RuntimeError("cianbox stand-in did not start")
 
 
 def start_graph():
@@ -96,25 +117,23 @@ def body(sender, i, kind, value):
 
 def main():
     graph, gport = start_graph()
+    cianbox, cport = start_cianbox()
     ov = Ovidio(HOME, WORK, {
         "WHATSAPP_TOKEN": TOKEN, "PHONE_NUMBER_ID": PHONE_ID,
         "WHATSAPP_API_URL": "http://127.0.0.1:%d/v21.0" % gport,
+        "CIANBOX_URL": "http://127.0.0.1:%d" % cport,
+        "CIANBOX_ACCOUNT": "micuenta", "CIANBOX_USER": "ovidio",
+        "CIANBOX_PASS": "bench",
         "OVIDIO_LOG": "info",
         "OVIDIO_WORKERS": os.environ.get("BENCH_WORKERS", "4")})
     ov.start()
     try:
         r = ov.run_worker()
         assert r.returncode == 0, r.stderr
-        job = os.path.join(HOME, "jobs", "catalog-sync")
-        with open(os.path.join(FIXTURES, "cianbox", "productos_page1.json")) as f:
-            products = json.load(f)["body"]
-        c = sqlite3.connect(os.path.join(ov.data, "ovidio.db"), timeout=10)
-        with c:
-            for p in products:
-                c.execute("INSERT OR REPLACE INTO productos_cache (key, doc) "
-                          "VALUES (?, ?)", (str(p["id"]), json.dumps(p)))
-        c.close()
-        del job
+        r = subprocess.run([os.path.join(HOME, "jobs", "catalog-sync")],
+                           env=ov.worker_env(), capture_output=True, text=True,
+                           timeout=120)
+        assert r.returncode == 0, r.stderr
         log = os.path.join(ov.data, "log", "worker.log")
         log_start = os.path.getsize(log) if os.path.exists(log) else 0
         base = len(sent_count(gport))
@@ -186,8 +205,9 @@ def main():
         return 0 if handled == n else 1
     finally:
         ov.stop()
-        graph.terminate()
-        graph.wait()
+        for p in (graph, cianbox):
+            p.terminate()
+            p.wait()
 
 
 if __name__ == "__main__":
