@@ -7,6 +7,7 @@
  * detached. Links only cJSON (DESIGN.md section 2): all real work happens
  * in the worker, after the answer.
  */
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -213,6 +214,29 @@ exec_worker(const char *path, const char *data_dir)
 	_exit(127);
 }
 
+/*
+ * Whether a worker is running now: it holds locks/worker.lock while it
+ * drains the spool. Our file is already in new/, and a running worker
+ * looks at new/ again after it lets the lock go, so it will take our file;
+ * starting another (a process that loads every library) would be wasted.
+ */
+static int
+worker_running(const char *data_dir)
+{
+	char lock[PATH_MAX];
+	int fd, busy;
+
+	if (data_dir == NULL || snprintf(lock, sizeof(lock),
+	    "%s/locks/worker.lock", data_dir) >= (int)sizeof(lock))
+		return 0;
+	fd = open(lock, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	busy = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+	close(fd);   /* also drops the shared lock if we got it */
+	return busy;
+}
+
 static void
 start_worker(const struct config *cfg, const char *data_dir)
 {
@@ -220,6 +244,10 @@ start_worker(const struct config *cfg, const char *data_dir)
 	pid_t pid;
 	int status;
 
+	if (worker_running(data_dir)) {
+		log_debug("worker already running; it will take this file");
+		return;
+	}
 	/* The message is already safe in the spool; cron runs the worker
 	 * every minute, so this is worth a warning, not an error. */
 	if (worker_path(cfg, path) != 0) {
@@ -366,6 +394,7 @@ main(void)
 		respond_plain(500, "server misconfigured\n");
 		return 0;
 	}
+	log_set_level_name(config_get(cfg, "OVIDIO_LOG"));
 	switch (cgi_method()) {
 	case CGI_METHOD_GET:
 		handle_get(cfg);
