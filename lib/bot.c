@@ -63,6 +63,7 @@ struct bot {
 struct reply {
 	char kind[16];
 	cJSON *payload;
+	const char *by;              /* the model's tool that made it, or NULL */
 };
 
 /* One turn's state. */
@@ -81,6 +82,7 @@ struct turn {
 	struct reply replies[REPLIES_MAX];
 	size_t nreplies;
 	bool list_sent;              /* one product list per turn */
+	const char *tool;            /* the model's tool running now, or NULL */
 	struct customer_identity identity;
 };
 
@@ -198,6 +200,7 @@ reply_add(struct turn *t, const char *kind)
 	r->payload = cJSON_CreateObject();
 	if (r->payload == NULL)
 		return NULL;
+	r->by = t->tool;
 	snprintf(r->kind, sizeof(r->kind), "%s", kind);
 	t->nreplies++;
 	return r->payload;
@@ -273,6 +276,7 @@ prefix_first(struct turn *t, const char *lead)
 		    t->nreplies * sizeof(t->replies[0]));
 		t->nreplies++;
 		snprintf(t->replies[0].kind, sizeof(t->replies[0].kind), "text");
+		t->replies[0].by = NULL;
 		t->replies[0].payload = cJSON_CreateObject();
 		if (t->replies[0].payload != NULL)
 			cJSON_AddStringToObject(t->replies[0].payload, "text", lead);
@@ -1186,6 +1190,10 @@ decide_rules(struct turn *t)
 		say(t, "¡Dale! Contame qué necesitás: te busco productos con precio "
 		    "y stock, te paso tu saldo o te armo un presupuesto.");
 		return;
+	case RULES_NO:
+		pset_str(t->profile, "pending", "");
+		say(t, "Dale, sin problema. ¿Te ayudo con otra cosa?");
+		return;
 	case RULES_NONE:
 		break;
 	}
@@ -1304,14 +1312,9 @@ tool_result_text(struct turn *t, size_t before)
 }
 
 static int
-run_tool(void *arg, const struct llm_tool *tool, const cJSON *args,
-    char **result)
+run_tool_act(struct turn *t, const char *name, const cJSON *args,
+    size_t before, char **result)
 {
-	struct turn *t = arg;
-	size_t before = t->nreplies;
-	const char *name = tool->name;
-
-	*result = NULL;
 	if (strcmp(name, "buscar_productos") == 0) {
 		struct bot_product v[BOT_LIST_ROWS];
 		size_t n = 0;
@@ -1370,6 +1373,44 @@ run_tool(void *arg, const struct llm_tool *tool, const cJSON *args,
 	if (*result == NULL)
 		*result = strdup("{\"error\":\"no disponible\"}");
 	return *result == NULL ? OV_ENOMEM : OV_OK;
+}
+
+/* A tool the model calls again replaces what it said the first time
+ * (two quotes or two stock answers in one turn would only confuse). */
+static void
+drop_replies_by(struct turn *t, const char *tool)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < t->nreplies; i++) {
+		if (t->replies[i].by != NULL &&
+		    strcmp(t->replies[i].by, tool) == 0) {
+			if (strcmp(t->replies[i].kind, "list") == 0)
+				t->list_sent = false;
+			cJSON_Delete(t->replies[i].payload);
+			continue;
+		}
+		t->replies[k++] = t->replies[i];
+	}
+	t->nreplies = k;
+}
+
+static int
+run_tool(void *arg, const struct llm_tool *tool, const cJSON *args,
+    char **result)
+{
+	struct turn *t = arg;
+	size_t before;
+	const char *name = tool->name;
+	int rc;
+
+	*result = NULL;
+	drop_replies_by(t, name);
+	before = t->nreplies;
+	t->tool = name;
+	rc = run_tool_act(t, name, args, before, result);
+	t->tool = NULL;
+	return rc;
 }
 
 static int

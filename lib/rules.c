@@ -18,7 +18,7 @@ rules_intent_name(enum rules_intent i)
 	static const char *const names[] = {
 		"none", "greeting", "thanks", "search", "price", "stock",
 		"select", "balance", "invoices", "quote", "confirm", "cancel",
-		"handoff", "identify", "yes",
+		"handoff", "identify", "yes", "no",
 	};
 
 	if ((size_t)i < sizeof(names) / sizeof(names[0]))
@@ -115,7 +115,8 @@ static const char *const stopwords[] = {
 	"queda", "precisaria", "preciso", "seria", "serian", "cual", "cuales",
 	"sobre", "tema", "pregunto", "pregunta", "cuit", "cuil", "email",
 	"mail", "correo", "e", "dni", "soy", "nombre", "nuevo", "nueva",
-	"vuelta", "vez", "aca", "estoy", "estas", "andas", "anda",
+	"vuelta", "vez", "estoy", "estas", "andas", "anda", "ahora", "hace",
+	"falta", "todavia", "nop", "momento",
 	NULL
 };
 
@@ -198,6 +199,10 @@ static const char *const kw_greeting[] = {
 static const char *const kw_thanks[] = {
 	"gracias", "muchas gracias", "genial", "perfecto", "buenisimo",
 	"joya", "barbaro", "listo", "ok", "okey", NULL
+};
+static const char *const kw_no[] = {
+	"no", "nop", "no gracias", "no hace falta", "no por ahora", "todavia no",
+	"ahora no", NULL
 };
 static const char *const kw_yes[] = {
 	"si", "dale", "ok", "de una", "obvio", "claro", "bueno", "va",
@@ -316,7 +321,7 @@ rules_parse(const char *text, const char *reply_id, struct rules_result *out)
 	char tok[TOKENS_MAX][TOKEN_MAX];
 	size_t ntok = 0, i, n;
 	int qty_at = -1;
-	bool yes;
+	bool yes, no;
 
 	if (out == NULL)
 		return OV_EINVAL;
@@ -419,6 +424,7 @@ rules_parse(const char *text, const char *reply_id, struct rules_result *out)
 	out->greeted = any_phrase(folded, kw_greeting);
 	out->thanked = any_phrase(folded, kw_thanks);
 	yes = ntok <= 4 && any_phrase(folded, kw_yes);
+	no = ntok <= 4 && any_phrase(folded, kw_no);
 
 	if (any_phrase(folded, kw_handoff))
 		out->intent = RULES_HANDOFF;
@@ -440,6 +446,8 @@ rules_parse(const char *text, const char *reply_id, struct rules_result *out)
 		out->intent = RULES_IDENTIFY;
 	else if (out->query[0] != '\0')
 		out->intent = RULES_SEARCH;
+	else if (no)
+		out->intent = RULES_NO;
 	else if (yes && !out->greeted)
 		out->intent = RULES_YES;   /* "dale", "sí": to our question */
 	else if (out->greeted)

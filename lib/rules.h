@@ -48,6 +48,7 @@ enum rules_intent {
 	RULES_HANDOFF,         /* talk to a person */
 	RULES_IDENTIFY,        /* only a CUIT or an e-mail */
 	RULES_YES,             /* "sí", "dale": yes to the question we asked */
+	RULES_NO,              /* "no", "no hace falta": no to it */
 };
 
 struct rules_result {

@@ -132,6 +132,10 @@ test_quotes(void)
 	CHECK_INT(r.intent, RULES_YES);
 	parse("sí", NULL);
 	CHECK_INT(r.intent, RULES_YES);
+	parse("no, por ahora no", NULL);
+	CHECK_INT(r.intent, RULES_NO);
+	parse("no tenés domos?", NULL);
+	CHECK_INT(r.intent, RULES_SEARCH);
 }
 
 static void
