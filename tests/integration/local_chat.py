@@ -761,7 +761,10 @@ def main():
 
     def on_term(*_):
         raise KeyboardInterrupt
+    # A closed terminal or a kill stops everything too: Apache and the
+    # stand-ins run in their own sessions and would otherwise stay.
     signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGHUP, on_term)
     try:
         say("Arrancando Ovidio local…")
         local.start()
