@@ -498,13 +498,13 @@ act_product(struct turn *t, const struct bot_product *p)
 		n = alternatives(t, p, NULL, 1, alt, BOT_LIST_ROWS - 1);
 		demand_notice(t, p, 0);
 		if (n == 0) {
-			say(t, "%s (%s + IVA) no lo tenemos en stock ahora 😕 "
+			say(t, "De %s (%s + IVA) no tenemos stock ahora 😕 "
 			    "¿Querés que le avise a un vendedor para conseguirlo?",
 			    p->name, price);
 			pset_str(t->profile, "pending", "handoff");
 			return;
 		}
-		snprintf(body, sizeof(body), "%s no lo tenemos en stock ahora. Te "
+		snprintf(body, sizeof(body), "De %s no tenemos stock ahora. Te "
 		    "dejo opciones parecidas que sí tenemos:\n¿Te sirve alguna?",
 		    p->name);
 		product_list(t, body, alt, n);
@@ -549,7 +549,7 @@ act_stock(struct turn *t, const struct bot_product *p, int64_t qty,
 		snprintf(body, sizeof(body), "De %s solo tenemos %lld. ", p->name,
 		    (long long)p->stock);
 	else
-		snprintf(body, sizeof(body), "%s no lo tenemos en stock ahora. ",
+		snprintf(body, sizeof(body), "De %s no tenemos stock ahora. ",
 		    p->name);
 	if (n > 0) {
 		size_t len = strlen(body);
