@@ -596,9 +596,10 @@ class Chat:
         with open(path, "wb") as f:
             f.write(data)
         caption = doc.get("caption")
-        self.say_block(prefix, "%s[documento] %s (%d KB) guardado en:\n%s" % (
+        via = ("\n(enviado como enlace: %s)" % doc["link"]) if doc.get("link") else ""
+        self.say_block(prefix, "%s[documento] %s (%d KB) guardado en:\n%s%s" % (
             caption + "\n" if caption else "", name, (len(data) + 1023) // 1024,
-            path))
+            path, via))
 
     def fetch_document(self, doc):
         if doc.get("id"):
