@@ -51,6 +51,7 @@
 #define HELD_FILES_MAX 512    /* stop claiming while this many are in work */
 #define POLL_USEC 20000       /* how often an idle coordinator looks again */
 #define IDLE_POLLS_MAX 5      /* empty polls before giving up the lock */
+#define DRAIN_EVERY_S 60      /* outbox drains while the spool stays busy */
 
 struct held_file {
 	char *name;
@@ -91,6 +92,7 @@ struct worker {
 	size_t running;
 	size_t order;
 	int lockfd;              /* locks/worker.lock, held while coordinating */
+	int64_t last_drain;      /* when the outbox was last drained */
 	/* Totals for the summary line. */
 	size_t n_files, n_msgs, n_statuses, n_failed_files;
 };
@@ -631,6 +633,12 @@ coordinate(struct worker *w)
 			child_finished(w, pid, status);
 		if (pid < 0 && errno != ECHILD)
 			log_error("waitpid: %s", strerror(errno));
+		/* Under steady traffic the spool never empties: the outbox
+		 * still gets its turn once a minute. */
+		if (now_s() - w->last_drain >= DRAIN_EVERY_S) {
+			drain_outbox(w);
+			w->last_drain = now_s();
+		}
 		if (taken == 0 && !work_left(w)) {
 			/* Linger briefly: webhook calls arriving now find the
 			 * lock taken and rely on this loop to see their file. */
@@ -746,6 +754,7 @@ main(int argc, char **argv)
 		if (rc == OV_OK && moved > 0)
 			log_warn("%zu spool file(s) back from an interrupted run",
 			    moved);
+		w.last_drain = now_s();
 		coordinate(&w);
 		drain_outbox(&w);
 		flock(lockfd, LOCK_UN);
