@@ -61,6 +61,7 @@ CIANBOX_PASS = "clave-local-de-prueba"
 VENDEDOR = "ventas@gruposer.local"
 COMPRAS = "compras@gruposer.local"
 UNKNOWN = ("Un número desconocido", "Jorge Romero", "5493417770001", None)
+TEXT_MAX = 4096         # characters of one WhatsApp text message
 QUIET_SECONDS = 1.5     # a reply burst is over after this much silence
 
 
@@ -414,9 +415,14 @@ class Chat:
             ensure_ascii=False, separators=(",", ":")).encode()
         sig = "sha256=" + hmac.new(APP_SECRET.encode(), body,
                                    hashlib.sha256).hexdigest()
-        st, _, _ = self.local.ov.request(
-            "POST", "/cgi-bin/webhook", body,
-            {"Content-Type": "application/json", "X-Hub-Signature-256": sig})
+        try:
+            st, _, _ = self.local.ov.request(
+                "POST", "/cgi-bin/webhook", body,
+                {"Content-Type": "application/json", "X-Hub-Signature-256": sig})
+        except (OSError, http.client.HTTPException) as e:
+            say("(no se pudo mandar al webhook: %s; ver %s)" % (
+                e, os.path.join(self.local.ov.apache_dir, "error.log")))
+            return False
         if st != 200:
             say("(el webhook respondió %d; ver %s)" % (
                 st, os.path.join(self.local.ov.apache_dir, "error.log")))
@@ -671,9 +677,13 @@ class Chat:
         with self.lock:
             before = self.replies
             opts = list(self.options)
-        if text.isdigit() and 1 <= int(text) <= len(opts):
+        if text.isascii() and text.isdigit() and 1 <= int(text) <= len(opts):
             ok = self.send_choice(opts[int(text) - 1])
         else:
+            if len(text) > TEXT_MAX:
+                say("(WhatsApp corta los mensajes en %d caracteres: se manda "
+                    "recortado)" % TEXT_MAX)
+                text = text[:TEXT_MAX]
             ok = self.send_text(text)
         if ok:
             self.wait_replies(before)
