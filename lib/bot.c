@@ -1470,8 +1470,27 @@ out:
 }
 
 /* OV_OK when the model's path produced the replies. */
+/* Whether the rules read a question about data (products, the account,
+ * quotes, a person): such a question is never answered by the model's
+ * words alone, only by a tool's result. */
+static bool
+asks_for_data(enum rules_intent i)
+{
+	switch (i) {
+	case RULES_NONE:
+	case RULES_GREETING:
+	case RULES_THANKS:
+	case RULES_YES:
+	case RULES_NO:
+		return false;
+	default:
+		return true;
+	}
+}
+
 static int
-decide_model(struct turn *t, const char *const *ids, size_t nids)
+decide_model(struct turn *t, const char *const *ids, size_t nids,
+    enum rules_intent intent)
 {
 	struct llm_conv *conv = NULL;
 	struct llm_result res;
@@ -1493,10 +1512,11 @@ decide_model(struct turn *t, const char *const *ids, size_t nids)
 			prefix_first(t, res.text);
 		rc = OV_OK;
 	} else if (rc == OV_OK) {
-		if (res.text != NULL && res.text[0] != '\0' && !has_digit(res.text))
+		if (res.text != NULL && res.text[0] != '\0' &&
+		    !has_digit(res.text) && !asks_for_data(intent))
 			say(t, "%s", res.text);
 		else
-			rc = OV_EINVAL;   /* figures of its own: rules answer */
+			rc = OV_EINVAL;   /* words of its own about data: rules */
 	}
 	llm_result_free(&res);
 	llm_conv_free(conv);
@@ -1740,7 +1760,8 @@ bot_turn(struct bot *b, const struct wa_message *const *msgs, size_t n)
 		only_greeting = r.intent == RULES_GREETING;
 		if (llm_configured(b->llm) && !only_greeting &&
 		    t.reply_id[0] == '\0') {
-			if (decide_model(&t, ids, n < 64 ? n : 64) != OV_OK) {
+			if (decide_model(&t, ids, n < 64 ? n : 64, r.intent) !=
+			    OV_OK) {
 				replies_free(&t);
 				decide_rules(&t);
 			}

@@ -23,7 +23,9 @@
  * are formatted by this module, never taken from model text. The model
  * only chooses the actions; its final words are shown as a short lead-in
  * only when they hold no digit at all (so no figure of its own can reach
- * a customer), and on their own only when no tool ran.
+ * a customer), and on their own only when no tool ran and the message is
+ * small talk by the rules' reading (a question about products, the
+ * account or quotes answered without a tool goes to the rules instead).
  *
  * Replies are Rioplatense Spanish, short, ending in one question, and go
  * out through lib/outbox (never lost; recorded with their wamid). The

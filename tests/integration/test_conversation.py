@@ -633,6 +633,23 @@ def test_model_search_shows_our_list():
     with_model(run)
 
 
+def test_model_words_alone_never_answer_a_data_question():
+    def run():
+        who = "5493415550118"
+        script([{"content": "¡Sí! Tenemos un montón de domos Dahua en stock."}])
+        r = say(who, "tenés domos dahua de 4mp?", name="Sofi")
+        t = words(r)
+        expect("un montón" not in t, "the model's claim is not shown: " + t)
+        lists = [e for e in r if e["payload"]["type"] == "interactive" and
+                 e["payload"]["interactive"]["type"] == "list"]
+        expect_eq(len(lists), 1, "the catalog answered instead")
+        # Small talk may come from the model (no figures in it).
+        script([{"content": "¡Un placer, Sofi! Cualquier cosa me escribís."}])
+        t = words(say(who, "gracias!", name="Sofi"))
+        expect("Un placer, Sofi" in t, "small talk by the model: " + t)
+    with_model(run)
+
+
 def test_model_failures_are_answered_by_rules():
     cases = [
         ("down", [{"http": 500}, {"http": 500}, {"http": 500}, {"http": 500},
@@ -677,6 +694,7 @@ def main():
                    test_meta_outage_is_drained_later_from_the_outbox,
                    test_model_tool_results_are_what_the_customer_reads,
                    test_model_search_shows_our_list,
+                   test_model_words_alone_never_answer_a_data_question,
                    test_model_failures_are_answered_by_rules):
             runner.run(fn)
     finally:
