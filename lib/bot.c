@@ -168,6 +168,16 @@ to_cents(double v)
 	return (int64_t)llround(v * 100.0);
 }
 
+/* s shortened to at most max characters (never inside one), "…" when
+ * cut. A static-free helper: out is the caller's. */
+static const char *
+short_text(const char *s, size_t max, char *out, size_t outlen)
+{
+	if (wa_label_fit(s != NULL ? s : "", max, out, outlen) < 0)
+		out[0] = '\0';
+	return out;
+}
+
 /* "2026-11-03" -> "03/11/2026"; anything else copied. */
 static void
 date_ar(const char *iso, char *buf, size_t len)
@@ -359,7 +369,7 @@ demand_notice(struct turn *t, const struct bot_product *p, int64_t qty)
 {
 	struct bot *b = t->b;
 	char name[STORE_NAME_MAX + 1], subject[MAIL_SUBJECT_MAX], html[4096];
-	char q[32];
+	char q[32], shortname[512];
 	int64_t n = 0;
 
 	if (b->compras == NULL || !mail_configured(b->mail))
@@ -368,7 +378,8 @@ demand_notice(struct turn *t, const struct bot_product *p, int64_t qty)
 	    t->today);
 	if (store_counter_next(b->st, name, &n) != OV_OK || n != 1)
 		return;
-	snprintf(subject, sizeof(subject), "Sin stock: %.150s", p->name);
+	snprintf(subject, sizeof(subject), "Sin stock: %s",
+	    short_text(p->name, 80, shortname, sizeof(shortname)));
 	snprintf(q, sizeof(q), "%lld", (long long)(qty > 0 ? qty : 1));
 	html[0] = '\0';
 	html_cat(html, sizeof(html), "<p>Un cliente pidió un producto sin "
@@ -748,7 +759,7 @@ act_invoices(struct turn *t)
 static void
 quote_summary(struct turn *t, const struct quote *q)
 {
-	char body[WA_BUTTONS_BODY_MAX], a[48], b[48];
+	char body[WA_BUTTONS_BODY_MAX], a[48], b[48], item[256];
 	size_t len;
 
 	snprintf(body, sizeof(body), "Te armé el presupuesto N° %lld:",
@@ -756,8 +767,9 @@ quote_summary(struct turn *t, const struct quote *q)
 	for (size_t i = 0; i < q->nitems && i < 8; i++) {
 		money(q->items[i].unit_cents, a, sizeof(a));
 		len = strlen(body);
-		snprintf(body + len, sizeof(body) - len, "\n• %lld × %.60s — %s c/u",
-		    (long long)q->items[i].quantity, q->items[i].name, a);
+		snprintf(body + len, sizeof(body) - len, "\n• %lld × %s — %s c/u",
+		    (long long)q->items[i].quantity, short_text(q->items[i].name,
+		    60, item, sizeof(item)), a);
 	}
 	if (q->nitems > 8) {
 		len = strlen(body);
@@ -952,7 +964,7 @@ on_sent(void *arg, const char *wa_id, const char *kind, const cJSON *payload,
 	const char *qid = jstr(payload, "quote_id");
 	struct store_quote rec;
 	struct quote q;
-	char subject[MAIL_SUBJECT_MAX], html[8192], a[48], line[512];
+	char subject[MAIL_SUBJECT_MAX], html[8192], a[48], line[512], who[512];
 	bool found = false;
 
 	(void)wamid;
@@ -972,8 +984,8 @@ on_sent(void *arg, const char *wa_id, const char *kind, const cJSON *payload,
 	}
 	log_info("quote %lld sent to %s", (long long)q.number, wa_id);
 	snprintf(subject, sizeof(subject), "Presupuesto N° %lld confirmado por "
-	    "%.100s", (long long)q.number, q.customer.name[0] ?
-	    q.customer.name : wa_id);
+	    "%s", (long long)q.number, short_text(q.customer.name[0] ?
+	    q.customer.name : wa_id, 60, who, sizeof(who)));
 	html[0] = '\0';
 	snprintf(line, sizeof(line), "<p>El cliente confirmó el presupuesto "
 	    "N° %lld y se le envió el PDF por WhatsApp.</p><p><b>Cliente:</b> ",
@@ -1007,12 +1019,12 @@ act_handoff(struct turn *t, const char *why)
 	struct bot *b = t->b;
 	struct store_msg *h = NULL;
 	size_t n = 0;
-	char subject[MAIL_SUBJECT_MAX], html[32768];
+	char subject[MAIL_SUBJECT_MAX], html[32768], who[512];
 
 	pset_int(t->profile, "handoff_until", t->now + b->handoff_hours * 3600);
 	pset_str(t->profile, "pending", "");
-	snprintf(subject, sizeof(subject), "Ovidio: %.120s pide hablar con un "
-	    "vendedor", customer_label(t));
+	snprintf(subject, sizeof(subject), "Ovidio: %s pide hablar con un "
+	    "vendedor", short_text(customer_label(t), 60, who, sizeof(who)));
 	html[0] = '\0';
 	html_cat(html, sizeof(html), "<p><b>Cliente:</b> ", customer_label(t));
 	html_cat(html, sizeof(html), "<br><b>WhatsApp:</b> +", t->wa_id);

@@ -176,27 +176,45 @@ mail_html_escape(const char *s)
 static const char b64[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-/* RFC 2047 "=?UTF-8?B?...?=" into out (room checked by the caller). */
+/* RFC 2047: "=?UTF-8?B?...?=" words of at most 45 input bytes (75
+ * characters each), cut between characters, folded onto continuation
+ * lines. out must hold 3 * strlen(s) + 64 bytes. */
 static void
 encode_subject(const char *s, char *out, size_t outlen)
 {
-	size_t n = strlen(s), o = 0;
 	const unsigned char *u = (const unsigned char *)s;
+	size_t n = strlen(s), o = 0, i = 0;
 
-	o += (size_t)snprintf(out, outlen, "=?UTF-8?B?");
-	for (size_t i = 0; i < n && o + 5 < outlen; i += 3) {
-		unsigned v = (unsigned)u[i] << 16;
+	out[0] = '\0';
+	while (i < n || i == 0) {
+		size_t end = i + 45 < n ? i + 45 : n;
 
-		if (i + 1 < n)
-			v |= (unsigned)u[i + 1] << 8;
-		if (i + 2 < n)
-			v |= u[i + 2];
-		out[o++] = b64[(v >> 18) & 63];
-		out[o++] = b64[(v >> 12) & 63];
-		out[o++] = i + 1 < n ? b64[(v >> 6) & 63] : '=';
-		out[o++] = i + 2 < n ? b64[v & 63] : '=';
+		while (end > i && end < n && (u[end] & 0xC0) == 0x80)
+			end--;
+		if (o + 16 >= outlen)
+			break;
+		o += (size_t)snprintf(out + o, outlen - o, "%s=?UTF-8?B?",
+		    i > 0 ? "\r\n " : "");
+		for (size_t k = i; k < end && o + 6 < outlen; k += 3) {
+			unsigned v = (unsigned)u[k] << 16;
+
+			if (k + 1 < end)
+				v |= (unsigned)u[k + 1] << 8;
+			if (k + 2 < end)
+				v |= u[k + 2];
+			out[o++] = b64[(v >> 18) & 63];
+			out[o++] = b64[(v >> 12) & 63];
+			out[o++] = k + 1 < end ? b64[(v >> 6) & 63] : '=';
+			out[o++] = k + 2 < end ? b64[v & 63] : '=';
+		}
+		if (o + 3 >= outlen)
+			break;
+		memcpy(out + o, "?=", 3);
+		o += 2;
+		if (end == n)
+			break;
+		i = end;
 	}
-	snprintf(out + o, outlen - o, "?=");
 }
 
 static size_t
@@ -227,7 +245,7 @@ static char *
 build_message(const struct mail *m, const char *to, const char *subject,
     const char *html, size_t *len)
 {
-	char subj[MAIL_SUBJECT_MAX * 2 + 32], date[64], head[1024];
+	char subj[MAIL_SUBJECT_MAX * 3 + 64], date[64], head[2048];
 	size_t hn, bn = strlen(html), cap, o = 0, col = 0;
 	time_t now = time(NULL);
 	struct tm tm;

@@ -33,7 +33,7 @@ struct mail;
 #define MAIL_FROM_DEFAULT "ovidio@localhost"
 #define MAIL_CONNECT_TIMEOUT_MS 5000
 #define MAIL_TIMEOUT_MS 15000
-#define MAIL_SUBJECT_MAX 200     /* bytes */
+#define MAIL_SUBJECT_MAX 400     /* bytes (about 100 characters at worst) */
 #define MAIL_BODY_MAX (256 * 1024)
 #define MAIL_ADDR_MAX 254
 

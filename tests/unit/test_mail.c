@@ -161,6 +161,15 @@ test_send_arrives(void)
 		CHECK(strstr(got, "s3cret-pass") == NULL);
 		free(got);
 	}
+	/* A long subject with accents arrives whole (several encoded words). */
+	CHECK_INT(mail_send(m, "vendedor@grupo-ser.test", "Presupuesto N° 1234 "
+	    "confirmado por Instalaciones del Litoral Sociedad de Responsabilidad "
+	    "Limitada — ñandú", "<p>x</p>"), OV_OK);
+	got = recorded(2);
+	CHECK(got != NULL && strstr(got, "\"subject\": \"Presupuesto N° 1234 "
+	    "confirmado por Instalaciones del Litoral Sociedad de Responsabilidad "
+	    "Limitada — ñandú\"") != NULL);
+	free(got);
 	/* A refused recipient and a bad address. */
 	CHECK_INT(mail_send(m, "nobody@grupo-ser.test", "x", "y"), OV_EREMOTE);
 	CHECK_INT(mail_send(m, "not an address", "x", "y"), OV_EINVAL);
@@ -181,7 +190,7 @@ test_wrong_password(void)
 	if (m == NULL)
 		return;
 	CHECK(mail_send(m, "vendedor@grupo-ser.test", "x", "y") != OV_OK);
-	CHECK(recorded(2) == NULL);
+	CHECK(recorded(3) == NULL);
 	mail_close(m);
 }
 
