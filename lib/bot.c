@@ -395,13 +395,38 @@ demand_notice(struct turn *t, const struct bot_product *p, int64_t qty)
 	notify(b, b->compras, subject, html);
 }
 
+/* What a list row's title (24 characters: 23 and "…") leaves out of a
+ * long name, or NULL: it goes after price and stock in the description,
+ * so rows of similar products can be told apart. */
+static const char *
+name_rest(const char *name)
+{
+	size_t chars = 0;
+	const char *p = name;
+
+	if (wa_utf8_chars(name) <= WA_ROW_TITLE_MAX)
+		return NULL;
+	while (*p != '\0' && chars < WA_ROW_TITLE_MAX - 1) {
+		p++;
+		while (((unsigned char)*p & 0xC0) == 0x80)
+			p++;
+		chars++;
+	}
+	/* From the start of the word the "…" cut, so it reads whole. */
+	while (p > name && p[-1] != ' ')
+		p--;
+	while (*p == ' ')
+		p++;
+	return *p != '\0' ? p : NULL;
+}
+
 /* A list of products (in stock first, as the search ranks them). */
 static void
 product_list(struct turn *t, const char *body, const struct bot_product *v,
     size_t n)
 {
 	cJSON *p, *rows, *row;
-	char id[32], desc[128], price[48], stock[32];
+	char id[32], desc[512], price[48], stock[32];
 
 	if (t->list_sent) {
 		/* One list per turn: a second search replaces the first. */
@@ -425,7 +450,9 @@ product_list(struct turn *t, const char *body, const struct bot_product *v,
 		snprintf(id, sizeof(id), "prod:%lld", (long long)v[i].id);
 		price_of(&v[i], price, sizeof(price));
 		stock_words(&v[i], stock, sizeof(stock));
-		snprintf(desc, sizeof(desc), "%s + IVA · %s", price, stock);
+		snprintf(desc, sizeof(desc), "%s + IVA · %s%s%s", price, stock,
+		    name_rest(v[i].name) ? " · " : "", name_rest(v[i].name) ?
+		    name_rest(v[i].name) : "");
 		if ((row = cJSON_CreateObject()) == NULL)
 			break;
 		cJSON_AddStringToObject(row, "id", id);
