@@ -89,7 +89,7 @@ def row(name, r):
 def main():
     hello = os.path.join(HOME, "cgi-bin", "hello")
     subprocess.run(["cc", "-O2", "-o", hello, os.path.join(HERE, "hello.c")], check=True)
-    ov = Ovidio(HOME, WORK, {})
+    ov = Ovidio(HOME, WORK, {"OVIDIO_LOG": os.environ.get("BENCH_LOG", "info")})
     alone, live = os.path.join(WORK, "alone"), os.path.join(WORK, "live")
     make_bodies(ov, alone, "a")
     make_bodies(ov, live, "l")

@@ -174,6 +174,23 @@ claim_message(struct store *st, const struct wa_message *wm, int64_t lease,
 		return rc;
 	}
 	if (claim == STORE_CLAIM_DUPLICATE) {
+		struct store_msg seen;
+		bool found = false;
+
+		/* Handled: this copy can go. Still "received": another process
+		 * claimed it within its lease and may yet die before finishing;
+		 * keep the spool file so a run after the lease replays it. */
+		rc = store_msg_get(st, wm->id, &seen, &found);
+		if (rc == OV_OK && found && strcmp(seen.status, "handled") != 0)
+			rc = OV_EBUSY;
+		store_msg_clear(&seen);
+		if (rc != OV_OK) {
+			log_msg(rc == OV_EBUSY ? LOG_INFO : LOG_ERROR, wm->id,
+			    "%s", rc == OV_EBUSY ? "being handled by another "
+			    "process; kept for a later run" :
+			    "cannot read the message's state");
+			return rc;
+		}
 		log_msg(LOG_DEBUG, wm->id, "duplicate, already handled");
 		return OV_OK;
 	}
