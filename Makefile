@@ -145,8 +145,13 @@ integration: all
 fuzz: $(FUZZ_BIN)
 	tests/run fuzz $(FUZZ_SECONDS)
 
+# Each script prints its figures; none of them is a test.
 bench: all
 	bench/webhook
+	bench/worker
+	bench/sync
+	bench/search
+	bench/pdf
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/cgi-bin $(DESTDIR)$(PREFIX)/jobs \
