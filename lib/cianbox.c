@@ -123,11 +123,13 @@ scrub_one(char *s, size_t n, const char *secret)
 {
 	static const char mark[] = "[redacted]";
 	size_t slen, mlen = sizeof(mark) - 1;
-	char *p;
+	char *p, *from = s;
 
 	if (secret == NULL || (slen = strlen(secret)) < 4)
 		return;
-	while ((p = strstr(s, secret)) != NULL) {
+	/* Search on after each mark: a secret found inside "[redacted]"
+	 * would otherwise loop for ever. */
+	while ((p = strstr(from, secret)) != NULL) {
 		size_t tail = strlen(p + slen);
 
 		if ((size_t)(p - s) + mlen + tail + 1 > n) {
@@ -136,6 +138,7 @@ scrub_one(char *s, size_t n, const char *secret)
 		}
 		memmove(p + mlen, p + slen, tail + 1);
 		memcpy(p, mark, mlen);
+		from = p + mlen;
 	}
 }
 

@@ -289,17 +289,27 @@ scrub(char *s, size_t cap, const char *secret)
 {
 	static const char mark[] = "[redacted]";
 	size_t sl;
-	char *hit;
+	char *hit, *from = s;
 
 	if (secret == NULL || (sl = strlen(secret)) < 4)
 		return;
-	while ((hit = strstr(s, secret)) != NULL) {
+	/* Search on after each mark: a secret found inside "[redacted]"
+	 * would otherwise loop for ever. */
+	while ((hit = strstr(from, secret)) != NULL) {
 		size_t tail = strlen(hit + sl), at = (size_t)(hit - s);
+
+		/* No room for the mark (a secret shorter than it, near the
+		 * end): cut the text where the secret began. */
+		if (at + sizeof(mark) - 1 + 1 > cap) {
+			*hit = '\0';
+			return;
+		}
 		if (at + sizeof(mark) - 1 + tail + 1 > cap)
 			tail = cap - 1 - at - (sizeof(mark) - 1);
 		memmove(hit + sizeof(mark) - 1, hit + sl, tail);
 		memcpy(hit, mark, sizeof(mark) - 1);
 		hit[sizeof(mark) - 1 + tail] = '\0';
+		from = hit + sizeof(mark) - 1;
 	}
 }
 
