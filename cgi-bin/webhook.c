@@ -373,7 +373,9 @@ out:
 	fflush(stdout);
 	if (spawn)
 		start_worker(cfg, data_dir);
-	fclose(stdout);
+	/* close(), not fclose(): main() still flushes stdout, and a FILE
+	 * must not be used after fclose(). The buffer is empty by now. */
+	close(STDOUT_FILENO);
 	close(STDIN_FILENO);
 	return 0;
 }
