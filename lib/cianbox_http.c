@@ -173,7 +173,10 @@ setup(struct cianbox_http *h, const char *url, const char *form,
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->opts.connect_timeout_ms);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->opts.timeout_ms);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	/* An https start never follows a redirect down to plain http: the
+	 * panel's session cookie would go out in clear. */
+	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR,
+	    strncmp(url, "https://", 8) == 0 ? "https" : "http,https");
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, h->opts.max_redirs > 0 ? 1L : 0L);
 	curl_easy_setopt(c, CURLOPT_MAXREDIRS, h->opts.max_redirs);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
