@@ -1142,7 +1142,7 @@ walk(struct cianbox *cb, const struct walk *w, struct cianbox_walk_stats *out)
 		}
 		rc = walk_items(cb, w, body, &stats);
 		cJSON_Delete(root);
-		if (rc != OV_OK || (has_total && page >= (long)total_pages))
+		if (rc != OV_OK || (has_total && (double)page >= total_pages))
 			break;
 	}
 	if (rc == OV_OK)
