@@ -280,6 +280,15 @@ cmp_event(const void *a, const void *b)
 	return x->order < y->order ? -1 : x->order > y->order;
 }
 
+static bool
+in_turn(const struct wa_message *const *turn, size_t n, const char *id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(turn[i]->id, id) == 0)
+			return true;
+	return false;
+}
+
 /* Runs in the child; never returns. Statuses are applied in order; the
  * sender's new messages pending together make one turn. */
 static void
@@ -310,6 +319,10 @@ run_sender(struct worker *w, struct sender *s)
 		bool claimed = false;
 
 		if (ev->kind == EV_MESSAGE) {
+			/* Meta may deliver a message twice in quick succession:
+			 * a copy of one this turn already claimed is that one. */
+			if (in_turn(turn, nturn, p->msgs[ev->idx].id))
+				continue;
 			rc = claim_message(st, &p->msgs[ev->idx], w->lease,
 			    &claimed);
 			if (claimed)
