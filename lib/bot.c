@@ -77,6 +77,7 @@ struct turn {
 	char text[BOT_TURN_TEXT_MAX + 1];   /* the turn's words */
 	char reply_id[WA_ROW_ID_MAX + 1];
 	bool unsupported;            /* audio, sticker... with no words */
+	bool picture;                /* an image or file without a caption */
 	int64_t now;
 	char today[16];              /* business day, YYYY-MM-DD */
 	struct reply replies[REPLIES_MAX];
@@ -1650,7 +1651,7 @@ gather(struct turn *t, const struct wa_message *const *msgs, size_t n)
 		case WA_DOCUMENT:
 			words = m->text;
 			if (words == NULL)
-				t->unsupported = true;
+				t->unsupported = t->picture = true;
 			break;
 		case WA_BUTTON_REPLY:
 		case WA_LIST_REPLY:
@@ -1789,7 +1790,10 @@ bot_turn(struct bot *b, const struct wa_message *const *msgs, size_t n)
 		goto out;   /* reactions only */
 	mark_read(b, msgs[n - 1]->id);
 
-	if (!words) {
+	if (!words && t.picture) {
+		say(&t, "¡Gracias! Por ahora no puedo ver imágenes ni archivos 🙏 "
+		    "¿Me contás en un mensaje qué necesitás?");
+	} else if (!words) {
 		say(&t, "Por ahora solo puedo leer mensajes de texto 🙏 ¿Me lo "
 		    "escribís?");
 	} else {

@@ -306,6 +306,9 @@ def test_unsupported_types_image_caption_and_reactions():
     expect_eq(r, [], "a reaction gets no reply")
     t = words(say(who, "cuánto debo?", mtype="image", name="Ana"))
     expect("CUIT" in t, "an image caption is read as text: " + t)
+    t = words(say(who, mtype="image", name="Ana"))
+    expect("no puedo ver imágenes" in t and t.rstrip().endswith("?"),
+           "an image without caption: " + t)
 
 
 def test_duplicate_delivery_answered_once():
