@@ -263,9 +263,11 @@ make_id(struct outbox *o, char *buf, size_t len)
 	    ts.tv_nsec, (long)getpid(), o->counter++);
 }
 
+/* Keep a reply for a later drain. created_at 0: now (a resent rest of
+ * a split text keeps its place with the original's time). */
 static int
-queue(struct outbox *o, const char *to, const char *kind, const cJSON *p,
-    int attempts, const char *why)
+queue_at(struct outbox *o, const char *to, const char *kind, const cJSON *p,
+    int attempts, const char *why, int64_t created_at)
 {
 	struct store_outbox e;
 	char *json = cJSON_PrintUnformatted(p);
@@ -281,7 +283,7 @@ queue(struct outbox *o, const char *to, const char *kind, const cJSON *p,
 	e.payload = json;
 	e.last_error = (char *)why;
 	e.attempts = attempts;
-	e.created_at = now;
+	e.created_at = created_at > 0 ? created_at : now;
 	e.next_attempt_at = attempts == 0 ? now : now + o->retry_s;
 	rc = store_outbox_put(o->st, &e);
 	free(json);
@@ -289,6 +291,32 @@ queue(struct outbox *o, const char *to, const char *kind, const cJSON *p,
 		log_error("cannot keep a reply to %s for later: %s", to,
 		    ov_strerror(rc));
 	return rc;
+}
+
+static int
+queue(struct outbox *o, const char *to, const char *kind, const cJSON *p,
+    int attempts, const char *why)
+{
+	return queue_at(o, to, kind, p, attempts, why, 0);
+}
+
+/* The part of a split text Meta has not taken yet, as a payload. */
+static cJSON *
+text_rest(const cJSON *payload, const struct wa_result *res)
+{
+	const struct wa_sent_part *last = &res->parts[res->nparts - 1];
+	const char *text = jstr(payload, "text");
+	cJSON *rest;
+
+	if (text == NULL || last->off + last->len > strlen(text))
+		return NULL;
+	if ((rest = cJSON_CreateObject()) == NULL ||
+	    cJSON_AddStringToObject(rest, "text", text + last->off +
+	    last->len) == NULL) {
+		cJSON_Delete(rest);
+		return NULL;
+	}
+	return rest;
 }
 
 int
@@ -326,15 +354,10 @@ outbox_send(struct outbox *o, const char *wa_id, const char *kind,
 		/* A split text that went out in part: only the rest waits.
 		 * Parts are cut at paragraph breaks, so the rest stands alone. */
 		if (strcmp(kind, "text") == 0 && res.nparts > 0) {
-			const struct wa_sent_part *last = &res.parts[res.nparts - 1];
-			cJSON *rest = cJSON_CreateObject();
-			const char *text = jstr(payload, "text");
+			cJSON *rest = text_rest(payload, &res);
 
-			if (rest == NULL || cJSON_AddStringToObject(rest, "text",
-			    text + last->off + last->len) == NULL) {
-				cJSON_Delete(rest);
+			if (rest == NULL)
 				return OV_ENOMEM;
-			}
 			rc = queue(o, wa_id, kind, rest, 1, res.error);
 			cJSON_Delete(rest);
 		} else {
@@ -425,6 +448,19 @@ outbox_drain(struct outbox *o, size_t *sent, size_t *left)
 				    (long long)e->created_at, res.error);
 				record_failed(o, e->wa_id, e->kind, p, res.error);
 				store_outbox_delete(o->st, e->id);
+			} else if (strcmp(e->kind, "text") == 0 && res.nparts > 0) {
+				/* Part of a split text went out: only the rest
+				 * waits, in the same place in the queue. */
+				cJSON *rest = text_rest(p, &res);
+
+				if (rest != NULL && queue_at(o, e->wa_id, e->kind,
+				    rest, tries, res.error, e->created_at) == OV_OK)
+					store_outbox_delete(o->st, e->id);
+				cJSON_Delete(rest);
+				snprintf(hold[nhold++], sizeof(hold[0]), "%s",
+				    e->wa_id);
+				nleft++;
+				stop = true;
 			} else {
 				store_outbox_reschedule(o->st, e->id, tries,
 				    now + wait, res.error);
