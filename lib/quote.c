@@ -537,8 +537,11 @@ quote_doc_from_json(const char *json, struct quote *q)
 		    get_int(it, "quantity", 1, QUOTE_QTY_MAX, &x.quantity) ||
 		    get_int(it, "unit_cents", 0, QUOTE_UNIT_MAX_CENTS,
 		    &x.unit_cents) ||
-		    get_int(it, "iva", 0, 1000, &iva))
+		    get_int(it, "iva", 0, 1000, &iva)) {
+			/* rc is OV_OK after an earlier item was added. */
+			rc = OV_EPARSE;
 			goto out;
+		}
 		x.iva_tenths = (int)iva;
 		text_clean(x.code, QUOTE_CODE_MAX, get_str(it, "code"));
 		text_clean(x.name, QUOTE_ITEM_NAME_MAX, get_str(it, "name"));

@@ -600,6 +600,12 @@ test_bad_documents_refused(void)
 		"\"name\":\"x\"}]}",
 		"{\"v\":1,\"customer\":{\"cuit\":\"abc\"},\"currency\":\"USD\","
 		"\"usd_rate_cents\":0,\"items\":[]}",
+		/* A good item, then a bad one: refused, not half read. */
+		"{\"v\":1,\"customer\":{},\"currency\":\"USD\","
+		"\"usd_rate_cents\":0,\"items\":[{\"product_id\":1,"
+		"\"quantity\":2,\"unit_cents\":100,\"iva\":210,"
+		"\"name\":\"x\"},{\"product_id\":2,\"quantity\":\"2\","
+		"\"unit_cents\":100,\"iva\":210,\"name\":\"y\"}]}",
 	};
 	struct quote q;
 
