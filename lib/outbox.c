@@ -412,6 +412,11 @@ outbox_drain(struct outbox *o, size_t *sent, size_t *left)
 			nleft++;
 			continue;
 		}
+		/* Another drain (a web node sharing MongoDB) may have listed
+		 * it too: only the one that claims it sends it. */
+		if (store_outbox_claim(o->st, e->id, e->next_attempt_at,
+		    now + OUTBOX_CLAIM_S) != OV_OK)
+			continue;
 		p = cJSON_Parse(e->payload);
 		if (p == NULL) {
 			log_error("outbox entry %s is not JSON; dropped", e->id);

@@ -18,7 +18,10 @@
  * is rescheduled with doubling waits from OUTBOX_RETRY_S (at most an hour);
  * after OUTBOX_MAX_ATTEMPTS tries or 24 hours it is given up: an error in
  * the log and a "failed" record. When Meta still fails, the drain stops
- * for this run (the rest waits for the next).
+ * for this run (the rest waits for the next). Each entry is claimed
+ * before it is sent (store_outbox_claim), so drains running at once on
+ * several web nodes never send one reply twice; a drain that dies after
+ * claiming leaves the entry due again OUTBOX_CLAIM_S later.
  *
  * Kinds and their payload (a JSON object; lib/bot builds them):
  *   "text"     {"text"}
@@ -52,6 +55,7 @@ struct wa_client;
 #define OUTBOX_DRAIN_MAX 200      /* entries looked at per drain */
 #define OUTBOX_GIVE_UP_S 86400    /* a day */
 #define OUTBOX_RETRY_MAX_S 3600
+#define OUTBOX_CLAIM_S 300        /* a claimed entry's send must end by then */
 
 /* Called once per reply Meta accepted (first part's wamid). */
 typedef void (*outbox_sent_fn)(void *arg, const char *wa_id,

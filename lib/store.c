@@ -577,6 +577,15 @@ store_outbox_count_for(struct store *st, const char *wa_id, int64_t *n)
 }
 
 int
+store_outbox_claim(struct store *st, const char *id, int64_t seen,
+    int64_t until)
+{
+	if (!valid_outbox_id(id))
+		return OV_EINVAL;
+	return st->ops->outbox_claim(st->impl, id, seen, until);
+}
+
+int
 store_outbox_reschedule(struct store *st, const char *id, int attempts,
     int64_t next_attempt_at, const char *error)
 {

@@ -285,6 +285,12 @@ int store_outbox_due(struct store *st, int64_t now, int limit,
 /* How many entries wait for wa_id (due or not): a new reply queues behind
  * them so a customer never reads replies out of order. */
 int store_outbox_count_for(struct store *st, const char *wa_id, int64_t *n);
+/* Claim an entry for sending: move next_attempt_at from seen (as
+ * store_outbox_due listed it) to until, only if it still is seen. Of
+ * several drains (web nodes sharing MongoDB) listing one entry, exactly
+ * one gets OV_OK; the others OV_EBUSY, also when it is gone. */
+int store_outbox_claim(struct store *st, const char *id, int64_t seen,
+    int64_t until);
 /* Record a failed try: attempts, next try, error (may be NULL).
  * OV_ENOTFOUND when there is no such entry. */
 int store_outbox_reschedule(struct store *st, const char *id, int attempts,

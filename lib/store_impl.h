@@ -71,6 +71,8 @@ struct store_ops {
 	int (*outbox_due)(void *impl, int64_t now, int limit,
 	    struct store_outbox **out, size_t *n);
 	int (*outbox_count_for)(void *impl, const char *wa_id, int64_t *n);
+	int (*outbox_claim)(void *impl, const char *id, int64_t seen,
+	    int64_t until);
 	int (*outbox_reschedule)(void *impl, const char *id, int attempts,
 	    int64_t next_attempt_at, const char *error);
 	int (*outbox_delete)(void *impl, const char *id);

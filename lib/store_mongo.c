@@ -1676,6 +1676,33 @@ mongo_outbox_count_for(void *impl, const char *wa_id, int64_t *n)
 }
 
 static int
+mongo_outbox_claim(void *impl, const char *id, int64_t seen, int64_t until)
+{
+	struct mongo *m = impl;
+	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER;
+	bson_t reply = BSON_INITIALIZER, set;
+	bson_error_t error;
+	int rc = OV_EBUSY;
+
+	if (!put_str(&filter, "_id", id))
+		goto out;
+	BSON_APPEND_INT64(&filter, "next_attempt_at", seen);
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+	BSON_APPEND_INT64(&set, "next_attempt_at", until);
+	bson_append_document_end(&update, &set);
+	if (!mongoc_collection_update_one(m->coll[COLL_OUTBOX], &filter,
+	    &update, NULL, &reply, &error))
+		rc = mongo_fail("outbox claim", &error);
+	else
+		rc = get_i64(&reply, "matchedCount") == 1 ? OV_OK : OV_EBUSY;
+out:
+	bson_destroy(&filter);
+	bson_destroy(&update);
+	bson_destroy(&reply);
+	return rc;
+}
+
+static int
 mongo_outbox_reschedule(void *impl, const char *id, int attempts,
     int64_t next_attempt_at, const char *error_text)
 {
@@ -1760,6 +1787,7 @@ const struct store_ops store_mongo_ops = {
 	.outbox_put = mongo_outbox_put,
 	.outbox_due = mongo_outbox_due,
 	.outbox_count_for = mongo_outbox_count_for,
+	.outbox_claim = mongo_outbox_claim,
 	.outbox_reschedule = mongo_outbox_reschedule,
 	.outbox_delete = mongo_outbox_delete,
 };

@@ -178,6 +178,7 @@ enum sq_query {
 	Q_OUTBOX_PUT,
 	Q_OUTBOX_DUE,
 	Q_OUTBOX_COUNT_FOR,
+	Q_OUTBOX_CLAIM,
 	Q_OUTBOX_RESCHEDULE,
 	Q_OUTBOX_DELETE,
 	Q__MAX
@@ -284,6 +285,9 @@ static const char *const queries[Q__MAX] = {
 	    "SELECT " OUTBOX_COLS " FROM outbox WHERE next_attempt_at <= ?1"
 	    " ORDER BY created_at ASC, seq ASC LIMIT ?2",
 	[Q_OUTBOX_COUNT_FOR] = "SELECT count(*) FROM outbox WHERE wa_id = ?1",
+	[Q_OUTBOX_CLAIM] =
+	    "UPDATE outbox SET next_attempt_at = ?3"
+	    " WHERE id = ?1 AND next_attempt_at = ?2",
 	[Q_OUTBOX_RESCHEDULE] =
 	    "UPDATE outbox SET attempts = ?2, next_attempt_at = ?3,"
 	    " last_error = ?4 WHERE id = ?1",
@@ -2053,6 +2057,28 @@ out:
 }
 
 static int
+sq_outbox_claim(void *impl, const char *id, int64_t seen, int64_t until)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = sq_stmt(s, Q_OUTBOX_CLAIM, &st)) != OV_OK)
+		goto out;
+	if (bind_text(st, 1, id) || bind_int(st, 2, seen) ||
+	    bind_int(st, 3, until)) {
+		rc = sq_fail(s->db, "outbox claim", SQLITE_ERROR);
+		goto out;
+	}
+	if ((rc = sq_step_done(s->db, st, "outbox claim")) != OV_OK)
+		goto out;
+	rc = sqlite3_changes(s->db) == 1 ? OV_OK : OV_EBUSY;
+out:
+	sq_release(st);
+	return rc;
+}
+
+static int
 sq_outbox_reschedule(void *impl, const char *id, int attempts,
     int64_t next_attempt_at, const char *error)
 {
@@ -2126,6 +2152,7 @@ const struct store_ops store_sqlite_ops = {
 	.outbox_put = sq_outbox_put,
 	.outbox_due = sq_outbox_due,
 	.outbox_count_for = sq_outbox_count_for,
+	.outbox_claim = sq_outbox_claim,
 	.outbox_reschedule = sq_outbox_reschedule,
 	.outbox_delete = sq_outbox_delete,
 };

@@ -1747,6 +1747,15 @@ test_outbox(void)
 	CHECK_INT(store_outbox_reschedule(st, "ob-none", 1, 1, NULL),
 	    OV_ENOTFOUND);
 
+	/* Claiming for a send: only from the time it was listed with, once. */
+	CHECK_INT(store_outbox_claim(st, "ob-2", 1001, 1500), OV_OK);
+	CHECK_INT(store_outbox_claim(st, "ob-2", 1001, 1600), OV_EBUSY);
+	CHECK_INT(store_outbox_due(st, 1400, 10, &v, &n), OV_OK);
+	for (size_t i = 0; i < n; i++)
+		CHECK(strcmp(v[i].id, "ob-2") != 0);   /* claimed: not due now */
+	store_outbox_free(v, n);
+	CHECK_INT(store_outbox_claim(st, "ob-none", 1, 2), OV_EBUSY);
+
 	/* Sent: gone; deleting twice is fine. */
 	CHECK_INT(store_outbox_delete(st, "ob-1"), OV_OK);
 	CHECK_INT(store_outbox_delete(st, "ob-1"), OV_OK);
@@ -1768,6 +1777,37 @@ test_outbox(void)
 	CHECK_INT(store_outbox_due(st, 1, 0, &v, &n), OV_EINVAL);
 	CHECK_INT(store_outbox_due(st, 1, 1001, &v, &n), OV_EINVAL);
 	CHECK_INT(store_outbox_count_for(st, "abc", &count), OV_EINVAL);
+}
+
+/* Drains on several nodes listing one entry: exactly one claims it. */
+static void
+claim_child(struct store *cst, int idx, unsigned char *out)
+{
+	int rc = store_outbox_claim(cst, "ob-race", 7000, 7300 + idx);
+
+	out[0] = rc == OV_OK ? 1 : rc == OV_EBUSY ? 0 : 2;
+}
+
+static void
+test_outbox_claim_race(void)
+{
+	struct store_outbox o;
+	unsigned char res[NCHILD];
+	int won = 0, other = 0;
+
+	outbox_init(&o, "ob-race", "5493415550109", 7000, 7000, "{\"t\":1}");
+	CHECK_INT(store_outbox_put(st, &o), OV_OK);
+	memset(res, 9, sizeof(res));
+	CHECK_INT(run_children(NCHILD, 1, claim_child, res), 0);
+	for (int i = 0; i < NCHILD; i++) {
+		if (res[i] == 1)
+			won++;
+		else if (res[i] != 0)
+			other++;
+	}
+	CHECK_INT(won, 1);
+	CHECK_INT(other, 0);
+	CHECK_INT(store_outbox_delete(st, "ob-race"), OV_OK);
 }
 
 static void
@@ -1856,6 +1896,7 @@ main(void)
 	RUN(test_quote_pending_for);
 	RUN(test_quote_list_older_except);
 	RUN(test_outbox);
+	RUN(test_outbox_claim_race);
 	RUN(test_reopen_keeps_data);
 	rc = check_finish();
 out:
