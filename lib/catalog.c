@@ -297,7 +297,9 @@ catalog_product_from_json(const char *json, struct catalog_product *out)
 	out->stock = json_num(o, "stock_total");
 	res = json_num(o, "resolucion_mp");
 	out->resolucion_mp = res >= 0 && res <= 100 ? (int)res : 0;
-	out->synced_at = (int64_t)json_num(o, "synced_at");
+	res = json_num(o, "synced_at");
+	/* A double out of int64_t's range does not convert (undefined). */
+	out->synced_at = res >= 0 && res < 9.2e18 ? (int64_t)res : 0;
 	if (out->moneda[0] == '\0')
 		memcpy(out->moneda, "USD", 4);
 	rc = OV_OK;
