@@ -363,9 +363,19 @@ drain_outbox(struct worker *w)
 		struct bot *bot = NULL;
 		size_t sent = 0, left = 0;
 
+		struct store_outbox *due = NULL;
+		size_t ndue = 0;
+
 		close(w->lockfd);
 		if (store_open(&st, w->cfg) != OV_OK)
 			_exit(1);
+		/* Nothing waiting (the usual case): no clients to start. */
+		if (store_outbox_due(st, now_s(), 1, &due, &ndue) == OV_OK &&
+		    ndue == 0) {
+			store_close(st);
+			_exit(0);
+		}
+		store_outbox_free(due, ndue);
 		if ((bot = bot_start(w->cfg, st)) != NULL) {
 			if (bot_drain_outbox(bot, &sent, &left) != OV_OK)
 				log_error("cannot drain the outbox");
