@@ -16,7 +16,9 @@
  * consultar_stock, saldo_cuenta, ultimas_facturas, armar_presupuesto,
  * confirmar_presupuesto, cancelar_presupuesto, hablar_con_vendedor);
  * without one, or when it fails, is slow (LLM_BUDGET_MS) or sends invalid
- * arguments, by lib/rules. Both run the same actions.
+ * arguments, by lib/rules. Both run the same actions. Button and list
+ * replies (their ids say exactly what was picked) and bare greetings are
+ * decided by the rules without asking the model.
  *
  * What the customer reads is always made here from store and API data:
  * product names, prices ("USD 48,50 + IVA"), stock, balances and totals
