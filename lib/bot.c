@@ -1178,6 +1178,18 @@ decide_rules(struct turn *t)
 	case RULES_PRICE:
 	case RULES_STOCK:
 	case RULES_QUOTE:
+		/* "¿Cuánto sale un disco de 1 TB?" fits several products:
+		 * their list (each with its price) beats a guess. */
+		if (r.intent == RULES_PRICE && r.product_id == 0 &&
+		    r.query[0] != '\0') {
+			struct bot_product v[2];
+			size_t n = 0;
+
+			if (search(t, r.query, v, 2, &n) == OV_OK && n > 1) {
+				act_search(t, r.query);
+				return;
+			}
+		}
 		rc = resolve_product(t, r.product_id, r.query, r.uses_last, &p,
 		    &found);
 		if (rc != OV_OK) {

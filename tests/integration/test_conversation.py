@@ -412,6 +412,21 @@ def test_search_answers_with_a_list_in_stock_first():
     expect("USD 48,50 + IVA" in t and "Tenemos 12" in t, t)
 
 
+def test_price_question_that_fits_several_products_lists_them():
+    who = "5493415550122"
+    r = say(who, "cuánto sale un disco de 1tb?", name="Pía")
+    lists = [e for e in r if e["payload"]["type"] == "interactive" and
+             e["payload"]["interactive"]["type"] == "list"]
+    expect_eq(len(lists), 1, "a list, not a guess")
+    rows = list_rows(lists[0])
+    expect(len(rows) > 1 and all(x["description"].startswith("USD ")
+                                 for x in rows), "each with its price")
+    # A question that fits one product answers with its price.
+    t = words(say(who, "precio del DVR Hikvision 8 canales AcuSense",
+                  name="Pía"))
+    expect("DVR Hikvision 8 canales AcuSense 4MP: USD 116,82 + IVA" in t, t)
+
+
 def test_quantity_with_units_above_stock_offers_alternatives():
     who = "5493415550121"
     r = say(who, "10 fuentes 12V 5A", name="Oli")
@@ -688,6 +703,7 @@ def main():
                    test_balance_and_invoices_for_the_number_on_file,
                    test_balance_refused_for_a_cuit_only_sender,
                    test_search_answers_with_a_list_in_stock_first,
+                   test_price_question_that_fits_several_products_lists_them,
                    test_quantity_with_units_above_stock_offers_alternatives,
                    test_product_picked_from_a_list_and_quantity_vs_stock,
                    test_out_of_stock_offers_alternatives_and_tells_purchasing_once,
