@@ -365,7 +365,7 @@ rules_parse(const char *text, const char *reply_id, struct rules_result *out)
 					other++;
 			}
 			if (digits == 11 && other == 0)
-				skip = 1;
+				skip = 1, out->cuit_like = true;
 		}
 		if (skip) {
 			i = chunk_end;
@@ -442,7 +442,8 @@ rules_parse(const char *text, const char *reply_id, struct rules_result *out)
 		out->intent = RULES_PRICE;
 	else if (any_phrase(folded, kw_stock) || out->quantity > 0)
 		out->intent = RULES_STOCK;
-	else if (out->cuit[0] != '\0' || out->email[0] != '\0')
+	else if (out->cuit[0] != '\0' || out->email[0] != '\0' ||
+	    out->cuit_like)
 		out->intent = RULES_IDENTIFY;
 	else if (out->query[0] != '\0')
 		out->intent = RULES_SEARCH;

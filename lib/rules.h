@@ -60,6 +60,8 @@ struct rules_result {
 	bool uses_last;                /* needs the last product talked about */
 	char query[RULES_QUERY_MAX + 1]; /* lower case, no accents; may be "" */
 	char cuit[12];                 /* 11 digits or "" */
+	bool cuit_like;                /* 11 digits shaped like a CUIT, valid
+	                                  or not (a typo is still an answer) */
 	char email[255];               /* normalised or "" */
 };
 

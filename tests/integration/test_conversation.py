@@ -371,6 +371,8 @@ def test_balance_and_invoices_for_the_number_on_file():
 
 def test_balance_refused_for_a_cuit_only_sender():
     who = "5493415550106"
+    t = words(say(who, "20-28456789-1", name="Otro"))
+    expect("dígito verificador" in t, "a mistyped CUIT is pointed out: " + t)
     t = words(say(who, MARTIN_CUIT, name="Otro"))
     expect("Gómez Martín" in t, "identified for prices: " + t)
     t = words(say(who, "mi saldo", name="Otro"))

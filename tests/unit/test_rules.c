@@ -173,6 +173,8 @@ test_identify(void)
 	parse("20284567891", NULL);
 	CHECK_STR(r.cuit, "");
 	CHECK_INT(r.quantity, 0);
+	CHECK(r.cuit_like);   /* still an answer: the bot says it is wrong */
+	CHECK_INT(r.intent, RULES_IDENTIFY);
 }
 
 static void
