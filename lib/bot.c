@@ -40,6 +40,7 @@
 #define QUOTE_ITEMS_TOOL 20
 #define HANDOFF_HISTORY 20
 #define LEAD_MAX 300
+#define BOT_TURN_PARTS 16         /* messages of one turn read one by one */
 
 struct bot {
 	const struct config *cfg;
@@ -84,6 +85,11 @@ struct turn {
 	size_t nreplies;
 	bool list_sent;              /* one product list per turn */
 	const char *tool;            /* the model's tool running now, or NULL */
+	/* Each message's own words and reply id (pointing into the
+	 * messages, valid for the turn), for the rules. */
+	const char *part_text[BOT_TURN_PARTS];
+	const char *part_id[BOT_TURN_PARTS];
+	size_t nparts;
 	struct customer_identity identity;
 };
 
@@ -1254,6 +1260,50 @@ decide_rules(struct turn *t)
 	    "¿Qué necesitás?");
 }
 
+/* Whether the rules read an action in a message (not only small talk). */
+static bool
+substantive(enum rules_intent i)
+{
+	return i != RULES_NONE && i != RULES_GREETING && i != RULES_THANKS &&
+	    i != RULES_YES && i != RULES_NO;
+}
+
+/*
+ * Several quick messages are one turn; by rules each message that asks
+ * for something is acted on in order ("cuánto debo?" then "¿tenés domos?"
+ * gets both answers), while small talk among them ("hola", "gracias")
+ * adds nothing. With no such message, the words are read together.
+ */
+static void
+decide_rules_turn(struct turn *t)
+{
+	char whole[BOT_TURN_TEXT_MAX + 1], whole_id[WA_ROW_ID_MAX + 1];
+	struct rules_result r;
+	size_t acted = 0;
+
+	if (t->nparts < 2) {
+		decide_rules(t);
+		return;
+	}
+	memcpy(whole, t->text, sizeof(whole));
+	memcpy(whole_id, t->reply_id, sizeof(whole_id));
+	for (size_t i = 0; i < t->nparts; i++) {
+		rules_parse(t->part_text[i], t->part_id[i], &r);
+		if (!substantive(r.intent))
+			continue;
+		snprintf(t->text, sizeof(t->text), "%s",
+		    t->part_text[i] != NULL ? t->part_text[i] : "");
+		snprintf(t->reply_id, sizeof(t->reply_id), "%s",
+		    t->part_id[i] != NULL ? t->part_id[i] : "");
+		decide_rules(t);
+		acted++;
+	}
+	memcpy(t->text, whole, sizeof(whole));
+	memcpy(t->reply_id, whole_id, sizeof(whole_id));
+	if (acted == 0)
+		decide_rules(t);
+}
+
 /* ---- deciding with the model ---------------------------------------- */
 
 static const struct llm_param p_buscar[] = {
@@ -1680,6 +1730,15 @@ gather(struct turn *t, const struct wa_message *const *msgs, size_t n)
 			t->unsupported = true;
 			break;
 		}
+		if ((words != NULL && words[0] != '\0') ||
+		    (m->reply_id != NULL && m->kind != WA_REACTION)) {
+			if (t->nparts < BOT_TURN_PARTS) {
+				t->part_text[t->nparts] = words;
+				t->part_id[t->nparts] = m->kind == WA_REACTION ?
+				    NULL : m->reply_id;
+				t->nparts++;
+			}
+		}
 		if (words == NULL || words[0] == '\0')
 			continue;
 		any = true;
@@ -1818,10 +1877,10 @@ bot_turn(struct bot *b, const struct wa_message *const *msgs, size_t n)
 			if (decide_model(&t, ids, n < 64 ? n : 64, r.intent) !=
 			    OV_OK) {
 				replies_free(&t);
-				decide_rules(&t);
+				decide_rules_turn(&t);
 			}
 		} else {
-			decide_rules(&t);
+			decide_rules_turn(&t);
 		}
 	}
 	greet(&t, only_greeting, words);

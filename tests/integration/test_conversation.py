@@ -336,6 +336,7 @@ def test_two_senders_interleaved_each_answered_in_order():
         post(message(b, text="hola", name="Beto")[1])
         post(message(a, text="cuánto debo?", name="Ana")[1])
         post(message(b, text="mis facturas", name="Beto")[1])
+        post(message(a, text="y tenés domos dahua 4mp?", name="Ana")[1])
         fcntl.flock(lock, fcntl.LOCK_UN)
     r = ov.run_worker()
     expect_eq(r.returncode, 0, "worker run")
@@ -349,6 +350,12 @@ def test_two_senders_interleaved_each_answered_in_order():
     expect(ta.startswith("¡Hola Ana!") and "cuenta" in ta, "Ana: " + ta)
     expect(tb.startswith("¡Hola Beto!") and "cuenta" in tb, "Beto: " + tb)
     expect(ta.count("¡Hola") == 1 and tb.count("¡Hola") == 1, "one turn each")
+    # Each question of the turn answered, in the order asked.
+    kinds = [e["payload"]["type"] + ":" + e["payload"].get(
+        "interactive", {}).get("type", "") for e in ra]
+    expect(kinds[:2] == ["text:", "interactive:list"],
+           "the account answer, then the list: %s" % kinds)
+    expect("domos dahua 4mp" in ta, "the second question answered")
     for e in ra:
         expect("Beto" not in words([e]), "nothing of Beto's goes to Ana")
 
