@@ -92,6 +92,7 @@ struct worker {
 	size_t running;
 	size_t order;
 	int lockfd;              /* locks/worker.lock, held while coordinating */
+	int64_t last_recover;    /* last spool_recover() while coordinating */
 	int64_t last_drain;      /* when the outbox was last drained */
 	/* Totals for the summary line. */
 	size_t n_files, n_msgs, n_statuses, n_failed_files;
@@ -233,23 +234,32 @@ handle_turn(struct store *st, struct bot *bot,
 	return rc;
 }
 
-/* The conversation, when replies can be sent; NULL (logged) otherwise. */
-static struct bot *
-bot_start(const struct config *cfg, struct store *st)
+/*
+ * The conversation. Replies are off only by choice: a deployment without
+ * WHATSAPP_TOKEN or PHONE_NUMBER_ID records messages and sends nothing
+ * (*bot NULL, OV_OK). Any other failure (a typo in another key, no memory)
+ * is an error: the turn must wait for a fixed configuration, not be marked
+ * handled unanswered.
+ */
+static int
+bot_start(const struct config *cfg, struct store *st, struct bot **bot)
 {
-	struct bot *bot = NULL;
 	char err[512];
 	int rc;
 
-	rc = bot_open(&bot, cfg, st, err, sizeof(err));
-	if (rc == OV_OK)
-		return bot;
-	if (rc == OV_ECONFIG)
-		log_warn("replies are off: %s (messages are still recorded)",
-		    err);
-	else
+	*bot = NULL;
+	if (config_get(cfg, "WHATSAPP_TOKEN") == NULL ||
+	    config_get(cfg, "PHONE_NUMBER_ID") == NULL) {
+		log_warn("replies are off: WHATSAPP_TOKEN or PHONE_NUMBER_ID is "
+		    "not set (messages are still recorded)");
+		return OV_OK;
+	}
+	rc = bot_open(bot, cfg, st, err, sizeof(err));
+	if (rc != OV_OK) {
 		log_error("cannot start the conversation: %s", err);
-	return NULL;
+		*bot = NULL;
+	}
+	return rc;
 }
 
 static int
@@ -334,9 +344,9 @@ run_sender(struct worker *w, struct sender *s)
 			failures++;
 	}
 	if (nturn > 0) {
-		bot = bot_start(w->cfg, st);
-		if (handle_turn(st, bot, turn, nturn) != OV_OK)
-			failures++;
+		if (bot_start(w->cfg, st, &bot) != OV_OK ||
+		    handle_turn(st, bot, turn, nturn) != OV_OK)
+			failures++;   /* the spool file stays for a replay */
 		bot_close(bot);
 	}
 	free(turn);
@@ -376,7 +386,7 @@ drain_outbox(struct worker *w)
 			_exit(0);
 		}
 		store_outbox_free(due, ndue);
-		if ((bot = bot_start(w->cfg, st)) != NULL) {
+		if (bot_start(w->cfg, st, &bot) == OV_OK && bot != NULL) {
 			if (bot_drain_outbox(bot, &sent, &left) != OV_OK)
 				log_error("cannot drain the outbox");
 			else if (sent > 0 || left > 0)
@@ -481,6 +491,8 @@ take_file(struct worker *w, char *name)
 		size_t cap = w->capfiles ? w->capfiles * 2 : 64;
 		f = realloc(w->files, cap * sizeof(*f));
 		if (f == NULL) {
+			/* Left in cur/: the lease brings it back. */
+			log_error("out of memory taking %s", name);
 			free(name);
 			return OV_ENOMEM;
 		}
@@ -512,17 +524,24 @@ take_file(struct worker *w, char *name)
 		f->name = NULL;
 		return OV_OK;
 	}
-	for (size_t i = 0; i < f->payload.n_msgs; i++) {
+	for (size_t i = 0; i < f->payload.n_msgs && rc == OV_OK; i++) {
 		const struct wa_message *m = &f->payload.msgs[i];
 		struct event ev = { idx, EV_MESSAGE, i, m->ts, 0 };
-		if ((rc = enqueue(w, m->from, ev)) != OV_OK)
-			return rc;
+		rc = enqueue(w, m->from, ev);
 	}
-	for (size_t i = 0; i < f->payload.n_statuses; i++) {
+	for (size_t i = 0; i < f->payload.n_statuses && rc == OV_OK; i++) {
 		const struct wa_status *s = &w->files[idx].payload.statuses[i];
 		struct event ev = { idx, EV_STATUS, i, s->ts, 0 };
-		if ((rc = enqueue(w, s->recipient, ev)) != OV_OK)
-			return rc;
+		rc = enqueue(w, s->recipient, ev);
+	}
+	if (rc != OV_OK) {
+		/* Part of it is queued: once that part is done the file must
+		 * stay in cur/ for a replay, not be removed. */
+		log_error("out of memory queueing %s; it is retried after the "
+		    "lease", f->name);
+		f->failed = true;
+		file_settle(w, idx);
+		return rc;
 	}
 	w->n_msgs += f->payload.n_msgs;
 	w->n_statuses += f->payload.n_statuses;
@@ -542,8 +561,7 @@ claim_more(struct worker *w)
 	if (spool_claim(&w->spool, CLAIM_BATCH, &names, &n) != OV_OK)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
-		if (take_file(w, names[i]) != OV_OK)
-			log_error("out of memory taking %s", names[i]);
+		take_file(w, names[i]);   /* logs its own failures */
 		names[i] = NULL;    /* owned by w->files now (or freed) */
 		taken++;
 	}
@@ -679,6 +697,20 @@ coordinate(struct worker *w)
 			drain_outbox(w);
 			w->last_drain = now_s();
 		}
+		/* Likewise, files a failed turn left in cur/ come back once
+		 * their lease is over, even if this loop never ends. */
+		if (now_s() - w->last_recover >= w->lease) {
+			size_t moved = 0;
+
+			for (size_t i = 0; i < w->nfiles; i++)
+				if (w->files[i].name != NULL)
+					spool_touch(&w->spool, w->files[i].name);
+			if (spool_recover(&w->spool, now_s(), w->lease, &moved) ==
+			    OV_OK && moved > 0)
+				log_warn("%zu spool file(s) back for another try",
+				    moved);
+			w->last_recover = now_s();
+		}
 		if (taken == 0 && !work_left(w)) {
 			/* Linger briefly: webhook calls arriving now find the
 			 * lock taken and rely on this loop to see their file. */
@@ -794,7 +826,7 @@ main(int argc, char **argv)
 		if (rc == OV_OK && moved > 0)
 			log_warn("%zu spool file(s) back from an interrupted run",
 			    moved);
-		w.last_drain = now_s();
+		w.last_drain = w.last_recover = now_s();
 		coordinate(&w);
 		drain_outbox(&w);
 		flock(lockfd, LOCK_UN);

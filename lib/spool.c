@@ -491,6 +491,19 @@ spool_done(const struct spool *sp, const char *name)
 }
 
 int
+spool_touch(const struct spool *sp, const char *name)
+{
+	char path[SPOOL_PATH_MAX];
+
+	if (name == NULL || !spool_name_ok(name) ||
+	    spool_path(sp, "cur", name, path) != 0)
+		return OV_EINVAL;
+	if (utimensat(AT_FDCWD, path, NULL, 0) != 0)
+		return errno == ENOENT ? OV_ENOTFOUND : OV_EIO;
+	return OV_OK;
+}
+
+int
 spool_fail(const struct spool *sp, const char *name)
 {
 	char src[SPOOL_PATH_MAX], dst[SPOOL_PATH_MAX], dir[SPOOL_PATH_MAX];

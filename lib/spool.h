@@ -59,6 +59,10 @@ int spool_read(const struct spool *sp, const char *name, size_t max,
 /* Remove cur/name once everything in it is stored. */
 int spool_done(const struct spool *sp, const char *name);
 
+/* Renew the lease of cur/name (its mtime becomes now): a worker still
+ * working on a file keeps spool_recover() from sending it back. */
+int spool_touch(const struct spool *sp, const char *name);
+
 /* Move cur/name to failed/ (unprocessable content, kept for inspection). */
 int spool_fail(const struct spool *sp, const char *name);
 

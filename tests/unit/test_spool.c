@@ -292,6 +292,16 @@ test_recover(void)
 	CHECK_INT(cnt, 1);
 	CHECK_INT(spool_recover(&sp, now, 300, NULL), OV_OK);
 	CHECK_INT(count_entries(&sp, "cur"), 1);
+
+	/* b's worker is alive and renews its lease: it stays in cur/. */
+	path_of(path, sizeof(path), &sp, "cur", b);
+	CHECK_INT(utimensat(AT_FDCWD, path, old, 0), 0);
+	CHECK_INT(spool_touch(&sp, b), OV_OK);
+	CHECK_INT(spool_recover(&sp, time(NULL), 300, &moved), OV_OK);
+	CHECK_INT(moved, 0);
+	CHECK_INT(access(path, F_OK), 0);
+	CHECK_INT(spool_touch(&sp, a), OV_ENOTFOUND);   /* a is in new/ */
+	CHECK_INT(spool_touch(&sp, "../../etc/passwd"), OV_EINVAL);
 }
 
 static void
