@@ -20,6 +20,7 @@ struct mail {
 	char *host;      /* for log lines: scheme://host:port, no credentials */
 	char *user;
 	char *pass;      /* secret */
+	bool local;      /* relay on this machine (loopback) */
 	char from[MAIL_ADDR_MAX + 1];
 };
 
@@ -86,9 +87,12 @@ mail_open(const struct config *cfg, struct mail **out, char *err,
 		}
 		if ((m->url = strdup(url)) == NULL || (m->host = strdup(url)) == NULL)
 			goto fail;
-		p = strchr(m->host + 8, '/');   /* drop any path for logs */
+		p = strchr(strstr(m->host, "://") + 3, '/');   /* drop any path for logs */
 		if (p != NULL)
 			m->host[p - m->host] = '\0';
+		p = strstr(m->host, "://") + 3;
+		m->local = strncmp(p, "127.", 4) == 0 ||
+		    strncmp(p, "localhost", 9) == 0 || strncmp(p, "[::1]", 5) == 0;
 	}
 	if (user != NULL && (has_ctl(user) || (m->user = strdup(user)) == NULL))
 		goto bad_user;
@@ -344,7 +348,10 @@ mail_send(struct mail *m, const char *to, const char *subject,
 		curl_easy_setopt(h, CURLOPT_USERNAME, m->user);
 	if (m->pass != NULL)
 		curl_easy_setopt(h, CURLOPT_PASSWORD, m->pass);
-	curl_easy_setopt(h, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY);
+	/* A password never crosses the network in clear: with one, STARTTLS
+	 * is required, except towards a relay on this machine. */
+	curl_easy_setopt(h, CURLOPT_USE_SSL, m->pass != NULL && !m->local ?
+	    (long)CURLUSESSL_ALL : (long)CURLUSESSL_TRY);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
 	    (long)MAIL_CONNECT_TIMEOUT_MS);
