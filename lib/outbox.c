@@ -2,6 +2,7 @@
  * outbox.c - send now or keep for later. See outbox.h.
  */
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -339,8 +340,10 @@ outbox_send(struct outbox *o, const char *wa_id, const char *kind,
 		return rc;
 	}
 	rc = send_one(o, wa_id, kind, payload, &res);
-	if (res.nparts > 0 && record_sent(o, wa_id, kind, payload, &res) != OV_OK)
-		return OV_ESTORE;
+	/* Sent is sent: a failure to record it (logged) must not fail the
+	 * turn, whose replay would send every reply again. */
+	if (res.nparts > 0)
+		record_sent(o, wa_id, kind, payload, &res);
 	if (rc == OV_OK) {
 		*outcome = OUTBOX_SENT;
 		if (o->on_sent != NULL)
@@ -396,7 +399,11 @@ outbox_drain(struct outbox *o, size_t *sent, size_t *left)
 	bool stop = false;
 	int rc;
 
-	if ((rc = store_outbox_due(o->st, now, OUTBOX_DRAIN_MAX, &v, &n)) != OV_OK)
+	/* Every waiting entry, oldest first, not only the due ones: an older
+	 * reply not yet due holds back its customer's newer ones, so nobody
+	 * reads replies out of order. */
+	if ((rc = store_outbox_due(o->st, INT64_MAX, OUTBOX_DRAIN_MAX, &v,
+	    &n)) != OV_OK)
 		goto out;
 	if (n > 0 && (hold = calloc(n, sizeof(*hold))) == NULL) {
 		rc = OV_ENOMEM;
@@ -412,6 +419,11 @@ outbox_drain(struct outbox *o, size_t *sent, size_t *left)
 			nleft++;
 			continue;
 		}
+		if (e->next_attempt_at > now) {
+			snprintf(hold[nhold++], sizeof(hold[0]), "%s", e->wa_id);
+			nleft++;
+			continue;
+		}
 		/* Another drain (a web node sharing MongoDB) may have listed
 		 * it too: only the one that claims it sends it. */
 		if (store_outbox_claim(o->st, e->id, e->next_attempt_at,
@@ -424,11 +436,10 @@ outbox_drain(struct outbox *o, size_t *sent, size_t *left)
 			continue;
 		}
 		src = send_one(o, e->wa_id, e->kind, p, &res);
-		if (res.nparts > 0 &&
-		    (rc = record_sent(o, e->wa_id, e->kind, p, &res)) != OV_OK) {
-			cJSON_Delete(p);
-			goto out;
-		}
+		/* What Meta took is out: a failure to record it (logged) must
+		 * not make the entry go out again. */
+		if (res.nparts > 0)
+			record_sent(o, e->wa_id, e->kind, p, &res);
 		if (src == OV_OK) {
 			store_outbox_delete(o->st, e->id);
 			nsent++;
@@ -461,6 +472,9 @@ outbox_drain(struct outbox *o, size_t *sent, size_t *left)
 				if (rest != NULL && queue_at(o, e->wa_id, e->kind,
 				    rest, tries, res.error, e->created_at) == OV_OK)
 					store_outbox_delete(o->st, e->id);
+				else    /* keep it whole: parts twice, never lost */
+					store_outbox_reschedule(o->st, e->id, tries,
+					    now + wait, res.error);
 				cJSON_Delete(rest);
 				snprintf(hold[nhold++], sizeof(hold[0]), "%s",
 				    e->wa_id);

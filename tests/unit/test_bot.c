@@ -443,6 +443,61 @@ test_outbox_gives_up(void)
 	config_free(c2);
 }
 
+/* A reply waiting for its next try holds back the customer's later ones,
+ * even when those are due: nobody reads replies out of order. */
+static void
+test_outbox_keeps_order_across_drains(void)
+{
+	const char *who = "5493415550306";
+	struct config *c2 = NULL;
+	struct wa_client wa;
+	struct outbox ob;
+	struct store_outbox *all = NULL;
+	struct store_msg *h = NULL;
+	enum outbox_outcome oc;
+	size_t sent = 9, left = 9, nall = 0, nh = 0;
+	char err[256];
+	cJSON *first = cJSON_CreateObject(), *second = cJSON_CreateObject();
+
+	setenv("OUTBOX_RETRY_S", "60", 1);   /* main() makes it 0 */
+	CHECK_INT(config_load(&c2, err, sizeof(err)), OV_OK);
+	CHECK_INT(wa_client_init(&wa, c2, err, sizeof(err)), OV_OK);
+	wa.backoff_ms = 10;
+	CHECK_INT(outbox_init(&ob, c2, st, &wa, err, sizeof(err)), OV_OK);
+	setenv("OUTBOX_RETRY_S", "0", 1);
+	cJSON_AddStringToObject(first, "text", "Primero: te paso el precio.");
+	cJSON_AddStringToObject(second, "text", "Segundo: ¿te armo el presupuesto?");
+	graph_control("{\"down\": true}");
+	CHECK_INT(outbox_send(&ob, who, "text", first, &oc), OV_OK);
+	CHECK_INT(oc, OUTBOX_QUEUED);      /* tried once, next try later */
+	graph_control("{\"down\": false}");
+	CHECK_INT(outbox_send(&ob, who, "text", second, &oc), OV_OK);
+	CHECK_INT(oc, OUTBOX_QUEUED);      /* behind the first, due now */
+	CHECK_INT(outbox_drain(&ob, &sent, &left), OV_OK);
+	CHECK_INT(sent, 0);                /* the first is not due yet */
+	CHECK_INT(left, 2);
+	/* The first's time comes: both go, in order. */
+	CHECK_INT(store_outbox_due(st, INT64_MAX, 10, &all, &nall), OV_OK);
+	for (size_t i = 0; i < nall; i++)
+		if (strcmp(all[i].wa_id, who) == 0 && all[i].attempts > 0)
+			CHECK_INT(store_outbox_reschedule(st, all[i].id,
+			    all[i].attempts, 0, NULL), OV_OK);
+	store_outbox_free(all, nall);
+	CHECK_INT(outbox_drain(&ob, &sent, &left), OV_OK);
+	CHECK_INT(sent, 2);
+	CHECK_INT(store_history(st, who, 10, &h, &nh), OV_OK);
+	CHECK_INT(nh, 2);
+	if (nh == 2) {
+		CHECK_STR(h[0].body, "Primero: te paso el precio.");
+		CHECK_STR(h[1].body, "Segundo: ¿te armo el presupuesto?");
+	}
+	store_msgs_free(h, nh);
+	cJSON_Delete(first);
+	cJSON_Delete(second);
+	wa_client_free(&wa);
+	config_free(c2);
+}
+
 static int
 rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -508,6 +563,7 @@ main(void)
 	RUN(test_unsupported_and_reactions);
 	RUN(test_outbox_keeps_replies_while_meta_is_down);
 	RUN(test_outbox_gives_up);
+	RUN(test_outbox_keeps_order_across_drains);
 	rc = check_finish();
 out:
 	bot_close(bot);
