@@ -39,12 +39,12 @@ ALL_LIBS = -Wl,--as-needed $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lh
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 # The webhook links cJSON only (DESIGN.md section 2): these are its objects.
-WEBHOOK_LIB := err log config sha256 hmac spool wa_payload cgi
+WEBHOOK_LIB := err log config sha256 hmac spool utf8 wa_payload cgi
 WEBHOOK_LIBS = -Wl,--as-needed $(shell $(PKG_CONFIG) --libs libcjson 2>/dev/null)
 
 # The quote CGI reads the store and a file; no libcurl, libxml2 or libharu.
 PRESUPUESTO_LIB := err log config clock cgi uuid quote quote_file store \
-	store_sqlite store_mongo
+	store_sqlite store_mongo utf8
 PRESUPUESTO_LIBS = -Wl,--as-needed \
 	$(shell $(PKG_CONFIG) --libs libcjson sqlite3 libmongoc-1.0 2>/dev/null) -lm
 

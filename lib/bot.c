@@ -30,6 +30,7 @@
 #include "quote_pdf.h"
 #include "rules.h"
 #include "store.h"
+#include "utf8.h"
 #include "wa_payload.h"
 #include "whatsapp.h"
 
@@ -1398,12 +1399,8 @@ tool_result_text(struct turn *t, size_t before)
 
 		d = outbox_describe(r->kind, r->payload);
 		if (d != NULL && strlen(d) > LLM_TOOL_RESULT_MAX / 2) {
-			size_t k = LLM_TOOL_RESULT_MAX / 2;
-
 			/* Cut between characters, never inside one. */
-			while (k > 0 && ((unsigned char)d[k] & 0xC0) == 0x80)
-				k--;
-			d[k] = '\0';
+			d[utf8_cut(d, strlen(d), LLM_TOOL_RESULT_MAX / 2)] = '\0';
 		}
 		cJSON_AddStringToObject(o, "mensaje", d ? d : "");
 		free(d);

@@ -11,6 +11,7 @@
 
 #include "catalog_text.h"
 #include "err.h"
+#include "utf8.h"
 
 #define FIELD_MAX 4096        /* bytes of one field read for indexing */
 #define FIELD_WORDS_MAX 96    /* words of a field kept for its type */
@@ -83,30 +84,6 @@ static const char latin1_fold[64] =
 	"aaaaaaaceeeeiiii" "dnooooo\0ouuuuyts"
 	"aaaaaaaceeeeiiii" "dnooooo\0ouuuuyty";
 
-/* Length of the UTF-8 sequence at s (at most n bytes), 0 when invalid. */
-static size_t
-utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xC2 && s[0] <= 0xDF)
-		len = 2;
-	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
-		len = 3;
-	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
-		len = 4;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++)
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-	return len;
-}
-
 size_t
 catalog_fold(const char *in, size_t inlen, char *out, size_t outlen)
 {
@@ -130,7 +107,9 @@ catalog_fold(const char *in, size_t inlen, char *out, size_t outlen)
 			    is_digit(s[i + 1]))
 				f = '.';
 		} else {
-			adv = utf8_len(s + i, inlen - i);
+			/* Broken bytes go one at a time; each is a separator,
+			 * so a run of them folds to one space. */
+			adv = utf8_decode(s + i, inlen - i, NULL);
 			if (adv == 0)
 				adv = 1;
 			else if (c == 0xC3 && adv == 2)
@@ -180,37 +159,17 @@ void
 catalog_text_clean(char *dst, size_t n, const char *src)
 {
 	const unsigned char *s = (const unsigned char *)(src != NULL ? src : "");
-	size_t o = 0;
+	size_t left = strlen((const char *)s), o = 0;
 
-	while (*s != '\0') {
-		size_t len = 1;
+	while (left > 0) {
+		size_t len = utf8_decode(s, left, NULL);
 
-		if (*s >= 0x80) {
-			if (*s >= 0xC2 && *s <= 0xDF)
-				len = 2;
-			else if (*s >= 0xE0 && *s <= 0xEF)
-				len = 3;
-			else if (*s >= 0xF0 && *s <= 0xF4)
-				len = 4;
-			else
-				len = 0;
-			for (size_t i = 1; len > 0 && i < len; i++)
-				if ((s[i] & 0xC0) != 0x80)
-					len = 0;
-			/* Overlongs and surrogates: E0 needs A0+, ED under A0,
-			 * F0 needs 90+, F4 under 90. */
-			if (len == 3 && ((s[0] == 0xE0 && s[1] < 0xA0) ||
-			    (s[0] == 0xED && s[1] >= 0xA0)))
-				len = 0;
-			if (len == 4 && ((s[0] == 0xF0 && s[1] < 0x90) ||
-			    (s[0] == 0xF4 && s[1] >= 0x90)))
-				len = 0;
-		}
 		if (len == 0) {
 			if (o + 1 >= n)
 				break;
 			dst[o++] = '?';
 			s++;
+			left--;
 			continue;
 		}
 		if (o + len >= n)
@@ -222,6 +181,7 @@ catalog_text_clean(char *dst, size_t n, const char *src)
 			o += len;
 		}
 		s += len;
+		left -= len;
 	}
 	dst[o] = '\0';
 }

@@ -20,6 +20,7 @@
 #include "err.h"
 #include "log.h"
 #include "store.h"
+#include "utf8.h"
 
 #define TOKEN_MAX 512         /* longest token accepted from Cianbox */
 #define EXPIRY_MARGIN 60      /* seconds: a token this close to its end is stale */
@@ -106,13 +107,8 @@ cianbox_copy_text(char *dst, size_t n, const char *s)
 		dst[0] = '\0';
 		return;
 	}
-	len = strnlen(s, n);
-	if (len >= n) {
-		len = n - 1;
-		/* Do not split a UTF-8 sequence. */
-		while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80)
-			len--;
-	}
+	/* Do not split a UTF-8 sequence. */
+	len = utf8_cut(s, strnlen(s, n), n - 1);
 	memcpy(dst, s, len);
 	dst[len] = '\0';
 }

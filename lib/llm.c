@@ -21,6 +21,7 @@
 #include "err.h"
 #include "llm.h"
 #include "log.h"
+#include "utf8.h"
 
 #define LLM_KEY_MAX 512
 #define LLM_URL_MAX 1024
@@ -35,66 +36,15 @@
 
 /* ---- UTF-8 ----------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 when invalid. The
- * string is NUL-terminated, and NUL is never a continuation byte, so this
- * never reads past its end. */
-static size_t
-utf8_seq(const unsigned char *p)
-{
-	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
-	size_t n;
-
-	if (c < 0x80)
-		return 1;
-	if (c < 0xc2)
-		return 0;
-	if (c < 0xe0)
-		n = 2;
-	else if (c < 0xf0) {
-		n = 3;
-		if (c == 0xe0)
-			lo = 0xa0;
-		else if (c == 0xed)
-			hi = 0x9f;
-	} else if (c < 0xf5) {
-		n = 4;
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f;
-	} else
-		return 0;
-	if (p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return n;
-}
-
-static bool
-utf8_valid(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-
-	while (*p != '\0') {
-		size_t n = utf8_seq(p);
-		if (n == 0)
-			return false;
-		p += n;
-	}
-	return true;
-}
-
 /* A malloc'd copy of s, valid UTF-8 of at most max bytes: invalid bytes
  * become U+FFFD and the copy ends on a character boundary. NULL when out
  * of memory. */
 static char *
-utf8_copy(const char *s, size_t max)
+copy_utf8(const char *s, size_t max)
 {
 	static const char repl[] = "\xef\xbf\xbd";
 	const unsigned char *p = (const unsigned char *)s;
-	size_t len = 0, slen = strlen(s), cap;
+	size_t len = 0, slen = strlen(s), left = slen, cap;
 	char *out;
 
 	/* Each invalid byte may grow to 3; the copy never passes max. */
@@ -102,8 +52,8 @@ utf8_copy(const char *s, size_t max)
 	out = malloc(cap + 1);
 	if (out == NULL)
 		return NULL;
-	while (*p != '\0') {
-		size_t n = utf8_seq(p);
+	while (left > 0) {
+		size_t n = utf8_decode(p, left, NULL);
 		const char *src = (const char *)p;
 		size_t step = n;
 
@@ -117,6 +67,7 @@ utf8_copy(const char *s, size_t max)
 		memcpy(out + len, src, step);
 		len += step;
 		p += n;
+		left -= n;
 	}
 	out[len] = '\0';
 	return out;
@@ -398,7 +349,7 @@ check_scalar(const struct llm_param *p, const cJSON *v, const char **why)
 			*why = "is too short";
 			return OV_EINVAL;
 		}
-		if (!utf8_valid(v->valuestring)) {
+		if (!utf8_valid(v->valuestring, len)) {
 			*why = "is not valid UTF-8";
 			return OV_EINVAL;
 		}
@@ -706,7 +657,7 @@ llm_conv_system(struct llm_conv *conv, const char *text)
 		return OV_EINVAL;
 	if (strlen(text) > LLM_SYSTEM_MAX)
 		return OV_ETOOBIG;
-	copy = utf8_copy(text, LLM_SYSTEM_MAX);
+	copy = copy_utf8(text, LLM_SYSTEM_MAX);
 	if (copy == NULL)
 		return OV_ENOMEM;
 	free(conv->system);
@@ -724,7 +675,7 @@ conv_text(struct llm_conv *conv, enum llm_role role, const char *text)
 		return OV_EINVAL;
 	m = conv_slot(conv);
 	m->role = role;
-	m->content = utf8_copy(text, LLM_MESSAGE_MAX);
+	m->content = copy_utf8(text, LLM_MESSAGE_MAX);
 	if (m->content == NULL)
 		return OV_ENOMEM;
 	conv->n++;
@@ -761,7 +712,7 @@ llm_conv_assistant_calls(struct llm_conv *conv, const char *text,
 			return OV_EINVAL;
 	m = conv_slot(conv);
 	m->role = LLM_ASSISTANT;
-	if (text != NULL && (m->content = utf8_copy(text,
+	if (text != NULL && (m->content = copy_utf8(text,
 	    LLM_MESSAGE_MAX)) == NULL) {
 		rc = OV_ENOMEM;
 		goto out;
@@ -776,7 +727,7 @@ llm_conv_assistant_calls(struct llm_conv *conv, const char *text,
 		memcpy(m->calls[i].id, calls[i].id, sizeof(m->calls[i].id));
 		memcpy(m->calls[i].name, calls[i].name,
 		    sizeof(m->calls[i].name));
-		m->calls[i].arguments = utf8_copy(calls[i].arguments,
+		m->calls[i].arguments = copy_utf8(calls[i].arguments,
 		    LLM_ARGUMENTS_MAX);
 		if (m->calls[i].arguments == NULL) {
 			rc = OV_ENOMEM;
@@ -805,7 +756,7 @@ llm_conv_tool(struct llm_conv *conv, const char *tool_call_id,
 	m = conv_slot(conv);
 	m->role = LLM_TOOL;
 	snprintf(m->call_id, sizeof(m->call_id), "%s", tool_call_id);
-	m->content = utf8_copy(result, LLM_TOOL_RESULT_MAX);
+	m->content = copy_utf8(result, LLM_TOOL_RESULT_MAX);
 	if (m->content == NULL)
 		return OV_ENOMEM;
 	conv->n++;
@@ -1060,7 +1011,7 @@ llm_reply_parse(const char *body, size_t len, struct llm_reply *out,
 			rc = OV_ETOOBIG;
 			goto out;
 		}
-		out->content = utf8_copy(content->valuestring, LLM_CONTENT_MAX);
+		out->content = copy_utf8(content->valuestring, LLM_CONTENT_MAX);
 		if (out->content == NULL) {
 			rc = OV_ENOMEM;
 			goto out;
@@ -1435,7 +1386,7 @@ error_summary(const struct llm *c, const struct http_body *b, char *out,
 	t = cJSON_GetObjectItemCaseSensitive(e, "type");
 	code = cJSON_GetObjectItemCaseSensitive(e, "code");
 	if (cJSON_IsString(m)) {
-		cut = utf8_copy(m->valuestring, LLM_SUMMARY_MAX);
+		cut = copy_utf8(m->valuestring, LLM_SUMMARY_MAX);
 		if (cut != NULL)
 			scrub(c, cut, msg, sizeof(msg));
 	}

@@ -14,6 +14,7 @@
 #include "err.h"
 #include "log.h"
 #include "mail.h"
+#include "utf8.h"
 
 struct mail {
 	char *url;       /* NULL: mail is off */
@@ -191,10 +192,8 @@ encode_subject(const char *s, char *out, size_t outlen)
 
 	out[0] = '\0';
 	while (i < n || i == 0) {
-		size_t end = i + 45 < n ? i + 45 : n;
+		size_t end = i + utf8_cut(s + i, n - i, 45);
 
-		while (end > i && end < n && (u[end] & 0xC0) == 0x80)
-			end--;
 		if (o + 16 >= outlen)
 			break;
 		o += (size_t)snprintf(out + o, outlen - o, "%s=?UTF-8?B?",

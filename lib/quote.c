@@ -14,6 +14,7 @@
 #include "log.h"
 #include "quote.h"
 #include "store.h"
+#include "utf8.h"
 #include "uuid.h"
 
 #define QUOTE_DOC_VERSION 1
@@ -71,41 +72,6 @@ quote_state_parse(const char *s, enum quote_state *out)
 
 /* ---- text --------------------------------------------------------------- */
 
-/* Length of the well-formed UTF-8 sequence at s (at most n bytes), or 0:
- * no overlong forms, no surrogates, nothing past U+10FFFF. */
-static size_t
-utf8_seq(const unsigned char *s, size_t n)
-{
-	size_t len;
-	uint32_t cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return len;
-}
-
 /* Copy src into dst (room for max bytes plus the NUL): control characters
  * become spaces, broken UTF-8 becomes '?', leading and trailing blanks go,
  * and the text is cut at a character boundary. */
@@ -118,7 +84,7 @@ text_clean(char *dst, size_t max, const char *src)
 	while (i < n && (s[i] == ' ' || s[i] < 0x20 || s[i] == 0x7f))
 		i++;
 	while (i < n) {
-		size_t len = utf8_seq(s + i, n - i), plen = len;
+		size_t len = utf8_decode(s + i, n - i, NULL), plen = len;
 		const char *piece = (const char *)s + i;
 
 		if (len == 0) {

@@ -19,6 +19,7 @@
 #include "quote.h"
 #include "quote_file.h"
 #include "quote_pdf.h"
+#include "utf8.h"
 
 /* A4 in points, and the layout's fixed measures. */
 #define PAGE_W 595.276f
@@ -119,44 +120,6 @@ cp1252_byte(uint32_t cp)
 	if (cp == 0x2010 || cp == 0x2011 || cp == 0x2012 || cp == 0x2212)
 		return '-';
 	return '?';
-}
-
-/* Decode one UTF-8 character at s (n bytes left): its length, or 0 when
- * the bytes there are not well-formed UTF-8. */
-static size_t
-utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	size_t len;
-	uint32_t c;
-
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		c = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		c = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		c = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	if ((len == 3 && c < 0x800) || (len == 4 && c < 0x10000) ||
-	    (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
-		return 0;
-	*cp = c;
-	return len;
 }
 
 size_t

@@ -43,6 +43,7 @@
 #include "err.h"
 #include "log.h"
 #include "store_impl.h"
+#include "utf8.h"
 
 #define CATALOG_BATCH 500      /* items per bulk write while syncing */
 #define CATALOG_STALE_S 86400  /* age of a temporary copy left by a crash */
@@ -126,7 +127,7 @@ utf8_ok(const char *s)
 {
 	size_t n = strlen(s);
 
-	return n <= INT_MAX && bson_utf8_validate(s, n, false);
+	return n <= INT_MAX && utf8_valid(s, n);
 }
 
 /* Append a string value, or null for NULL; false for invalid UTF-8. */

@@ -7,6 +7,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "utf8.h"
 #include "wa_payload.h"
 
 #define WA_NAME_MAX 256        /* bytes of a profile name kept */
@@ -39,67 +40,8 @@ wa_kind_name(enum wa_kind kind)
 	return kind_names[kind];
 }
 
-/*
- * RFC 3629 UTF-8, checked on the raw body because cJSON copies string bytes
- * through unchecked. Refuses overlong forms, surrogates (U+D800..DFFF),
- * code points over U+10FFFF and NUL (never valid in a JSON text, and it
- * would cut C strings short).
- */
-static int
-utf8_valid(const unsigned char *s, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned char c = s[i];
-		unsigned char lo = 0x80, hi = 0xbf;
-		size_t need, k;
-
-		if (c >= 0x01 && c <= 0x7f) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			need = 1;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			need = 2;
-			if (c == 0xe0)
-				lo = 0xa0;      /* overlong */
-			else if (c == 0xed)
-				hi = 0x9f;      /* surrogates */
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			need = 3;
-			if (c == 0xf0)
-				lo = 0x90;      /* overlong */
-			else if (c == 0xf4)
-				hi = 0x8f;      /* over U+10FFFF */
-		} else {
-			return 0;               /* NUL, 80..C1, F5..FF */
-		}
-		if (n - i <= need)
-			return 0;
-		if (s[i + 1] < lo || s[i + 1] > hi)
-			return 0;
-		for (k = 2; k <= need; k++)
-			if (s[i + k] < 0x80 || s[i + k] > 0xbf)
-				return 0;
-		i += need + 1;
-	}
-	return 1;
-}
-
-/* Length of s cut to at most max bytes without splitting a UTF-8
- * sequence (s is valid UTF-8: cJSON output of a validated body). */
-static size_t
-utf8_cut(const char *s, size_t len, size_t max)
-{
-	if (len <= max)
-		return len;
-	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
-		max--;
-	return max;
-}
-
+/* A copy of s cut to at most max bytes without splitting a UTF-8 sequence
+ * (s is valid UTF-8: cJSON output of a validated body). */
 static char *
 dup_bounded(const char *s, size_t max)
 {
@@ -123,7 +65,10 @@ parse_json(const char *body, size_t len)
 
 	if (body == NULL || len == 0 || len > WA_BODY_MAX)
 		return NULL;
-	if (!utf8_valid((const unsigned char *)body, len))
+	/* Checked on the raw body because cJSON copies string bytes through
+	 * unchecked; utf8_valid() also refuses NUL, never valid in a JSON
+	 * text. */
+	if (!utf8_valid(body, len))
 		return NULL;
 	/* cJSON refuses nesting deeper than CJSON_NESTING_LIMIT (1000 in
 	 * 1.7.15) instead of recursing without bound. */

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "err.h"
 #include "log.h"
+#include "utf8.h"
 #include "whatsapp.h"
 
 #define URL_MAX 2048
@@ -62,82 +63,17 @@ wa_send_status_name(enum wa_send_status s)
 	return "unknown";
 }
 
-/* Length of the UTF-8 sequence starting at s (at most n bytes), 0 when
- * malformed. */
-static size_t
-utf8_seq(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-
-	if (c == 0)
-		return 0;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF)
-		return n >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
-	if (c >= 0xE0 && c <= 0xEF) {
-		if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
-			return 0;
-		if (c == 0xE0 && s[1] < 0xA0)
-			return 0;   /* overlong */
-		if (c == 0xED && s[1] >= 0xA0)
-			return 0;   /* surrogate */
-		return 3;
-	}
-	if (c >= 0xF0 && c <= 0xF4) {
-		if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 ||
-		    (s[3] & 0xC0) != 0x80)
-			return 0;
-		if (c == 0xF0 && s[1] < 0x90)
-			return 0;   /* overlong */
-		if (c == 0xF4 && s[1] >= 0x90)
-			return 0;   /* past U+10FFFF */
-		return 4;
-	}
-	return 0;
-}
-
+/* The public names of the utf8 module's checks, kept for callers and tests. */
 int
 wa_utf8_valid(const char *s, size_t len)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0;
-
-	while (i < len) {
-		size_t k = utf8_seq(p + i, len - i);
-		if (k == 0)
-			return 0;
-		i += k;
-	}
-	return 1;
+	return utf8_valid(s, len) ? 1 : 0;
 }
 
 size_t
 wa_utf8_chars(const char *s)
 {
-	size_t n = 0;
-
-	for (; *s != '\0'; s++)
-		if (((unsigned char)*s & 0xC0) != 0x80)
-			n++;
-	return n;
-}
-
-/* Byte offset just past the first `chars` characters of s. */
-static size_t
-utf8_prefix(const char *s, size_t chars)
-{
-	size_t i = 0;
-
-	while (s[i] != '\0') {
-		if (((unsigned char)s[i] & 0xC0) != 0x80) {
-			if (chars == 0)
-				break;
-			chars--;
-		}
-		i++;
-	}
-	return i;
+	return utf8_chars(s, strlen(s));
 }
 
 static int
@@ -186,7 +122,7 @@ wa_label_fit(const char *s, size_t max, char *out, size_t outlen)
 		memcpy(out, s, len + 1);
 		return 0;
 	}
-	cut = utf8_prefix(s, max - 1);
+	cut = utf8_offset(s, len, max - 1);
 	/* "Cámara domo 4 MP …" reads worse than "Cámara domo 4 MP…". */
 	while (cut > 0 && (s[cut - 1] == ' ' || s[cut - 1] == '\t'))
 		cut--;
@@ -253,10 +189,7 @@ wa_text_split(const char *text, size_t len, size_t max, size_t *off,
 			next = end;
 		} else {
 			/* One long word: cut before a continuation byte. */
-			end = max;
-			while (end > 0 && ((unsigned char)p[end] & 0xC0) == 0x80)
-				end--;
-			next = end;
+			end = next = utf8_cut(p, avail, max);
 		}
 		while (end > 0 && is_space(p[end - 1]))
 			end--;
