@@ -93,11 +93,11 @@ cgi-bin/%: cgi-bin/%.c $(B)/libovidio.a
 jobs/%: jobs/%.c $(B)/libovidio.a
 	$(CC) $(OV_CFLAGS) $(PKG_CFLAGS) -o $@ $< $(B)/libovidio.a $(ALL_LIBS)
 
-$(B)/tests/%: tests/unit/%.c tests/unit/check.h $(B)/libovidio.a
+$(B)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(B)/libovidio.a
 	@mkdir -p $(@D)
 	$(CC) $(OV_CFLAGS) $(PKG_CFLAGS) -Itests/unit -o $@ $< $(B)/libovidio.a $(ALL_LIBS)
 
-$(B)/san/tests/%: tests/unit/%.c tests/unit/check.h $(B)/san/libovidio.a
+$(B)/san/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(B)/san/libovidio.a
 	@mkdir -p $(@D)
 	$(CC) $(OV_CFLAGS) $(SAN_FLAGS) $(PKG_CFLAGS) -Itests/unit -o $@ $< \
 		$(B)/san/libovidio.a $(ALL_LIBS)

@@ -2,9 +2,9 @@
  * cianbox_standin.h - start and steer tests/standins/cianbox_server.py
  * from a C unit test (run from the repository root, as make does).
  *
- * standin_start() forks /usr/bin/python3 on the stand-in with --port 0
- * and a port file, and waits for the port; standin_stop() ends it by its
- * pid. standin_control() POSTs JSON to /__control; standin_stat() reads a
+ * standin_start() starts the stand-in (standin.h) in a temporary
+ * directory of its own; standin_stop() ends it and removes the directory.
+ * standin_control() POSTs JSON to /__control; standin_stat() reads a
  * counter from /__stats ("logins", or "requests.GET productos").
  * Fixtures: $OVIDIO_FIXTURES or ../shared/fixtures.
  */
@@ -25,12 +25,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define STANDIN_PY "/usr/bin/python3"
+#include "standin.h"
+
 #define STANDIN_SCRIPT "tests/standins/cianbox_server.py"
 
 struct standin {
-	pid_t pid;
-	int port;
+	struct standin_proc proc;
 	char dir[256];      /* temporary: port file, data dirs */
 	char url[64];       /* http://127.0.0.1:PORT */
 };
@@ -63,71 +63,32 @@ standin_rmtree(const char *dir)
 static int
 standin_start(struct standin *s, const char *const *extra)
 {
-	char portfile[300], fixtures[512], buf[32];
-	const char *argv[32];
-	int n = 0;
+	char fixtures[512];
+	const char *args[STANDIN_ARGS_MAX];
+	size_t n = 0;
 
 	memset(s, 0, sizeof(*s));
 	snprintf(s->dir, sizeof(s->dir), "/tmp/ovidio-cianbox-test.XXXXXX");
 	if (mkdtemp(s->dir) == NULL)
 		return -1;
-	snprintf(portfile, sizeof(portfile), "%s/port", s->dir);
 	snprintf(fixtures, sizeof(fixtures), "%s/cianbox", standin_fixtures());
-	argv[n++] = STANDIN_PY;
-	argv[n++] = STANDIN_SCRIPT;
-	argv[n++] = "--port";
-	argv[n++] = "0";
-	argv[n++] = "--port-file";
-	argv[n++] = portfile;
-	argv[n++] = "--fixtures";
-	argv[n++] = fixtures;
-	for (size_t i = 0; extra != NULL && extra[i] != NULL && n < 30; i++)
-		argv[n++] = extra[i];
-	argv[n] = NULL;
-	fflush(NULL);
-	s->pid = fork();
-	if (s->pid < 0)
+	args[n++] = "--fixtures";
+	args[n++] = fixtures;
+	for (size_t i = 0; extra != NULL && extra[i] != NULL &&
+	    n < STANDIN_ARGS_MAX - 1; i++)
+		args[n++] = extra[i];
+	args[n] = NULL;
+	if (standin_proc_start(&s->proc, STANDIN_SCRIPT, s->dir, "cianbox",
+	    false, args) != 0)
 		return -1;
-	if (s->pid == 0) {
-		execv(STANDIN_PY, (char *const *)argv);
-		_exit(127);
-	}
-	for (int i = 0; i < 200; i++) {
-		FILE *f = fopen(portfile, "r");
-		if (f != NULL) {
-			char *end;
-			long p;
-
-			if (fgets(buf, sizeof(buf), f) != NULL) {
-				p = strtol(buf, &end, 10);
-				if (end != buf && p > 0 && p < 65536) {
-					fclose(f);
-					s->port = (int)p;
-					snprintf(s->url, sizeof(s->url),
-					    "http://127.0.0.1:%d", s->port);
-					return 0;
-				}
-			}
-			fclose(f);
-		}
-		struct timespec ts = { 0, 50 * 1000000L };
-		nanosleep(&ts, NULL);
-	}
-	fprintf(stderr, "  the Cianbox stand-in did not start\n");
-	kill(s->pid, SIGTERM);
-	waitpid(s->pid, NULL, 0);
-	s->pid = 0;
-	return -1;
+	snprintf(s->url, sizeof(s->url), "http://127.0.0.1:%d", s->proc.port);
+	return 0;
 }
 
 static void
 standin_stop(struct standin *s)
 {
-	if (s->pid > 0) {
-		kill(s->pid, SIGTERM);
-		waitpid(s->pid, NULL, 0);
-		s->pid = 0;
-	}
+	standin_proc_stop(&s->proc);
 	if (s->dir[0] != '\0')
 		standin_rmtree(s->dir);
 	s->dir[0] = '\0';

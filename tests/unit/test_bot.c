@@ -27,70 +27,27 @@
 #include "err.h"
 #include "log.h"
 #include "outbox.h"
+#include "standin.h"
 #include "store.h"
 #include "wa_payload.h"
 #include "whatsapp.h"
 
-#define PY "/usr/bin/python3"
 #define STANDIN "tests/standins/graph_server.py"
 #define TOKEN "test-bot-graph-token"
 #define PHONE_ID "110000000000001"
 
+static const char *const graph_args[] = {
+	"--token", TOKEN, "--phone-number-id", PHONE_ID, NULL
+};
+
 static char dir[] = "/tmp/ov_test_bot.XXXXXX";
-static long graph_port;
-static pid_t graph_pid = -1;
+static struct standin_proc graph;
 static struct config *cfg;
 static struct store *st;
 static struct bot *bot;
 static int seq;
 
 /* ---- the Graph stand-in ---------------------------------------------- */
-
-static pid_t
-standin_start(long *port)
-{
-	char portfile[256], logfile[256], buf[32];
-	pid_t pid;
-
-	snprintf(portfile, sizeof(portfile), "%s/graph.port", dir);
-	snprintf(logfile, sizeof(logfile), "%s/graph.log", dir);
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		int fd = open(logfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (fd >= 0) {
-			dup2(fd, STDERR_FILENO);
-			dup2(fd, STDOUT_FILENO);
-			close(fd);
-		}
-		execl(PY, PY, STANDIN, "--port", "0", "--port-file", portfile,
-		    "--token", TOKEN, "--phone-number-id", PHONE_ID, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 200; i++) {
-		FILE *f = fopen(portfile, "r");
-		if (f != NULL) {
-			char *end;
-			long p = 0;
-
-			if (fgets(buf, sizeof(buf), f) != NULL)
-				p = strtol(buf, &end, 10);
-			fclose(f);
-			if (p > 0 && p < 65536) {
-				*port = p;
-				return pid;
-			}
-		}
-		if (waitpid(pid, NULL, WNOHANG) == pid)
-			break;
-		usleep(50000);
-	}
-	kill(pid, SIGTERM);
-	waitpid(pid, NULL, 0);
-	return -1;
-}
 
 struct buf {
 	char *p;
@@ -123,7 +80,7 @@ graph_call(const char *method, const char *path, const char *body)
 
 	if (c == NULL)
 		return NULL;
-	snprintf(url, sizeof(url), "http://127.0.0.1:%ld%s", graph_port, path);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", graph.port, path);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
@@ -530,12 +487,12 @@ main(void)
 	unsetenv("SMTP_URL");
 	if (mkdtemp(dir) == NULL)
 		return 1;
-	graph_pid = standin_start(&graph_port);
-	if (graph_pid < 0) {
+	if (standin_proc_start(&graph, STANDIN, dir, "graph", true,
+	    graph_args) != 0) {
 		fprintf(stderr, "graph stand-in did not start\n");
 		goto out;
 	}
-	snprintf(url, sizeof(url), "http://127.0.0.1:%ld/v21.0", graph_port);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/v21.0", graph.port);
 	snprintf(pdf, sizeof(pdf), "%s/pdf", dir);
 	mkdir(pdf, 0700);
 	setenv("OVIDIO_DATA_DIR", dir, 1);
@@ -569,10 +526,7 @@ out:
 	bot_close(bot);
 	store_close(st);
 	config_free(cfg);
-	if (graph_pid > 0) {
-		kill(graph_pid, SIGTERM);
-		waitpid(graph_pid, NULL, 0);
-	}
+	standin_proc_stop(&graph);
 	curl_global_cleanup();
 	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	return rc;

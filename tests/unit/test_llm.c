@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -37,6 +36,7 @@
 #include "err.h"
 #include "llm.h"
 #include "log.h"
+#include "standin.h"
 
 #define KEY "sk-test-ovidio-9f8e7d6c5b4a3928"
 #define WRONG_KEY "sk-wrong-ovidio-0011223344556677"
@@ -44,8 +44,7 @@
 #define SERVER "tests/standins/openai_server.py"
 
 static char tmpdir[] = "/tmp/ovidio-llm-test-XXXXXX";
-static pid_t server_pid = -1;
-static int server_port;
+static struct standin_proc server;
 static char base_url[128];
 
 /* ---- the tools the conversation will declare --------------------------- */
@@ -144,61 +143,20 @@ tool_cb(void *arg, const struct llm_tool *tool, const cJSON *args,
 static bool
 server_start(void)
 {
-	char portfile[256], logfile[256], buf[32] = "";
-	FILE *f;
+	static const char *const args[] = { "--key", KEY, NULL };
 
-	snprintf(portfile, sizeof(portfile), "%s/port", tmpdir);
-	snprintf(logfile, sizeof(logfile), "%s/server.log", tmpdir);
-	server_pid = fork();
-	if (server_pid < 0)
+	if (standin_proc_start(&server, SERVER, tmpdir, "server", true,
+	    args) != 0)
 		return false;
-	if (server_pid == 0) {
-		int fd = open(logfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-		/* Never outlive the test, even if it crashes. */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (fd >= 0) {
-			dup2(fd, STDOUT_FILENO);
-			dup2(fd, STDERR_FILENO);
-			close(fd);
-		}
-		execl("/usr/bin/python3", "python3", SERVER, "--port", "0",
-		    "--port-file", portfile, "--key", KEY, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 200; i++) {
-		f = fopen(portfile, "r");
-		if (f != NULL) {
-			bool ok = fgets(buf, sizeof(buf), f) != NULL;
-			fclose(f);
-			if (ok)
-				break;
-		}
-		usleep(50000);
-	}
-	{
-		char *end;
-		long p = strtol(buf, &end, 10);
-		if (end == buf || p < 1 || p > 65535) {
-			fprintf(stderr, "stand-in did not start; see %s\n",
-			    logfile);
-			return false;
-		}
-		server_port = (int)p;
-	}
 	snprintf(base_url, sizeof(base_url), "http://127.0.0.1:%d/v1",
-	    server_port);
+	    server.port);
 	return true;
 }
 
 static void
 server_stop(void)
 {
-	if (server_pid > 0) {
-		kill(server_pid, SIGTERM);
-		waitpid(server_pid, NULL, 0);
-		server_pid = -1;
-	}
+	standin_proc_stop(&server);
 }
 
 struct buf {
@@ -234,7 +192,7 @@ control(const char *path, const char *body)
 
 	if (h == NULL)
 		return NULL;
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", server_port,
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", server.port,
 	    path);
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
@@ -1267,7 +1225,7 @@ test_bad_configuration(void)
 		struct llm_conv *conv = conversation("hola");
 
 		snprintf(url, sizeof(url), "http://127.0.0.1:%d/v2/",
-		    server_port);
+		    server.port);
 		c = client(KEY, url);
 		CHECK_INT(llm_run(c, conv, tools, NTOOLS, tool_cb,
 		    &(struct calls){ 0 }, 5000, &res), OV_ECONFIG);
@@ -1394,7 +1352,7 @@ static void
 cleanup_tmp(void)
 {
 	char path[300];
-	static const char *const names[] = { "port", "server.log",
+	static const char *const names[] = { "server.port", "server.log",
 		"stderr.log" };
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {

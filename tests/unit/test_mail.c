@@ -16,62 +16,17 @@
 #include "err.h"
 #include "log.h"
 #include "mail.h"
+#include "standin.h"
 
-#define PY "/usr/bin/python3"
 #define STANDIN "tests/standins/smtp_server.py"
 
 static char dir[] = "/tmp/ov_test_mail.XXXXXX";
 static char maildir[512];
-static pid_t smtp_pid = -1;
-static long smtp_port;
-
-static pid_t
-standin_start(long *port)
-{
-	char portfile[600], logfile[600], buf[32];
-	pid_t pid;
-
-	snprintf(portfile, sizeof(portfile), "%s/smtp.port", dir);
-	snprintf(logfile, sizeof(logfile), "%s/smtp.log", dir);
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		int fd = open(logfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (fd >= 0) {
-			dup2(fd, STDERR_FILENO);
-			dup2(fd, STDOUT_FILENO);
-			close(fd);
-		}
-		execl(PY, PY, STANDIN, "--port", "0", "--port-file", portfile,
-		    "--dir", maildir, "--user", "bot@grupo-ser.test",
-		    "--password", "s3cret-pass", "--fail-rcpt",
-		    "nobody@grupo-ser.test", (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 200; i++) {
-		FILE *f = fopen(portfile, "r");
-		if (f != NULL) {
-			char *end;
-			long p = 0;
-
-			if (fgets(buf, sizeof(buf), f) != NULL)
-				p = strtol(buf, &end, 10);
-			fclose(f);
-			if (p > 0 && p < 65536) {
-				*port = p;
-				return pid;
-			}
-		}
-		if (waitpid(pid, NULL, WNOHANG) == pid)
-			break;
-		usleep(50000);
-	}
-	kill(pid, SIGTERM);
-	waitpid(pid, NULL, 0);
-	return -1;
-}
+static struct standin_proc smtp;
+static const char *const smtp_args[] = {
+	"--dir", maildir, "--user", "bot@grupo-ser.test",
+	"--password", "s3cret-pass", "--fail-rcpt", "nobody@grupo-ser.test", NULL
+};
 
 /* Text of the n-th recorded message file (malloc'd) or NULL. */
 static char *
@@ -142,7 +97,7 @@ test_send_arrives(void)
 	struct mail *m;
 	char *got;
 
-	snprintf(url, sizeof(url), "smtp://127.0.0.1:%ld", smtp_port);
+	snprintf(url, sizeof(url), "smtp://127.0.0.1:%d", smtp.port);
 	m = open_with(url, "bot@grupo-ser.test", "s3cret-pass");
 	CHECK(m != NULL && mail_configured(m));
 	if (m == NULL)
@@ -184,7 +139,7 @@ test_wrong_password(void)
 	char url[64];
 	struct mail *m;
 
-	snprintf(url, sizeof(url), "smtp://127.0.0.1:%ld", smtp_port);
+	snprintf(url, sizeof(url), "smtp://127.0.0.1:%d", smtp.port);
 	m = open_with(url, "bot@grupo-ser.test", "wrong");
 	CHECK(m != NULL);
 	if (m == NULL)
@@ -239,8 +194,8 @@ main(void)
 	if (mkdtemp(dir) == NULL)
 		return 1;
 	snprintf(maildir, sizeof(maildir), "%s/mail", dir);
-	smtp_pid = standin_start(&smtp_port);
-	if (smtp_pid < 0) {
+	if (standin_proc_start(&smtp, STANDIN, dir, "smtp", true,
+	    smtp_args) != 0) {
 		fprintf(stderr, "SMTP stand-in did not start\n");
 		return 1;
 	}
@@ -250,8 +205,7 @@ main(void)
 	RUN(test_off_and_bad_url);
 	RUN(test_unreachable);
 	rc = check_finish();
-	kill(smtp_pid, SIGTERM);
-	waitpid(smtp_pid, NULL, 0);
+	standin_proc_stop(&smtp);
 	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	return rc;
 }

@@ -26,10 +26,10 @@
 #include "err.h"
 #include "hmac.h"
 #include "log.h"
+#include "standin.h"
 #include "wa_payload.h"
 #include "whatsapp.h"
 
-#define PY "/usr/bin/python3"
 #define STANDIN "tests/standins/graph_server.py"
 #define TOKEN "EAAGtest0123456789SecretToken"
 #define PHONE_ID "110000000000001"
@@ -37,73 +37,23 @@
 #define APP_SECRET "test-app-secret-whatsapp"
 
 static char dir[] = "/tmp/ov_test_whatsapp.XXXXXX";
-static pid_t graph_pid = -1;
-static long graph_port;
+static struct standin_proc graph;
 
 /* ---- the stand-in ---------------------------------------------------- */
 
-static pid_t
-standin_start(const char *name, const char *webhook, long *port)
+/* The Graph stand-in as name (its port and log files in dir), posting
+ * status webhooks to webhook unless that is NULL. */
+static int
+graph_start(struct standin_proc *p, const char *name, const char *webhook)
 {
-	char portfile[256], logfile[256], buf[32];
-	pid_t pid;
+	const char *args[] = {
+		"--token", TOKEN, "--phone-number-id", PHONE_ID,
+		"--webhook", webhook, "--app-secret", APP_SECRET, NULL
+	};
 
-	snprintf(portfile, sizeof(portfile), "%s/%s.port", dir, name);
-	snprintf(logfile, sizeof(logfile), "%s/%s.log", dir, name);
-	unlink(portfile);
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		int fd = open(logfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (fd >= 0) {
-			dup2(fd, STDERR_FILENO);
-			dup2(fd, STDOUT_FILENO);
-			close(fd);
-		}
-		if (webhook != NULL)
-			execl(PY, PY, STANDIN, "--port", "0", "--port-file",
-			    portfile, "--token", TOKEN, "--phone-number-id",
-			    PHONE_ID, "--webhook", webhook, "--app-secret",
-			    APP_SECRET, (char *)NULL);
-		else
-			execl(PY, PY, STANDIN, "--port", "0", "--port-file",
-			    portfile, "--token", TOKEN, "--phone-number-id",
-			    PHONE_ID, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 200; i++) {
-		FILE *f = fopen(portfile, "r");
-		if (f != NULL) {
-			char *end;
-			long p = 0;
-
-			if (fgets(buf, sizeof(buf), f) != NULL)
-				p = strtol(buf, &end, 10);
-			fclose(f);
-			if (p > 0 && p < 65536) {
-				*port = p;
-				return pid;
-			}
-		}
-		if (waitpid(pid, NULL, WNOHANG) == pid)
-			break;
-		usleep(50000);
-	}
-	fprintf(stderr, "graph stand-in did not start; see %s\n", logfile);
-	kill(pid, SIGTERM);
-	waitpid(pid, NULL, 0);
-	return -1;
-}
-
-static void
-standin_stop(pid_t pid)
-{
-	if (pid <= 0)
-		return;
-	kill(pid, SIGTERM);
-	waitpid(pid, NULL, 0);
+	if (webhook == NULL)
+		args[4] = NULL;
+	return standin_proc_start(p, STANDIN, dir, name, true, args);
 }
 
 struct buf {
@@ -176,7 +126,7 @@ http(long port, const char *method, const char *path, const char *ctype,
 static int
 control(const char *json)
 {
-	return http(graph_port, "POST", "/__control", "application/json", NULL,
+	return http(graph.port, "POST", "/__control", "application/json", NULL,
 	    json, NULL, NULL) == 200;
 }
 
@@ -186,7 +136,7 @@ get_json(const char *path)
 	char *body = NULL;
 	cJSON *doc = NULL;
 
-	if (http(graph_port, "GET", path, NULL, NULL, NULL, &body, NULL) == 200)
+	if (http(graph.port, "GET", path, NULL, NULL, NULL, &body, NULL) == 200)
 		doc = cJSON_Parse(body);
 	free(body);
 	return doc;
@@ -495,7 +445,7 @@ test_text_arrives(void)
 	const cJSON *m;
 
 	fresh();
-	if (client_open(&c, graph_port, TOKEN, PHONE_ID, NULL) != OV_OK) {
+	if (client_open(&c, graph.port, TOKEN, PHONE_ID, NULL) != OV_OK) {
 		CHECK(0);
 		return;
 	}
@@ -561,7 +511,7 @@ test_long_text_paragraphs(void)
 	CHECK_INT(len, 8998);
 
 	fresh();
-	if (client_open(&c, graph_port, TOKEN, PHONE_ID, NULL) != OV_OK) {
+	if (client_open(&c, graph.port, TOKEN, PHONE_ID, NULL) != OV_OK) {
 		CHECK(0);
 		return;
 	}
@@ -630,7 +580,7 @@ test_buttons_payload(void)
 	cJSON *sent, *want = cJSON_Parse(expected);
 
 	fresh();
-	if (client_open(&c, graph_port, TOKEN, PHONE_ID, NULL) != OV_OK) {
+	if (client_open(&c, graph.port, TOKEN, PHONE_ID, NULL) != OV_OK) {
 		CHECK(0);
 		cJSON_Delete(want);
 		return;
@@ -702,7 +652,7 @@ test_list_payload(void)
 	const char *t;
 
 	fresh();
-	if (client_open(&c, graph_port, TOKEN, PHONE_ID, NULL) != OV_OK) {
+	if (client_open(&c, graph.port, TOKEN, PHONE_ID, NULL) != OV_OK) {
 		CHECK(0);
 		cJSON_Delete(want);
 		return;
@@ -743,7 +693,7 @@ test_rate_limit_retried(void)
 
 	fresh();
 	CHECK(control("{\"fail_next\": [{\"http\": 429, \"code\": 130429}]}"));
-	if (client_open(&c, graph_port, TOKEN, PHONE_ID, NULL) != OV_OK) {
+	if (client_open(&c, graph.port, TOKEN, PHONE_ID, NULL) != OV_OK) {
 		CHECK(0);
 		return;
 	}
@@ -775,7 +725,7 @@ test_window_closed_not_retried(void)
 
 	fresh();
 	CHECK(control("{\"fail_next\": [{\"http\": 400, \"code\": 131047}]}"));
-	if (client_open(&c, graph_port, TOKEN, PHONE_ID, NULL) != OV_OK) {
+	if (client_open(&c, graph.port, TOKEN, PHONE_ID, NULL) != OV_OK) {
 		CHECK(0);
 		return;
 	}
@@ -808,7 +758,7 @@ test_bad_token_is_config_error(void)
 	char *log;
 
 	fresh();
-	if (client_open(&c, graph_port, "EAAGwrongTokenValue42", PHONE_ID,
+	if (client_open(&c, graph.port, "EAAGwrongTokenValue42", PHONE_ID,
 	    NULL) != OV_OK) {
 		CHECK(0);
 		return;
@@ -828,7 +778,7 @@ test_bad_token_is_config_error(void)
 	wa_client_free(&c);
 
 	/* A wrong phone number id is a configuration error too. */
-	if (client_open(&c, graph_port, TOKEN, "999", NULL) != OV_OK) {
+	if (client_open(&c, graph.port, TOKEN, "999", NULL) != OV_OK) {
 		CHECK(0);
 		return;
 	}
@@ -851,7 +801,7 @@ test_rejected_not_retried(void)
 
 	fresh();
 	CHECK(control("{\"fail_next\": [{\"code\": 131026}]}"));
-	if (client_open(&c, graph_port, TOKEN, PHONE_ID, NULL) != OV_OK) {
+	if (client_open(&c, graph.port, TOKEN, PHONE_ID, NULL) != OV_OK) {
 		CHECK(0);
 		return;
 	}
@@ -874,7 +824,7 @@ test_server_errors_bounded(void)
 	CHECK(control("{\"fail_next\": [{\"http\": 500, \"code\": 131000}, "
 	    "{\"http\": 500, \"code\": 131000}, {\"http\": 502, \"code\": 1}, "
 	    "{\"http\": 500, \"code\": 131000}, {\"http\": 500, \"code\": 1}]}"));
-	if (client_open(&c, graph_port, TOKEN, PHONE_ID, NULL) != OV_OK) {
+	if (client_open(&c, graph.port, TOKEN, PHONE_ID, NULL) != OV_OK) {
 		CHECK(0);
 		return;
 	}
@@ -918,7 +868,7 @@ test_slow_answer_within_budget(void)
 
 	fresh();
 	CHECK(control("{\"slow_next\": 10, \"slow_seconds\": 1.5}"));
-	if (client_open(&c, graph_port, TOKEN, PHONE_ID, NULL) != OV_OK) {
+	if (client_open(&c, graph.port, TOKEN, PHONE_ID, NULL) != OV_OK) {
 		CHECK(0);
 		return;
 	}
@@ -975,7 +925,7 @@ test_pdf_upload_then_document(void)
 	snprintf(path, sizeof(path), "%s/q0042.pdf", dir);
 	CHECK_INT(write_pdf(path, content, sizeof(content), &len), 0);
 	fresh();
-	if (client_open(&c, graph_port, TOKEN, PHONE_ID, NULL) != OV_OK) {
+	if (client_open(&c, graph.port, TOKEN, PHONE_ID, NULL) != OV_OK) {
 		CHECK(0);
 		return;
 	}
@@ -1003,7 +953,7 @@ test_pdf_upload_then_document(void)
 	CHECK_STR(str_at(m, "wamid"), r.parts[0].wamid);
 	/* The bytes Meta got are the file's. */
 	snprintf(mpath, sizeof(mpath), "/__media/%s", r.media_id);
-	CHECK_INT(http(graph_port, "GET", mpath, NULL, NULL, NULL, &bytes,
+	CHECK_INT(http(graph.port, "GET", mpath, NULL, NULL, NULL, &bytes,
 	    &blen), 200);
 	CHECK_INT(blen, len);
 	CHECK(bytes != NULL && memcmp(bytes, content, len) == 0);
@@ -1036,7 +986,7 @@ test_pdf_upload_fails_link_fallback(void)
 	fresh();
 	CHECK(control("{\"fail_next\": [{\"endpoint\": \"media\", "
 	    "\"code\": 131053}]}"));
-	if (client_open(&c, graph_port, TOKEN, PHONE_ID, NULL) != OV_OK) {
+	if (client_open(&c, graph.port, TOKEN, PHONE_ID, NULL) != OV_OK) {
 		CHECK(0);
 		return;
 	}
@@ -1053,7 +1003,7 @@ test_pdf_upload_fails_link_fallback(void)
 	    " \"code\": 131000}, {\"endpoint\": \"media\", \"http\": 500, "
 	    "\"code\": 131000}, {\"endpoint\": \"media\", \"http\": 500, "
 	    "\"code\": 131000}]}"));
-	if (client_open(&c, graph_port, TOKEN, PHONE_ID,
+	if (client_open(&c, graph.port, TOKEN, PHONE_ID,
 	    "https://ovidio.example.com.ar/") != OV_OK) {
 		CHECK(0);
 		return;
@@ -1096,7 +1046,7 @@ test_template_payload(void)
 	fresh();
 	CHECK(control("{\"templates\": {\"presupuesto_listo\": "
 	    "{\"es_AR\": 3}}}"));
-	if (client_open(&c, graph_port, TOKEN, PHONE_ID, NULL) != OV_OK) {
+	if (client_open(&c, graph.port, TOKEN, PHONE_ID, NULL) != OV_OK) {
 		CHECK(0);
 		cJSON_Delete(want);
 		return;
@@ -1139,7 +1089,7 @@ test_mark_read_typing(void)
 	const cJSON *m;
 
 	fresh();
-	if (client_open(&c, graph_port, TOKEN, PHONE_ID, NULL) != OV_OK) {
+	if (client_open(&c, graph.port, TOKEN, PHONE_ID, NULL) != OV_OK) {
 		CHECK(0);
 		cJSON_Delete(want);
 		return;
@@ -1172,7 +1122,7 @@ raw_send(const char *json, long *code)
 	cJSON *doc;
 
 	snprintf(path, sizeof(path), "/v21.0/%s/messages", PHONE_ID);
-	status = http(graph_port, "POST", path, "application/json", TOKEN, json,
+	status = http(graph.port, "POST", path, "application/json", TOKEN, json,
 	    &body, NULL);
 	doc = body != NULL ? cJSON_Parse(body) : NULL;
 	*code = 0;
@@ -1315,8 +1265,7 @@ test_standin_status_webhooks(void)
 	char hook[128], sig[160];
 	struct wa_client c;
 	struct wa_result r;
-	long port = 0;
-	pid_t pid;
+	struct standin_proc hooks;
 	int lfd;
 
 	lfd = socket(AF_INET, SOCK_STREAM, 0);
@@ -1333,15 +1282,14 @@ test_standin_status_webhooks(void)
 	}
 	snprintf(hook, sizeof(hook), "http://127.0.0.1:%d/cgi-bin/webhook",
 	    ntohs(a.sin_port));
-	pid = standin_start("graph-hooks", hook, &port);
-	CHECK(pid > 0);
-	if (pid <= 0) {
+	CHECK(graph_start(&hooks, "graph-hooks", hook) == 0);
+	if (hooks.pid <= 0) {
 		close(lfd);
 		return;
 	}
-	if (http(port, "POST", "/__control", "application/json", NULL,
+	if (http(hooks.port, "POST", "/__control", "application/json", NULL,
 	    "{\"status_delay\": 0.05}", NULL, NULL) != 200 ||
-	    client_open(&c, port, TOKEN, PHONE_ID, NULL) != OV_OK) {
+	    client_open(&c, hooks.port, TOKEN, PHONE_ID, NULL) != OV_OK) {
 		CHECK(0);
 		goto out;
 	}
@@ -1368,7 +1316,7 @@ test_standin_status_webhooks(void)
 	}
 	wa_client_free(&c);
 out:
-	standin_stop(pid);
+	standin_proc_stop(&hooks);
 	close(lfd);
 }
 
@@ -1389,9 +1337,9 @@ main(void)
 	RUN(test_utf8);
 	RUN(test_split_shapes);
 
-	graph_pid = standin_start("graph", NULL, &graph_port);
-	if (graph_pid <= 0) {
-		fprintf(stderr, "cannot start %s with %s\n", STANDIN, PY);
+	if (graph_start(&graph, "graph", NULL) != 0) {
+		fprintf(stderr, "cannot start %s with %s\n", STANDIN,
+		    STANDIN_PYTHON);
 		check_tests_failed++;
 	} else {
 		RUN(test_text_arrives);
@@ -1410,7 +1358,7 @@ main(void)
 		RUN(test_mark_read_typing);
 		RUN(test_standin_validates_like_meta);
 		RUN(test_standin_status_webhooks);
-		standin_stop(graph_pid);
+		standin_proc_stop(&graph);
 	}
 	curl_global_cleanup();
 	{
