@@ -236,16 +236,16 @@ catalog_product_to_json(const struct catalog_product *p, char **json)
 	return rc;
 }
 
-static void
-json_text(const cJSON *o, const char *k, char *dst, size_t n)
+void
+catalog_doc_text(const struct cJSON *o, const char *k, char *dst, size_t n)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
 
 	catalog_text_clean(dst, n, cJSON_IsString(v) ? v->valuestring : "");
 }
 
-static double
-json_num(const cJSON *o, const char *k)
+double
+catalog_doc_num(const struct cJSON *o, const char *k)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
 
@@ -266,38 +266,38 @@ catalog_product_from_json(const char *json, struct catalog_product *out)
 	o = cJSON_Parse(json);
 	if (!cJSON_IsObject(o))
 		goto out;
-	id = json_num(o, "id");
+	id = catalog_doc_num(o, "id");
 	if (id < 1 || id > 9007199254740991.0 || id != floor(id))
 		goto out;
 	out->id = (int64_t)id;
-	json_text(o, "codigo_interno", out->codigo, sizeof(out->codigo));
-	json_text(o, "codigo_barras", out->codigo_barras,
+	catalog_doc_text(o, "codigo_interno", out->codigo, sizeof(out->codigo));
+	catalog_doc_text(o, "codigo_barras", out->codigo_barras,
 	    sizeof(out->codigo_barras));
-	json_text(o, "producto", out->nombre, sizeof(out->nombre));
-	json_text(o, "descripcion", out->descripcion, sizeof(out->descripcion));
-	json_text(o, "marca", out->marca, sizeof(out->marca));
-	json_text(o, "categoria", out->categoria, sizeof(out->categoria));
-	json_text(o, "moneda", out->moneda, sizeof(out->moneda));
-	json_text(o, "updated", out->updated, sizeof(out->updated));
-	json_text(o, "tipo", out->tipo, sizeof(out->tipo));
-	json_text(o, "source", out->source, sizeof(out->source));
+	catalog_doc_text(o, "producto", out->nombre, sizeof(out->nombre));
+	catalog_doc_text(o, "descripcion", out->descripcion, sizeof(out->descripcion));
+	catalog_doc_text(o, "marca", out->marca, sizeof(out->marca));
+	catalog_doc_text(o, "categoria", out->categoria, sizeof(out->categoria));
+	catalog_doc_text(o, "moneda", out->moneda, sizeof(out->moneda));
+	catalog_doc_text(o, "updated", out->updated, sizeof(out->updated));
+	catalog_doc_text(o, "tipo", out->tipo, sizeof(out->tipo));
+	catalog_doc_text(o, "source", out->source, sizeof(out->source));
 	if (out->nombre[0] == '\0')
 		goto out;
-	if (to_cents(json_num(o, "precio_neto"), &out->neto_cents) != OV_OK ||
-	    to_cents(json_num(o, "precio_final"), &out->final_cents) != OV_OK)
+	if (to_cents(catalog_doc_num(o, "precio_neto"), &out->neto_cents) != OV_OK ||
+	    to_cents(catalog_doc_num(o, "precio_final"), &out->final_cents) != OV_OK)
 		goto out;
 	out->oferta = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o,
-	    "oferta")) && to_cents(json_num(o, "precio_oferta"),
+	    "oferta")) && to_cents(catalog_doc_num(o, "precio_oferta"),
 	    &out->oferta_cents) == OV_OK && out->oferta_cents > 0;
 	if (!out->oferta)
 		out->oferta_cents = 0;
-	if (to_iva_tenths(json_num(o, "alicuota_iva"), &out->iva_tenths) !=
+	if (to_iva_tenths(catalog_doc_num(o, "alicuota_iva"), &out->iva_tenths) !=
 	    OV_OK)
 		out->iva_tenths = 210;
-	out->stock = json_num(o, "stock_total");
-	res = json_num(o, "resolucion_mp");
+	out->stock = catalog_doc_num(o, "stock_total");
+	res = catalog_doc_num(o, "resolucion_mp");
 	out->resolucion_mp = res >= 0 && res <= 100 ? (int)res : 0;
-	res = json_num(o, "synced_at");
+	res = catalog_doc_num(o, "synced_at");
 	/* A double out of int64_t's range does not convert (undefined). */
 	out->synced_at = res >= 0 && res < 9.2e18 ? (int64_t)res : 0;
 	if (out->moneda[0] == '\0')

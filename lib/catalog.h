@@ -40,6 +40,7 @@
 
 #include "catalog_text.h"
 
+struct cJSON;
 struct store;
 struct store_catalog_writer;
 struct cianbox_producto;
@@ -144,5 +145,12 @@ int catalog_alternatives(struct store *st, const struct catalog_product *p,
     size_t limit, struct catalog_result *out);
 
 void catalog_result_clear(struct catalog_result *r);
+
+/* Fields of a stored catalog document (products here, clients in
+ * lib/customer): a string cleaned and bounded into dst ("" when absent or
+ * not a string); a finite number, or 0. */
+void catalog_doc_text(const struct cJSON *o, const char *key, char *dst,
+    size_t n);
+double catalog_doc_num(const struct cJSON *o, const char *key);
 
 #endif

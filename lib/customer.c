@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "catalog.h"
 #include "catalog_text.h"
 #include "customer.h"
 #include "err.h"
@@ -180,22 +181,6 @@ customer_client_to_json(const struct cianbox_cliente *c, int64_t now,
 	return *json != NULL ? OV_OK : OV_ENOMEM;
 }
 
-static void
-jtext(const cJSON *o, const char *k, char *dst, size_t n)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	catalog_text_clean(dst, n, cJSON_IsString(v) ? v->valuestring : "");
-}
-
-static double
-jnum(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	return cJSON_IsNumber(v) && isfinite(v->valuedouble) ?
-	    v->valuedouble : 0;
-}
 
 int
 customer_client_from_json(const char *json, struct cianbox_cliente *out)
@@ -210,30 +195,30 @@ customer_client_from_json(const char *json, struct cianbox_cliente *out)
 	o = cJSON_Parse(json);
 	if (!cJSON_IsObject(o))
 		goto out;
-	id = jnum(o, "id");
+	id = catalog_doc_num(o, "id");
 	if (id < 1 || id > 9007199254740991.0 || id != floor(id))
 		goto out;
 	out->id = (int64_t)id;
-	jtext(o, "razon", out->razon, sizeof(out->razon));
-	jtext(o, "condicion", out->condicion, sizeof(out->condicion));
-	jtext(o, "tipo_documento", out->tipo_documento,
+	catalog_doc_text(o, "razon", out->razon, sizeof(out->razon));
+	catalog_doc_text(o, "condicion", out->condicion, sizeof(out->condicion));
+	catalog_doc_text(o, "tipo_documento", out->tipo_documento,
 	    sizeof(out->tipo_documento));
-	jtext(o, "numero_documento", out->numero_documento,
+	catalog_doc_text(o, "numero_documento", out->numero_documento,
 	    sizeof(out->numero_documento));
-	jtext(o, "domicilio", out->domicilio, sizeof(out->domicilio));
-	jtext(o, "localidad", out->localidad, sizeof(out->localidad));
-	jtext(o, "provincia", out->provincia, sizeof(out->provincia));
-	jtext(o, "telefono", out->telefono, sizeof(out->telefono));
-	jtext(o, "celular", out->celular, sizeof(out->celular));
-	jtext(o, "email", out->email, sizeof(out->email));
-	jtext(o, "updated", out->updated, sizeof(out->updated));
+	catalog_doc_text(o, "domicilio", out->domicilio, sizeof(out->domicilio));
+	catalog_doc_text(o, "localidad", out->localidad, sizeof(out->localidad));
+	catalog_doc_text(o, "provincia", out->provincia, sizeof(out->provincia));
+	catalog_doc_text(o, "telefono", out->telefono, sizeof(out->telefono));
+	catalog_doc_text(o, "celular", out->celular, sizeof(out->celular));
+	catalog_doc_text(o, "email", out->email, sizeof(out->email));
+	catalog_doc_text(o, "updated", out->updated, sizeof(out->updated));
 	out->ctacte = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o,
 	    "ctacte"));
-	plazo = jnum(o, "plazo");
+	plazo = catalog_doc_num(o, "plazo");
 	out->plazo = plazo >= 0 && plazo < 100000 ? (int64_t)plazo : 0;
-	out->limite = jnum(o, "limite");
-	out->saldo = jnum(o, "saldo");
-	out->descuento = jnum(o, "descuento");
+	out->limite = catalog_doc_num(o, "limite");
+	out->saldo = catalog_doc_num(o, "saldo");
+	out->descuento = catalog_doc_num(o, "descuento");
 	out->raw = NULL;
 	rc = OV_OK;
 out:
