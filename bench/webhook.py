@@ -148,7 +148,9 @@ def main():
     ok = ok and left == 0 and r.returncode == 0
     print("zero lost: %s" % ("yes" if ok else "NO"))
     if not ok:
-        print(h["raw"], w["raw"], p["raw"], r.stderr[-2000:])
+        print(h["raw"], w["raw"], p["raw"])
+        problems = [l for l in r.stderr.splitlines() if " error:" in l or " warn:" in l]
+        print("\n".join(problems[:40]))
     return 0 if ok else 1
 
 

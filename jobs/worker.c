@@ -234,6 +234,13 @@ handle_turn(struct store *st, struct bot *bot,
 	return rc;
 }
 
+static bool
+replies_configured(const struct config *cfg)
+{
+	return config_get(cfg, "WHATSAPP_TOKEN") != NULL &&
+	    config_get(cfg, "PHONE_NUMBER_ID") != NULL;
+}
+
 /*
  * The conversation. Replies are off only by choice: a deployment without
  * WHATSAPP_TOKEN or PHONE_NUMBER_ID records messages and sends nothing
@@ -248,12 +255,8 @@ bot_start(const struct config *cfg, struct store *st, struct bot **bot)
 	int rc;
 
 	*bot = NULL;
-	if (config_get(cfg, "WHATSAPP_TOKEN") == NULL ||
-	    config_get(cfg, "PHONE_NUMBER_ID") == NULL) {
-		log_warn("replies are off: WHATSAPP_TOKEN or PHONE_NUMBER_ID is "
-		    "not set (messages are still recorded)");
-		return OV_OK;
-	}
+	if (!replies_configured(cfg))
+		return OV_OK;   /* said once by main() */
 	rc = bot_open(bot, cfg, st, err, sizeof(err));
 	if (rc != OV_OK) {
 		log_error("cannot start the conversation: %s", err);
@@ -814,6 +817,9 @@ main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	w.lockfd = lockfd;
+	if (!replies_configured(cfg))
+		log_warn("replies are off: WHATSAPP_TOKEN or PHONE_NUMBER_ID is "
+		    "not set (messages are still recorded)");
 
 	for (;;) {
 		if (flock(lockfd, LOCK_EX | LOCK_NB) != 0) {
