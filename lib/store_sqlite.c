@@ -527,19 +527,29 @@ sq_create_file(const char *path)
 	return OV_OK;
 }
 
+/*
+ * Switch to WAL. On a brand-new file several processes (the worker's
+ * children) race to do it, and SQLite answers SQLITE_BUSY there without
+ * calling the busy handler, so wait and retry here, within SQ_BUSY_MS.
+ */
 static int
 sq_journal_wal(sqlite3 *db)
 {
 	sqlite3_stmt *st = NULL;
 	const unsigned char *mode;
-	int rc;
+	int rc, waited = 0;
 
 	rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
 	if (rc != SQLITE_OK) {
 		rc = sq_fail(db, "journal_mode", rc);
 		goto out;
 	}
-	rc = sqlite3_step(st);
+	while ((rc = sqlite3_step(st)) != SQLITE_ROW &&
+	    (rc & 0xff) == SQLITE_BUSY && waited < SQ_BUSY_MS) {
+		sqlite3_reset(st);
+		usleep(10000 + (unsigned)(getpid() * 7919 + waited) % 20000);
+		waited += 20;
+	}
 	if (rc != SQLITE_ROW) {
 		rc = sq_fail(db, "journal_mode", rc);
 		goto out;

@@ -212,6 +212,63 @@ run_children(int nchild, size_t per_child,
 	return failed;
 }
 
+/* Many processes opening one brand-new SQLite file at once (the worker's
+ * children on a fresh install) all get a working store. */
+static void
+test_sqlite_fresh_file_opened_by_many_at_once(void)
+{
+	for (int round = 0; round < 5; round++) {
+		char dir[300], err[256];
+		int go[2], failed = 0;
+		pid_t pids[NCHILD];
+		struct config *c = NULL;
+		struct store *s = NULL;
+		int64_t v = 0;
+
+		snprintf(dir, sizeof(dir), "%s/fresh-%d", tmpdir, round);
+		CHECK(mkdir(dir, 0700) == 0);
+		CHECK(pipe(go) == 0);
+		for (int i = 0; i < NCHILD; i++) {
+			pids[i] = fork();
+			if (pids[i] == 0) {
+				char ch;
+				int ok;
+
+				close(go[1]);
+				setenv("OVIDIO_DATA_DIR", dir, 1);
+				if (config_load(&c, err, sizeof(err)) != OV_OK)
+					_exit(1);
+				while (read(go[0], &ch, 1) < 0 && errno == EINTR)
+					;
+				ok = store_open(&s, c) == OV_OK &&
+				    store_counter_next(s, "fresh", &v) == OV_OK;
+				store_close(s);
+				_exit(ok ? 0 : 1);
+			}
+		}
+		close(go[0]);
+		close(go[1]);   /* all at once */
+		for (int i = 0; i < NCHILD; i++) {
+			int status;
+
+			if (pids[i] < 0 || waitpid(pids[i], &status, 0) != pids[i] ||
+			    !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+				failed++;
+		}
+		CHECK_INT(failed, 0);
+		setenv("OVIDIO_DATA_DIR", dir, 1);
+		CHECK_INT(config_load(&c, err, sizeof(err)), OV_OK);
+		CHECK_INT(store_open(&s, c), OV_OK);
+		if (s != NULL) {
+			CHECK_INT(store_counter_next(s, "fresh", &v), OV_OK);
+			CHECK_INT(v, NCHILD + 1);
+			store_close(s);
+		}
+		config_free(c);
+		setenv("OVIDIO_DATA_DIR", tmpdir, 1);
+	}
+}
+
 /* ---- backend ------------------------------------------------------------ */
 
 static void
@@ -1869,6 +1926,8 @@ main(void)
 
 	RUN(test_backend_matches_configuration);
 	RUN(test_sqlite_missing_data_dir);
+	if (getenv("MONGODB_URI") == NULL)
+		RUN(test_sqlite_fresh_file_opened_by_many_at_once);
 	RUN(test_inbound_new_then_duplicate);
 	RUN(test_inbound_lease_retry);
 	RUN(test_inbound_done_unknown);
