@@ -254,22 +254,38 @@ catalog_doc_num(const struct cJSON *o, const char *k)
 }
 
 int
-catalog_product_from_json(const char *json, struct catalog_product *out)
+catalog_doc_parse(const char *json, struct cJSON **doc, int64_t *id)
 {
-	cJSON *o = NULL;
-	double id, res;
-	int rc = OV_EPARSE;
+	cJSON *o;
+	double n;
 
-	memset(out, 0, sizeof(*out));
+	*doc = NULL;
 	if (json == NULL)
 		return OV_EINVAL;
 	o = cJSON_Parse(json);
-	if (!cJSON_IsObject(o))
+	n = catalog_doc_num(o, "id");
+	/* A whole number a double holds exactly (JSON numbers are doubles). */
+	if (!cJSON_IsObject(o) || n < 1 || n > 9007199254740991.0 ||
+	    n != floor(n)) {
+		cJSON_Delete(o);
+		return OV_EPARSE;
+	}
+	*id = (int64_t)n;
+	*doc = o;
+	return OV_OK;
+}
+
+int
+catalog_product_from_json(const char *json, struct catalog_product *out)
+{
+	cJSON *o = NULL;
+	double res;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = catalog_doc_parse(json, &o, &out->id)) != OV_OK)
 		goto out;
-	id = catalog_doc_num(o, "id");
-	if (id < 1 || id > 9007199254740991.0 || id != floor(id))
-		goto out;
-	out->id = (int64_t)id;
+	rc = OV_EPARSE;
 	catalog_doc_text(o, "codigo_interno", out->codigo, sizeof(out->codigo));
 	catalog_doc_text(o, "codigo_barras", out->codigo_barras,
 	    sizeof(out->codigo_barras));

@@ -149,6 +149,10 @@ void catalog_result_clear(struct catalog_result *r);
 /* Fields of a stored catalog document (products here, clients in
  * lib/customer): a string cleaned and bounded into dst ("" when absent or
  * not a string); a finite number, or 0. */
+/* Parse a stored document that must be an object with a whole "id" >= 1.
+ * *doc is the parsed object (free with cJSON_Delete), NULL on error.
+ * OV_EINVAL for NULL json, OV_EPARSE otherwise. */
+int catalog_doc_parse(const char *json, struct cJSON **doc, int64_t *id);
 void catalog_doc_text(const struct cJSON *o, const char *key, char *dst,
     size_t n);
 double catalog_doc_num(const struct cJSON *o, const char *key);

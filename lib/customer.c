@@ -185,20 +185,14 @@ customer_client_to_json(const struct cianbox_cliente *c, int64_t now,
 int
 customer_client_from_json(const char *json, struct cianbox_cliente *out)
 {
-	cJSON *o;
-	double id, plazo;
-	int rc = OV_EPARSE;
+	cJSON *o = NULL;
+	double plazo;
+	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (json == NULL)
-		return OV_EINVAL;
-	o = cJSON_Parse(json);
-	if (!cJSON_IsObject(o))
+	if ((rc = catalog_doc_parse(json, &o, &out->id)) != OV_OK)
 		goto out;
-	id = catalog_doc_num(o, "id");
-	if (id < 1 || id > 9007199254740991.0 || id != floor(id))
-		goto out;
-	out->id = (int64_t)id;
+	rc = OV_EPARSE;
 	catalog_doc_text(o, "razon", out->razon, sizeof(out->razon));
 	catalog_doc_text(o, "condicion", out->condicion, sizeof(out->condicion));
 	catalog_doc_text(o, "tipo_documento", out->tipo_documento,
