@@ -264,8 +264,16 @@ void store_quotes_free(struct store_quote *v, size_t n);
 #define STORE_OUTBOX_ID_MAX 64
 #define STORE_OUTBOX_KIND_MAX 31
 
+/* Lanes, in the order a drain serves them (DESIGN.md section 4). */
+enum store_lane {
+	STORE_LANE_REPLY = 0,     /* the bot's replies to a customer now */
+	STORE_LANE_AGENT = 1,     /* a salesperson's messages */
+	STORE_LANE_CAMPAIGN = 2   /* proactive messages (throttled) */
+};
+
 struct store_outbox {
 	char id[STORE_OUTBOX_ID_MAX + 1];   /* caller-made, unique */
+	enum store_lane lane;
 	char wa_id[STORE_WAID_MAX + 1];     /* recipient */
 	char kind[STORE_OUTBOX_KIND_MAX + 1]; /* text, buttons, list, pdf... */
 	char *payload;          /* JSON of the request (STORE_TEXT_MAX); owned */
@@ -277,11 +285,16 @@ struct store_outbox {
 
 /* Insert an entry. OV_EEXIST when the id is taken. */
 int store_outbox_put(struct store *st, const struct store_outbox *o);
-/* Entries with next_attempt_at <= now, oldest first (created_at, then
- * insertion order), at most limit (1..1000). *out is a malloc'd array of
- * *n entries; free with store_outbox_free(). */
+/* Entries with next_attempt_at <= now, by lane (replies first), then
+ * oldest first (created_at, then insertion order), at most limit
+ * (1..1000). *out is a malloc'd array of *n entries; free with
+ * store_outbox_free(). */
 int store_outbox_due(struct store *st, int64_t now, int limit,
     struct store_outbox **out, size_t *n);
+/* The same for one recipient only: what a turn just committed, sent at
+ * once by the process that ran the turn. Oldest first, any lane. */
+int store_outbox_due_for(struct store *st, const char *wa_id, int64_t now,
+    int limit, struct store_outbox **out, size_t *n);
 /* How many entries wait for wa_id (due or not): a new reply queues behind
  * them so a customer never reads replies out of order. */
 int store_outbox_count_for(struct store *st, const char *wa_id, int64_t *n);
@@ -299,5 +312,80 @@ int store_outbox_reschedule(struct store *st, const char *id, int attempts,
 int store_outbox_delete(struct store *st, const char *id);
 void store_outbox_clear(struct store_outbox *o);
 void store_outbox_free(struct store_outbox *v, size_t n);
+
+/* ---- conversaciones: one record per customer (DESIGN.md section 4) -- */
+
+/*
+ * The conversation's state is typed in lib/conv; the store keeps it as a
+ * JSON document plus the few fields it must index or compare (owner and
+ * times, for the salesperson's inbox). key is the customer's WhatsApp
+ * number, or a BSUID ("AR.1502576394655843") for a customer without one:
+ * 1..STORE_WAID_MAX bytes of [0-9A-Za-z.].
+ */
+#define STORE_CONV_DOC_MAX 65536
+#define STORE_HOLDER_MAX 64
+
+struct store_conv {
+	char key[STORE_WAID_MAX + 1];
+	char owner[16];          /* "bot" or "agent" ("" reads as "bot") */
+	char agent[STORE_HOLDER_MAX + 1]; /* who, when owner is "agent" */
+	int64_t last_inbound;    /* last customer message (24-hour window) */
+	int64_t updated_at;      /* set by the store on every write */
+	char *doc;               /* JSON object text owned by lib/conv; owned */
+};
+
+/* *found false and OV_OK when there is no record. On MongoDB a turn that
+ * was written but not yet applied (see store_turn_commit) is applied
+ * first, so what is read is always after every committed turn. */
+int store_conv_get(struct store *st, const char *key, struct store_conv *out,
+    bool *found);
+/* Upsert by key (migrations, tests, the inbox). */
+int store_conv_put(struct store *st, const struct store_conv *c);
+void store_conv_clear(struct store_conv *c);
+
+/*
+ * One turn per customer at a time across processes and web nodes: take
+ * the conversation's lease for holder (1..STORE_HOLDER_MAX printable
+ * bytes) until `until`, by compare-and-set: *got is true when the lease
+ * was free (none, expired: lease_until <= now) or already holder's. The
+ * record is created (empty doc "{}") when missing. store_turn_commit()
+ * and store_conv_release() free it.
+ */
+int store_conv_lease(struct store *st, const char *key, const char *holder,
+    int64_t now, int64_t until, bool *got);
+/* Free holder's lease; OV_OK also when holder does not hold it. */
+int store_conv_release(struct store *st, const char *key, const char *holder);
+
+/*
+ * A turn's effects, all or nothing (DESIGN.md section 4): the new
+ * conversation state, its replies into the outbox, its inbound messages
+ * marked handled, the lease released.
+ *   - id: the turn (its first message id), 1..STORE_MSGID_MAX;
+ *   - conv: the new record (key, owner, agent, last_inbound, doc);
+ *   - replies[0..nreplies): outbox entries (ids unique, e.g. "<id>#<i>");
+ *   - msg_ids[0..nmsgs): inbound messages marked handled at now.
+ * SQLite: one transaction. MongoDB (no multi-document transactions on a
+ * standalone server): the whole outcome is first inserted as one
+ * document keyed by id in `turnos`, then applied idempotently (upsert,
+ * insert ignoring duplicates, updates) and marked applied; a crash in
+ * between is completed by the next store_conv_get() of that key or
+ * store_turn_recover().
+ * A turn id committed before is OV_EEXIST and changes nothing: a replay of
+ * a turn whose effects already stand sends nothing twice.
+ */
+struct store_turn {
+	const char *id;
+	const struct store_conv *conv;
+	const struct store_outbox *replies;
+	size_t nreplies;
+	const char *const *msg_ids;
+	size_t nmsgs;
+	int64_t now;
+};
+
+int store_turn_commit(struct store *st, const struct store_turn *t);
+/* Apply every written but unapplied turn (MongoDB; SQLite: nothing to
+ * do). *applied may be NULL. Run by the outbox drain. */
+int store_turn_recover(struct store *st, size_t *applied);
 
 #endif
