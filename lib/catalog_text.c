@@ -18,12 +18,14 @@
 #define FRAGMENTS_PER_WORD 64
 #define RESOLUTION_MAX 100    /* megapixels; more is a typo */
 
-enum word_op { OP_SAME, OP_KIND, OP_TYPE, OP_BROAD, OP_UNIT, OP_STOP };
+enum word_op { OP_SAME, OP_KIND, OP_TYPE, OP_BROAD, OP_UNIT, OP_STOP,
+	OP_JOIN };
 
 struct word_def {
 	enum word_op op;
 	const char *a;   /* canonical, general, unit, or the word itself */
-	const char *b;   /* the word (SAME, KIND, UNIT); NULL otherwise */
+	const char *b;   /* the word (SAME, KIND, UNIT), the second piece
+	                    (JOIN); NULL otherwise */
 };
 
 static const struct word_def word_defs[] = {
@@ -33,6 +35,7 @@ static const struct word_def word_defs[] = {
 #define BROAD_TYPE(word) { OP_BROAD, word, NULL },
 #define UNIT(unit, spelling) { OP_UNIT, unit, spelling },
 #define STOP(word) { OP_STOP, word, NULL },
+#define JOIN(first, second) { OP_JOIN, first, second },
 #include "catalog_words.def"
 #undef SAME
 #undef KIND
@@ -40,6 +43,7 @@ static const struct word_def word_defs[] = {
 #undef BROAD_TYPE
 #undef UNIT
 #undef STOP
+#undef JOIN
 };
 
 #define NDEFS (sizeof(word_defs) / sizeof(word_defs[0]))
@@ -55,7 +59,8 @@ static struct lex_entry lex_map[NDEFS];     /* SAME and KIND */
 static struct lex_entry lex_unit[NDEFS];
 static struct lex_entry lex_stop[NDEFS];
 static struct lex_entry lex_type[NDEFS];    /* TYPE and BROAD_TYPE, in order */
-static size_t nmap, nunit, nstop, ntype;
+static struct lex_entry lex_join[NDEFS];    /* word: first, target: second */
+static size_t nmap, nunit, nstop, ntype, njoin;
 static pthread_once_t lex_once = PTHREAD_ONCE_INIT;
 
 /* ---- characters ----------------------------------------------------------- */
@@ -225,6 +230,14 @@ lex_build(void)
 		case OP_STOP:
 			e = &lex_stop[nstop++];
 			lex_normal(d->a, e->word);
+			break;
+		case OP_JOIN:
+			/* Pieces as folded, not singular: "fi" stays "fi". */
+			e = &lex_join[njoin++];
+			catalog_fold(d->a, strlen(d->a), e->word,
+			    sizeof(e->word));
+			catalog_fold(d->b, strlen(d->b), e->target,
+			    sizeof(e->target));
 			break;
 		default:
 			e = &lex_type[ntype++];
@@ -415,22 +428,65 @@ word_norm(const char *w, size_t len, struct norm *n)
 	apply_map(n);
 }
 
+/* The JOIN pair the word at s (len bytes) starts, written into out; the
+ * end of the second piece in *end. False when no listed pair starts here. */
+static bool
+join_pair(const char *s, size_t len, char out[CATALOG_TOKEN_MAX + 1],
+    const char **end)
+{
+	const char *w2 = s + len;
+	size_t len2;
+
+	while (*w2 == ' ')
+		w2++;
+	len2 = strcspn(w2, " ");
+	if (len2 == 0 || len + len2 > CATALOG_TOKEN_MAX)
+		return false;
+	for (size_t i = 0; i < njoin; i++) {
+		const char *a = lex_join[i].word, *b = lex_join[i].target;
+		char second[CATALOG_TOKEN_MAX + 1];
+
+		if (strlen(a) != len || strncmp(s, a, len) != 0)
+			continue;
+		memcpy(second, w2, len2);
+		second[len2] = '\0';
+		if (strcmp(second, b) != 0) {
+			catalog_singular(second);   /* "micro sds" */
+			if (strcmp(second, b) != 0)
+				continue;
+		}
+		memcpy(out, s, len);
+		memcpy(out + len, w2, len2);
+		out[len + len2] = '\0';
+		*end = w2 + len2;
+		return true;
+	}
+	return false;
+}
+
 /*
- * Walk the words of folded text, joining a number with the unit that
- * follows it ("4 mp" -> "4mp"). *pos moves past what was used.
+ * Walk the words of folded text, joining the pieces of a JOIN pair
+ * ("wi fi" -> "wifi") and a number with the unit that follows it
+ * ("4 mp" -> "4mp"). *pos moves past what was used.
  */
 static bool
 next_norm(const char *folded, size_t *pos, struct norm *n)
 {
 	const char *s = folded + *pos;
 	size_t len, len2;
-	const char *w2;
+	const char *w2, *end;
+	char joined[CATALOG_TOKEN_MAX + 1];
 
 	while (*s == ' ')
 		s++;
 	if (*s == '\0')
 		return false;
 	len = strcspn(s, " ");
+	if (join_pair(s, len, joined, &end)) {
+		word_norm(joined, strlen(joined), n);
+		*pos = (size_t)(end - folded);
+		return true;
+	}
 	word_norm(s, len, n);
 	*pos = (size_t)(s + len - folded);
 	if (n->kind != W_NUMBER || len > CATALOG_TOKEN_MAX / 2)

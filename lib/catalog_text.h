@@ -7,6 +7,9 @@
  *   - folding: case and accents go ("Cámara" = "camara"), every other
  *     character separates words, except a '.' or ',' between digits
  *     ("2,8" = "2.8");
+ *   - words people also write in two pieces, listed as JOIN pairs in
+ *     lib/catalog_words.def, are one word: "Wi-Fi" = "wi fi" = "wifi",
+ *     "micro SD" = "microsd"; other pairs (model codes) stay apart;
  *   - Spanish plurals: "cámaras" = "camara", "fuentes" = "fuente",
  *     "grabadores" = "grabador", "luces" = "luz";
  *   - the trade's synonyms and abbreviations, units and stop words, kept

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bot_catalog.h"
 #include "catalog.h"
 #include "catalog_text.h"
 #include "check.h"
@@ -79,6 +80,10 @@ static const struct prod prods[] = {
 	    "Cables", "Bobina de cable UTP", 95.0, 10, 21 },
 	{ 10482, "SOP-DOMO", "Soporte para domo", "Genérica", "Accesorios",
 	    "Soporte de pared", 3.5, 20, 21 },
+	{ 10460, "DS-2CE56D8T-ITMF", "Cámara Domo Hikvision 4MP",
+	    "Hikvision", "Cámaras", "Domo Turbo HD 4 MP", 35.0, 0, 21 },
+	{ 10470, "IPC-F22-IMOU", "Cámara IP Wi-Fi 2MP", "Imou", "Cámaras",
+	    "Cámara IP con audio y visión nocturna", 28.0, 6, 21 },
 	{ 10499, "PC1832", "Panel de alarma DSC PowerSeries 8/32 zonas", "DSC",
 	    "Alarmas", "Panel 8 zonas expandible a 32", 1000.0, 1204, 21 },
 };
@@ -247,6 +252,15 @@ test_query_words(void)
 	CHECK_STR(qtok(".*", buf, sizeof(buf)), "");
 	CHECK_STR(qtok("' OR 1=1 --", buf, sizeof(buf)), "");
 	CHECK_STR(qtok("camara camara CÁMARAS", buf, sizeof(buf)), "camara");
+	/* Words split by a hyphen or a space are one word. */
+	CHECK_STR(qtok("busco camara wi-fi", buf, sizeof(buf)), "camara wifi");
+	CHECK_STR(qtok("camara Wi Fi", buf, sizeof(buf)), "camara wifi");
+	CHECK_STR(qtok("WiFi", buf, sizeof(buf)), "wifi");
+	CHECK_STR(qtok("micro-SD 64 gb", buf, sizeof(buf)), "microsd 64gb");
+	CHECK_STR(qtok("domo full hd", buf, sizeof(buf)), "domo 2mp");
+	CHECK_STR(qtok("TP-Link", buf, sizeof(buf)), "tplink");
+	/* Not every pair of words: a code keeps its pieces. */
+	CHECK_STR(qtok("HAC-HDW1400", buf, sizeof(buf)), "hac hdw1400");
 }
 
 static void
@@ -363,6 +377,22 @@ test_by_code_fragment(void)
 	CHECK_INT(first("7208HGHI"), 10461);
 	CHECK_INT(first("PC1832"), 10499);
 	CHECK_INT(first("1832"), 10499);
+}
+
+static void
+test_split_words(void)
+{
+	static const char *const wifi[] = {
+		"busco camara wifi", "camara wi-fi", "cámara Wi Fi",
+		"CAMARA WIFI", "camara Wi-Fi 2mp", "camaras wifi",
+		"camara inalambrica", "wi-fi 2mp",
+	};
+
+	for (size_t i = 0; i < sizeof(wifi) / sizeof(wifi[0]); i++) {
+		if (first(wifi[i]) != 10470)
+			fprintf(stderr, "  not found by \"%s\"\n", wifi[i]);
+		CHECK_INT(first(wifi[i]), 10470);
+	}
 }
 
 static void
@@ -522,6 +552,51 @@ test_alternatives(void)
 	catalog_result_clear(&r);
 }
 
+/* An out-of-stock 4MP domo: up to 3 in-stock alternatives, all domos of
+ * at least 4MP, the same brand first; the conversation's helper
+ * (bot_catalog_similar) gives the same. */
+static void
+test_alternatives_4mp_domo(void)
+{
+	struct catalog_result r;
+	struct catalog_product p, a;
+	struct bot_product bp, sim[3];
+	bool found = false;
+	size_t n = 0;
+
+	CHECK_INT(catalog_product_get(st, 10460, &p, &found), OV_OK);
+	CHECK(found && !catalog_product_in_stock(&p));
+	CHECK_STR(p.tipo, "domo");
+	CHECK_INT(p.resolucion_mp, 4);
+	CHECK_INT(catalog_alternatives(st, &p, 3, &r), OV_OK);
+	CHECK_INT(r.n, 3);
+	if (r.n == 3) {
+		CHECK_INT(r.hits[0].p.id, 10458);   /* Hikvision 8MP */
+		CHECK((r.hits[1].p.id == 10452 && r.hits[2].p.id == 10457) ||
+		    (r.hits[1].p.id == 10457 && r.hits[2].p.id == 10452));
+	}
+	for (size_t i = 0; i < r.n; i++) {
+		CHECK_STR(r.hits[i].p.tipo, "domo");
+		CHECK(r.hits[i].p.resolucion_mp >= 4);
+		CHECK(catalog_product_in_stock(&r.hits[i].p));
+	}
+	catalog_result_clear(&r);
+
+	CHECK_INT(bot_catalog_get(st, 10460, &bp, &found), OV_OK);
+	CHECK(found);
+	CHECK_INT(bot_catalog_similar(st, &bp, NULL, sim, 3, &n), OV_OK);
+	CHECK_INT(n, 3);
+	for (size_t i = 0; i < n; i++) {
+		CHECK(sim[i].id != 10460);
+		CHECK(sim[i].stock > 0);
+		CHECK_INT(catalog_product_get(st, sim[i].id, &a, &found),
+		    OV_OK);
+		CHECK(found);
+		CHECK_STR(a.tipo, "domo");
+		CHECK(a.resolucion_mp >= 4);
+	}
+}
+
 static void
 test_injection_finds_nothing(void)
 {
@@ -637,11 +712,13 @@ main(void)
 	RUN(test_document_and_quote_agree);
 	RUN(test_by_name_and_brand);
 	RUN(test_by_code_fragment);
+	RUN(test_split_words);
 	RUN(test_accents_and_plurals);
 	RUN(test_synonyms);
 	RUN(test_resolution_spellings);
 	RUN(test_ranking);
 	RUN(test_alternatives);
+	RUN(test_alternatives_4mp_domo);
 	RUN(test_injection_finds_nothing);
 	RUN(test_empty_query);
 	rc = check_finish();
