@@ -47,6 +47,7 @@ static const struct config_key keys[] = {
 	{ "BUSINESS_NAME", "GRUPO SER", 0 },
 	{ "BUSINESS_FOOTER", "GRUPO SER - Seguridad electrónica - Rosario, Santa Fe", 0 },
 	{ "BUSINESS_LOGO", NULL, 0 },
+	{ "BUSINESS_INFO", NULL, 0 },      /* lib/business: hours, address... */
 	{ "VENDEDOR_EMAIL", NULL, 0 },
 	{ "EMAIL_TO_COMPRAS", NULL, 0 },
 	{ "SMTP_URL", NULL, 0 },
