@@ -159,7 +159,7 @@ install: all
 	for p in $(filter cgi-bin/%,$(PROGRAMS)); do install -m 0755 $$p $(DESTDIR)$(PREFIX)/cgi-bin/; done
 	for p in $(filter jobs/%,$(PROGRAMS)); do install -m 0755 $$p $(DESTDIR)$(PREFIX)/jobs/; done
 	install -m 0644 apache/ovidio.conf apache/htaccess.example apache/crontab \
-		$(DESTDIR)$(PREFIX)/apache/
+		apache/business_info.example $(DESTDIR)$(PREFIX)/apache/
 
 # make test-NAME / san-test-NAME: build and run tests/unit/test_NAME.c.
 UNIT_NAMES := $(UNIT_SRC:tests/unit/test_%.c=%)
