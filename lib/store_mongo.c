@@ -23,6 +23,9 @@
  *     fresh copy before the swap) and `ord` = rank << 32 | order added.
  *     Search is {tokens: {$all: [...]}} sorted by ord; lookup is an
  *     equality on lookup: plain values, never $regex or $text.
+ *   - conversation leases: one update filtered on the lease being free or
+ *     the caller's; a turn is written whole into turnos, then applied
+ *     by steps each safe to repeat (see "conversaciones, turnos").
  *
  * User values only ever go in as BSON values, never as keys or operators.
  * Errors are logged with the operation and the driver's message (never the
