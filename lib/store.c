@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -544,14 +545,12 @@ valid_outbox_id(const char *id)
 	return valid_text(id, STORE_OUTBOX_ID_MAX);
 }
 
+static int valid_outbox(const struct store_outbox *o);
+
 int
 store_outbox_put(struct store *st, const struct store_outbox *o)
 {
-	if (o == NULL || !valid_outbox_id(o->id) || !valid_waid(o->wa_id) ||
-	    !valid_text(o->kind, STORE_OUTBOX_KIND_MAX) ||
-	    o->payload == NULL || o->payload[0] == '\0' ||
-	    !valid_optional(o->payload, STORE_TEXT_MAX) ||
-	    !valid_optional(o->last_error, STORE_TEXT_MAX) || o->attempts < 0)
+	if (!valid_outbox(o))
 		return OV_EINVAL;
 	return st->ops->outbox_put(st->impl, o);
 }
@@ -623,4 +622,192 @@ store_outbox_free(struct store_outbox *v, size_t n)
 	for (size_t i = 0; i < n; i++)
 		store_outbox_clear(&v[i]);
 	free(v);
+}
+
+int
+store_outbox_due_for(struct store *st, const char *wa_id, int64_t now,
+    int limit, struct store_outbox **out, size_t *n)
+{
+	if (out == NULL || n == NULL)
+		return OV_EINVAL;
+	*out = NULL;
+	*n = 0;
+	if (!valid_waid(wa_id) || limit < 1 || limit > 1000)
+		return OV_EINVAL;
+	return st->ops->outbox_due_for(st->impl, wa_id, now, limit, out, n);
+}
+
+/* ---- conversaciones --------------------------------------------------- */
+
+/* A WhatsApp number or a BSUID ("AR.1502576394655843"). */
+static int
+valid_conv_key(const char *s)
+{
+	size_t n;
+
+	if (s == NULL)
+		return 0;
+	n = strnlen(s, STORE_WAID_MAX + 1);
+	if (n == 0 || n > STORE_WAID_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= 'a' && s[i] <= 'z') || s[i] == '.'))
+			return 0;
+	return 1;
+}
+
+/* 1..STORE_HOLDER_MAX printable ASCII bytes. */
+static int
+valid_holder(const char *s)
+{
+	size_t n;
+
+	if (s == NULL)
+		return 0;
+	n = strnlen(s, STORE_HOLDER_MAX + 1);
+	if (n == 0 || n > STORE_HOLDER_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < 0x20 || s[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+static int
+valid_conv(const struct store_conv *c)
+{
+	size_t n;
+
+	if (c == NULL || !valid_conv_key(c->key))
+		return 0;
+	n = strnlen(c->owner, sizeof(c->owner));
+	if (n == sizeof(c->owner) || (n > 0 && strcmp(c->owner, "bot") != 0 &&
+	    strcmp(c->owner, "agent") != 0))
+		return 0;
+	n = strnlen(c->agent, sizeof(c->agent));
+	if (n == sizeof(c->agent) || (n > 0 && !valid_holder(c->agent)))
+		return 0;
+	return c->doc == NULL ||
+	    strnlen(c->doc, STORE_CONV_DOC_MAX + 1) <= STORE_CONV_DOC_MAX;
+}
+
+/* c with "bot" for "" and "{}" for a NULL doc: backends see one shape. */
+static void
+conv_normal(const struct store_conv *c, struct store_conv *out)
+{
+	*out = *c;
+	if (out->owner[0] == '\0')
+		snprintf(out->owner, sizeof(out->owner), "bot");
+	if (out->doc == NULL)
+		out->doc = (char *)"{}";
+}
+
+int
+store_conv_get(struct store *st, const char *key, struct store_conv *out,
+    bool *found)
+{
+	int rc;
+
+	if (out == NULL || found == NULL)
+		return OV_EINVAL;
+	memset(out, 0, sizeof(*out));
+	*found = false;
+	if (!valid_conv_key(key))
+		return OV_EINVAL;
+	rc = st->ops->conv_get(st->impl, key, out, found);
+	if (rc != OV_OK || !*found)
+		store_conv_clear(out);
+	return rc;
+}
+
+int
+store_conv_put(struct store *st, const struct store_conv *c)
+{
+	struct store_conv n;
+
+	if (!valid_conv(c))
+		return OV_EINVAL;
+	conv_normal(c, &n);
+	return st->ops->conv_put(st->impl, &n, (int64_t)time(NULL));
+}
+
+void
+store_conv_clear(struct store_conv *c)
+{
+	if (c == NULL)
+		return;
+	free(c->doc);
+	c->doc = NULL;
+}
+
+int
+store_conv_lease(struct store *st, const char *key, const char *holder,
+    int64_t now, int64_t until, bool *got)
+{
+	if (got == NULL)
+		return OV_EINVAL;
+	*got = false;
+	if (!valid_conv_key(key) || !valid_holder(holder))
+		return OV_EINVAL;
+	return st->ops->conv_lease(st->impl, key, holder, now, until, got);
+}
+
+int
+store_conv_release(struct store *st, const char *key, const char *holder)
+{
+	if (!valid_conv_key(key) || !valid_holder(holder))
+		return OV_EINVAL;
+	return st->ops->conv_release(st->impl, key, holder);
+}
+
+static int
+valid_outbox(const struct store_outbox *o)
+{
+	return o != NULL && valid_outbox_id(o->id) && valid_waid(o->wa_id) &&
+	    (int)o->lane >= (int)STORE_LANE_REPLY &&
+	    (int)o->lane <= (int)STORE_LANE_CAMPAIGN &&
+	    valid_text(o->kind, STORE_OUTBOX_KIND_MAX) &&
+	    o->payload != NULL && o->payload[0] != '\0' &&
+	    valid_optional(o->payload, STORE_TEXT_MAX) &&
+	    valid_optional(o->last_error, STORE_TEXT_MAX) && o->attempts >= 0;
+}
+
+int
+store_turn_commit(struct store *st, const struct store_turn *t)
+{
+	struct store_turn nt;
+	struct store_conv c;
+
+	if (t == NULL || !valid_text(t->id, STORE_MSGID_MAX) ||
+	    !valid_conv(t->conv) || t->nreplies > STORE_TURN_REPLIES_MAX ||
+	    (t->nreplies > 0 && t->replies == NULL) ||
+	    t->nmsgs > STORE_TURN_MSGS_MAX ||
+	    (t->nmsgs > 0 && t->msg_ids == NULL))
+		return OV_EINVAL;
+	for (size_t i = 0; i < t->nreplies; i++) {
+		if (!valid_outbox(&t->replies[i]))
+			return OV_EINVAL;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(t->replies[i].id, t->replies[j].id) == 0)
+				return OV_EINVAL;
+	}
+	for (size_t i = 0; i < t->nmsgs; i++)
+		if (!valid_text(t->msg_ids[i], STORE_MSGID_MAX))
+			return OV_EINVAL;
+	conv_normal(t->conv, &c);
+	nt = *t;
+	nt.conv = &c;
+	return st->ops->turn_commit(st->impl, &nt);
+}
+
+int
+store_turn_recover(struct store *st, size_t *applied)
+{
+	size_t dummy;
+
+	if (applied == NULL)
+		applied = &dummy;
+	*applied = 0;
+	return st->ops->turn_recover(st->impl, applied);
 }

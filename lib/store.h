@@ -362,8 +362,11 @@ int store_conv_release(struct store *st, const char *key, const char *holder);
  * marked handled, the lease released.
  *   - id: the turn (its first message id), 1..STORE_MSGID_MAX;
  *   - conv: the new record (key, owner, agent, last_inbound, doc);
- *   - replies[0..nreplies): outbox entries (ids unique, e.g. "<id>#<i>");
- *   - msg_ids[0..nmsgs): inbound messages marked handled at now.
+ *   - replies[0..nreplies): outbox entries (ids unique, e.g. "<id>#<i>"),
+ *     at most STORE_TURN_REPLIES_MAX;
+ *   - msg_ids[0..nmsgs), at most STORE_TURN_MSGS_MAX: inbound messages
+ *     marked handled at now (an id the store does not know is passed
+ *     over).
  * SQLite: one transaction. MongoDB (no multi-document transactions on a
  * standalone server): the whole outcome is first inserted as one
  * document keyed by id in `turnos`, then applied idempotently (upsert,
@@ -373,6 +376,9 @@ int store_conv_release(struct store *st, const char *key, const char *holder);
  * A turn id committed before is OV_EEXIST and changes nothing: a replay of
  * a turn whose effects already stand sends nothing twice.
  */
+#define STORE_TURN_REPLIES_MAX 64  /* outbox entries of one turn */
+#define STORE_TURN_MSGS_MAX 64     /* inbound messages of one turn */
+
 struct store_turn {
 	const char *id;
 	const struct store_conv *conv;

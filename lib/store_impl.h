@@ -76,6 +76,19 @@ struct store_ops {
 	int (*outbox_reschedule)(void *impl, const char *id, int attempts,
 	    int64_t next_attempt_at, const char *error);
 	int (*outbox_delete)(void *impl, const char *id);
+	int (*outbox_due_for)(void *impl, const char *wa_id, int64_t now,
+	    int limit, struct store_outbox **out, size_t *n);
+
+	/* doc never NULL ("{}" for none); out zeroed by store.c. */
+	int (*conv_get)(void *impl, const char *key, struct store_conv *out,
+	    bool *found);
+	int (*conv_put)(void *impl, const struct store_conv *c, int64_t now);
+	int (*conv_lease)(void *impl, const char *key, const char *holder,
+	    int64_t now, int64_t until, bool *got);
+	int (*conv_release)(void *impl, const char *key, const char *holder);
+	/* conv->doc never NULL; replies and ids validated and distinct. */
+	int (*turn_commit)(void *impl, const struct store_turn *t);
+	int (*turn_recover)(void *impl, size_t *applied);
 };
 
 extern const struct store_ops store_sqlite_ops;

@@ -23,6 +23,9 @@
  *     fresh copy before the swap) and `ord` = rank << 32 | order added.
  *     Search is {tokens: {$all: [...]}} sorted by ord; lookup is an
  *     equality on lookup: plain values, never $regex or $text.
+ *   - conversation leases: one update filtered on the lease being free or
+ *     the caller's; a turn is written whole into turnos, then applied
+ *     by steps each safe to repeat (see "conversaciones, turnos").
  *
  * User values only ever go in as BSON values, never as keys or operators.
  * Errors are logged with the operation and the driver's message (never the
@@ -47,6 +50,12 @@
 
 #define CATALOG_BATCH 500      /* items per bulk write while syncing */
 #define CATALOG_STALE_S 86400  /* age of a temporary copy left by a crash */
+/* A turn written this long ago and still not applied was left by a crash
+ * (its writer applies it within milliseconds); store_turn_recover()
+ * leaves younger ones to their writer. */
+#define TURN_STALE_S 30
+#define TURN_RECOVER_MAX 100   /* turns applied per store_turn_recover() */
+#define TURN_PENDING_MAX 16    /* per store_conv_get() */
 
 enum mongo_coll {
 	COLL_MENSAJES,
@@ -57,12 +66,15 @@ enum mongo_coll {
 	COLL_PRODUCTOS,
 	COLL_CLIENTES_CIANBOX,
 	COLL_OUTBOX,
+	COLL_CONVERSACIONES,
+	COLL_TURNOS,
 	COLL__MAX
 };
 
 static const char *const coll_names[COLL__MAX] = {
 	"mensajes", "clientes", "contadores", "tokens", "presupuestos",
-	"productos_cache", "clientes_cianbox", "outbox"
+	"productos_cache", "clientes_cianbox", "outbox", "conversaciones",
+	"turnos"
 };
 
 struct mongo {
@@ -339,6 +351,36 @@ create_indexes(struct mongo *m)
 			rc = create_index(m, COLL_OUTBOX, "wa_id", &wa, NULL);
 		bson_destroy(&due);
 		bson_destroy(&wa);
+	}
+	/* Lanes, the salesperson's inbox and the turns left to apply: none
+	 * unique, so no document of anyone's can make them fail. */
+	if (rc == OV_OK) {
+		bson_t lane = BSON_INITIALIZER, owner = BSON_INITIALIZER;
+		bson_t updated = BSON_INITIALIZER, pending = BSON_INITIALIZER;
+
+		BSON_APPEND_INT32(&lane, "lane", 1);
+		BSON_APPEND_INT32(&lane, "created_at", 1);
+		BSON_APPEND_INT32(&lane, "seq", 1);
+		BSON_APPEND_INT32(&owner, "owner", 1);
+		BSON_APPEND_INT32(&owner, "last_inbound", 1);
+		BSON_APPEND_INT32(&updated, "updated_at", 1);
+		BSON_APPEND_INT32(&pending, "applied", 1);
+		BSON_APPEND_INT32(&pending, "key", 1);
+		BSON_APPEND_INT32(&pending, "seq", 1);
+		rc = create_index(m, COLL_OUTBOX, "lane_created", &lane, NULL);
+		if (rc == OV_OK)
+			rc = create_index(m, COLL_CONVERSACIONES,
+			    "owner_last_inbound", &owner, NULL);
+		if (rc == OV_OK)
+			rc = create_index(m, COLL_CONVERSACIONES, "updated_at",
+			    &updated, NULL);
+		if (rc == OV_OK)
+			rc = create_index(m, COLL_TURNOS, "applied_key_seq",
+			    &pending, NULL);
+		bson_destroy(&lane);
+		bson_destroy(&owner);
+		bson_destroy(&updated);
+		bson_destroy(&pending);
 	}
 	bson_destroy(&wa_state);
 	bson_destroy(&numbered);
@@ -1565,6 +1607,21 @@ mongo_quote_delete(void *impl, const char *id)
 
 /* ---- outbox ----------------------------------------------------------------- */
 
+/* An outbox entry's document; false for text that is not UTF-8. */
+static bool
+outbox_doc(struct mongo *m, const struct store_outbox *o, bson_t *doc)
+{
+	BSON_APPEND_INT64(doc, "seq", next_seq(m));
+	BSON_APPEND_INT32(doc, "lane", (int32_t)o->lane);
+	BSON_APPEND_INT32(doc, "attempts", o->attempts);
+	BSON_APPEND_INT64(doc, "created_at", o->created_at);
+	BSON_APPEND_INT64(doc, "next_attempt_at", o->next_attempt_at);
+	return put_str(doc, "_id", o->id) && put_str(doc, "wa_id", o->wa_id) &&
+	    put_str(doc, "kind", o->kind) &&
+	    put_str(doc, "payload", o->payload) &&
+	    put_str(doc, "last_error", o->last_error);
+}
+
 static int
 mongo_outbox_put(void *impl, const struct store_outbox *o)
 {
@@ -1573,14 +1630,7 @@ mongo_outbox_put(void *impl, const struct store_outbox *o)
 	bson_error_t error;
 	int rc = OV_EINVAL;
 
-	BSON_APPEND_INT64(&doc, "seq", next_seq(m));
-	BSON_APPEND_INT32(&doc, "attempts", o->attempts);
-	BSON_APPEND_INT64(&doc, "created_at", o->created_at);
-	BSON_APPEND_INT64(&doc, "next_attempt_at", o->next_attempt_at);
-	if (!put_str(&doc, "_id", o->id) || !put_str(&doc, "wa_id", o->wa_id) ||
-	    !put_str(&doc, "kind", o->kind) ||
-	    !put_str(&doc, "payload", o->payload) ||
-	    !put_str(&doc, "last_error", o->last_error))
+	if (!outbox_doc(m, o, &doc))
 		goto out;
 	if (mongoc_collection_insert_one(m->coll[COLL_OUTBOX], &doc, NULL, NULL,
 	    &error))
@@ -1594,29 +1644,21 @@ out:
 	return rc;
 }
 
+/* Run an outbox query into a malloc'd array of at most limit entries. */
 static int
-mongo_outbox_due(void *impl, int64_t now, int limit,
-    struct store_outbox **out, size_t *n)
+outbox_find(struct mongo *m, const bson_t *filter, const bson_t *opts,
+    int limit, const char *op, struct store_outbox **out, size_t *n)
 {
-	struct mongo *m = impl;
-	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, lte, sort;
 	mongoc_cursor_t *cur;
 	const bson_t *doc;
 	bson_error_t error;
 	struct store_outbox *v = NULL, *grown;
 	size_t count = 0, cap = 0;
+	int64_t lane;
 	int rc = OV_OK;
 
-	BSON_APPEND_DOCUMENT_BEGIN(&filter, "next_attempt_at", &lte);
-	BSON_APPEND_INT64(&lte, "$lte", now);
-	bson_append_document_end(&filter, &lte);
-	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
-	BSON_APPEND_INT32(&sort, "created_at", 1);
-	BSON_APPEND_INT32(&sort, "seq", 1);
-	bson_append_document_end(&opts, &sort);
-	BSON_APPEND_INT64(&opts, "limit", limit);
-	cur = mongoc_collection_find_with_opts(m->coll[COLL_OUTBOX], &filter,
-	    &opts, NULL);
+	cur = mongoc_collection_find_with_opts(m->coll[COLL_OUTBOX], filter,
+	    opts, NULL);
 	while (count < (size_t)limit && mongoc_cursor_next(cur, &doc)) {
 		struct store_outbox *o;
 
@@ -1634,6 +1676,10 @@ mongo_outbox_due(void *impl, int64_t now, int limit,
 		get_str(doc, "_id", o->id, sizeof(o->id));
 		get_str(doc, "wa_id", o->wa_id, sizeof(o->wa_id));
 		get_str(doc, "kind", o->kind, sizeof(o->kind));
+		lane = get_i64(doc, "lane");
+		o->lane = lane == STORE_LANE_AGENT ? STORE_LANE_AGENT :
+		    lane == STORE_LANE_CAMPAIGN ? STORE_LANE_CAMPAIGN :
+		    STORE_LANE_REPLY;
 		o->attempts = (int)get_i64(doc, "attempts");
 		o->created_at = get_i64(doc, "created_at");
 		o->next_attempt_at = get_i64(doc, "next_attempt_at");
@@ -1642,7 +1688,7 @@ mongo_outbox_due(void *impl, int64_t now, int limit,
 			goto out;
 	}
 	if (mongoc_cursor_error(cur, &error)) {
-		rc = mongo_fail("outbox due", &error);
+		rc = mongo_fail(op, &error);
 		goto out;
 	}
 	*out = v;
@@ -1651,9 +1697,50 @@ mongo_outbox_due(void *impl, int64_t now, int limit,
 out:
 	store_outbox_free(v, count);
 	mongoc_cursor_destroy(cur);
+	return rc;
+}
+
+/* Entries due by now (of wa_id when not NULL): by lane, then oldest
+ * first, or oldest first only for one recipient. Entries written before
+ * lanes have none and sort first, as the replies they are. */
+static int
+outbox_due(struct mongo *m, const char *wa_id, int64_t now, int limit,
+    struct store_outbox **out, size_t *n)
+{
+	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, lte, sort;
+	int rc;
+
+	if (wa_id != NULL)
+		BSON_APPEND_UTF8(&filter, "wa_id", wa_id);
+	BSON_APPEND_DOCUMENT_BEGIN(&filter, "next_attempt_at", &lte);
+	BSON_APPEND_INT64(&lte, "$lte", now);
+	bson_append_document_end(&filter, &lte);
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+	if (wa_id == NULL)
+		BSON_APPEND_INT32(&sort, "lane", 1);
+	BSON_APPEND_INT32(&sort, "created_at", 1);
+	BSON_APPEND_INT32(&sort, "seq", 1);
+	bson_append_document_end(&opts, &sort);
+	BSON_APPEND_INT64(&opts, "limit", limit);
+	rc = outbox_find(m, &filter, &opts, limit,
+	    wa_id != NULL ? "outbox due for" : "outbox due", out, n);
 	bson_destroy(&filter);
 	bson_destroy(&opts);
 	return rc;
+}
+
+static int
+mongo_outbox_due(void *impl, int64_t now, int limit,
+    struct store_outbox **out, size_t *n)
+{
+	return outbox_due(impl, NULL, now, limit, out, n);
+}
+
+static int
+mongo_outbox_due_for(void *impl, const char *wa_id, int64_t now, int limit,
+    struct store_outbox **out, size_t *n)
+{
+	return outbox_due(impl, wa_id, now, limit, out, n);
 }
 
 static int
@@ -1756,6 +1843,532 @@ out:
 	return rc;
 }
 
+/* ---- conversaciones, turnos -------------------------------------------------- */
+
+/*
+ * A conversation is {_id: key, owner, agent, last_inbound, updated_at,
+ * doc, lease_holder, lease_until, turn_seq}. A turn is first written whole
+ * into turnos as {_id: turn id, key, seq, holder, conv: {owner, agent,
+ * last_inbound, doc}, outbox: [entry documents], msgs: [ids], created_at,
+ * written_at, applied: false}, then applied step by step, each step safe
+ * to repeat:
+ *   1. the conversation, only over an older state (turn_seq < seq): a
+ *      late repeat never brings back an older state;
+ *   2. the outbox entries, duplicates ignored, then outbox_done: true, so
+ *      an entry already sent and deleted is not written again;
+ *   3. the messages still "received" marked handled;
+ *   4. the lease, if still the one the writer held, released;
+ *   5. applied: true.
+ * Whoever reads the conversation next (store_conv_get) finishes a turn
+ * left half done; store_turn_recover() finishes those left by a crash.
+ */
+
+static int
+conv_from_doc(const bson_t *doc, struct store_conv *out)
+{
+	get_str(doc, "_id", out->key, sizeof(out->key));
+	get_str(doc, "owner", out->owner, sizeof(out->owner));
+	get_str(doc, "agent", out->agent, sizeof(out->agent));
+	out->last_inbound = get_i64(doc, "last_inbound");
+	out->updated_at = get_i64(doc, "updated_at");
+	if (get_dup(doc, "doc", &out->doc) != OV_OK)
+		return OV_ENOMEM;
+	if (out->doc == NULL && (out->doc = strdup("{}")) == NULL)
+		return OV_ENOMEM;
+	return OV_OK;
+}
+
+/* $set of an update on turnos {_id: id}. */
+static int
+turn_mark(struct mongo *m, const char *id, const char *field)
+{
+	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER, set;
+	bson_error_t error;
+	int rc = OV_OK;
+
+	BSON_APPEND_UTF8(&filter, "_id", id);
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+	BSON_APPEND_BOOL(&set, field, true);
+	bson_append_document_end(&update, &set);
+	if (!mongoc_collection_update_one(m->coll[COLL_TURNOS], &filter,
+	    &update, NULL, NULL, &error))
+		rc = mongo_fail("turn apply", &error);
+	bson_destroy(&filter);
+	bson_destroy(&update);
+	return rc;
+}
+
+/* Step 1: the new state over an older one (or none). */
+static int
+turn_apply_conv(struct mongo *m, const char *key, int64_t seq, int64_t now,
+    const bson_t *conv)
+{
+	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER;
+	bson_t opts = BSON_INITIALIZER, neg, gte, set, ins;
+	bson_iter_t it;
+	bson_error_t error;
+	int rc = OV_OK;
+
+	BSON_APPEND_UTF8(&filter, "_id", key);
+	BSON_APPEND_DOCUMENT_BEGIN(&filter, "turn_seq", &neg);
+	BSON_APPEND_DOCUMENT_BEGIN(&neg, "$not", &gte);
+	BSON_APPEND_INT64(&gte, "$gte", seq);
+	bson_append_document_end(&neg, &gte);
+	bson_append_document_end(&filter, &neg);
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+	if (bson_iter_init(&it, conv)) {
+		while (bson_iter_next(&it)) {
+			const char *k = bson_iter_key(&it);
+
+			if (strcmp(k, "owner") == 0 || strcmp(k, "agent") == 0 ||
+			    strcmp(k, "last_inbound") == 0 ||
+			    strcmp(k, "doc") == 0)
+				bson_append_iter(&set, k, -1, &it);
+		}
+	}
+	BSON_APPEND_INT64(&set, "updated_at", now);
+	BSON_APPEND_INT64(&set, "turn_seq", seq);
+	bson_append_document_end(&update, &set);
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$setOnInsert", &ins);
+	BSON_APPEND_INT64(&ins, "lease_until", 0);
+	bson_append_document_end(&update, &ins);
+	BSON_APPEND_BOOL(&opts, "upsert", true);
+	/* A duplicate key: a newer turn's state is there already. */
+	if (!mongoc_collection_update_one(m->coll[COLL_CONVERSACIONES], &filter,
+	    &update, &opts, NULL, &error) && !is_duplicate(&error))
+		rc = mongo_fail("turn apply", &error);
+	bson_destroy(&filter);
+	bson_destroy(&update);
+	bson_destroy(&opts);
+	return rc;
+}
+
+/* Step 2: each entry once. */
+static int
+turn_apply_outbox(struct mongo *m, const bson_t *turn)
+{
+	bson_iter_t it, arr;
+	bson_error_t error;
+
+	if (!bson_iter_init_find(&it, turn, "outbox") ||
+	    !BSON_ITER_HOLDS_ARRAY(&it) || !bson_iter_recurse(&it, &arr))
+		return OV_OK;
+	while (bson_iter_next(&arr)) {
+		const uint8_t *data;
+		uint32_t len;
+		bson_t entry;
+
+		if (!BSON_ITER_HOLDS_DOCUMENT(&arr))
+			continue;
+		bson_iter_document(&arr, &len, &data);
+		if (!bson_init_static(&entry, data, len))
+			continue;
+		if (!mongoc_collection_insert_one(m->coll[COLL_OUTBOX], &entry,
+		    NULL, NULL, &error) && !is_duplicate(&error))
+			return mongo_fail("turn apply", &error);
+	}
+	return OV_OK;
+}
+
+/* Step 3: the turn's messages, those not yet handled. */
+static int
+turn_apply_msgs(struct mongo *m, const bson_t *turn, int64_t now)
+{
+	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER, in, set;
+	bson_t ids;
+	bson_iter_t it;
+	bson_error_t error;
+	const uint8_t *data;
+	uint32_t len;
+	int rc = OV_OK;
+
+	if (!bson_iter_init_find(&it, turn, "msgs") ||
+	    !BSON_ITER_HOLDS_ARRAY(&it))
+		return OV_OK;
+	bson_iter_array(&it, &len, &data);
+	if (!bson_init_static(&ids, data, len) || bson_count_keys(&ids) == 0)
+		return OV_OK;
+	BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &in);
+	BSON_APPEND_ARRAY(&in, "$in", &ids);
+	bson_append_document_end(&filter, &in);
+	BSON_APPEND_INT32(&filter, "dir", STORE_IN);
+	BSON_APPEND_UTF8(&filter, "status", "received");
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+	BSON_APPEND_UTF8(&set, "status", "handled");
+	BSON_APPEND_INT64(&set, "handled_at", now);
+	bson_append_document_end(&update, &set);
+	if (!mongoc_collection_update_many(m->coll[COLL_MENSAJES], &filter,
+	    &update, NULL, NULL, &error))
+		rc = mongo_fail("turn apply", &error);
+	bson_destroy(&filter);
+	bson_destroy(&update);
+	return rc;
+}
+
+/* Free holder's lease on key (not another's taken since). */
+static int
+lease_release(struct mongo *m, const char *key, const char *holder)
+{
+	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER, set;
+	bson_error_t error;
+	int rc = OV_OK;
+
+	BSON_APPEND_UTF8(&filter, "_id", key);
+	if (!put_str(&filter, "lease_holder", holder))
+		goto out;
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+	BSON_APPEND_NULL(&set, "lease_holder");
+	BSON_APPEND_INT64(&set, "lease_until", 0);
+	bson_append_document_end(&update, &set);
+	if (!mongoc_collection_update_one(m->coll[COLL_CONVERSACIONES], &filter,
+	    &update, NULL, NULL, &error))
+		rc = mongo_fail("conversation release", &error);
+out:
+	bson_destroy(&filter);
+	bson_destroy(&update);
+	return rc;
+}
+
+/* Bring a written turn's effects about; safe to repeat, at any time. */
+static int
+turn_apply(struct mongo *m, const bson_t *turn)
+{
+	char id[STORE_MSGID_MAX + 1], key[STORE_WAID_MAX + 1];
+	char holder[STORE_HOLDER_MAX + 1];
+	bson_iter_t it;
+	int64_t seq = get_i64(turn, "seq"), now = get_i64(turn, "created_at");
+	int rc;
+
+	get_str(turn, "_id", id, sizeof(id));
+	get_str(turn, "key", key, sizeof(key));
+	get_str(turn, "holder", holder, sizeof(holder));
+	if (id[0] == '\0' || key[0] == '\0' || seq <= 0) {
+		log_warn("mongodb turn apply: a document in turnos that is not "
+		    "a turn; left alone");
+		return OV_EPARSE;
+	}
+	if (bson_iter_init_find(&it, turn, "conv") &&
+	    BSON_ITER_HOLDS_DOCUMENT(&it)) {
+		const uint8_t *data;
+		uint32_t len;
+		bson_t conv;
+
+		bson_iter_document(&it, &len, &data);
+		if (bson_init_static(&conv, data, len) &&
+		    (rc = turn_apply_conv(m, key, seq, now, &conv)) != OV_OK)
+			return rc;
+	}
+	if (!get_bool(turn, "outbox_done")) {
+		if ((rc = turn_apply_outbox(m, turn)) != OV_OK ||
+		    (rc = turn_mark(m, id, "outbox_done")) != OV_OK)
+			return rc;
+	}
+	if ((rc = turn_apply_msgs(m, turn, now)) != OV_OK)
+		return rc;
+	if (holder[0] != '\0' && (rc = lease_release(m, key, holder)) != OV_OK)
+		return rc;
+	return turn_mark(m, id, "applied");
+}
+
+/* Apply the unapplied turns matching filter, oldest first: copies first,
+ * so no cursor stays open while applying. */
+static int
+turns_apply(struct mongo *m, const bson_t *filter, int limit, size_t *applied)
+{
+	bson_t opts = BSON_INITIALIZER, sort;
+	bson_t **turns = NULL;
+	mongoc_cursor_t *cur;
+	const bson_t *doc;
+	bson_error_t error;
+	size_t n = 0;
+	int rc = OV_OK;
+
+	*applied = 0;
+	turns = calloc((size_t)limit, sizeof(*turns));
+	if (turns == NULL) {
+		bson_destroy(&opts);
+		return OV_ENOMEM;
+	}
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+	BSON_APPEND_INT32(&sort, "seq", 1);
+	bson_append_document_end(&opts, &sort);
+	BSON_APPEND_INT64(&opts, "limit", limit);
+	cur = mongoc_collection_find_with_opts(m->coll[COLL_TURNOS], filter,
+	    &opts, NULL);
+	while (n < (size_t)limit && mongoc_cursor_next(cur, &doc)) {
+		if ((turns[n] = bson_copy(doc)) == NULL) {
+			rc = OV_ENOMEM;
+			break;
+		}
+		n++;
+	}
+	if (rc == OV_OK && mongoc_cursor_error(cur, &error))
+		rc = mongo_fail("turn recover", &error);
+	mongoc_cursor_destroy(cur);
+	for (size_t i = 0; rc == OV_OK && i < n; i++) {
+		if ((rc = turn_apply(m, turns[i])) == OV_OK)
+			(*applied)++;
+		else if (rc == OV_EPARSE)
+			rc = OV_OK;   /* not ours: skipped */
+	}
+	for (size_t i = 0; i < n; i++)
+		bson_destroy(turns[i]);
+	free(turns);
+	bson_destroy(&opts);
+	return rc;
+}
+
+static int
+mongo_conv_get(void *impl, const char *key, struct store_conv *out,
+    bool *found)
+{
+	struct mongo *m = impl;
+	bson_t filter = BSON_INITIALIZER;
+	bson_t *doc = NULL;
+	size_t applied;
+	int rc;
+
+	*found = false;
+	BSON_APPEND_BOOL(&filter, "applied", false);
+	BSON_APPEND_UTF8(&filter, "key", key);
+	rc = turns_apply(m, &filter, TURN_PENDING_MAX, &applied);
+	bson_destroy(&filter);
+	if (rc != OV_OK)
+		return rc;
+	if (applied > 0)
+		log_warn("mongodb: %zu turn(s) of %s completed", applied, key);
+	rc = find_by_id(m->coll[COLL_CONVERSACIONES], key, "conversation get",
+	    &doc);
+	if (rc != OV_OK || doc == NULL)
+		goto out;
+	if ((rc = conv_from_doc(doc, out)) == OV_OK)
+		*found = true;
+out:
+	bson_destroy(doc);
+	return rc;
+}
+
+static int
+mongo_conv_put(void *impl, const struct store_conv *c, int64_t now)
+{
+	struct mongo *m = impl;
+	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER;
+	bson_t opts = BSON_INITIALIZER, set, ins;
+	bson_error_t error;
+	int rc = OV_OK;
+
+	BSON_APPEND_UTF8(&filter, "_id", c->key);
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+	BSON_APPEND_UTF8(&set, "owner", c->owner);
+	BSON_APPEND_UTF8(&set, "agent", c->agent);
+	BSON_APPEND_INT64(&set, "last_inbound", c->last_inbound);
+	BSON_APPEND_INT64(&set, "updated_at", now);
+	if (!put_str(&set, "doc", c->doc)) {
+		bson_append_document_end(&update, &set);
+		rc = OV_EINVAL;
+		goto out;
+	}
+	bson_append_document_end(&update, &set);
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$setOnInsert", &ins);
+	BSON_APPEND_INT64(&ins, "lease_until", 0);
+	bson_append_document_end(&update, &ins);
+	BSON_APPEND_BOOL(&opts, "upsert", true);
+	/* Two first writes racing: the loser's retry finds the record. */
+	for (int attempt = 0;; attempt++) {
+		if (mongoc_collection_update_one(m->coll[COLL_CONVERSACIONES],
+		    &filter, &update, &opts, NULL, &error))
+			break;
+		if (attempt > 0 || !is_duplicate(&error)) {
+			rc = mongo_fail("conversation put", &error);
+			break;
+		}
+	}
+out:
+	bson_destroy(&filter);
+	bson_destroy(&update);
+	bson_destroy(&opts);
+	return rc;
+}
+
+static int
+mongo_conv_lease(void *impl, const char *key, const char *holder,
+    int64_t now, int64_t until, bool *got)
+{
+	struct mongo *m = impl;
+	mongoc_collection_t *c = m->coll[COLL_CONVERSACIONES];
+	bson_t filter = BSON_INITIALIZER, ensure = BSON_INITIALIZER;
+	bson_t cas = BSON_INITIALIZER, take = BSON_INITIALIZER;
+	bson_t opts = BSON_INITIALIZER, reply = BSON_INITIALIZER;
+	bson_t ins, any, alt, cond, set;
+	bson_error_t error;
+	int rc = OV_OK;
+
+	/* The record, created empty when missing; of two racing creations
+	 * the loser's duplicate key means it is there. */
+	BSON_APPEND_UTF8(&filter, "_id", key);
+	BSON_APPEND_DOCUMENT_BEGIN(&ensure, "$setOnInsert", &ins);
+	BSON_APPEND_UTF8(&ins, "owner", "bot");
+	BSON_APPEND_UTF8(&ins, "agent", "");
+	BSON_APPEND_INT64(&ins, "last_inbound", 0);
+	BSON_APPEND_INT64(&ins, "updated_at", now);
+	BSON_APPEND_UTF8(&ins, "doc", "{}");
+	BSON_APPEND_INT64(&ins, "lease_until", 0);
+	bson_append_document_end(&ensure, &ins);
+	BSON_APPEND_BOOL(&opts, "upsert", true);
+	if (!mongoc_collection_update_one(c, &filter, &ensure, &opts, NULL,
+	    &error) && !is_duplicate(&error)) {
+		rc = mongo_fail("conversation lease", &error);
+		goto out;
+	}
+	/* Compare and set: free (expired or never taken) or holder's own. */
+	BSON_APPEND_UTF8(&cas, "_id", key);
+	BSON_APPEND_ARRAY_BEGIN(&cas, "$or", &any);
+	BSON_APPEND_DOCUMENT_BEGIN(&any, "0", &alt);
+	BSON_APPEND_DOCUMENT_BEGIN(&alt, "lease_until", &cond);
+	BSON_APPEND_INT64(&cond, "$lte", now);
+	bson_append_document_end(&alt, &cond);
+	bson_append_document_end(&any, &alt);
+	BSON_APPEND_DOCUMENT_BEGIN(&any, "1", &alt);
+	BSON_APPEND_DOCUMENT_BEGIN(&alt, "lease_until", &cond);
+	BSON_APPEND_BOOL(&cond, "$exists", false);
+	bson_append_document_end(&alt, &cond);
+	bson_append_document_end(&any, &alt);
+	BSON_APPEND_DOCUMENT_BEGIN(&any, "2", &alt);
+	BSON_APPEND_UTF8(&alt, "lease_holder", holder);
+	bson_append_document_end(&any, &alt);
+	bson_append_array_end(&cas, &any);
+	BSON_APPEND_DOCUMENT_BEGIN(&take, "$set", &set);
+	BSON_APPEND_UTF8(&set, "lease_holder", holder);
+	BSON_APPEND_INT64(&set, "lease_until", until);
+	bson_append_document_end(&take, &set);
+	if (!mongoc_collection_update_one(c, &cas, &take, NULL, &reply,
+	    &error)) {
+		rc = mongo_fail("conversation lease", &error);
+		goto out;
+	}
+	*got = get_i64(&reply, "matchedCount") == 1;
+out:
+	bson_destroy(&filter);
+	bson_destroy(&ensure);
+	bson_destroy(&cas);
+	bson_destroy(&take);
+	bson_destroy(&opts);
+	bson_destroy(&reply);
+	return rc;
+}
+
+static int
+mongo_conv_release(void *impl, const char *key, const char *holder)
+{
+	return lease_release(impl, key, holder);
+}
+
+/* The turn's document: its whole outcome, not yet applied. */
+static int
+turn_doc(struct mongo *m, const struct store_turn *t, const char *holder,
+    bson_t *doc)
+{
+	bson_t conv, outbox, entry, msgs;
+	char idx[16];
+	const char *k;
+	bool ok;
+
+	if (!put_str(doc, "_id", t->id))
+		return OV_EINVAL;
+	BSON_APPEND_UTF8(doc, "key", t->conv->key);
+	BSON_APPEND_INT64(doc, "seq", next_seq(m));
+	if (holder[0] != '\0' && !put_str(doc, "holder", holder))
+		return OV_EINVAL;
+	BSON_APPEND_DOCUMENT_BEGIN(doc, "conv", &conv);
+	BSON_APPEND_UTF8(&conv, "owner", t->conv->owner);
+	BSON_APPEND_UTF8(&conv, "agent", t->conv->agent);
+	BSON_APPEND_INT64(&conv, "last_inbound", t->conv->last_inbound);
+	ok = put_str(&conv, "doc", t->conv->doc);
+	bson_append_document_end(doc, &conv);
+	if (!ok)
+		return OV_EINVAL;
+	BSON_APPEND_ARRAY_BEGIN(doc, "outbox", &outbox);
+	for (size_t i = 0; ok && i < t->nreplies; i++) {
+		bson_uint32_to_string((uint32_t)i, &k, idx, sizeof(idx));
+		BSON_APPEND_DOCUMENT_BEGIN(&outbox, k, &entry);
+		ok = outbox_doc(m, &t->replies[i], &entry);
+		bson_append_document_end(&outbox, &entry);
+	}
+	bson_append_array_end(doc, &outbox);
+	BSON_APPEND_ARRAY_BEGIN(doc, "msgs", &msgs);
+	for (size_t i = 0; ok && i < t->nmsgs; i++) {
+		bson_uint32_to_string((uint32_t)i, &k, idx, sizeof(idx));
+		ok = put_str(&msgs, k, t->msg_ids[i]);
+	}
+	bson_append_array_end(doc, &msgs);
+	if (!ok)
+		return OV_EINVAL;
+	BSON_APPEND_INT64(doc, "created_at", t->now);
+	BSON_APPEND_INT64(doc, "written_at", (int64_t)time(NULL));
+	BSON_APPEND_BOOL(doc, "applied", false);
+	return OV_OK;
+}
+
+static int
+mongo_turn_commit(void *impl, const struct store_turn *t)
+{
+	struct mongo *m = impl;
+	char holder[STORE_HOLDER_MAX + 1] = "";
+	bson_t doc = BSON_INITIALIZER;
+	bson_t *conv = NULL, *old = NULL;
+	bson_error_t error;
+	int rc;
+
+	/* The lease this turn ran under: the one its apply releases. */
+	rc = find_by_id(m->coll[COLL_CONVERSACIONES], t->conv->key,
+	    "turn commit", &conv);
+	if (rc != OV_OK)
+		goto out;
+	if (conv != NULL)
+		get_str(conv, "lease_holder", holder, sizeof(holder));
+	if ((rc = turn_doc(m, t, holder, &doc)) != OV_OK)
+		goto out;
+	if (mongoc_collection_insert_one(m->coll[COLL_TURNOS], &doc, NULL, NULL,
+	    &error)) {
+		rc = turn_apply(m, &doc);
+		goto out;
+	}
+	if (!is_duplicate(&error)) {
+		rc = mongo_fail("turn commit", &error);
+		goto out;
+	}
+	/* Written before: finish it if a crash left it half done. */
+	rc = find_by_id(m->coll[COLL_TURNOS], t->id, "turn commit", &old);
+	if (rc == OV_OK && old != NULL && !get_bool(old, "applied"))
+		rc = turn_apply(m, old);
+	if (rc == OV_OK)
+		rc = OV_EEXIST;
+out:
+	bson_destroy(conv);
+	bson_destroy(old);
+	bson_destroy(&doc);
+	return rc;
+}
+
+static int
+mongo_turn_recover(void *impl, size_t *applied)
+{
+	struct mongo *m = impl;
+	bson_t filter = BSON_INITIALIZER, lt;
+	int rc;
+
+	BSON_APPEND_BOOL(&filter, "applied", false);
+	BSON_APPEND_DOCUMENT_BEGIN(&filter, "written_at", &lt);
+	BSON_APPEND_INT64(&lt, "$lt", (int64_t)time(NULL) - TURN_STALE_S);
+	bson_append_document_end(&filter, &lt);
+	rc = turns_apply(m, &filter, TURN_RECOVER_MAX, applied);
+	bson_destroy(&filter);
+	if (*applied > 0)
+		log_warn("mongodb: %zu turn(s) left by a crash completed",
+		    *applied);
+	return rc;
+}
+
 const struct store_ops store_mongo_ops = {
 	.name = "mongodb",
 	.open = mongo_open,
@@ -1791,4 +2404,11 @@ const struct store_ops store_mongo_ops = {
 	.outbox_claim = mongo_outbox_claim,
 	.outbox_reschedule = mongo_outbox_reschedule,
 	.outbox_delete = mongo_outbox_delete,
+	.outbox_due_for = mongo_outbox_due_for,
+	.conv_get = mongo_conv_get,
+	.conv_put = mongo_conv_put,
+	.conv_lease = mongo_conv_lease,
+	.conv_release = mongo_conv_release,
+	.turn_commit = mongo_turn_commit,
+	.turn_recover = mongo_turn_recover,
 };

@@ -131,6 +131,26 @@ static const char *const migrations[] = {
 	"CREATE VIRTUAL TABLE clientes_cianbox__fts USING fts5" CATALOG_FTS5_ARGS ";"
 	"CREATE TABLE clientes_cianbox__lk (lookup TEXT NOT NULL, rid INTEGER NOT NULL,"
 	" PRIMARY KEY (lookup, rid)) WITHOUT ROWID;",
+	/* 4 -> 5: conversations with their lease, the record of committed
+	 * turns (store_turn_commit), outbox lanes (existing entries are
+	 * replies). */
+	"CREATE TABLE conversaciones ("
+	" key TEXT PRIMARY KEY,"
+	" owner TEXT NOT NULL DEFAULT 'bot',"
+	" agent TEXT NOT NULL DEFAULT '',"
+	" last_inbound INTEGER NOT NULL DEFAULT 0,"
+	" updated_at INTEGER NOT NULL DEFAULT 0,"
+	" lease_holder TEXT,"
+	" lease_until INTEGER NOT NULL DEFAULT 0,"
+	" doc TEXT NOT NULL DEFAULT '{}');"
+	"CREATE INDEX conversaciones_owner ON conversaciones (owner, last_inbound);"
+	"CREATE INDEX conversaciones_updated ON conversaciones (updated_at);"
+	"CREATE TABLE turnos ("
+	" id TEXT PRIMARY KEY,"
+	" key TEXT NOT NULL,"
+	" created_at INTEGER NOT NULL);"
+	"ALTER TABLE outbox ADD COLUMN lane INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX outbox_lane ON outbox (lane, created_at, seq);",
 };
 
 #define SQ_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -141,7 +161,8 @@ static const char *const catalogs[] = { "productos_cache", "clientes_cianbox" };
 #define MSG_COLS "id, wa_id, dir, ts, type, status, body, raw"
 #define QUOTE_COLS "id, number, wa_id, state, created_at, expires_at, doc"
 #define OUTBOX_COLS "id, wa_id, kind, payload, last_error, attempts," \
-	" created_at, next_attempt_at"
+	" created_at, next_attempt_at, lane"
+#define CONV_COLS "key, owner, agent, last_inbound, updated_at, doc"
 
 enum sq_query {
 	Q_BEGIN,
@@ -181,6 +202,14 @@ enum sq_query {
 	Q_OUTBOX_CLAIM,
 	Q_OUTBOX_RESCHEDULE,
 	Q_OUTBOX_DELETE,
+	Q_OUTBOX_DUE_FOR,
+	Q_CONV_GET,
+	Q_CONV_PUT,
+	Q_CONV_ENSURE,
+	Q_CONV_LEASE,
+	Q_CONV_RELEASE,
+	Q_TURN_INSERT,
+	Q_TURN_CONV,
 	Q__MAX
 };
 
@@ -280,10 +309,10 @@ static const char *const queries[Q__MAX] = {
 	[Q_QUOTE_DELETE] = "DELETE FROM presupuestos WHERE id = ?1",
 	[Q_OUTBOX_PUT] =
 	    "INSERT INTO outbox (" OUTBOX_COLS ") VALUES"
-	    " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	    " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	[Q_OUTBOX_DUE] =
 	    "SELECT " OUTBOX_COLS " FROM outbox WHERE next_attempt_at <= ?1"
-	    " ORDER BY created_at ASC, seq ASC LIMIT ?2",
+	    " ORDER BY lane ASC, created_at ASC, seq ASC LIMIT ?2",
 	[Q_OUTBOX_COUNT_FOR] = "SELECT count(*) FROM outbox WHERE wa_id = ?1",
 	[Q_OUTBOX_CLAIM] =
 	    "UPDATE outbox SET next_attempt_at = ?3"
@@ -292,6 +321,38 @@ static const char *const queries[Q__MAX] = {
 	    "UPDATE outbox SET attempts = ?2, next_attempt_at = ?3,"
 	    " last_error = ?4 WHERE id = ?1",
 	[Q_OUTBOX_DELETE] = "DELETE FROM outbox WHERE id = ?1",
+	[Q_OUTBOX_DUE_FOR] =
+	    "SELECT " OUTBOX_COLS " FROM outbox WHERE wa_id = ?1"
+	    " AND next_attempt_at <= ?2 ORDER BY created_at ASC, seq ASC"
+	    " LIMIT ?3",
+	[Q_CONV_GET] = "SELECT " CONV_COLS " FROM conversaciones WHERE key = ?1",
+	/* The lease is not the writer's business: left as it is. */
+	[Q_CONV_PUT] =
+	    "INSERT INTO conversaciones (" CONV_COLS ")"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+	    " ON CONFLICT (key) DO UPDATE SET owner = excluded.owner,"
+	    " agent = excluded.agent, last_inbound = excluded.last_inbound,"
+	    " updated_at = excluded.updated_at, doc = excluded.doc",
+	[Q_CONV_ENSURE] =
+	    "INSERT INTO conversaciones (key, updated_at) VALUES (?1, ?2)"
+	    " ON CONFLICT (key) DO NOTHING",
+	[Q_CONV_LEASE] =
+	    "UPDATE conversaciones SET lease_holder = ?2, lease_until = ?4"
+	    " WHERE key = ?1 AND (lease_until <= ?3 OR lease_holder = ?2)",
+	[Q_CONV_RELEASE] =
+	    "UPDATE conversaciones SET lease_holder = NULL, lease_until = 0"
+	    " WHERE key = ?1 AND lease_holder = ?2",
+	[Q_TURN_INSERT] =
+	    "INSERT INTO turnos (id, key, created_at) VALUES (?1, ?2, ?3)"
+	    " ON CONFLICT (id) DO NOTHING",
+	/* A committed turn ends its lease. */
+	[Q_TURN_CONV] =
+	    "INSERT INTO conversaciones (" CONV_COLS ")"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+	    " ON CONFLICT (key) DO UPDATE SET owner = excluded.owner,"
+	    " agent = excluded.agent, last_inbound = excluded.last_inbound,"
+	    " updated_at = excluded.updated_at, doc = excluded.doc,"
+	    " lease_holder = NULL, lease_until = 0",
 };
 
 struct sq {
@@ -415,6 +476,31 @@ static int
 sq_begin(struct sq *s)
 {
 	return sq_simple(s, Q_BEGIN, "begin");
+}
+
+/*
+ * BEGIN IMMEDIATE for the writes that must not be lost to a busy
+ * database (a turn's commit, a lease): the busy handler waits for the
+ * lock, but some SQLITE_BUSY answers (WAL recovery by another process)
+ * come without it, so wait and retry here too, within SQ_BUSY_MS.
+ */
+static int
+sq_begin_retry(struct sq *s)
+{
+	sqlite3_stmt *st;
+	int rc, waited = 0;
+
+	if ((rc = sq_stmt(s, Q_BEGIN, &st)) != OV_OK)
+		return rc;
+	while ((rc = sqlite3_step(st)) != SQLITE_DONE &&
+	    (rc & 0xff) == SQLITE_BUSY && waited < SQ_BUSY_MS) {
+		sqlite3_reset(st);
+		usleep(10000 + (unsigned)(getpid() * 7919 + waited) % 20000);
+		waited += 20;
+	}
+	rc = rc == SQLITE_DONE ? OV_OK : sq_fail(s->db, "begin", rc);
+	sq_release(st);
+	return rc;
 }
 
 static int
@@ -1970,7 +2056,8 @@ sq_outbox_put(void *impl, const struct store_outbox *o)
 	    bind_text(st, 3, o->kind) || bind_text(st, 4, o->payload) ||
 	    bind_text(st, 5, o->last_error) || bind_int(st, 6, o->attempts) ||
 	    bind_int(st, 7, o->created_at) ||
-	    bind_int(st, 8, o->next_attempt_at)) {
+	    bind_int(st, 8, o->next_attempt_at) ||
+	    bind_int(st, 9, (int64_t)o->lane)) {
 		rc = sq_fail(s->db, "outbox put", SQLITE_ERROR);
 		goto out;
 	}
@@ -1986,22 +2073,15 @@ out:
 	return rc;
 }
 
+/* Step a prepared OUTBOX_COLS listing into a malloc'd array. */
 static int
-sq_outbox_due(void *impl, int64_t now, int limit, struct store_outbox **out,
-    size_t *n)
+sq_outbox_rows(struct sq *s, sqlite3_stmt *st, const char *op,
+    struct store_outbox **out, size_t *n)
 {
-	struct sq *s = impl;
-	sqlite3_stmt *st = NULL;
 	struct store_outbox *v = NULL, *nv;
 	size_t len = 0, cap = 0;
-	int rc;
+	int rc, lane;
 
-	if ((rc = sq_stmt(s, Q_OUTBOX_DUE, &st)) != OV_OK)
-		goto out;
-	if (bind_int(st, 1, now) || bind_int(st, 2, limit)) {
-		rc = sq_fail(s->db, "outbox due", SQLITE_ERROR);
-		goto out;
-	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct store_outbox *o;
 
@@ -2026,9 +2106,13 @@ sq_outbox_due(void *impl, int64_t now, int limit, struct store_outbox **out,
 		o->attempts = sqlite3_column_int(st, 5);
 		o->created_at = (int64_t)sqlite3_column_int64(st, 6);
 		o->next_attempt_at = (int64_t)sqlite3_column_int64(st, 7);
+		lane = sqlite3_column_int(st, 8);
+		o->lane = lane == STORE_LANE_AGENT ? STORE_LANE_AGENT :
+		    lane == STORE_LANE_CAMPAIGN ? STORE_LANE_CAMPAIGN :
+		    STORE_LANE_REPLY;
 	}
 	if (rc != SQLITE_DONE) {
-		rc = sq_fail(s->db, "outbox due", rc);
+		rc = sq_fail(s->db, op, rc);
 		goto out;
 	}
 	rc = OV_OK;
@@ -2037,6 +2121,46 @@ sq_outbox_due(void *impl, int64_t now, int limit, struct store_outbox **out,
 	v = NULL;
 out:
 	store_outbox_free(v, len);
+	return rc;
+}
+
+static int
+sq_outbox_due(void *impl, int64_t now, int limit, struct store_outbox **out,
+    size_t *n)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = sq_stmt(s, Q_OUTBOX_DUE, &st)) != OV_OK)
+		goto out;
+	if (bind_int(st, 1, now) || bind_int(st, 2, limit)) {
+		rc = sq_fail(s->db, "outbox due", SQLITE_ERROR);
+		goto out;
+	}
+	rc = sq_outbox_rows(s, st, "outbox due", out, n);
+out:
+	sq_release(st);
+	return rc;
+}
+
+static int
+sq_outbox_due_for(void *impl, const char *wa_id, int64_t now, int limit,
+    struct store_outbox **out, size_t *n)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = sq_stmt(s, Q_OUTBOX_DUE_FOR, &st)) != OV_OK)
+		goto out;
+	if (bind_text(st, 1, wa_id) || bind_int(st, 2, now) ||
+	    bind_int(st, 3, limit)) {
+		rc = sq_fail(s->db, "outbox due for", SQLITE_ERROR);
+		goto out;
+	}
+	rc = sq_outbox_rows(s, st, "outbox due for", out, n);
+out:
 	sq_release(st);
 	return rc;
 }
@@ -2130,6 +2254,224 @@ out:
 	return rc;
 }
 
+/* ---- conversaciones, turnos -------------------------------------------- */
+
+static int
+sq_conv_get(void *impl, const char *key, struct store_conv *out, bool *found)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*found = false;
+	if ((rc = sq_stmt(s, Q_CONV_GET, &st)) != OV_OK)
+		goto out;
+	if (bind_text(st, 1, key)) {
+		rc = sq_fail(s->db, "conversation get", SQLITE_ERROR);
+		goto out;
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		rc = OV_OK;
+		goto out;
+	}
+	if (rc != SQLITE_ROW) {
+		rc = sq_fail(s->db, "conversation get", rc);
+		goto out;
+	}
+	col_copy(out->key, sizeof(out->key), st, 0);
+	col_copy(out->owner, sizeof(out->owner), st, 1);
+	col_copy(out->agent, sizeof(out->agent), st, 2);
+	out->last_inbound = (int64_t)sqlite3_column_int64(st, 3);
+	out->updated_at = (int64_t)sqlite3_column_int64(st, 4);
+	if ((rc = col_dup(st, 5, &out->doc)) != OV_OK)
+		goto out;
+	if (out->doc == NULL && (out->doc = strdup("{}")) == NULL) {
+		rc = OV_ENOMEM;
+		goto out;
+	}
+	*found = true;
+out:
+	sq_release(st);
+	return rc;
+}
+
+/* Bind a record's CONV_COLS: ?1 key .. ?6 doc, updated_at = now. */
+static int
+bind_conv(sqlite3_stmt *st, const struct store_conv *c, int64_t now)
+{
+	return bind_text(st, 1, c->key) || bind_text(st, 2, c->owner) ||
+	    bind_text(st, 3, c->agent) || bind_int(st, 4, c->last_inbound) ||
+	    bind_int(st, 5, now) || bind_text(st, 6, c->doc);
+}
+
+static int
+sq_conv_put(void *impl, const struct store_conv *c, int64_t now)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = sq_stmt(s, Q_CONV_PUT, &st)) != OV_OK)
+		goto out;
+	if (bind_conv(st, c, now)) {
+		rc = sq_fail(s->db, "conversation put", SQLITE_ERROR);
+		goto out;
+	}
+	rc = sq_step_done(s->db, st, "conversation put");
+out:
+	sq_release(st);
+	return rc;
+}
+
+/* The record, created empty when missing, then one compare-and-set
+ * UPDATE: of many takers only the first finds the lease free. */
+static int
+sq_conv_lease(void *impl, const char *key, const char *holder, int64_t now,
+    int64_t until, bool *got)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	bool taken;
+	int rc;
+
+	if ((rc = sq_begin_retry(s)) != OV_OK)
+		goto out;
+	if ((rc = sq_stmt(s, Q_CONV_ENSURE, &st)) != OV_OK)
+		goto out;
+	if (bind_text(st, 1, key) || bind_int(st, 2, now)) {
+		rc = sq_fail(s->db, "conversation lease", SQLITE_ERROR);
+		goto out;
+	}
+	if ((rc = sq_step_done(s->db, st, "conversation lease")) != OV_OK)
+		goto out;
+	sq_release(st);
+	if ((rc = sq_stmt(s, Q_CONV_LEASE, &st)) != OV_OK)
+		goto out;
+	if (bind_text(st, 1, key) || bind_text(st, 2, holder) ||
+	    bind_int(st, 3, now) || bind_int(st, 4, until)) {
+		rc = sq_fail(s->db, "conversation lease", SQLITE_ERROR);
+		goto out;
+	}
+	if ((rc = sq_step_done(s->db, st, "conversation lease")) != OV_OK)
+		goto out;
+	taken = sqlite3_changes(s->db) == 1;
+	sq_release(st);
+	st = NULL;
+	if ((rc = sq_commit(s)) != OV_OK)
+		goto out;
+	*got = taken;
+out:
+	sq_release(st);
+	if (rc != OV_OK)
+		sq_rollback(s);
+	return rc;
+}
+
+static int
+sq_conv_release(void *impl, const char *key, const char *holder)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = sq_stmt(s, Q_CONV_RELEASE, &st)) != OV_OK)
+		goto out;
+	if (bind_text(st, 1, key) || bind_text(st, 2, holder)) {
+		rc = sq_fail(s->db, "conversation release", SQLITE_ERROR);
+		goto out;
+	}
+	rc = sq_step_done(s->db, st, "conversation release");
+out:
+	sq_release(st);
+	return rc;
+}
+
+/* One statement of a turn's transaction, bound by the caller. */
+static int
+turn_step(struct sq *s, sqlite3_stmt *st, const char *op)
+{
+	int rc = sq_step_done(s->db, st, op);
+
+	sq_release(st);
+	return rc;
+}
+
+/*
+ * A turn in one BEGIN IMMEDIATE transaction: its id into turnos (taken:
+ * OV_EEXIST, nothing changes), the conversation with the lease ended,
+ * the outbox entries, the messages handled. Any failure rolls back all.
+ */
+static int
+sq_turn_commit(void *impl, const struct store_turn *t)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = sq_begin_retry(s)) != OV_OK)
+		goto out;
+	if ((rc = sq_stmt(s, Q_TURN_INSERT, &st)) != OV_OK)
+		goto out;
+	if (bind_text(st, 1, t->id) || bind_text(st, 2, t->conv->key) ||
+	    bind_int(st, 3, t->now)) {
+		rc = sq_fail(s->db, "turn commit", SQLITE_ERROR);
+		goto out;
+	}
+	if ((rc = turn_step(s, st, "turn commit")) != OV_OK)
+		goto out;
+	st = NULL;
+	if (sqlite3_changes(s->db) != 1) {
+		rc = OV_EEXIST;   /* committed before: its effects stand */
+		goto out;
+	}
+	if ((rc = sq_stmt(s, Q_TURN_CONV, &st)) != OV_OK)
+		goto out;
+	if (bind_conv(st, t->conv, t->now)) {
+		rc = sq_fail(s->db, "turn commit", SQLITE_ERROR);
+		goto out;
+	}
+	if ((rc = turn_step(s, st, "turn commit")) != OV_OK)
+		goto out;
+	st = NULL;
+	for (size_t i = 0; i < t->nreplies; i++) {
+		if ((rc = sq_outbox_put(s, &t->replies[i])) != OV_OK) {
+			if (rc == OV_EEXIST) {
+				log_error("sqlite store: turn commit: outbox id "
+				    "%s is taken", t->replies[i].id);
+				rc = OV_ESTORE;
+			}
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < t->nmsgs; i++) {
+		if ((rc = sq_stmt(s, Q_IN_DONE, &st)) != OV_OK)
+			goto out;
+		if (bind_int(st, 1, t->now) || bind_text(st, 2, t->msg_ids[i])) {
+			rc = sq_fail(s->db, "turn commit", SQLITE_ERROR);
+			goto out;
+		}
+		if ((rc = turn_step(s, st, "turn commit")) != OV_OK)
+			goto out;
+		st = NULL;
+	}
+	rc = sq_commit(s);
+out:
+	sq_release(st);
+	if (rc != OV_OK)
+		sq_rollback(s);
+	return rc;
+}
+
+/* Nothing is ever half applied here. */
+static int
+sq_turn_recover(void *impl, size_t *applied)
+{
+	(void)impl;
+	*applied = 0;
+	return OV_OK;
+}
+
 const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -2165,4 +2507,11 @@ const struct store_ops store_sqlite_ops = {
 	.outbox_claim = sq_outbox_claim,
 	.outbox_reschedule = sq_outbox_reschedule,
 	.outbox_delete = sq_outbox_delete,
+	.outbox_due_for = sq_outbox_due_for,
+	.conv_get = sq_conv_get,
+	.conv_put = sq_conv_put,
+	.conv_lease = sq_conv_lease,
+	.conv_release = sq_conv_release,
+	.turn_commit = sq_turn_commit,
+	.turn_recover = sq_turn_recover,
 };

@@ -30,7 +30,9 @@ mongomock gaps this file papers over, so the C driver sees real behaviour:
   - renameCollection arrives on the admin database with full namespaces;
   - empty first batches and getMore: cursors are kept here, mongomock only
     returns lists;
-  - drop of a missing collection answers ok (as MongoDB 7 does).
+  - drop of a missing collection answers ok (as MongoDB 7 does);
+  - a unique index with a partialFilterExpression is checked against the
+    documents the filter matches only, as MongoDB does.
 """
 
 import signal
@@ -300,6 +302,28 @@ INDEX_OPTIONS = ('name', 'unique', 'sparse', 'expireAfterSeconds',
                  'partialFilterExpression')
 
 
+def create_partial_unique(coll, keys, spec):
+    """A unique index with a partialFilterExpression: MongoDB checks only
+    the documents the filter matches (mongomock's create_index checks them
+    all, though its inserts honour the filter)."""
+    seen = set()
+    for d in coll.find(spec['partialFilterExpression']):
+        value = tuple(repr(d.get(k)) for k, _ in keys)
+        if value in seen:
+            raise mongomock.DuplicateKeyError('E11000 duplicate key error',
+                                              11000)
+        seen.add(value)
+    name = spec.get('name') or '_'.join('%s_%s' % kv for kv in keys)
+    index = {'key': mongomock.helpers.create_index_list(keys),
+             'unique': True,
+             'partialFilterExpression': spec['partialFilterExpression']}
+    old = coll._store.indexes.get(name)
+    if old is not None and old != index:
+        raise CommandError(85, 'Index with name: %s already exists with '
+                               'different options' % name)
+    coll._store.create_index(name, index)
+
+
 def cmd_create_indexes(db, doc):
     coll = db[doc['createIndexes']]
     created = doc['createIndexes'] not in db.list_collection_names()
@@ -308,6 +332,9 @@ def cmd_create_indexes(db, doc):
         keys = list(spec['key'].items())
         if keys == [('_id', 1)]:
             continue        # always there
+        if spec.get('unique') and 'partialFilterExpression' in spec:
+            create_partial_unique(coll, keys, spec)
+            continue
         coll.create_index(keys, **{k: spec[k] for k in INDEX_OPTIONS
                                    if k in spec})
     return {'createdCollectionAutomatically': created,

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <mongoc/mongoc.h>
 #include <sqlite3.h>
 
 #include "check.h"
@@ -1867,6 +1868,665 @@ test_outbox_claim_race(void)
 	CHECK_INT(store_outbox_delete(st, "ob-race"), OV_OK);
 }
 
+/* ---- conversaciones, turnos, lanes ---------------------------------------- */
+
+static void
+conv_set(struct store_conv *c, const char *key, const char *owner,
+    const char *agent, int64_t last_inbound, const char *doc)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->key, sizeof(c->key), "%s", key);
+	snprintf(c->owner, sizeof(c->owner), "%s", owner);
+	snprintf(c->agent, sizeof(c->agent), "%s", agent);
+	c->last_inbound = last_inbound;
+	c->doc = (char *)doc;
+}
+
+/* The document of key, or NULL; caller frees. */
+static char *
+conv_doc(const char *key)
+{
+	struct store_conv c;
+	bool found = false;
+
+	if (store_conv_get(st, key, &c, &found) != OV_OK || !found)
+		return NULL;
+	return c.doc;
+}
+
+static void
+test_conv_get_put(void)
+{
+	struct store_conv c, got;
+	bool found = true;
+	char big[STORE_CONV_DOC_MAX + 2];
+	char *doc;
+
+	CHECK_INT(store_conv_get(st, "5493415557001", &got, &found), OV_OK);
+	CHECK(!found);
+	CHECK(got.doc == NULL);
+	conv_set(&c, "5493415557001", "", "", 1700, "{\"pending\":\"qty\"}");
+	CHECK_INT(store_conv_put(st, &c), OV_OK);
+	CHECK_INT(store_conv_get(st, "5493415557001", &got, &found), OV_OK);
+	CHECK(found);
+	if (found) {
+		CHECK_STR(got.key, "5493415557001");
+		CHECK_STR(got.owner, "bot");     /* "" reads as "bot" */
+		CHECK_STR(got.agent, "");
+		CHECK_INT(got.last_inbound, 1700);
+		CHECK(got.updated_at > 0);
+		CHECK_STR(got.doc, "{\"pending\":\"qty\"}");
+		store_conv_clear(&got);
+		CHECK(got.doc == NULL);
+	}
+	/* An upsert replaces; a BSUID is a key; no doc reads as "{}". */
+	conv_set(&c, "5493415557001", "agent", "vendedor 2", 1800, NULL);
+	CHECK_INT(store_conv_put(st, &c), OV_OK);
+	CHECK_INT(store_conv_get(st, "5493415557001", &got, &found), OV_OK);
+	CHECK(found);
+	if (found) {
+		CHECK_STR(got.owner, "agent");
+		CHECK_STR(got.agent, "vendedor 2");
+		CHECK_INT(got.last_inbound, 1800);
+		CHECK_STR(got.doc, "{}");
+		store_conv_clear(&got);
+	}
+	conv_set(&c, "AR.1502576394655843", "bot", "", 5, "{\"$set\":{\"a\":1}}");
+	CHECK_INT(store_conv_put(st, &c), OV_OK);
+	doc = conv_doc("AR.1502576394655843");
+	CHECK_STR(doc, "{\"$set\":{\"a\":1}}");
+	free(doc);
+	CHECK(conv_doc("ar.1502576394655843") == NULL);
+
+	/* Validation. */
+	CHECK_INT(store_conv_get(st, "", &got, &found), OV_EINVAL);
+	CHECK_INT(store_conv_get(st, "{\"$ne\":1}", &got, &found), OV_EINVAL);
+	CHECK_INT(store_conv_get(st, "549 341", &got, &found), OV_EINVAL);
+	CHECK_INT(store_conv_get(st, "123456789012345678901234567890123",
+	    &got, &found), OV_EINVAL);
+	CHECK_INT(store_conv_get(st, "5493415557001", NULL, &found), OV_EINVAL);
+	conv_set(&c, "5493415557001", "boss", "", 1, "{}");
+	CHECK_INT(store_conv_put(st, &c), OV_EINVAL);
+	conv_set(&c, "5493415557001", "agent", "a\nb", 1, "{}");
+	CHECK_INT(store_conv_put(st, &c), OV_EINVAL);
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	conv_set(&c, "5493415557001", "bot", "", 1, big);
+	CHECK_INT(store_conv_put(st, &c), OV_EINVAL);
+	conv_set(&c, "54934155570-1", "bot", "", 1, "{}");
+	CHECK_INT(store_conv_put(st, &c), OV_EINVAL);
+	CHECK_INT(store_conv_put(st, NULL), OV_EINVAL);
+	/* Nothing of that reached the record. */
+	doc = conv_doc("5493415557001");
+	CHECK_STR(doc, "{}");
+	free(doc);
+}
+
+static void
+test_conv_lease(void)
+{
+	const char *k = "5493415557002";
+	struct store_conv c;
+	bool got = false, found = false;
+	char *doc;
+
+	/* None yet: taken, and the record made empty. */
+	CHECK_INT(store_conv_lease(st, k, "node-a:1", 1000, 1100, &got), OV_OK);
+	CHECK(got);
+	CHECK_INT(store_conv_get(st, k, &c, &found), OV_OK);
+	CHECK(found);
+	if (found) {
+		CHECK_STR(c.doc, "{}");
+		CHECK_STR(c.owner, "bot");
+		store_conv_clear(&c);
+	}
+	/* Held by another until 1100. */
+	CHECK_INT(store_conv_lease(st, k, "node-b:2", 1050, 1150, &got), OV_OK);
+	CHECK(!got);
+	/* The holder again: renewed. */
+	CHECK_INT(store_conv_lease(st, k, "node-a:1", 1060, 1200, &got), OV_OK);
+	CHECK(got);
+	CHECK_INT(store_conv_lease(st, k, "node-b:2", 1199, 1300, &got), OV_OK);
+	CHECK(!got);
+	/* Expired (lease_until <= now): anyone's. */
+	CHECK_INT(store_conv_lease(st, k, "node-b:2", 1200, 1300, &got), OV_OK);
+	CHECK(got);
+	/* A release by someone else changes nothing. */
+	CHECK_INT(store_conv_release(st, k, "node-a:1"), OV_OK);
+	CHECK_INT(store_conv_lease(st, k, "node-c:3", 1250, 1350, &got), OV_OK);
+	CHECK(!got);
+	CHECK_INT(store_conv_release(st, k, "node-b:2"), OV_OK);
+	CHECK_INT(store_conv_lease(st, k, "node-c:3", 1250, 1350, &got), OV_OK);
+	CHECK(got);
+	CHECK_INT(store_conv_release(st, k, "node-c:3"), OV_OK);
+	CHECK_INT(store_conv_release(st, "5493415557999", "node-c:3"), OV_OK);
+
+	/* A lease leaves the state alone. */
+	conv_set(&c, k, "bot", "", 7, "{\"cart\":[]}");
+	CHECK_INT(store_conv_put(st, &c), OV_OK);
+	CHECK_INT(store_conv_lease(st, k, "node-a:1", 2000, 2100, &got), OV_OK);
+	CHECK(got);
+	doc = conv_doc(k);
+	CHECK_STR(doc, "{\"cart\":[]}");
+	free(doc);
+	/* ... and a put leaves the lease alone. */
+	CHECK_INT(store_conv_put(st, &c), OV_OK);
+	CHECK_INT(store_conv_lease(st, k, "node-b:2", 2050, 2100, &got), OV_OK);
+	CHECK(!got);
+	CHECK_INT(store_conv_release(st, k, "node-a:1"), OV_OK);
+
+	CHECK_INT(store_conv_lease(st, k, "", 1, 2, &got), OV_EINVAL);
+	CHECK_INT(store_conv_lease(st, k, "a\tb", 1, 2, &got), OV_EINVAL);
+	CHECK_INT(store_conv_lease(st, k, "n", 1, 2, NULL), OV_EINVAL);
+	CHECK_INT(store_conv_lease(st, "{\"$gt\":\"\"}", "n", 1, 2, &got),
+	    OV_EINVAL);
+	CHECK_INT(store_conv_release(st, k, NULL), OV_EINVAL);
+}
+
+/* Many nodes taking one free lease at once: exactly one gets it. */
+static void
+lease_child(struct store *cst, int idx, unsigned char *out)
+{
+	char holder[32];
+	bool got = false;
+	int rc;
+
+	snprintf(holder, sizeof(holder), "child-%d", idx);
+	rc = store_conv_lease(cst, "5493415557003", holder, 5000, 5100, &got);
+	out[0] = rc != OV_OK ? 2 : got ? 1 : 0;
+}
+
+static void
+test_conv_lease_race(void)
+{
+	unsigned char res[NCHILD];
+	int won = 0, other = 0;
+
+	memset(res, 9, sizeof(res));
+	CHECK_INT(run_children(NCHILD, 1, lease_child, res), 0);
+	for (int i = 0; i < NCHILD; i++) {
+		if (res[i] == 1)
+			won++;
+		else if (res[i] != 0)
+			other++;
+	}
+	CHECK_INT(won, 1);
+	CHECK_INT(other, 0);
+}
+
+/* Outbox entries of a turn. */
+static void
+reply_init(struct store_outbox *o, const char *id, const char *wa_id,
+    enum store_lane lane, int64_t at, const char *payload)
+{
+	outbox_init(o, id, wa_id, at, at, payload);
+	o->lane = lane;
+}
+
+static const char *
+msg_status(const char *id, char *buf, size_t len)
+{
+	return status_of(id, buf, len);
+}
+
+static void
+test_turn_commit(void)
+{
+	const char *k = "5493415557004";
+	const char *ids[] = { "wamid.T4.a", "wamid.T4.b" };
+	struct store_outbox r[2], *v = NULL;
+	struct store_conv c;
+	struct store_turn t;
+	enum store_claim cl;
+	bool got = false, found = false;
+	size_t n = 0;
+	int64_t count = -1;
+	char buf[32], *doc;
+
+	CHECK_INT(claim(st, ids[0], k, 3000, 300, "hola", &cl), OV_OK);
+	CHECK_INT(claim(st, ids[1], k, 3001, 300, "precio del disco", &cl),
+	    OV_OK);
+	CHECK_INT(store_conv_lease(st, k, "node-a:1", 3002, 3100, &got), OV_OK);
+	CHECK(got);
+
+	conv_set(&c, k, "bot", "", 3001, "{\"pending\":\"qty\",\"n\":1}");
+	reply_init(&r[0], "wamid.T4.a#0", k, STORE_LANE_REPLY, 3005,
+	    "{\"text\":\"¡Hola!\"}");
+	reply_init(&r[1], "wamid.T4.a#1", k, STORE_LANE_REPLY, 3005,
+	    "{\"text\":\"¿Cuántas?\"}");
+	memset(&t, 0, sizeof(t));
+	t.id = "wamid.T4.a";
+	t.conv = &c;
+	t.replies = r;
+	t.nreplies = 2;
+	t.msg_ids = ids;
+	t.nmsgs = 2;
+	t.now = 3005;
+	CHECK_INT(store_turn_commit(st, &t), OV_OK);
+
+	/* Every effect stands. */
+	CHECK_INT(store_conv_get(st, k, &c, &found), OV_OK);
+	CHECK(found);
+	if (found) {
+		CHECK_STR(c.doc, "{\"pending\":\"qty\",\"n\":1}");
+		CHECK_INT(c.last_inbound, 3001);
+		CHECK_INT(c.updated_at, 3005);
+		store_conv_clear(&c);
+	}
+	CHECK_STR(msg_status(ids[0], buf, sizeof(buf)), "handled");
+	CHECK_STR(msg_status(ids[1], buf, sizeof(buf)), "handled");
+	CHECK_INT(store_outbox_due_for(st, k, 3005, 10, &v, &n), OV_OK);
+	CHECK_INT(n, 2);
+	if (n == 2) {
+		CHECK_STR(v[0].id, "wamid.T4.a#0");
+		CHECK_STR(v[0].payload, "{\"text\":\"¡Hola!\"}");
+		CHECK_INT(v[0].lane, STORE_LANE_REPLY);
+		CHECK_STR(v[1].id, "wamid.T4.a#1");
+	}
+	store_outbox_free(v, n);
+	/* The lease went with the commit. */
+	CHECK_INT(store_conv_lease(st, k, "node-b:2", 3010, 3100, &got), OV_OK);
+	CHECK(got);
+	CHECK_INT(store_conv_release(st, k, "node-b:2"), OV_OK);
+
+	/* The same turn again (a replay): nothing changes, nothing twice. */
+	conv_set(&c, k, "bot", "", 3001, "{\"replayed\":true}");
+	t.conv = &c;
+	t.now = 3050;
+	CHECK_INT(store_turn_commit(st, &t), OV_EEXIST);
+	doc = conv_doc(k);
+	CHECK_STR(doc, "{\"pending\":\"qty\",\"n\":1}");
+	free(doc);
+	CHECK_INT(store_outbox_count_for(st, k, &count), OV_OK);
+	CHECK_INT(count, 2);
+
+	/* A turn with no replies and no messages is a state change. */
+	conv_set(&c, k, "agent", "ana", 3001, "{\"n\":2}");
+	memset(&t, 0, sizeof(t));
+	t.id = "wamid.T4.c";
+	t.conv = &c;
+	t.now = 3060;
+	CHECK_INT(store_turn_commit(st, &t), OV_OK);
+	CHECK_INT(store_conv_get(st, k, &c, &found), OV_OK);
+	CHECK(found);
+	if (found) {
+		CHECK_STR(c.owner, "agent");
+		CHECK_STR(c.agent, "ana");
+		CHECK_STR(c.doc, "{\"n\":2}");
+		store_conv_clear(&c);
+	}
+	CHECK_INT(store_outbox_delete(st, "wamid.T4.a#0"), OV_OK);
+	CHECK_INT(store_outbox_delete(st, "wamid.T4.a#1"), OV_OK);
+
+	/* Validation: bounds, distinct reply ids, a valid record. */
+	conv_set(&c, k, "bot", "", 1, "{}");
+	memset(&t, 0, sizeof(t));
+	t.id = "wamid.T4.d";
+	t.conv = &c;
+	t.replies = r;
+	reply_init(&r[0], "dup", k, STORE_LANE_REPLY, 1, "{}");
+	reply_init(&r[1], "dup", k, STORE_LANE_REPLY, 1, "{}");
+	t.nreplies = 2;
+	CHECK_INT(store_turn_commit(st, &t), OV_EINVAL);
+	reply_init(&r[1], "other", k, (enum store_lane)7, 1, "{}");
+	CHECK_INT(store_turn_commit(st, &t), OV_EINVAL);
+	t.nreplies = STORE_TURN_REPLIES_MAX + 1;
+	CHECK_INT(store_turn_commit(st, &t), OV_EINVAL);
+	t.nreplies = 0;
+	t.nmsgs = 1;
+	t.msg_ids = NULL;
+	CHECK_INT(store_turn_commit(st, &t), OV_EINVAL);
+	t.nmsgs = 0;
+	t.id = "";
+	CHECK_INT(store_turn_commit(st, &t), OV_EINVAL);
+	t.id = "wamid.T4.d";
+	t.conv = NULL;
+	CHECK_INT(store_turn_commit(st, &t), OV_EINVAL);
+	CHECK_INT(store_turn_commit(st, NULL), OV_EINVAL);
+	/* None of those was recorded: the id is still free. */
+	t.conv = &c;
+	CHECK_INT(store_turn_commit(st, &t), OV_OK);
+}
+
+/* SQLite: a turn that cannot be written whole leaves nothing behind. */
+static void
+test_turn_all_or_nothing(void)
+{
+	const char *k = "5493415557005";
+	const char *ids[] = { "wamid.T5.a" };
+	struct store_outbox r[2];
+	struct store_conv c;
+	struct store_turn t;
+	enum store_claim cl;
+	int64_t count = -1;
+	char buf[32], *doc;
+
+	conv_set(&c, k, "bot", "", 1, "{\"old\":true}");
+	CHECK_INT(store_conv_put(st, &c), OV_OK);
+	CHECK_INT(claim(st, ids[0], k, 4000, 300, "hola", &cl), OV_OK);
+	/* The second reply's id is taken: the commit fails as a whole. */
+	reply_init(&r[0], "taken", k, STORE_LANE_REPLY, 4000, "{\"t\":0}");
+	CHECK_INT(store_outbox_put(st, &r[0]), OV_OK);
+	reply_init(&r[0], "wamid.T5.a#0", k, STORE_LANE_REPLY, 4001, "{\"t\":1}");
+	reply_init(&r[1], "taken", k, STORE_LANE_REPLY, 4001, "{\"t\":2}");
+	conv_set(&c, k, "bot", "", 4000, "{\"new\":true}");
+	memset(&t, 0, sizeof(t));
+	t.id = "wamid.T5.a";
+	t.conv = &c;
+	t.replies = r;
+	t.nreplies = 2;
+	t.msg_ids = ids;
+	t.nmsgs = 1;
+	t.now = 4001;
+	CHECK(store_turn_commit(st, &t) != OV_OK);
+	doc = conv_doc(k);
+	CHECK_STR(doc, "{\"old\":true}");
+	free(doc);
+	CHECK_INT(store_outbox_count_for(st, k, &count), OV_OK);
+	CHECK_INT(count, 1);
+	CHECK_STR(status_of(ids[0], buf, sizeof(buf)), "received");
+	/* The turn was not recorded: it can be committed once fixed. */
+	reply_init(&r[1], "wamid.T5.a#1", k, STORE_LANE_REPLY, 4001, "{\"t\":2}");
+	CHECK_INT(store_turn_commit(st, &t), OV_OK);
+	CHECK_INT(store_outbox_count_for(st, k, &count), OV_OK);
+	CHECK_INT(count, 3);
+	CHECK_STR(status_of(ids[0], buf, sizeof(buf)), "handled");
+	store_outbox_delete(st, "taken");
+	store_outbox_delete(st, "wamid.T5.a#0");
+	store_outbox_delete(st, "wamid.T5.a#1");
+}
+
+/* Replies go before a salesperson's messages, and those before
+ * campaigns, whatever their age; one recipient's list is theirs alone,
+ * oldest first. */
+static void
+test_outbox_lanes(void)
+{
+	struct store_outbox o, *v = NULL;
+	size_t n = 0;
+
+	reply_init(&o, "lane-camp", "5493415557006", STORE_LANE_CAMPAIGN, 100,
+	    "{\"text\":\"promo\"}");
+	CHECK_INT(store_outbox_put(st, &o), OV_OK);
+	reply_init(&o, "lane-agent", "5493415557007", STORE_LANE_AGENT, 150,
+	    "{\"text\":\"soy Ana\"}");
+	CHECK_INT(store_outbox_put(st, &o), OV_OK);
+	reply_init(&o, "lane-reply", "5493415557006", STORE_LANE_REPLY, 200,
+	    "{\"text\":\"hola\"}");
+	CHECK_INT(store_outbox_put(st, &o), OV_OK);
+	reply_init(&o, "lane-later", "5493415557006", STORE_LANE_REPLY, 300,
+	    "{\"text\":\"después\"}");
+	o.next_attempt_at = 900;
+	CHECK_INT(store_outbox_put(st, &o), OV_OK);
+
+	CHECK_INT(store_outbox_due(st, 500, 10, &v, &n), OV_OK);
+	CHECK_INT(n, 3);
+	if (n == 3) {
+		CHECK_STR(v[0].id, "lane-reply");
+		CHECK_INT(v[0].lane, STORE_LANE_REPLY);
+		CHECK_STR(v[1].id, "lane-agent");
+		CHECK_INT(v[1].lane, STORE_LANE_AGENT);
+		CHECK_STR(v[2].id, "lane-camp");
+		CHECK_INT(v[2].lane, STORE_LANE_CAMPAIGN);
+	}
+	store_outbox_free(v, n);
+	CHECK_INT(store_outbox_due_for(st, "5493415557006", 500, 10, &v, &n),
+	    OV_OK);
+	CHECK_INT(n, 2);
+	if (n == 2) {
+		CHECK_STR(v[0].id, "lane-camp");   /* oldest first, any lane */
+		CHECK_STR(v[1].id, "lane-reply");
+	}
+	store_outbox_free(v, n);
+	CHECK_INT(store_outbox_due_for(st, "5493415557006", 1000, 1, &v, &n),
+	    OV_OK);
+	CHECK_INT(n, 1);
+	store_outbox_free(v, n);
+	CHECK_INT(store_outbox_due_for(st, "5493415557008", 1000, 10, &v, &n),
+	    OV_OK);
+	CHECK_INT(n, 0);
+	store_outbox_free(v, n);
+	CHECK_INT(store_outbox_due_for(st, "{\"$ne\":1}", 1000, 10, &v, &n),
+	    OV_EINVAL);
+	CHECK_INT(store_outbox_due_for(st, "5493415557006", 1000, 0, &v, &n),
+	    OV_EINVAL);
+	reply_init(&o, "lane-bad", "5493415557006", (enum store_lane)3, 1, "{}");
+	CHECK_INT(store_outbox_put(st, &o), OV_EINVAL);
+	store_outbox_delete(st, "lane-camp");
+	store_outbox_delete(st, "lane-agent");
+	store_outbox_delete(st, "lane-reply");
+	store_outbox_delete(st, "lane-later");
+}
+
+/* ---- MongoDB: turns left half done, foreign documents -------------------- */
+
+static mongoc_collection_t *
+mongo_coll(mongoc_client_t *cl, const char *name)
+{
+	return mongoc_client_get_collection(cl, getenv("MONGODB_DB"), name);
+}
+
+/* One update or delete through the driver, as another program would. */
+static bool
+mongo_write(mongoc_client_t *cl, const char *coll, const char *filter_json,
+    const char *update_json)
+{
+	mongoc_collection_t *c = mongo_coll(cl, coll);
+	bson_t *filter = bson_new_from_json((const uint8_t *)filter_json, -1,
+	    NULL);
+	bson_t *update = update_json == NULL ? NULL :
+	    bson_new_from_json((const uint8_t *)update_json, -1, NULL);
+	bool ok = false;
+
+	if (filter != NULL && (update_json == NULL || update != NULL)) {
+		if (update == NULL)
+			ok = mongoc_collection_delete_many(c, filter, NULL, NULL,
+			    NULL);
+		else
+			ok = mongoc_collection_update_many(c, filter, update,
+			    NULL, NULL, NULL);
+	}
+	bson_destroy(filter);
+	bson_destroy(update);
+	mongoc_collection_destroy(c);
+	return ok;
+}
+
+static bool
+mongo_insert(mongoc_client_t *cl, const char *coll, const char *json)
+{
+	mongoc_collection_t *c = mongo_coll(cl, coll);
+	bson_t *doc = bson_new_from_json((const uint8_t *)json, -1, NULL);
+	bool ok = doc != NULL &&
+	    mongoc_collection_insert_one(c, doc, NULL, NULL, NULL);
+
+	bson_destroy(doc);
+	mongoc_collection_destroy(c);
+	return ok;
+}
+
+static bool
+turn_applied(mongoc_client_t *cl, const char *id)
+{
+	mongoc_collection_t *c = mongo_coll(cl, "turnos");
+	bson_t *filter = BCON_NEW("_id", BCON_UTF8(id), "applied",
+	    BCON_BOOL(true));
+	int64_t n = mongoc_collection_count_documents(c, filter, NULL, NULL,
+	    NULL, NULL);
+
+	bson_destroy(filter);
+	mongoc_collection_destroy(c);
+	return n == 1;
+}
+
+/* The turn T6 as a crash between writing it and applying it leaves it:
+ * the document there, none of its effects (stale: written long ago). */
+static bool
+undo_turn_t6(mongoc_client_t *cl, bool outbox_done)
+{
+	char set[160];
+
+	snprintf(set, sizeof(set), "{\"$set\": {\"applied\": false, "
+	    "\"outbox_done\": %s, \"written_at\": 0}}",
+	    outbox_done ? "true" : "false");
+	return mongo_write(cl, "conversaciones", "{\"_id\": \"5493415557009\"}",
+	    NULL) &&
+	    mongo_write(cl, "outbox", "{\"_id\": \"wamid.T6#0\"}", NULL) &&
+	    mongo_write(cl, "mensajes", "{\"_id\": \"wamid.T6\"}",
+	    "{\"$set\": {\"status\": \"received\"}}") &&
+	    mongo_write(cl, "turnos", "{\"_id\": \"wamid.T6\"}", set);
+}
+
+static void
+test_mongo_turn_recovery(void)
+{
+	const char *k = "5493415557009";
+	const char *ids[] = { "wamid.T6" };
+	mongoc_client_t *cl = mongoc_client_new(getenv("MONGODB_URI"));
+	struct store_outbox r;
+	struct store_conv c;
+	struct store_turn t;
+	enum store_claim clm;
+	size_t applied = 0;
+	int64_t count = -1;
+	bool found = false;
+	char buf[32], *doc;
+
+	CHECK(cl != NULL);
+	if (cl == NULL)
+		return;
+	CHECK_INT(claim(st, ids[0], k, 6000, 300, "hola", &clm), OV_OK);
+	conv_set(&c, k, "bot", "", 6000, "{\"n\":6}");
+	reply_init(&r, "wamid.T6#0", k, STORE_LANE_REPLY, 6001,
+	    "{\"text\":\"¡Hola!\"}");
+	memset(&t, 0, sizeof(t));
+	t.id = ids[0];
+	t.conv = &c;
+	t.replies = &r;
+	t.nreplies = 1;
+	t.msg_ids = ids;
+	t.nmsgs = 1;
+	t.now = 6001;
+	CHECK_INT(store_turn_commit(st, &t), OV_OK);
+	CHECK(turn_applied(cl, ids[0]));
+
+	/* Reading the conversation completes the turn first. */
+	CHECK(undo_turn_t6(cl, false));
+	CHECK(!turn_applied(cl, ids[0]));
+	CHECK_INT(store_conv_get(st, k, &c, &found), OV_OK);
+	CHECK(found);
+	if (found) {
+		CHECK_STR(c.doc, "{\"n\":6}");
+		CHECK_INT(c.last_inbound, 6000);
+		store_conv_clear(&c);
+	}
+	CHECK_INT(store_outbox_count_for(st, k, &count), OV_OK);
+	CHECK_INT(count, 1);
+	CHECK_STR(status_of(ids[0], buf, sizeof(buf)), "handled");
+	CHECK(turn_applied(cl, ids[0]));
+
+	/* So does the drain's recovery. */
+	CHECK(undo_turn_t6(cl, false));
+	CHECK_INT(store_turn_recover(st, &applied), OV_OK);
+	CHECK_INT(applied, 1);
+	doc = conv_doc(k);
+	CHECK_STR(doc, "{\"n\":6}");
+	free(doc);
+	CHECK_INT(store_outbox_count_for(st, k, &count), OV_OK);
+	CHECK_INT(count, 1);
+	CHECK_STR(status_of(ids[0], buf, sizeof(buf)), "handled");
+	CHECK(turn_applied(cl, ids[0]));
+	CHECK_INT(store_turn_recover(st, &applied), OV_OK);
+	CHECK_INT(applied, 0);
+
+	/* A replay of the turn while it is half done completes it and is
+	 * still OV_EEXIST. */
+	CHECK(undo_turn_t6(cl, false));
+	CHECK_INT(store_turn_commit(st, &t), OV_EEXIST);
+	CHECK_INT(store_outbox_count_for(st, k, &count), OV_OK);
+	CHECK_INT(count, 1);
+	CHECK(turn_applied(cl, ids[0]));
+
+	/* Its replies were written and already sent (gone): not again. */
+	CHECK(undo_turn_t6(cl, true));
+	CHECK_INT(store_turn_recover(st, &applied), OV_OK);
+	CHECK_INT(applied, 1);
+	CHECK_INT(store_outbox_count_for(st, k, &count), OV_OK);
+	CHECK_INT(count, 0);
+
+	/* A late repeat never brings back an older state. */
+	conv_set(&c, k, "bot", "", 6100, "{\"n\":7}");
+	memset(&t, 0, sizeof(t));
+	t.id = "wamid.T7";
+	t.conv = &c;
+	t.now = 6100;
+	CHECK_INT(store_turn_commit(st, &t), OV_OK);
+	CHECK(mongo_write(cl, "turnos", "{\"_id\": \"wamid.T6\"}",
+	    "{\"$set\": {\"applied\": false, \"written_at\": 0}}"));
+	CHECK_INT(store_turn_recover(st, &applied), OV_OK);
+	CHECK_INT(applied, 1);
+	doc = conv_doc(k);
+	CHECK_STR(doc, "{\"n\":7}");
+	free(doc);
+	store_outbox_delete(st, "wamid.T6#0");
+	mongoc_client_destroy(cl);
+}
+
+/* A database other programs wrote into (the old bot, a person with a
+ * shell) opens, and its documents are read with defaults. */
+static void
+test_mongo_foreign_documents(void)
+{
+	static const char *const docs[][2] = {
+		{ "clientes", "{\"telefono\": \"3415550000\", \"nombre\": \"A\"}" },
+		{ "clientes", "{\"telefono\": \"3415550000\", \"nombre\": \"B\"}" },
+		{ "clientes", "{\"_id\": 12345, \"telefono\": 1}" },
+		{ "presupuestos", "{\"estado\": \"viejo\"}" },
+		{ "presupuestos", "{\"estado\": \"viejo\", \"number\": null}" },
+		{ "conversaciones", "{\"_id\": \"5493415557010\", \"estado\": 3}" },
+		{ "conversaciones", "{\"_id\": 42}" },
+		{ "outbox", "{\"_id\": \"foreign-ob\", \"wa_id\": 5}" },
+		{ "turnos", "{\"_id\": \"viejo\", \"applied\": false}" },
+		{ "turnos", "{\"applied\": false, \"key\": \"5493415557010\"}" },
+		{ "mensajes", "{\"texto\": \"hola\"}" },
+	};
+	mongoc_client_t *cl = mongoc_client_new(getenv("MONGODB_URI"));
+	struct store *st2 = NULL;
+	struct store_conv c;
+	struct store_outbox *v = NULL;
+	size_t applied = 9, n = 0;
+	bool found = false, got = false;
+
+	CHECK(cl != NULL);
+	if (cl == NULL)
+		return;
+	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++)
+		CHECK(mongo_insert(cl, docs[i][0], docs[i][1]));
+	CHECK_INT(store_open(&st2, cfg), OV_OK);
+	if (st2 != NULL) {
+		CHECK_INT(store_conv_get(st2, "5493415557010", &c, &found),
+		    OV_OK);
+		CHECK(found);
+		if (found) {
+			CHECK_STR(c.doc, "{}");
+			CHECK_INT(c.last_inbound, 0);
+			store_conv_clear(&c);
+		}
+		CHECK_INT(store_conv_lease(st2, "5493415557010", "n", 1, 2,
+		    &got), OV_OK);
+		CHECK(got);
+		CHECK_INT(store_turn_recover(st2, &applied), OV_OK);
+		CHECK_INT(store_outbox_due(st2, INT64_MAX, 100, &v, &n), OV_OK);
+		store_outbox_free(v, n);
+		store_close(st2);
+	}
+	mongo_write(cl, "clientes", "{\"telefono\": {\"$exists\": true}}", NULL);
+	mongo_write(cl, "presupuestos", "{\"estado\": \"viejo\"}", NULL);
+	mongo_write(cl, "outbox", "{\"_id\": \"foreign-ob\"}", NULL);
+	mongo_write(cl, "turnos", "{\"seq\": {\"$exists\": false}}", NULL);
+	mongoc_client_destroy(cl);
+}
+
 static void
 test_reopen_keeps_data(void)
 {
@@ -1956,6 +2616,17 @@ main(void)
 	RUN(test_quote_list_older_except);
 	RUN(test_outbox);
 	RUN(test_outbox_claim_race);
+	RUN(test_conv_get_put);
+	RUN(test_conv_lease);
+	RUN(test_conv_lease_race);
+	RUN(test_turn_commit);
+	if (!use_mongo)
+		RUN(test_turn_all_or_nothing);
+	RUN(test_outbox_lanes);
+	if (use_mongo) {
+		RUN(test_mongo_turn_recovery);
+		RUN(test_mongo_foreign_documents);
+	}
 	RUN(test_reopen_keeps_data);
 	rc = check_finish();
 out:
