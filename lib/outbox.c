@@ -38,7 +38,9 @@ outbox_init(struct outbox *o, const struct config *cfg, struct store *st,
 	if (config_get_long(cfg, "OUTBOX_RETRY_S", 60, 0, OUTBOX_RETRY_MAX_S,
 	    &o->retry_s, err, errlen) != OV_OK ||
 	    config_get_long(cfg, "OUTBOX_MAX_ATTEMPTS", 30, 1, 1000,
-	    &o->max_attempts, err, errlen) != OV_OK)
+	    &o->max_attempts, err, errlen) != OV_OK ||
+	    config_get_long(cfg, "OUTBOX_CLAIM_S", OUTBOX_CLAIM_DEFAULT_S, 1,
+	    OUTBOX_CLAIM_MAX_S, &o->claim_s, err, errlen) != OV_OK)
 		return OV_ECONFIG;
 	return OV_OK;
 }
@@ -110,6 +112,47 @@ record_type(const char *kind)
 }
 
 /* ---- sending ------------------------------------------------------- */
+
+/* An array of 1..max objects, each with string members a and b. */
+static bool
+items_ok(const cJSON *arr, size_t max, const char *a, const char *b)
+{
+	const cJSON *it;
+	size_t n = 0;
+
+	if (!cJSON_IsArray(arr))
+		return false;
+	cJSON_ArrayForEach(it, arr) {
+		if (++n > max || jstr(it, a) == NULL || jstr(it, b) == NULL)
+			return false;
+	}
+	return n > 0;
+}
+
+/* The shape each kind needs (what send_one() reads). */
+static int
+check_payload(const char *kind, const cJSON *p)
+{
+	bool ok;
+
+	if (kind == NULL || !cJSON_IsObject(p))
+		return OV_EINVAL;
+	if (strcmp(kind, "text") == 0)
+		ok = jstr(p, "text") != NULL;
+	else if (strcmp(kind, "buttons") == 0)
+		ok = jstr(p, "body") != NULL && items_ok(
+		    cJSON_GetObjectItemCaseSensitive(p, "buttons"),
+		    WA_BUTTONS_MAX, "id", "title");
+	else if (strcmp(kind, "list") == 0)
+		ok = jstr(p, "body") != NULL && jstr(p, "button") != NULL &&
+		    items_ok(cJSON_GetObjectItemCaseSensitive(p, "rows"),
+		    WA_LIST_ROWS_MAX, "id", "title");
+	else if (strcmp(kind, "pdf") == 0)
+		ok = jstr(p, "path") != NULL && jstr(p, "filename") != NULL;
+	else
+		ok = false;
+	return ok ? OV_OK : OV_EINVAL;
+}
 
 static int
 send_buttons(struct wa_client *wa, const char *to, const cJSON *p,
@@ -267,8 +310,9 @@ make_id(struct outbox *o, char *buf, size_t len)
 /* Keep a reply for a later drain. created_at 0: now (a resent rest of
  * a split text keeps its place with the original's time). */
 static int
-queue_at(struct outbox *o, const char *to, const char *kind, const cJSON *p,
-    int attempts, const char *why, int64_t created_at)
+queue_at(struct outbox *o, const char *to, enum store_lane lane,
+    const char *kind, const cJSON *p, int attempts, const char *why,
+    int64_t created_at)
 {
 	struct store_outbox e;
 	char *json = cJSON_PrintUnformatted(p);
@@ -281,6 +325,7 @@ queue_at(struct outbox *o, const char *to, const char *kind, const cJSON *p,
 	make_id(o, e.id, sizeof(e.id));
 	snprintf(e.wa_id, sizeof(e.wa_id), "%s", to);
 	snprintf(e.kind, sizeof(e.kind), "%s", kind);
+	e.lane = lane;
 	e.payload = json;
 	e.last_error = (char *)why;
 	e.attempts = attempts;
@@ -298,7 +343,7 @@ static int
 queue(struct outbox *o, const char *to, const char *kind, const cJSON *p,
     int attempts, const char *why)
 {
-	return queue_at(o, to, kind, p, attempts, why, 0);
+	return queue_at(o, to, STORE_LANE_REPLY, kind, p, attempts, why, 0);
 }
 
 /* The part of a split text Meta has not taken yet, as a payload. */
@@ -379,6 +424,97 @@ outbox_send(struct outbox *o, const char *wa_id, const char *kind,
 	return rc;
 }
 
+/* ---- entries waiting --------------------------------------------------- */
+
+enum entry_result {
+	ENTRY_SENT,     /* Meta took it: recorded, deleted */
+	ENTRY_GONE,     /* will never go: recorded as failed, deleted */
+	ENTRY_WAIT,     /* Meta failed: rescheduled, try again later */
+	ENTRY_TAKEN     /* another process claimed it first */
+};
+
+/* Claim one listed entry and try to send it; what became of it. */
+static enum entry_result
+send_entry(struct outbox *o, const struct store_outbox *e, int64_t now)
+{
+	enum entry_result r;
+	struct wa_result res;
+	cJSON *p;
+	int src;
+
+	/* Another drain (a web node sharing MongoDB) may have listed it
+	 * too: only the one that claims it sends it. */
+	if (store_outbox_claim(o->st, e->id, e->next_attempt_at,
+	    now + o->claim_s) != OV_OK)
+		return ENTRY_TAKEN;
+	p = cJSON_Parse(e->payload);
+	if (p == NULL) {
+		log_error("outbox entry %s is not JSON; dropped", e->id);
+		store_outbox_delete(o->st, e->id);
+		return ENTRY_GONE;
+	}
+	src = send_one(o, e->wa_id, e->kind, p, &res);
+	/* What Meta took is out: a failure to record it (logged) must not
+	 * make the entry go out again. */
+	if (res.nparts > 0)
+		record_sent(o, e->wa_id, e->kind, p, &res);
+	if (src == OV_OK) {
+		store_outbox_delete(o->st, e->id);
+		log_info("reply to %s sent from the outbox (try %d)", e->wa_id,
+		    e->attempts + 1);
+		if (o->on_sent != NULL)
+			o->on_sent(o->on_sent_arg, e->wa_id, e->kind, p,
+			    res.parts[0].wamid);
+		r = ENTRY_SENT;
+	} else if (res.status == WA_SEND_RETRY_LATER ||
+	    res.status == WA_SEND_AUTH) {
+		int tries = e->attempts + 1;
+		long wait = o->retry_s;
+
+		for (int k = 1; k < tries && wait < OUTBOX_RETRY_MAX_S; k++)
+			wait *= 2;
+		if (wait > OUTBOX_RETRY_MAX_S)
+			wait = OUTBOX_RETRY_MAX_S;
+		if (tries >= o->max_attempts ||
+		    now - e->created_at >= OUTBOX_GIVE_UP_S) {
+			log_error("reply to %s given up after %d tries since "
+			    "%lld: %s", e->wa_id, tries,
+			    (long long)e->created_at, res.error);
+			record_failed(o, e->wa_id, e->kind, p, res.error);
+			store_outbox_delete(o->st, e->id);
+			r = ENTRY_GONE;
+		} else if (strcmp(e->kind, "text") == 0 && res.nparts > 0) {
+			/* Part of a split text went out: only the rest waits,
+			 * in the same place in the queue. */
+			cJSON *rest = text_rest(p, &res);
+
+			if (rest != NULL && queue_at(o, e->wa_id, e->lane,
+			    e->kind, rest, tries, res.error, e->created_at) ==
+			    OV_OK)
+				store_outbox_delete(o->st, e->id);
+			else    /* keep it whole: parts twice, never lost */
+				store_outbox_reschedule(o->st, e->id, tries,
+				    now + wait, res.error);
+			cJSON_Delete(rest);
+			r = ENTRY_WAIT;
+		} else {
+			store_outbox_reschedule(o->st, e->id, tries, now + wait,
+			    res.error);
+			r = ENTRY_WAIT;
+		}
+	} else {
+		log_msg(res.status == WA_SEND_WINDOW_CLOSED ? LOG_WARN :
+		    LOG_ERROR, NULL, "reply to %s from the outbox not sent "
+		    "(%s): %s", e->wa_id, wa_send_status_name(res.status),
+		    res.error);
+		record_failed(o, e->wa_id, e->kind, p, res.error);
+		store_outbox_delete(o->st, e->id);
+		r = ENTRY_GONE;
+	}
+	cJSON_Delete(p);
+	return r;
+}
+
 /* Has wa_id been held back in this drain already? */
 static bool
 held(char (*ids)[STORE_WAID_MAX + 1], size_t n, const char *wa_id)
@@ -394,14 +530,18 @@ outbox_drain(struct outbox *o, size_t *sent, size_t *left)
 {
 	struct store_outbox *v = NULL;
 	char (*hold)[STORE_WAID_MAX + 1] = NULL;
-	size_t n = 0, nhold = 0, nsent = 0, nleft = 0;
+	size_t n = 0, nhold = 0, nsent = 0, nleft = 0, recovered = 0;
 	int64_t now = (int64_t)time(NULL);
 	bool stop = false;
 	int rc;
 
-	/* Every waiting entry, oldest first, not only the due ones: an older
-	 * reply not yet due holds back its customer's newer ones, so nobody
-	 * reads replies out of order. */
+	/* Turns a crash left half applied bring their replies first. */
+	if ((rc = store_turn_recover(o->st, &recovered)) != OV_OK)
+		log_error("outbox: completing half-applied turns: %s",
+		    ov_strerror(rc));
+	/* Every waiting entry, lane by lane and oldest first, not only the
+	 * due ones: an older reply not yet due holds back its customer's
+	 * newer ones, so nobody reads replies out of order. */
 	if ((rc = store_outbox_due(o->st, INT64_MAX, OUTBOX_DRAIN_MAX, &v,
 	    &n)) != OV_OK)
 		goto out;
@@ -411,9 +551,6 @@ outbox_drain(struct outbox *o, size_t *sent, size_t *left)
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct store_outbox *e = &v[i];
-		cJSON *p = NULL;
-		struct wa_result res;
-		int src;
 
 		if (stop || held(hold, nhold, e->wa_id)) {
 			nleft++;
@@ -424,79 +561,23 @@ outbox_drain(struct outbox *o, size_t *sent, size_t *left)
 			nleft++;
 			continue;
 		}
-		/* Another drain (a web node sharing MongoDB) may have listed
-		 * it too: only the one that claims it sends it. */
-		if (store_outbox_claim(o->st, e->id, e->next_attempt_at,
-		    now + OUTBOX_CLAIM_S) != OV_OK)
-			continue;
-		p = cJSON_Parse(e->payload);
-		if (p == NULL) {
-			log_error("outbox entry %s is not JSON; dropped", e->id);
-			store_outbox_delete(o->st, e->id);
-			continue;
-		}
-		src = send_one(o, e->wa_id, e->kind, p, &res);
-		/* What Meta took is out: a failure to record it (logged) must
-		 * not make the entry go out again. */
-		if (res.nparts > 0)
-			record_sent(o, e->wa_id, e->kind, p, &res);
-		if (src == OV_OK) {
-			store_outbox_delete(o->st, e->id);
+		switch (send_entry(o, e, now)) {
+		case ENTRY_SENT:
 			nsent++;
-			log_info("reply to %s sent from the outbox (try %d)",
-			    e->wa_id, e->attempts + 1);
-			if (o->on_sent != NULL)
-				o->on_sent(o->on_sent_arg, e->wa_id, e->kind, p,
-				    res.parts[0].wamid);
-		} else if (res.status == WA_SEND_RETRY_LATER ||
-		    res.status == WA_SEND_AUTH) {
-			int tries = e->attempts + 1;
-			long wait = o->retry_s;
-
-			for (int k = 1; k < tries && wait < OUTBOX_RETRY_MAX_S; k++)
-				wait *= 2;
-			if (wait > OUTBOX_RETRY_MAX_S)
-				wait = OUTBOX_RETRY_MAX_S;
-			if (tries >= o->max_attempts ||
-			    now - e->created_at >= OUTBOX_GIVE_UP_S) {
-				log_error("reply to %s given up after %d tries "
-				    "since %lld: %s", e->wa_id, tries,
-				    (long long)e->created_at, res.error);
-				record_failed(o, e->wa_id, e->kind, p, res.error);
-				store_outbox_delete(o->st, e->id);
-			} else if (strcmp(e->kind, "text") == 0 && res.nparts > 0) {
-				/* Part of a split text went out: only the rest
-				 * waits, in the same place in the queue. */
-				cJSON *rest = text_rest(p, &res);
-
-				if (rest != NULL && queue_at(o, e->wa_id, e->kind,
-				    rest, tries, res.error, e->created_at) == OV_OK)
-					store_outbox_delete(o->st, e->id);
-				else    /* keep it whole: parts twice, never lost */
-					store_outbox_reschedule(o->st, e->id, tries,
-					    now + wait, res.error);
-				cJSON_Delete(rest);
-				snprintf(hold[nhold++], sizeof(hold[0]), "%s",
-				    e->wa_id);
-				nleft++;
-				stop = true;
-			} else {
-				store_outbox_reschedule(o->st, e->id, tries,
-				    now + wait, res.error);
-				snprintf(hold[nhold++], sizeof(hold[0]), "%s",
-				    e->wa_id);
-				nleft++;
-				stop = true;   /* Meta still fails: next run */
-			}
-		} else {
-			log_msg(res.status == WA_SEND_WINDOW_CLOSED ? LOG_WARN :
-			    LOG_ERROR, NULL, "reply to %s from the outbox not "
-			    "sent (%s): %s", e->wa_id,
-			    wa_send_status_name(res.status), res.error);
-			record_failed(o, e->wa_id, e->kind, p, res.error);
-			store_outbox_delete(o->st, e->id);
+			break;
+		case ENTRY_GONE:
+			break;
+		case ENTRY_TAKEN:
+			/* Being sent elsewhere: the customer's later entries
+			 * wait for it. */
+			snprintf(hold[nhold++], sizeof(hold[0]), "%s", e->wa_id);
+			break;
+		case ENTRY_WAIT:
+			snprintf(hold[nhold++], sizeof(hold[0]), "%s", e->wa_id);
+			nleft++;
+			stop = true;   /* Meta still fails: next run */
+			break;
 		}
-		cJSON_Delete(p);
 	}
 	rc = OV_OK;
 out:
@@ -507,4 +588,103 @@ out:
 	free(hold);
 	store_outbox_free(v, n);
 	return rc;
+}
+
+int
+outbox_flush_for(struct outbox *o, const char *wa_id, size_t *sent,
+    size_t *left)
+{
+	struct store_outbox *v = NULL;
+	size_t n = 0, nsent = 0, ngone = 0;
+	int64_t now = (int64_t)time(NULL);
+	int rc;
+
+	/* All of the customer's entries, due or not: one not due holds the
+	 * rest back. */
+	if ((rc = store_outbox_due_for(o->st, wa_id, INT64_MAX,
+	    OUTBOX_DRAIN_MAX, &v, &n)) != OV_OK)
+		goto out;
+	for (size_t i = 0; i < n && v[i].next_attempt_at <= now; i++) {
+		enum entry_result r = send_entry(o, &v[i], now);
+
+		if (r == ENTRY_SENT)
+			nsent++;
+		else if (r == ENTRY_GONE)
+			ngone++;
+		else
+			break;   /* waits, or another process sends it */
+	}
+out:
+	if (sent != NULL)
+		*sent = nsent;
+	if (left != NULL)
+		*left = n - nsent - ngone;
+	store_outbox_free(v, n);
+	return rc;
+}
+
+/* A printable id of 1..STORE_OUTBOX_ID_MAX bytes. */
+static bool
+valid_entry_id(const char *id)
+{
+	size_t n = strnlen(id, STORE_OUTBOX_ID_MAX + 1);
+
+	if (n == 0 || n > STORE_OUTBOX_ID_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)id[i] < 0x20 || id[i] == 0x7f)
+			return false;
+	return true;
+}
+
+static bool
+valid_wa_id(const char *s)
+{
+	size_t n;
+
+	if (s == NULL)
+		return false;
+	n = strnlen(s, STORE_WAID_MAX + 1);
+	if (n == 0 || n > STORE_WAID_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+int
+outbox_entry(struct outbox *o, const char *wa_id, enum store_lane lane,
+    const char *kind, const cJSON *payload, const char *id,
+    struct store_outbox *out)
+{
+	char *json;
+	int64_t now = (int64_t)time(NULL);
+
+	if (out == NULL)
+		return OV_EINVAL;
+	memset(out, 0, sizeof(*out));
+	if (o == NULL || !valid_wa_id(wa_id) || (int)lane < STORE_LANE_REPLY ||
+	    (int)lane > STORE_LANE_CAMPAIGN || kind == NULL ||
+	    strlen(kind) > STORE_OUTBOX_KIND_MAX ||
+	    check_payload(kind, payload) != OV_OK ||
+	    (id != NULL && !valid_entry_id(id)))
+		return OV_EINVAL;
+	if ((json = cJSON_PrintUnformatted(payload)) == NULL)
+		return OV_ENOMEM;
+	if (strlen(json) > STORE_TEXT_MAX) {
+		free(json);
+		return OV_ETOOBIG;
+	}
+	if (id != NULL)
+		snprintf(out->id, sizeof(out->id), "%s", id);
+	else
+		make_id(o, out->id, sizeof(out->id));
+	snprintf(out->wa_id, sizeof(out->wa_id), "%s", wa_id);
+	snprintf(out->kind, sizeof(out->kind), "%s", kind);
+	out->lane = lane;
+	out->payload = json;
+	out->created_at = now;
+	out->next_attempt_at = now;
+	return OV_OK;
 }

@@ -14,14 +14,23 @@
  * A customer who already has replies waiting gets new ones queued behind
  * them, so replies never arrive out of order.
  *
- * outbox_drain() sends what is due, oldest first. A send that fails again
+ * A turn does not send: outbox_entry() makes each reply an outbox entry,
+ * the turn commits them with its state (store_turn_commit), and then
+ * outbox_flush_for() sends that customer's entries at once, oldest first,
+ * stopping at the first one that must wait so the order holds.
+ *
+ * outbox_drain() first completes turns a crash left half applied
+ * (store_turn_recover), then sends what is due: lane by lane (replies,
+ * a salesperson's messages, campaigns: the store orders them), oldest
+ * first within a lane. A send that fails again
  * is rescheduled with doubling waits from OUTBOX_RETRY_S (at most an hour);
  * after OUTBOX_MAX_ATTEMPTS tries or 24 hours it is given up: an error in
  * the log and a "failed" record. When Meta still fails, the drain stops
  * for this run (the rest waits for the next). Each entry is claimed
  * before it is sent (store_outbox_claim), so drains running at once on
  * several web nodes never send one reply twice; a drain that dies after
- * claiming leaves the entry due again OUTBOX_CLAIM_S later.
+ * claiming leaves the entry due again claim_s later (config OUTBOX_CLAIM_S,
+ * default 300 seconds: longer than any send takes).
  *
  * Kinds and their payload (a JSON object; lib/bot builds them):
  *   "text"     {"text"}
@@ -48,14 +57,16 @@
 
 #include <cjson/cJSON.h>
 
+#include "store.h"
+
 struct config;
-struct store;
 struct wa_client;
 
 #define OUTBOX_DRAIN_MAX 200      /* entries looked at per drain */
 #define OUTBOX_GIVE_UP_S 86400    /* a day */
 #define OUTBOX_RETRY_MAX_S 3600
-#define OUTBOX_CLAIM_S 300        /* a claimed entry's send must end by then */
+#define OUTBOX_CLAIM_DEFAULT_S 300 /* a claimed entry's send must end by then */
+#define OUTBOX_CLAIM_MAX_S 86400
 
 /* Called once per reply Meta accepted (first part's wamid). */
 typedef void (*outbox_sent_fn)(void *arg, const char *wa_id,
@@ -66,6 +77,7 @@ struct outbox {
 	struct wa_client *wa;
 	long retry_s;
 	long max_attempts;
+	long claim_s;             /* OUTBOX_CLAIM_S */
 	outbox_sent_fn on_sent;   /* may be NULL */
 	void *on_sent_arg;
 	unsigned counter;         /* for unique entry ids */
@@ -77,7 +89,8 @@ enum outbox_outcome {
 	OUTBOX_FAILED             /* not retried; recorded as failed */
 };
 
-/* Read OUTBOX_RETRY_S and OUTBOX_MAX_ATTEMPTS. OV_ECONFIG with err. */
+/* Read OUTBOX_RETRY_S, OUTBOX_MAX_ATTEMPTS and OUTBOX_CLAIM_S (1..OUTBOX_
+ * CLAIM_MAX_S). OV_ECONFIG with err. */
 int outbox_init(struct outbox *o, const struct config *cfg,
     struct store *st, struct wa_client *wa, char *err, size_t errlen);
 
@@ -91,6 +104,26 @@ int outbox_send(struct outbox *o, const char *wa_id, const char *kind,
 
 /* Send what is due. sent and left may be NULL. */
 int outbox_drain(struct outbox *o, size_t *sent, size_t *left);
+
+/*
+ * A reply as an outbox entry for store_turn_commit(): the payload checked
+ * as a send checks it (OV_EINVAL for the wrong shape, an unknown kind, a
+ * bad wa_id or lane) and printed into out->payload (malloc'd; OV_ETOOBIG
+ * over STORE_TEXT_MAX), due now, no tries yet. id: the entry's id
+ * (1..STORE_OUTBOX_ID_MAX bytes, e.g. "<turn id>#<i>"), or NULL for a
+ * fresh one. Release out with store_outbox_clear().
+ */
+int outbox_entry(struct outbox *o, const char *wa_id, enum store_lane lane,
+    const char *kind, const cJSON *payload, const char *id,
+    struct store_outbox *out);
+
+/* Send wa_id's due entries now, oldest first, each claimed first and,
+ * once Meta took it, recorded and deleted as outbox_drain() does. Stops
+ * at the first entry that must wait (not due, failing, or being sent by
+ * another process): later ones never overtake it. sent and left (the
+ * entries still there) may be NULL. */
+int outbox_flush_for(struct outbox *o, const char *wa_id, size_t *sent,
+    size_t *left);
 
 /* The text a person would read for a payload, for the history (malloc'd,
  * caller frees; NULL when out of memory). */

@@ -2298,6 +2298,65 @@ test_outbox_lanes(void)
 	store_outbox_delete(st, "lane-later");
 }
 
+/* SQLite: a database of schema 4 (before conversations and lanes) opens
+ * at the current schema; its waiting replies keep their place as
+ * replies, ahead of a newer campaign. */
+static void
+test_sqlite_migrates_to_lanes(void)
+{
+	struct config *c2 = NULL;
+	struct store *s = NULL;
+	struct store_outbox o, *v = NULL;
+	struct store_conv conv;
+	sqlite3 *db = NULL;
+	char err[256], dir[600], path[700];
+	size_t n = 0;
+	bool found = true;
+
+	if (use_mongo)
+		return;
+	snprintf(dir, sizeof(dir), "%s/v4", tmpdir);
+	snprintf(path, sizeof(path), "%s/ovidio.db", dir);
+	CHECK_INT(mkdir(dir, 0700), 0);
+	setenv("OVIDIO_DATA_DIR", dir, 1);
+	CHECK_INT(config_load(&c2, err, sizeof(err)), OV_OK);
+	/* Today's schema taken back to 4, as the last release left it. */
+	CHECK_INT(store_open(&s, c2), OV_OK);
+	store_close(s);
+	s = NULL;
+	CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
+	CHECK_INT(sqlite3_exec(db, "DROP TABLE conversaciones; DROP TABLE turnos;"
+	    " DROP INDEX outbox_lane; ALTER TABLE outbox DROP COLUMN lane;"
+	    " INSERT INTO outbox (id, wa_id, kind, payload, attempts,"
+	    " created_at, next_attempt_at) VALUES ('old-1', '5493415557020',"
+	    " 'text', '{\"text\":\"hola\"}', 2, 500, 500);"
+	    " PRAGMA user_version = 4;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	CHECK_INT(store_open(&s, c2), OV_OK);
+	if (s != NULL) {
+		outbox_init(&o, "new-camp", "5493415557021", 100, 100,
+		    "{\"text\":\"promo\"}");
+		o.lane = STORE_LANE_CAMPAIGN;
+		CHECK_INT(store_outbox_put(s, &o), OV_OK);
+		CHECK_INT(store_outbox_due(s, 1000, 10, &v, &n), OV_OK);
+		CHECK_INT(n, 2);
+		if (n == 2) {
+			CHECK_STR(v[0].id, "old-1");
+			CHECK_INT(v[0].lane, STORE_LANE_REPLY);
+			CHECK_INT(v[0].attempts, 2);
+			CHECK_STR(v[1].id, "new-camp");
+		}
+		store_outbox_free(v, n);
+		CHECK_INT(store_conv_get(s, "5493415557020", &conv, &found),
+		    OV_OK);
+		CHECK(!found);
+		store_close(s);
+	}
+	config_free(c2);
+	setenv("OVIDIO_DATA_DIR", tmpdir, 1);
+}
+
 /* ---- MongoDB: turns left half done, foreign documents -------------------- */
 
 static mongoc_collection_t *
@@ -2623,6 +2682,7 @@ main(void)
 	if (!use_mongo)
 		RUN(test_turn_all_or_nothing);
 	RUN(test_outbox_lanes);
+	RUN(test_sqlite_migrates_to_lanes);
 	if (use_mongo) {
 		RUN(test_mongo_turn_recovery);
 		RUN(test_mongo_foreign_documents);
