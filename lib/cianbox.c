@@ -99,18 +99,7 @@ free_secret(char *s)
 void
 cianbox_copy_text(char *dst, size_t n, const char *s)
 {
-	size_t len;
-
-	if (n == 0)
-		return;
-	if (s == NULL) {
-		dst[0] = '\0';
-		return;
-	}
-	/* Do not split a UTF-8 sequence. */
-	len = utf8_cut(s, strnlen(s, n), n - 1);
-	memcpy(dst, s, len);
-	dst[len] = '\0';
+	utf8_copy(dst, n, s);
 }
 
 /* Replace every occurrence of secret in s (in place, bounded by n). */

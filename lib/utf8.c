@@ -1,6 +1,8 @@
 /*
  * utf8.c - UTF-8 primitives (see utf8.h).
  */
+#include <string.h>
+
 #include "utf8.h"
 
 static bool
@@ -106,4 +108,20 @@ utf8_offset(const char *s, size_t n, size_t chars)
 		}
 	}
 	return i;
+}
+
+void
+utf8_copy(char *dst, size_t n, const char *s)
+{
+	size_t len;
+
+	if (n == 0)
+		return;
+	if (s == NULL) {
+		dst[0] = '\0';
+		return;
+	}
+	len = utf8_cut(s, strnlen(s, n), n - 1);
+	memcpy(dst, s, len);
+	dst[len] = '\0';
 }

@@ -31,6 +31,10 @@ bool utf8_valid(const char *s, size_t n);
  * over continuation bytes. */
 size_t utf8_cut(const char *s, size_t len, size_t max);
 
+/* Copy s into dst (size n > 0) cut at a character boundary; "" for
+ * NULL. */
+void utf8_copy(char *dst, size_t n, const char *s);
+
 /* Characters in s[0..n): the bytes that are not continuation bytes
  * (10xxxxxx). For well-formed text, the number of code points. */
 size_t utf8_chars(const char *s, size_t n);

@@ -1,0 +1,22 @@
+/*
+ * decide.h - what a turn's messages ask for, as actions (lib/actions):
+ * by the rules, or by the model through the same actions as tools.
+ * Internal to the conversation (see turn.h).
+ */
+#ifndef OVIDIO_DECIDE_H
+#define OVIDIO_DECIDE_H
+
+#include <stddef.h>
+
+struct turn;
+
+/* By rules: each message of the turn that asks for something, in order
+ * (small talk among them adds nothing). Always answers. */
+void decide_rules_turn(struct turn *t);
+
+/* By the model's tools. OV_OK when it produced the replies; otherwise
+ * the caller drops what it said and decides by rules. ids are the turn's
+ * message ids (left out of the history the model reads). */
+int decide_model(struct turn *t, const char *const *ids, size_t nids);
+
+#endif
