@@ -49,6 +49,35 @@ enum rules_intent {
 	RULES_IDENTIFY,        /* only a CUIT or an e-mail */
 	RULES_YES,             /* "sí", "dale": yes to the question we asked */
 	RULES_NO,              /* "no", "no hace falta": no to it */
+	RULES_COMPLAINT,       /* a complaint, an insult, urgency: a person */
+	RULES_CART_SHOW,       /* "¿qué llevo?" */
+	RULES_CART_ADD,        /* "agregale 2 baluns" */
+	RULES_CART_SET,        /* "mejor que sean 12" */
+	RULES_CART_REMOVE,     /* "sacá el disco" */
+	RULES_BYE,             /* "chau", "nos vemos" */
+	RULES_OPT_OUT,         /* "baja", "no me manden más" */
+	RULES_OPT_IN,          /* "alta", "quiero recibir promos" */
+	RULES__COUNT
+};
+
+/* A reference to the last list or product shown. */
+enum rules_ref {
+	RULES_REF_NONE = 0,
+	RULES_REF_INDEX,       /* "la primera", "la 2", "opción 3": ref_index */
+	RULES_REF_LAST_ROW,    /* "la última" */
+	RULES_REF_THAT,        /* "esa", "ese", "esos", "la misma" */
+	RULES_REF_CHEAPEST,    /* "la más barata" */
+	RULES_REF_DEAREST,     /* "la más cara" */
+	RULES_REF_ATTR         /* "la de 3.6mm", "la hikvision": query picks */
+};
+
+#define RULES_ITEMS_MAX 10
+
+/* One product of a message that names several ("1 teclado pk5501 y 2
+ * baterías 12v 7ah"). */
+struct rules_item {
+	int64_t quantity;              /* 0: none given */
+	char query[RULES_QUERY_MAX + 1];
 };
 
 struct rules_result {
@@ -63,6 +92,17 @@ struct rules_result {
 	bool cuit_like;                /* 11 digits shaped like a CUIT, valid
 	                                  or not (a typo is still an answer) */
 	char email[255];               /* normalised or "" */
+	enum rules_ref ref;            /* a reference to what was shown */
+	int ref_index;                 /* RULES_REF_INDEX: 1.. */
+	bool with_iva;                 /* "con IVA", "precio final" */
+	bool variation;                /* "y de 8 canales?": the last search
+	                                  changed by query */
+	bool only_number;              /* nothing but a number ("2", "dame 3") */
+	bool emoji_only;               /* symbols and emoji, no words */
+	bool complaint;                /* complaint words, whatever the intent */
+	bool bye;
+	size_t nitems;                 /* >= 2 when several products came */
+	struct rules_item items[RULES_ITEMS_MAX];
 };
 
 /* Read text (may be NULL) and reply_id (a button/list id; may be NULL).

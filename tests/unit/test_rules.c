@@ -187,6 +187,137 @@ test_nothing(void)
 	CHECK_INT(rules_parse("x", NULL, NULL), OV_EINVAL);
 }
 
+
+static void
+test_references(void)
+{
+	parse("la primera cuánto sale?", NULL);
+	CHECK_INT(r.intent, RULES_PRICE);
+	CHECK_INT(r.ref, RULES_REF_INDEX);
+	CHECK_INT(r.ref_index, 1);
+	CHECK_STR(r.query, "");
+	parse("la 2", NULL);
+	CHECK_INT(r.intent, RULES_SELECT);
+	CHECK_INT(r.ref_index, 2);
+	CHECK_INT(r.quantity, 0);
+	parse("dame 3 de la tercera", NULL);
+	CHECK_INT(r.ref, RULES_REF_INDEX);
+	CHECK_INT(r.ref_index, 3);
+	CHECK_INT(r.quantity, 3);
+	CHECK_INT(r.intent, RULES_CART_ADD);
+	parse("tenés 10 de esas?", NULL);
+	CHECK_INT(r.intent, RULES_STOCK);
+	CHECK_INT(r.ref, RULES_REF_THAT);
+	CHECK_INT(r.quantity, 10);
+	parse("esa", NULL);
+	CHECK_INT(r.intent, RULES_SELECT);
+	CHECK_INT(r.ref, RULES_REF_THAT);
+	parse("la de 3.6mm", NULL);
+	CHECK_INT(r.intent, RULES_SELECT);
+	CHECK_INT(r.ref, RULES_REF_ATTR);
+	CHECK_STR(r.query, "3.6mm");
+	parse("la hikvision", NULL);
+	CHECK_INT(r.ref, RULES_REF_ATTR);
+	CHECK_STR(r.query, "hikvision");
+	parse("la más barata", NULL);
+	CHECK_INT(r.ref, RULES_REF_CHEAPEST);
+	CHECK_INT(r.intent, RULES_SELECT);
+	parse("la última", NULL);
+	CHECK_INT(r.ref, RULES_REF_LAST_ROW);
+	/* "domo de 4 mp" is a size, not a row */
+	parse("el 4 mp", NULL);
+	CHECK(r.ref != RULES_REF_INDEX);
+}
+
+static void
+test_variations(void)
+{
+	parse("y de 8 canales?", NULL);
+	CHECK(r.variation);
+	CHECK_INT(r.intent, RULES_SEARCH);
+	CHECK_STR(r.query, "8canales");
+	CHECK_INT(r.quantity, 0);
+	parse("y de 8?", NULL);
+	CHECK(r.variation);
+	CHECK_STR(r.query, "8");
+	CHECK_INT(r.quantity, 0);
+	parse("y en 5mp?", NULL);
+	CHECK(r.variation);
+	CHECK_STR(r.query, "5mp");
+}
+
+static void
+test_cart_edits(void)
+{
+	parse("mejor que sean 12", NULL);
+	CHECK_INT(r.intent, RULES_CART_SET);
+	CHECK_INT(r.quantity, 12);
+	CHECK_STR(r.query, "");
+	parse("en vez de 10 que sean 12", NULL);
+	CHECK_INT(r.intent, RULES_CART_SET);
+	CHECK_INT(r.quantity, 12);
+	parse("sacá el disco", NULL);
+	CHECK_INT(r.intent, RULES_CART_REMOVE);
+	CHECK_STR(r.query, "disco");
+	parse("agregale 2 baluns", NULL);
+	CHECK_INT(r.intent, RULES_CART_ADD);
+	CHECK_INT(r.quantity, 2);
+	CHECK_STR(r.query, "baluns");
+	parse("qué llevo?", NULL);
+	CHECK_INT(r.intent, RULES_CART_SHOW);
+	parse("dame 3", NULL);
+	CHECK_INT(r.intent, RULES_CART_ADD);
+	CHECK_INT(r.quantity, 3);
+	CHECK(r.uses_last);
+}
+
+static void
+test_several_items(void)
+{
+	parse("armame presupuesto de 1 teclado pk5501 y 2 baterias 12v 7ah",
+	    NULL);
+	CHECK_INT(r.intent, RULES_QUOTE);
+	CHECK_INT(r.nitems, 2);
+	CHECK_INT(r.items[0].quantity, 1);
+	CHECK_STR(r.items[0].query, "teclado pk5501");
+	CHECK_INT(r.items[1].quantity, 2);
+	CHECK_STR(r.items[1].query, "baterias 12v 7ah");
+	parse("necesito 10 domos 2mp, 1 dvr 8 canales y una fuente 12v", NULL);
+	CHECK_INT(r.nitems, 3);
+	CHECK_INT(r.items[0].quantity, 10);
+	CHECK_INT(r.items[1].quantity, 1);
+	CHECK_STR(r.items[1].query, "dvr 8canales");
+	CHECK_INT(r.items[2].quantity, 1);
+	CHECK_STR(r.items[2].query, "fuente 12v");
+	parse("quiero una camara que tenga un microfono", NULL);
+	CHECK_INT(r.nitems, 0);
+	parse("tenés sensor pir y cable utp?", NULL);
+	CHECK_INT(r.nitems, 2);
+}
+
+static void
+test_people_and_small_talk(void)
+{
+	parse("el dvr q me vendieron no graba, hace 3 dias q espero", NULL);
+	CHECK_INT(r.intent, RULES_COMPLAINT);
+	CHECK_INT(r.quantity, 0);
+	parse("gracias genio", NULL);
+	CHECK_INT(r.intent, RULES_THANKS);
+	parse("chau", NULL);
+	CHECK_INT(r.intent, RULES_BYE);
+	parse("👍", NULL);
+	CHECK_INT(r.intent, RULES_THANKS);
+	CHECK(r.emoji_only);
+	parse("baja", NULL);
+	CHECK_INT(r.intent, RULES_OPT_OUT);
+	parse("no me manden más promociones", NULL);
+	CHECK_INT(r.intent, RULES_OPT_OUT);
+	parse("precio con iva del dvr", NULL);
+	CHECK_INT(r.intent, RULES_PRICE);
+	CHECK(r.with_iva);
+	CHECK_STR(r.query, "dvr");
+}
+
 int
 main(void)
 {
@@ -199,5 +330,10 @@ main(void)
 	RUN(test_reply_ids);
 	RUN(test_identify);
 	RUN(test_nothing);
+	RUN(test_references);
+	RUN(test_variations);
+	RUN(test_cart_edits);
+	RUN(test_several_items);
+	RUN(test_people_and_small_talk);
 	return check_finish();
 }
