@@ -148,48 +148,47 @@ remember_product(struct turn *t, const struct bot_product *p, int64_t qty)
 	t->conv.last_qty = qty > 0 ? qty : 0;
 }
 
-/* The words every name of a list starts with ("Cámara Domo"), as a label
- * of what was found; "" when they share none. */
+/* The words every name of a list holds ("Cámara Domo Dahua 4MP"), in
+ * the first name's order, as a label of what was found; "" when none. */
 static void
 common_label(const struct bot_product *v, size_t n, char *out, size_t len)
 {
-	size_t k = 0, words = 0;
+	char first[QUOTE_ITEM_NAME_MAX + 1], *save = NULL, *w;
+	size_t words = 0;
 
 	out[0] = '\0';
 	if (n < 2)
 		return;
-	for (;;) {
-		char c = v[0].name[k];
-		bool same = true;
+	utf8_copy(first, sizeof(first), v[0].name);
+	for (w = strtok_r(first, " ", &save); w != NULL && words < 5;
+	    w = strtok_r(NULL, " ", &save)) {
+		bool everywhere = true;
 
-		for (size_t i = 1; i < n; i++) {
-			char d = v[i].name[k];
+		for (size_t i = 1; i < n && everywhere; i++) {
+			const char *p = v[i].name;
+			size_t wl = strlen(w);
 
-			if (c == '\0' || d == '\0' || (c | 0x20) != (d | 0x20)) {
-				same = false;
-				break;
+			everywhere = false;
+			while ((p = strcasestr(p, w)) != NULL) {
+				bool start = p == v[i].name || p[-1] == ' ';
+				bool end = p[wl] == '\0' || p[wl] == ' ';
+
+				if (start && end) {
+					everywhere = true;
+					break;
+				}
+				p++;
 			}
 		}
-		if (!same)
+		if (!everywhere)
+			continue;
+		if (strlen(out) + strlen(w) + 2 > len)
 			break;
-		if (c == ' ')
-			words = k;
-		k++;
+		if (out[0] != '\0')
+			strcat(out, " ");
+		strcat(out, w);
+		words++;
 	}
-	/* Whole words only: the name may go on where the others stop. */
-	if (v[0].name[k] == '\0' || v[0].name[k] == ' ') {
-		bool all_end = true;
-
-		for (size_t i = 1; i < n; i++)
-			if (v[i].name[k] != '\0' && v[i].name[k] != ' ')
-				all_end = false;
-		if (all_end)
-			words = k;
-	}
-	if (words == 0 || words >= len)
-		return;
-	memcpy(out, v[0].name, words);
-	out[words] = '\0';
 }
 
 /* ---- search and products ------------------------------------------- */

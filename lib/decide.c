@@ -349,6 +349,17 @@ is_bare_number(const char *text)
 
 static void identify_text(struct turn *t);
 
+/* "y 10?": a follow-up of the last question, not an answer to ours. */
+static bool
+starts_with_and(const char *text)
+{
+	while (text != NULL && (*text == ' ' || *text == '\xc2' ||
+	    *text == '\xbf'))
+		text++;
+	return text != NULL && (text[0] == 'y' || text[0] == 'Y') &&
+	    text[1] == ' ';
+}
+
 /* A quantity for the product talked about (an answer to "¿cuántas?"). */
 static void
 quantity_for_last(struct turn *t, int64_t qty)
@@ -431,16 +442,26 @@ decide_reply_id(struct turn *t, const char *id, const struct rules_result *r)
 		}
 		return;
 	case RULES_QUOTE:
+		/* "quote:new:<id>" (a button of v1's product cards). */
 		if (r->product_id > 0) {
-			t->conv.last_product = r->product_id;
+			struct bot_product p;
+			bool found = false;
+
 			t->conv.pending = CONV_PENDING_QUOTE;
-			if (t->conv.last_qty > 0)
+			if (t->conv.last_product == r->product_id &&
+			    t->conv.last_qty > 0) {
 				quantity_for_last(t, t->conv.last_qty);
+				return;
+			}
+			t->conv.last_product = r->product_id;
+			if (bot_catalog_get(t->b->st, r->product_id, &p, &found) ==
+			    OV_OK && found)
+				say(t, T_ASK_QTY_OF, p.name);
 			else
-				call(t, A_QUOTE, NULL);
-		} else {
-			call(t, A_QUOTE, NULL);
+				say(t, T_WHICH_PRODUCT);
+			return;
 		}
+		call(t, A_QUOTE, NULL);
 		return;
 	case RULES_CONFIRM:
 		call(t, A_CONFIRM, NULL);
@@ -696,11 +717,17 @@ decide_one(struct turn *t, const char *text, const char *reply_id)
 				say(t, T_NO_SUCH_ROW, t->conv.nlist);
 			return;
 		}
-		if (r.only_number && t->conv.last_product != 0) {
+		if (r.only_number && t->conv.last_product != 0 &&
+		    !starts_with_and(text)) {
 			quantity_for_last(t, r.quantity);
 			return;
 		}
 		id = target(t, &r, r.query, &several);
+		if (id > 0 && several && r.ref == RULES_REF_NONE) {
+			/* "10 fuentes 12V 5A": the best match answers, with
+			 * alternatives when it does not cover the quantity. */
+			several = false;
+		}
 		if (id == 0 && t->conv.nlist > 1 && r.query[0] == '\0') {
 			t->conv.last_qty = r.quantity;
 			t->conv.pending = CONV_PENDING_ADD;
