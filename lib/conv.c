@@ -179,7 +179,8 @@ read_list(const cJSON *doc, struct conv *c)
 		if (!cJSON_IsNumber(it))
 			continue;
 		d = it->valuedouble;
-		if (!isfinite(d) || d != floor(d) || d < 1 || d > (double)ID_MAX)
+		if (!isfinite(d) || d != floor(d) || d < 1 ||
+		    d > (double)ID_MAX)
 			continue;
 		c->list[c->nlist++] = (int64_t)d;
 	}
@@ -260,7 +261,8 @@ conv_from_store(const struct store_conv *in, struct conv *c)
 	c->owner_until = jint(doc, "owner_until", 0, INT64_MAX / 2, 0);
 	c->pending = conv_pending_parse(jstr(doc, "pending"));
 	read_list(doc, c);
-	text_copy(c->list_query, sizeof(c->list_query), jstr(doc, "list_query"));
+	text_copy(c->list_query, sizeof(c->list_query),
+	    jstr(doc, "list_query"));
 	c->last_product = jint(doc, "last_product", 1, ID_MAX, 0);
 	c->last_qty = jint(doc, "last_qty", 1, CONV_QTY_MAX, 0);
 	read_cart(doc, c);
@@ -320,7 +322,8 @@ conv_from_profile(const char *key, const char *profile_json, struct conv *c)
 			c->pending = v1_pending[i].p;
 	c->last_product = jint(doc, "last_product", 1, ID_MAX, 0);
 	c->last_qty = jint(doc, "last_qty", 1, CONV_QTY_MAX, 0);
-	text_copy(c->list_query, sizeof(c->list_query), jstr(doc, "last_query"));
+	text_copy(c->list_query, sizeof(c->list_query),
+	    jstr(doc, "last_query"));
 	s = jstr(doc, "greeted");
 	if (valid_day(s))
 		snprintf(c->greeted_day, sizeof(c->greeted_day), "%s", s);

@@ -7,7 +7,8 @@
  * Both pass the same contract tests (tests/unit/test_store.c).
  *
  * Collections / tables: mensajes, clientes, clientes_cianbox,
- * productos_cache, presupuestos, tokens, contadores, outbox.
+ * productos_cache, presupuestos, tokens, contadores, outbox,
+ * conversaciones, turnos.
  *
  * Ownership rules:
  *   - A struct store is used by one process and one thread. After fork()
@@ -391,7 +392,8 @@ struct store_turn {
 
 int store_turn_commit(struct store *st, const struct store_turn *t);
 /* Apply every written but unapplied turn (MongoDB; SQLite: nothing to
- * do). *applied may be NULL. Run by the outbox drain. */
+ * do), except one written in the last seconds, which its writer is
+ * still applying. *applied may be NULL. Run by the outbox drain. */
 int store_turn_recover(struct store *st, size_t *applied);
 
 #endif

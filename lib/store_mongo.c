@@ -2042,11 +2042,14 @@ turn_apply(struct mongo *m, const bson_t *turn)
 	get_str(turn, "_id", id, sizeof(id));
 	get_str(turn, "key", key, sizeof(key));
 	get_str(turn, "holder", holder, sizeof(holder));
-	if (id[0] == '\0' || key[0] == '\0' || seq <= 0) {
+	if (id[0] == '\0' || key[0] == '\0') {
 		log_warn("mongodb turn apply: a document in turnos that is not "
 		    "a turn; left alone");
 		return OV_EPARSE;
 	}
+	/* Written without an order (by hand): it goes by its time. */
+	if (seq <= 0)
+		seq = now > 0 && now < INT64_MAX / 1000000 ? now * 1000000 : 1;
 	if (bson_iter_init_find(&it, turn, "conv") &&
 	    BSON_ITER_HOLDS_DOCUMENT(&it)) {
 		const uint8_t *data;
@@ -2354,13 +2357,25 @@ static int
 mongo_turn_recover(void *impl, size_t *applied)
 {
 	struct mongo *m = impl;
-	bson_t filter = BSON_INITIALIZER, lt;
+	bson_t filter = BSON_INITIALIZER, any, alt, cond;
 	int rc;
 
+	/* Not one its writer is applying right now (written within
+	 * TURN_STALE_S): repeating step 2 alongside it could write again an
+	 * entry sent and deleted in between. */
 	BSON_APPEND_BOOL(&filter, "applied", false);
-	BSON_APPEND_DOCUMENT_BEGIN(&filter, "written_at", &lt);
-	BSON_APPEND_INT64(&lt, "$lt", (int64_t)time(NULL) - TURN_STALE_S);
-	bson_append_document_end(&filter, &lt);
+	BSON_APPEND_ARRAY_BEGIN(&filter, "$or", &any);
+	BSON_APPEND_DOCUMENT_BEGIN(&any, "0", &alt);
+	BSON_APPEND_DOCUMENT_BEGIN(&alt, "written_at", &cond);
+	BSON_APPEND_INT64(&cond, "$lt", (int64_t)time(NULL) - TURN_STALE_S);
+	bson_append_document_end(&alt, &cond);
+	bson_append_document_end(&any, &alt);
+	BSON_APPEND_DOCUMENT_BEGIN(&any, "1", &alt);
+	BSON_APPEND_DOCUMENT_BEGIN(&alt, "written_at", &cond);
+	BSON_APPEND_BOOL(&cond, "$exists", false);
+	bson_append_document_end(&alt, &cond);
+	bson_append_document_end(&any, &alt);
+	bson_append_array_end(&filter, &any);
 	rc = turns_apply(m, &filter, TURN_RECOVER_MAX, applied);
 	bson_destroy(&filter);
 	if (*applied > 0)

@@ -2531,6 +2531,62 @@ test_mongo_turn_recovery(void)
 	mongoc_client_destroy(cl);
 }
 
+/* A turn document as the design describes it, written by hand (no order,
+ * no write time): the drain's recovery applies it whole. */
+static void
+test_mongo_turn_written_by_hand(void)
+{
+	const char *k = "5493415557012";
+	mongoc_client_t *cl = mongoc_client_new(getenv("MONGODB_URI"));
+	struct store_outbox *v = NULL;
+	enum store_claim clm;
+	size_t applied = 0, n = 0;
+	bool found = false;
+	char buf[32], *doc;
+
+	CHECK(cl != NULL);
+	if (cl == NULL)
+		return;
+	CHECK_INT(claim(st, "wamid.T8", k, 8000, 300, "hola", &clm), OV_OK);
+	CHECK(mongo_insert(cl, "turnos", "{\"_id\": \"wamid.T8\", \"key\": "
+	    "\"5493415557012\", \"conv\": {\"owner\": \"bot\", \"agent\": \"\","
+	    " \"last_inbound\": 8000, \"doc\": \"{\\\"n\\\":8}\"}, \"outbox\": "
+	    "[{\"_id\": \"wamid.T8#0\", \"lane\": 0, \"wa_id\": "
+	    "\"5493415557012\", \"kind\": \"text\", \"payload\": "
+	    "\"{\\\"text\\\":\\\"hola\\\"}\", \"attempts\": 0, \"created_at\": "
+	    "8001, \"next_attempt_at\": 8001}], \"msgs\": [\"wamid.T8\"], "
+	    "\"created_at\": 8001, \"applied\": false}"));
+	CHECK_INT(store_turn_recover(st, &applied), OV_OK);
+	CHECK_INT(applied, 1);
+	CHECK(turn_applied(cl, "wamid.T8"));
+	doc = conv_doc(k);
+	CHECK_STR(doc, "{\"n\":8}");
+	free(doc);
+	CHECK_STR(status_of("wamid.T8", buf, sizeof(buf)), "handled");
+	CHECK_INT(store_outbox_due_for(st, k, 9000, 10, &v, &n), OV_OK);
+	CHECK_INT(n, 1);
+	if (n == 1) {
+		CHECK_STR(v[0].id, "wamid.T8#0");
+		CHECK_STR(v[0].payload, "{\"text\":\"hola\"}");
+	}
+	store_outbox_free(v, n);
+	/* The same id from a replaying worker: committed already. */
+	{
+		struct store_conv c;
+		struct store_turn t;
+
+		conv_set(&c, k, "bot", "", 8000, "{\"n\":9}");
+		memset(&t, 0, sizeof(t));
+		t.id = "wamid.T8";
+		t.conv = &c;
+		t.now = 8100;
+		CHECK_INT(store_turn_commit(st, &t), OV_EEXIST);
+	}
+	CHECK_INT(store_conv_get(st, k, NULL, &found), OV_EINVAL);
+	store_outbox_delete(st, "wamid.T8#0");
+	mongoc_client_destroy(cl);
+}
+
 /* A database other programs wrote into (the old bot, a person with a
  * shell) opens, and its documents are read with defaults. */
 static void
@@ -2685,6 +2741,7 @@ main(void)
 	RUN(test_sqlite_migrates_to_lanes);
 	if (use_mongo) {
 		RUN(test_mongo_turn_recovery);
+		RUN(test_mongo_turn_written_by_hand);
 		RUN(test_mongo_foreign_documents);
 	}
 	RUN(test_reopen_keeps_data);
