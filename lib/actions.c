@@ -355,8 +355,10 @@ run_stock(struct turn *t, const cJSON *args)
 			ids[i] = alt[i].id;
 		conv_set_list(&t->conv, ids, n, t->conv.list_query);
 		reply_product_list(t, body, alt, n);
-		/* A pick from these is for the same quantity. */
+		/* A pick from these is for the same quantity; a bare "dale"
+		 * asks which. */
 		t->conv.last_qty = qty;
+		t->conv.last_product = 0;
 		t->conv.pending = CONV_PENDING_ADD;
 		return OV_OK;
 	}

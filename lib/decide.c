@@ -138,16 +138,54 @@ about_business(const char *text)
 
 /* ---- what the words point at ---------------------------------------- */
 
-/* Products matching query, best first (in stock before). */
+/* How many of query's words a product's own name or code holds. */
+static size_t
+name_score(const struct bot_product *p, const struct catalog_query *q)
+{
+	struct catalog_tokens *tk;
+	struct catalog_fields f = { .codigo = p->code, .nombre = p->name };
+	size_t n = 0;
+
+	if (q->n == 0 || (tk = malloc(sizeof(*tk))) == NULL)
+		return 0;
+	catalog_tokens_index(&f, tk);
+	for (size_t i = 0; i < q->n; i++)
+		if (catalog_tokens_find(tk, q->tok[i]) >= 0)
+			n++;
+	free(tk);
+	return n;
+}
+
+/* Products matching query as the catalog ranks them (in stock first),
+ * except that the one whose own name says most of the query leads: when
+ * one product is meant, "baluns" is a balun, not a kit that mentions
+ * baluns in its description. */
 static size_t
 find(struct turn *t, const char *query, struct bot_product *v, size_t max)
 {
-	size_t n = 0;
+	struct bot_product all[TURN_LIST_ROWS];
+	struct catalog_query q;
+	size_t n = 0, best = 0, best_score = 0;
 
-	if (query == NULL || query[0] == '\0' ||
-	    bot_catalog_search(t->b->st, query, v, max, &n) != OV_OK)
+	if (query == NULL || query[0] == '\0' || max == 0 ||
+	    bot_catalog_search(t->b->st, query, all, TURN_LIST_ROWS, &n) !=
+	    OV_OK || n == 0)
 		return 0;
-	return n;
+	catalog_query_parse(query, &q);
+	for (size_t i = 0; i < n; i++) {
+		size_t sc = name_score(&all[i], &q);
+
+		if (sc > best_score || (sc == best_score && sc > 0 &&
+		    all[best].stock <= 0 && all[i].stock > 0)) {
+			best = i;
+			best_score = sc;
+		}
+	}
+	v[0] = all[best];
+	for (size_t i = 0, k = 1; i < n && k < max; i++)
+		if (i != best)
+			v[k++] = all[i];
+	return n < max ? n : max;
 }
 
 /* Whether any word of query names something in the catalog: words that
@@ -489,6 +527,10 @@ answer_yes(struct turn *t)
 	case CONV_PENDING_ADD:
 		if (c->last_product != 0 && c->last_qty > 0) {
 			add_one(t, c->last_product, c->last_qty);
+			return;
+		}
+		if (c->nlist > 1) {
+			say(t, T_WHICH_ROW, c->nlist);
 			return;
 		}
 		break;

@@ -194,6 +194,10 @@ class Local:
             "OVIDIO_LOG": "info",
             "PRESUPUESTOS_DIR": self.quotes,
         }
+        # The sample business facts (hours, address, payments...).
+        info = os.path.join(self.home, "apache", "business_info.example")
+        if os.path.isfile(info):
+            s["BUSINESS_INFO"] = info
         if apache_port is None:
             return s
         g = self.standins["graph"].port
