@@ -52,7 +52,8 @@ VENDEDOR = "vendedor@grupo-ser.test"
 COMPRAS = "compras@grupo-ser.test"
 NOW = "2026-11-24T10:00:00-03:00"      # a Tuesday, mid-morning
 MAX_MESSAGES = 3                        # per turn, unless a dialogue says so
-DEFAULT_MODEL_TEXT = "Dale, ya te paso lo que encontré."
+DEFAULT_MODEL_TEXT = "¿En qué te puedo ayudar?"     # a turn with no @model
+DEFAULT_MODEL_AFTER_TOOLS = "Te paso la info 👇"      # after its tool calls
 
 # The business, as the BUSINESS_INFO file the test writes says it.
 BUSINESS = [
@@ -318,7 +319,8 @@ EXPECT_KINDS = {
     "lista", "precio", "precio con iva", "presupuesto", "carrito", "pdf",
     "sin pdf",
     "mail a vendedor", "mail a compras", "sin mail", "mensajes <=",
-    "mensajes >=", "botón", "boton", "sin respuesta", "sin botones",
+    "mensajes >=", "largo <=", "botón", "boton", "sin respuesta",
+    "sin botones",
 }
 
 
@@ -357,10 +359,9 @@ def parse(path):
                 k, a = body.split(":", 1)
                 if fold(k) in EXPECT_KINDS or fold(k).startswith("mail a "):
                     kind, arg = k, a.strip()
-            m = re.match(r"(mensajes\s*[<>]=)\s*(\d+)$", body)
+            m = re.match(r"(mensajes|largo)\s*([<>]=)\s*(\d+)$", body)
             if m:
-                kind, arg = m.group(1).replace(" ", "").replace(
-                    "mensajes", "mensajes "), m.group(2)
+                kind, arg = m.group(1) + " " + m.group(2), m.group(3)
             kind = fold(kind)
             if kind not in EXPECT_KINDS and not kind.startswith("mail a "):
                 raise ValueError(where + ": unknown expectation %r" % body)
@@ -726,6 +727,24 @@ def name_in(pr, text):
     return fold(pr.name)[:40] in f or fold(pr.code) in f
 
 
+def has_qty(qty, pr, ln):
+    """The quantity written as a salesperson would: "3 × name", "3 u.",
+    "3 name", "name x 3", "name: 3 unidades", "cantidad 3"."""
+    q = r"(?<![\d.,])%d(?![\d.,])" % qty
+    unit = r"(x|u\.?|uds?\.?|unid\w*|de)"
+    if re.search(q + r"\s*" + unit + r"(\s|$)", ln):
+        return True
+    name = fold(pr.name)[:40]
+    i = ln.find(name)
+    if i < 0:
+        i = ln.find(fold(pr.code))
+    if i >= 0 and re.search(q + r"\s*$", ln[:i]):
+        return True
+    if re.search(r"(x|cant\w*:?|:)\s*" + q + r"(\s|$|\b)", ln):
+        return True
+    return False
+
+
 def check_quote(lines, text, what, total=True):
     """Every line of the quote with its quantity, no other line, and the
     total computed from the catalog."""
@@ -734,8 +753,7 @@ def check_quote(lines, text, what, total=True):
     for qty, pr in lines:
         ok = False
         for ln in f.split("\n"):
-            if name_in(pr, ln) and re.search(r"(^|\D)%d\s*(x|u\b|unid)" % qty,
-                                             ln):
+            if name_in(pr, ln) and has_qty(qty, pr, ln):
                 ok = True
         if not ok:
             problems.append("%d × %s" % (qty, pr.name))
@@ -901,6 +919,10 @@ class Judge:
         elif kind in ("mensajes <=", "sin respuesta"):
             if kind == "sin respuesta" and got:
                 return "no answer; read: " + short(text)
+        elif kind == "largo <=":
+            if len(text) > int(arg):
+                return "at most %s characters; read %d: %s" % (
+                    arg, len(text), short(text))
         elif kind == "mensajes >=":
             if len(got) < int(arg):
                 return "at least %s messages; read %d" % (arg, len(got))
@@ -949,9 +971,11 @@ def play(pss, d, latencies):
                     except LookupError as e:
                         steps = []
                         err = "the model line names %s" % e
-                steps.append({"content": turn.model_text
-                              if turn.model_text is not None
-                              else DEFAULT_MODEL_TEXT})
+                text = turn.model_text
+                if text is None:
+                    text = DEFAULT_MODEL_AFTER_TOOLS if turn.model_calls \
+                        else DEFAULT_MODEL_TEXT
+                steps.append({"content": text})
                 call(pss.world.openai, "POST", "/__script", steps)
             got = []
             if err is None:
