@@ -86,6 +86,14 @@ CUSTOMERS = {
     "lucia": ("5491144447777", "Lucía Fernández"),
 }
 
+# The action table as the model must see it (DESIGN.md section 5).
+TOOLS = ["buscar_productos", "ver_producto", "consultar_stock",
+         "agregar_al_pedido", "cambiar_cantidad", "quitar_del_pedido",
+         "ver_pedido", "armar_presupuesto", "confirmar_presupuesto",
+         "cancelar_presupuesto", "saldo_cuenta", "ultimas_facturas",
+         "info_negocio", "hablar_con_vendedor", "promociones"]
+MODEL_SEEN = {"turns": 0, "reached": 0, "tools": set()}
+
 procs = []
 VERBOSE = "--verbose" in OPTS
 
@@ -987,6 +995,14 @@ def play(pss, d, latencies):
                 if got:
                     latencies.append(max(e["time"] for e in got) - t0)
                 err = judge.check(turn, got, mails, None)
+                if pss.model:
+                    reqs = call(pss.world.openai, "GET", "/__requests")[1]
+                    MODEL_SEEN["turns"] += 1
+                    MODEL_SEEN["reached"] += 1 if reqs else 0
+                    for r in reqs:
+                        for t in (r.get("body") or {}).get("tools") or []:
+                            MODEL_SEEN["tools"].add(
+                                t.get("function", {}).get("name"))
                 lists = [e for e in got if is_list(e)]
                 if lists:
                     LAST_LIST[:] = [row_product(r) for r in rows(lists[-1])]
@@ -1068,6 +1084,13 @@ def main():
     print("%d dialogues, %d customer turns, %d passes" % (
         len(dialogues), total_turns, len(passes)))
     print("dialogues: " + ", ".join(parts))
+    if MODEL_SEEN["turns"]:
+        missing = [t for t in TOOLS if t not in MODEL_SEEN["tools"]]
+        print("model pass: %d of %d turns reached the model; tools offered "
+              "%d of %d%s" % (MODEL_SEEN["reached"], MODEL_SEEN["turns"],
+                              len(TOOLS) - len(missing), len(TOOLS),
+                              ("; missing: " + ", ".join(missing))
+                              if missing else ""))
     if "--bench" in OPTS:
         out = {"turns": total_turns, "dialogues": len(dialogues),
                "seconds": round(time.time() - t_start, 1)}
