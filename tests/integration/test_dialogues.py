@@ -989,8 +989,16 @@ def play(pss, d, latencies):
             if err is None:
                 n_mails = len(pss.world.mails())
                 got, t0 = pss.turn(sender, profile, msgs)
-                time.sleep(0.02)
-                mails = pss.world.mails()[n_mails:]
+                # E-mails may leave just after the replies: a turn that
+                # expects one waits a little for it.
+                wants = [a for k, a, _ in turn.expect
+                         if k.startswith("mail a ")]
+                deadline = time.time() + (1.5 if wants else 0.02)
+                while True:
+                    mails = pss.world.mails()[n_mails:]
+                    if time.time() >= deadline or (wants and mails):
+                        break
+                    time.sleep(0.02)
                 judge.history += got
                 if got:
                     latencies.append(max(e["time"] for e in got) - t0)
