@@ -93,6 +93,10 @@ TOOLS = ["buscar_productos", "ver_producto", "consultar_stock",
          "cancelar_presupuesto", "saldo_cuenta", "ultimas_facturas",
          "info_negocio", "hablar_con_vendedor", "promociones"]
 MODEL_SEEN = {"turns": 0, "reached": 0, "tools": set()}
+# Every account Cianbox has: (WhatsApp numbers on file, razón social,
+# balance as Ovidio would write it or None). Checked on every turn: no
+# name or balance but the sender's own.
+ACCOUNTS = []
 
 procs = []
 VERBOSE = "--verbose" in OPTS
@@ -150,6 +154,17 @@ def cianbox_fixtures():
     extra = [c for c in sample_data.clients() if c["id"] not in have]
     merge("clientes_page1.json", extra)
     ids = {str(c["id"]) for c in extra}
+    with open(os.path.join(FIXTURES, "cianbox", "clientes_page1.json")) as f:
+        fixture = json.load(f)["body"]
+    wa = {cl["id"]: wa_id for cl, (_, _, wa_id, _) in
+          zip(sample_data.clients(), sample_data.chat_customers())}
+    for c in fixture + extra:
+        saldo = abs(float(c.get("saldo") or 0))
+        number = CUSTOMERS["martin"][0] if c["id"] == 201 else \
+            CUSTOMERS["lucia"][0] if c["id"] == 202 else \
+            wa.get(c["id"]) if c in extra else None
+        ACCOUNTS.append((number, c["razon"],
+                         money(to_cents(saldo)) if saldo >= 500 else None))
     merge("ventas.json", [v for v in sample_data.ventas()
                           if v["cliente"][0]["id"] in ids])
     for (razon, contact, *_), (label, pname, wa_id, shown), cl in zip(
@@ -407,6 +422,44 @@ def parse(path):
     return d
 
 
+def validate(d):
+    """Every product a dialogue names exists in the sample catalog, so a
+    typo in a dialogue fails loudly here, not as Ovidio's fault."""
+    def static(ref):
+        r = fold(ref)
+        return not (re.fullmatch(r"fila\s+\d+", r) or r.startswith("lista:"))
+
+    for t in d.turns:
+        for kind, arg, n in t.expect:
+            where = "%s line %d" % (d.name, n)
+            try:
+                if kind in ("lista con", "lista sin", "precio",
+                            "precio con iva"):
+                    for ref in arg.split(";"):
+                        if static(ref):
+                            product(ref)
+                elif kind in ("presupuesto", "carrito") or \
+                        (kind == "pdf" and arg):
+                    for part in arg.split(";"):
+                        m = re.match(r"\s*\d+\s*[×xX]\s*(.+)$", part)
+                        if not m:
+                            raise ValueError("write `N × product`: %r" % part)
+                        if static(m.group(1)):
+                            product(m.group(1))
+                elif kind == "regex":
+                    re.compile(arg)
+            except (ValueError, re.error) as e:
+                raise ValueError("%s: %s" % (where, e))
+        for name, args in t.model_calls:
+            if name not in TOOLS:
+                raise ValueError("%s line %d: no tool %r" % (d.name, t.line,
+                                                             name))
+            for k in re.findall(r'"producto_id":\s*(\d+)', json.dumps(args)):
+                if int(k) not in CATALOG:
+                    raise ValueError("%s line %d: no product id %s" % (
+                        d.name, t.line, k))
+
+
 def load_dialogues():
     only = None
     if "--only" in OPTS:
@@ -415,6 +468,7 @@ def load_dialogues():
     for n in sorted(os.listdir(DIALOGUES)):
         if n.endswith(".txt") and (only is None or only in n):
             out.append(parse(os.path.join(DIALOGUES, n)))
+            validate(out[-1])
     seen = {}
     for d in out:
         number = who(d)
@@ -779,11 +833,39 @@ def check_quote(lines, text, what, total=True):
 
 # ---- judging a turn -------------------------------------------------------------
 
+GREETING = re.compile(r"^\W*(hola|buen dia|buenas( tardes| noches)?)\b")
+
+
 class Judge:
     def __init__(self, pss, d):
         self.p = pss
         self.d = d
         self.history = []   # everything Ovidio sent this dialogue
+        self.greeted = False
+        self.sender = who(d)
+        self.known = fold(d.customer or "") in CUSTOMERS
+
+    def implicit(self, got, text):
+        """What every turn is held to: nobody else's name or balance, one
+        greeting a day."""
+        f = fold(text)
+        for number, razon, saldo in ACCOUNTS:
+            if self.known and number == self.sender:
+                continue
+            if fold(razon) in f:
+                return "nobody's name to this sender; said %r: %s" % (
+                    razon, short(text))
+            if saldo and fold(saldo) in f:
+                return "no balance of another account; said %s: %s" % (
+                    saldo, short(text))
+        for e in got:
+            body = fold(words([e]))
+            if GREETING.match(body):
+                if self.greeted:
+                    return "one greeting a day; greeted again: " + short(
+                        words([e]))
+                self.greeted = True
+        return None
 
     def press(self, text):
         """`[Confirmar]` presses the button titled Confirmar, `[#2]` picks
@@ -824,6 +906,9 @@ class Judge:
         if len(got) > maxm:
             return "at most %d messages; read %d: %s" % (maxm, len(got),
                                                          short(text))
+        err = self.implicit(got, text)
+        if err:
+            return err
         for kind, arg, n in turn.expect:
             try:
                 err = self.one(kind, arg, got, text, f, lists, mails, t_mails)
