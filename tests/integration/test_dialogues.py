@@ -744,7 +744,7 @@ def row_names(e, pr):
     return False
 
 
-def pdf_text(world, replies, pdf_dir):
+def pdf_text(world, replies):
     for e in replies:
         p = e["payload"]
         if p["type"] != "document":
@@ -761,9 +761,12 @@ def pdf_text(world, replies, pdf_dir):
                 data = None
         if data is None:
             return ""
-        r = subprocess.run(["pdftotext", "-layout", "-", "-"], input=data,
-                           capture_output=True, timeout=20)
-        return r.stdout.decode("utf-8", "replace")
+        out = []
+        for mode in (["-layout"], ["-raw"]):
+            r = subprocess.run(["pdftotext"] + mode + ["-", "-"], input=data,
+                               capture_output=True, timeout=20)
+            out.append(r.stdout.decode("utf-8", "replace"))
+        return "\n".join(out)
     return None
 
 
@@ -891,7 +894,7 @@ class Judge:
                         return ("list_reply", r["id"], r["title"])
         raise LookupError("nothing to press for %s" % text)
 
-    def check(self, turn, got, mails, t_mails):
+    def check(self, turn, got, mails):
         """The first unmet expectation of the turn, or None."""
         text = words(got)
         f = fold(text)
@@ -911,7 +914,7 @@ class Judge:
             return err
         for kind, arg, n in turn.expect:
             try:
-                err = self.one(kind, arg, got, text, f, lists, mails, t_mails)
+                err = self.one(kind, arg, got, text, f, lists, mails)
             except LookupError as e:
                 err = str(e)
             if err:
@@ -919,7 +922,7 @@ class Judge:
                     n, kind, (": " + arg) if arg else "", err)
         return None
 
-    def one(self, kind, arg, got, text, f, lists, mails, t_mails):
+    def one(self, kind, arg, got, text, f, lists, mails):
         alts = [a.strip() for a in arg.split("|")] if arg else []
         if kind == "dice":
             if not any(fold(a) in f for a in alts):
@@ -971,23 +974,27 @@ class Judge:
             lines = quote_lines(arg)
             return check_quote(lines, text, "the order", total=False)
         elif kind == "pdf":
-            pdf = pdf_text(self.p.world, got, self.p.pdf_dir)
+            pdf = pdf_text(self.p.world, got)
             if pdf is None:
                 return "a PDF document; read: " + short(text)
             if arg:
                 lines = quote_lines(arg)
+                flat = re.sub(r"\s+", "", fold(pdf))
                 problems = [pr.name for _, pr in lines
-                            if fold(pr.name)[:30] not in fold(pdf) and
-                            fold(pr.code) not in fold(pdf)]
+                            if re.sub(r"\s+", "", fold(pr.name))[:24]
+                            not in flat and
+                            re.sub(r"\s+", "", fold(pr.code)) not in flat]
+                for qty, pr in lines:
+                    sub = money(qty * pr.neto)[4:]
+                    if sub not in pdf:
+                        problems.append("the line %d × %s (%s)" % (
+                            qty, pr.code, sub))
                 total = quote_total(lines)[3]
                 amount = money(total)[4:]
                 if amount not in pdf:
                     problems.append("total " + amount)
-                n_lines = len(lines)
-                qtys = [q for q, _ in lines]
                 if problems:
                     return "the PDF misses %s" % ", ".join(problems)
-                del n_lines, qtys
         elif kind == "sin pdf":
             if any(e["payload"]["type"] == "document" for e in got):
                 return "a document was sent"
@@ -1087,7 +1094,7 @@ def play(pss, d, latencies):
                 judge.history += got
                 if got:
                     latencies.append(max(e["time"] for e in got) - t0)
-                err = judge.check(turn, got, mails, None)
+                err = judge.check(turn, got, mails)
                 if pss.model:
                     reqs = call(pss.world.openai, "GET", "/__requests")[1]
                     MODEL_SEEN["turns"] += 1
