@@ -342,7 +342,8 @@ EXPECT_KINDS = {
     "lista", "precio", "precio con iva", "presupuesto", "carrito", "pdf",
     "sin pdf",
     "mail a vendedor", "mail a compras", "sin mail", "mensajes <=",
-    "mensajes >=", "largo <=", "botón", "boton", "sin respuesta",
+    "mensajes >=", "largo <=", "filas <=", "ofrece", "botón", "boton",
+    "sin respuesta",
     "sin botones",
 }
 
@@ -382,7 +383,7 @@ def parse(path):
                 k, a = body.split(":", 1)
                 if fold(k) in EXPECT_KINDS or fold(k).startswith("mail a "):
                     kind, arg = k, a.strip()
-            m = re.match(r"(mensajes|largo)\s*([<>]=)\s*(\d+)$", body)
+            m = re.match(r"(mensajes|largo|filas)\s*([<>]=)\s*(\d+)$", body)
             if m:
                 kind, arg = m.group(1) + " " + m.group(2), m.group(3)
             kind = fold(kind)
@@ -434,7 +435,7 @@ def validate(d):
             where = "%s line %d" % (d.name, n)
             try:
                 if kind in ("lista con", "lista sin", "precio",
-                            "precio con iva"):
+                            "precio con iva", "ofrece"):
                     for ref in arg.split(";"):
                         if static(ref):
                             product(ref)
@@ -918,8 +919,9 @@ class Judge:
             except LookupError as e:
                 err = str(e)
             if err:
+                sep = " " if kind.endswith("=") else ": "
                 return "line %d `< %s%s`: %s" % (
-                    n, kind, (": " + arg) if arg else "", err)
+                    n, kind, (sep + arg) if arg else "", err)
         return None
 
     def one(self, kind, arg, got, text, f, lists, mails):
@@ -1019,6 +1021,17 @@ class Judge:
         elif kind in ("mensajes <=", "sin respuesta"):
             if kind == "sin respuesta" and got:
                 return "no answer; read: " + short(text)
+        elif kind == "ofrece":
+            prs = [product(a) for a in arg.split(";")]
+            if not any(name_in(pr, text) or any(row_names(e, pr)
+                                                 for e in lists)
+                       for pr in prs):
+                return "one of %s; read: %s" % (
+                    ", ".join(pr.code for pr in prs), short(text))
+        elif kind == "filas <=":
+            n = sum(len(rows(e)) for e in lists)
+            if n > int(arg):
+                return "at most %s list rows; read %d" % (arg, n)
         elif kind == "largo <=":
             if len(text) > int(arg):
                 return "at most %s characters; read %d: %s" % (
