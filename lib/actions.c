@@ -92,10 +92,12 @@ cat(char *buf, size_t cap, const char *fmt, ...)
 
 /* The price as the customer asked: "+ IVA (21 %)" or "IVA incluido". */
 static void
-price_words(const struct bot_product *p, bool with_iva, char *buf,
-    size_t len)
+price_words(const struct turn *t, const struct bot_product *p, bool with_iva,
+    char *buf, size_t len)
 {
 	char price[48];
+
+	with_iva = with_iva || t->with_iva;
 
 	if (with_iva) {
 		struct bot_product q = *p;
@@ -254,7 +256,7 @@ product_card(struct turn *t, const struct bot_product *p, bool with_iva)
 	struct bot_product alt[TURN_ALTERNATIVES];
 	size_t n;
 
-	price_words(p, with_iva, price, sizeof(price));
+	price_words(t, p, with_iva, price, sizeof(price));
 	remember_product(t, p, 0);
 	if (p->stock <= 0) {
 		notify_demand(t, p, 0);
@@ -300,7 +302,7 @@ run_product(struct turn *t, const cJSON *args)
 		char price[96];
 
 		remember_product(t, &p, 0);
-		price_words(&p, jtrue(args, "con_iva"), price, sizeof(price));
+		price_words(t, &p, jtrue(args, "con_iva"), price, sizeof(price));
 		if (p.stock > 0) {
 			say(t, T_PRICE_LINE, p.name, price, (long long)p.stock);
 			t->conv.pending = CONV_PENDING_QTY;
@@ -332,7 +334,7 @@ run_stock(struct turn *t, const cJSON *args)
 	    !found)
 		return OV_OK;
 	remember_product(t, &p, qty);
-	price_words(&p, jtrue(args, "con_iva"), price, sizeof(price));
+	price_words(t, &p, jtrue(args, "con_iva"), price, sizeof(price));
 	if (p.stock >= qty) {
 		snprintf(body, sizeof(body), T_STOCK_OK, p.name,
 		    (long long)p.stock, price, (long long)qty);
@@ -358,7 +360,6 @@ run_stock(struct turn *t, const cJSON *args)
 		/* A pick from these is for the same quantity; a bare "dale"
 		 * asks which. */
 		t->conv.last_qty = qty;
-		t->conv.last_product = 0;
 		t->conv.pending = CONV_PENDING_ADD;
 		return OV_OK;
 	}
@@ -881,9 +882,13 @@ run_business(struct turn *t, const cJSON *args)
 		day = business_question_day(t->cur_text, t->now);
 	if (day >= 0 && business_day_text(t->b->biz, t->now, day, text,
 	    sizeof(text)) == OV_OK) {
+		utf8_copy(t->conv.biz_topic, sizeof(t->conv.biz_topic),
+		    "horario");
 		say(t, "%s", text);
 		return OV_OK;
 	}
+	utf8_copy(t->conv.biz_topic, sizeof(t->conv.biz_topic),
+	    jstr(args, "tema"));
 	if (t->b->biz == NULL || business_topic_parse(jstr(args, "tema"),
 	    &topic) != OV_OK || !business_has(t->b->biz, topic) ||
 	    business_answer(t->b->biz, topic, text, sizeof(text)) != OV_OK) {
@@ -940,7 +945,8 @@ handoff(struct turn *t, const char *why, bool complaint)
 static int
 run_handoff(struct turn *t, const cJSON *args)
 {
-	return handoff(t, jstr(args, "motivo"), jtrue(args, "reclamo"));
+	return handoff(t, jstr(args, "motivo"), jtrue(args, "reclamo") ||
+	    t->complaint);
 }
 
 static int

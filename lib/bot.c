@@ -385,6 +385,13 @@ bot_turn(struct bot *b, const struct wa_message *const *msgs, size_t n)
 	words = gather(&t, msgs, n);
 	if (!words && !t.unsupported)
 		goto commit;   /* reactions only */
+	{
+		struct rules_result r;
+
+		rules_parse(t.text, NULL, &r);
+		t.with_iva = r.with_iva;
+		t.complaint = r.complaint;
+	}
 	mark_read(b, msgs[n - 1]->id);
 
 	if (!words && t.picture) {

@@ -278,6 +278,7 @@ conv_from_store(const struct store_conv *in, struct conv *c)
 	text_copy(c->razon, sizeof(c->razon), jstr(doc, "razon"));
 	c->cuit_verified = jbool(doc, "cuit_verified", false);
 	text_copy(c->topic, sizeof(c->topic), jstr(doc, "topic"));
+	text_copy(c->biz_topic, sizeof(c->biz_topic), jstr(doc, "biz_topic"));
 	read_profile(doc, &c->profile);
 	cJSON_Delete(doc);
 	return OV_OK;
@@ -477,6 +478,7 @@ conv_to_store(const struct conv *c, struct store_conv *out)
 	add_str(doc, "razon", c->razon, &ok);
 	add_bool(doc, "cuit_verified", c->cuit_verified, &ok);
 	add_str(doc, "topic", c->topic, &ok);
+	add_str(doc, "biz_topic", c->biz_topic, &ok);
 	prof = profile_json(&c->profile, &ok);
 	if (prof != NULL && !cJSON_AddItemToObject(doc, "profile", prof)) {
 		cJSON_Delete(prof);

@@ -104,6 +104,7 @@ struct conv {
 	char razon[CONV_RAZON_MAX + 1]; /* the Cianbox name it identified */
 	bool cuit_verified;       /* that CUIT belongs to this number */
 	char topic[CONV_TOPIC_MAX + 1]; /* products talked about (follow-ups) */
+	char biz_topic[16];       /* the business question last answered */
 
 	struct conv_profile profile;
 };

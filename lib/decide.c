@@ -156,36 +156,97 @@ name_score(const struct bot_product *p, const struct catalog_query *q)
 	return n;
 }
 
+/* How many of the customer's own words ("pulpo 1 a 8": also the "8"
+ * the catalog's query leaves out) stand whole in the product's name. */
+static size_t
+word_score(const struct bot_product *p, const char *query)
+{
+	char name[QUOTE_ITEM_NAME_MAX * 2 + 3], words[RULES_QUERY_MAX + 1];
+	char *save = NULL, *w;
+	size_t n = 0;
+
+	name[0] = ' ';
+	rules_fold(p->name, name + 1, sizeof(name) - 2);
+	for (char *c = name; *c != '\0'; c++)
+		if (*c == '-' || *c == '(' || *c == ')' || *c == ',')
+			*c = ' ';
+	strcat(name, " ");
+	utf8_copy(words, sizeof(words), query);
+	for (w = strtok_r(words, " ", &save); w != NULL;
+	    w = strtok_r(NULL, " ", &save)) {
+		char pat[RULES_QUERY_MAX + 3];
+
+		snprintf(pat, sizeof(pat), " %s ", w);
+		if (strstr(name, pat) != NULL)
+			n++;
+	}
+	return n;
+}
+
+static size_t
+name_words(const struct bot_product *p)
+{
+	size_t n = 0;
+
+	for (const char *c = p->name; *c != '\0'; c++)
+		if (*c != ' ' && (c == p->name || c[-1] == ' '))
+			n++;
+	return n;
+}
+
 /* Products matching query as the catalog ranks them (in stock first),
  * except that the one whose own name says most of the query leads: when
  * one product is meant, "baluns" is a balun, not a kit that mentions
- * baluns in its description. */
+ * baluns in its description. *tied (may be NULL): another one's name
+ * says as much, so which one is meant is not clear. */
 static size_t
-find(struct turn *t, const char *query, struct bot_product *v, size_t max)
+find_best(struct turn *t, const char *query, struct bot_product *v,
+    size_t max, bool *tied)
 {
 	struct bot_product all[TURN_LIST_ROWS];
 	struct catalog_query q;
-	size_t n = 0, best = 0, best_score = 0;
+	size_t n = 0, best = 0, best_score = 0, score[TURN_LIST_ROWS];
 
+	if (tied != NULL)
+		*tied = false;
 	if (query == NULL || query[0] == '\0' || max == 0 ||
 	    bot_catalog_search(t->b->st, query, all, TURN_LIST_ROWS, &n) !=
 	    OV_OK || n == 0)
 		return 0;
 	catalog_query_parse(query, &q);
 	for (size_t i = 0; i < n; i++) {
-		size_t sc = name_score(&all[i], &q);
-
-		if (sc > best_score || (sc == best_score && sc > 0 &&
-		    all[best].stock <= 0 && all[i].stock > 0)) {
+		/* The catalog's words first; the customer's own words break
+		 * ties. */
+		score[i] = name_score(&all[i], &q) * 100 +
+		    word_score(&all[i], query);
+		/* More of the words; then, all of them said by a shorter name
+		 * (fewer words the customer did not say); then in stock. */
+		if (score[i] > best_score || (score[i] == best_score &&
+		    score[i] > 0 && ((score[i] / 100 == q.n && q.n >= 3 &&
+		    name_words(&all[i]) < name_words(&all[best])) ||
+		    (all[best].stock <= 0 &&
+		    all[i].stock > 0)))) {
 			best = i;
-			best_score = sc;
+			best_score = score[i];
 		}
 	}
+	if (tied != NULL)
+		for (size_t i = 0; i < n; i++)
+			if (i != best && score[i] >= best_score &&
+			    !(best_score / 100 == q.n && q.n >= 3 &&
+			    name_words(&all[best]) < name_words(&all[i])))
+				*tied = true;
 	v[0] = all[best];
 	for (size_t i = 0, k = 1; i < n && k < max; i++)
 		if (i != best)
 			v[k++] = all[i];
 	return n < max ? n : max;
+}
+
+static size_t
+find(struct turn *t, const char *query, struct bot_product *v, size_t max)
+{
+	return find_best(t, query, v, max, NULL);
 }
 
 /* Whether any word of query names something in the catalog: words that
@@ -287,8 +348,7 @@ target(struct turn *t, const struct rules_result *r, const char *query,
 	if (r->ref != RULES_REF_NONE && (id = from_list(t, r)) != 0)
 		return id;
 	if (query != NULL && query[0] != '\0' && r->ref != RULES_REF_ATTR) {
-		n = find(t, query, v, 2);
-		*several = n > 1;
+		n = find_best(t, query, v, 2, several);
 		return n > 0 ? v[0].id : 0;
 	}
 	return t->conv.last_product;
@@ -303,12 +363,26 @@ cart_target(struct turn *t, const struct rules_result *r)
 	bool found;
 
 	if (r->query[0] != '\0') {
-		for (size_t i = 0; i < c->ncart; i++)
+		/* The line whose name says most of the words ("sacá el disco,
+		 * lo tiene el cliente": the disk). */
+		struct catalog_query q;
+		int64_t best = 0;
+		size_t best_score = 0;
+
+		catalog_query_parse(r->query, &q);
+		for (size_t i = 0; i < c->ncart; i++) {
+			size_t sc;
+
 			if (bot_catalog_get(t->b->st, c->cart[i].product_id, &p,
-			    &found) == OV_OK && found &&
-			    name_matches(&p, r->query))
-				return p.id;
-		return 0;
+			    &found) != OV_OK || !found)
+				continue;
+			if ((sc = name_score(&p, &q)) > best_score) {
+				best = p.id;
+				best_score = sc;
+			}
+		}
+		if (best != 0 || r->ref == RULES_REF_NONE)
+			return best;
 	}
 	if (r->ref != RULES_REF_NONE) {
 		int64_t id = from_list(t, r);
@@ -369,6 +443,16 @@ vary_query(const char *last, const char *change, char *out, size_t len)
 }
 
 /* ---- the rules ------------------------------------------------------- */
+
+/* "¿De qué producto?", or "¿cuál de la lista?" when one is on screen. */
+static void
+ask_which(struct turn *t)
+{
+	if (t->conv.nlist > 1)
+		say(t, T_WHICH_ROW, t->conv.nlist);
+	else
+		say(t, T_WHICH_PRODUCT);
+}
 
 static bool
 is_bare_number(const char *text)
@@ -453,7 +537,7 @@ decide_reply_id(struct turn *t, const char *id, const struct rules_result *r)
 			    found)
 				say(t, T_ASK_QTY_OF, p.name);
 			else
-				say(t, T_WHICH_PRODUCT);
+				ask_which(t);
 		}
 		return;
 	}
@@ -465,7 +549,7 @@ decide_reply_id(struct turn *t, const char *id, const struct rules_result *r)
 		if (t->conv.last_product != 0 && t->conv.last_qty > 0)
 			add_one(t, t->conv.last_product, t->conv.last_qty);
 		else
-			say(t, T_WHICH_PRODUCT);
+			ask_which(t);
 		return;
 	}
 	switch (r->intent) {
@@ -496,7 +580,7 @@ decide_reply_id(struct turn *t, const char *id, const struct rules_result *r)
 			    OV_OK && found)
 				say(t, T_ASK_QTY_OF, p.name);
 			else
-				say(t, T_WHICH_PRODUCT);
+				ask_which(t);
 			return;
 		}
 		call(t, A_QUOTE, NULL);
@@ -515,6 +599,18 @@ decide_reply_id(struct turn *t, const char *id, const struct rules_result *r)
 	}
 }
 
+/* Whether the stock of id covers qty (a yes to "¿te sumo?" is for it;
+ * after a short answer with alternatives, it asks which). */
+static bool
+covers(struct turn *t, int64_t id, int64_t qty)
+{
+	struct bot_product p;
+	bool found = false;
+
+	return bot_catalog_get(t->b->st, id, &p, &found) == OV_OK && found &&
+	    (p.stock >= qty || t->conv.nlist <= 1);
+}
+
 static void
 answer_yes(struct turn *t)
 {
@@ -525,7 +621,8 @@ answer_yes(struct turn *t)
 		call(t, A_QUOTE, NULL);
 		return;
 	case CONV_PENDING_ADD:
-		if (c->last_product != 0 && c->last_qty > 0) {
+		if (c->last_product != 0 && c->last_qty > 0 &&
+		    covers(t, c->last_product, c->last_qty)) {
 			add_one(t, c->last_product, c->last_qty);
 			return;
 		}
@@ -564,6 +661,37 @@ answer_yes(struct turn *t)
 }
 
 static void
+business_answer_topic(struct turn *t, enum business_topic topic)
+{
+	cJSON *a = cJSON_CreateObject();
+
+	if (t->handed_off || a == NULL) {
+		cJSON_Delete(a);
+		return;
+	}
+	cJSON_AddStringToObject(a, "tema", business_topic_name(topic));
+	call(t, A_BUSINESS, a);
+}
+
+/* A product named beside another question: its price (one product) or
+ * the list (several). */
+static void
+product_question(struct turn *t, const struct rules_result *r,
+    const char *query)
+{
+	struct bot_product v[2];
+	bool tied = false;
+	size_t n = find_best(t, query, v, 2, &tied);
+
+	if (n == 0)
+		return;
+	if (n > 1 && tied)
+		search(t, query, r->with_iva);
+	else
+		show_product(t, v[0].id, r->with_iva, true);
+}
+
+static void
 decide_one(struct turn *t, const char *text, const char *reply_id)
 {
 	struct rules_result r;
@@ -590,24 +718,51 @@ decide_one(struct turn *t, const char *text, const char *reply_id)
 		handoff(t, text, false);
 		return;
 	}
-	/* The business's own facts come before any product search. */
+	/* "la del medio" with no list on screen: just words to search. */
+	if (r.ref == RULES_REF_ATTR && t->conv.nlist == 0) {
+		r.ref = RULES_REF_NONE;
+		if (r.intent == RULES_SELECT)
+			r.intent = RULES_SEARCH;
+	}
+	/* The business's own facts come before any product search; a
+	 * product asked in the same message is answered first. */
 	if ((r.intent == RULES_SEARCH || r.intent == RULES_STOCK ||
 	    r.intent == RULES_PRICE || r.intent == RULES_NONE ||
 	    r.intent == RULES_GREETING || r.intent == RULES_THANKS ||
 	    r.intent == RULES_SELECT || r.intent == RULES_YES) &&
 	    business_question(text, topics, 4, &ntopics) && ntopics > 0) {
-		for (size_t i = 0; i < ntopics; i++) {
-			cJSON *a = cJSON_CreateObject();
-
-			if (a != NULL)
-				cJSON_AddStringToObject(a, "tema",
-				    business_topic_name(topics[i]));
-			call(t, A_BUSINESS, a);
-			if (t->handed_off)
-				break;
-		}
+		for (size_t i = 0; i < r.nitems; i++)
+			if (!about_business(r.items[i].query) &&
+			    product_words(t, r.items[i].query))
+				product_question(t, &r, r.items[i].query);
+		for (size_t i = 0; i < ntopics; i++)
+			business_answer_topic(t, topics[i]);
 		return;
 	}
+	/* "¿y el domingo?" after the hours: that day's hours. */
+	if (strcmp(t->conv.biz_topic, "horario") == 0 &&
+	    business_question_day(text, t->now) >= 0 &&
+	    (r.query[0] == '\0' || !product_words(t, r.query))) {
+		business_answer_topic(t, BUSINESS_HOURS);
+		return;
+	}
+	/* A list of products with their quantities is an order: into the
+	 * pedido, and the quote that shows it. */
+	if (r.nitems >= 2 && (r.intent == RULES_STOCK ||
+	    r.intent == RULES_CART_ADD || r.intent == RULES_SEARCH)) {
+		bool all_qty = true;
+
+		for (size_t i = 0; i < r.nitems; i++)
+			if (r.items[i].quantity <= 0)
+				all_qty = false;
+		if (all_qty)
+			r.intent = RULES_QUOTE;
+	}
+	/* "y 2 de la primera" right after the pedido was shown: more of it. */
+	if (r.intent == RULES_STOCK && r.ref != RULES_REF_NONE &&
+	    r.quantity > 0 && starts_with_and(text) &&
+	    t->conv.pending == CONV_PENDING_QUOTE && t->conv.ncart > 0)
+		r.intent = RULES_CART_ADD;
 	switch (r.intent) {
 	case RULES_OPT_OUT:
 	case RULES_OPT_IN: {
@@ -623,7 +778,13 @@ decide_one(struct turn *t, const char *text, const char *reply_id)
 		call(t, A_CANCEL, NULL);
 		return;
 	case RULES_CONFIRM:
-		call(t, A_CONFIRM, NULL);
+		/* What is confirmed is what was last shown: a pedido not yet
+		 * quoted is quoted first ("pasame el presupuesto así lo
+		 * confirmo"). */
+		if (t->conv.pending != CONV_PENDING_CONFIRM && t->conv.ncart > 0)
+			call(t, A_QUOTE, NULL);
+		else
+			call(t, A_CONFIRM, NULL);
 		return;
 	case RULES_BALANCE:
 		call(t, A_BALANCE, NULL);
@@ -652,7 +813,7 @@ decide_one(struct turn *t, const char *text, const char *reply_id)
 		if ((id = cart_target(t, &r)) == 0)
 			id = target(t, &r, r.query, &several);
 		if (id == 0) {
-			say(t, T_WHICH_PRODUCT);
+			ask_which(t);
 			return;
 		}
 		call(t, A_CART_SET, args_id_qty(id, r.quantity));
@@ -664,7 +825,7 @@ decide_one(struct turn *t, const char *text, const char *reply_id)
 		}
 		id = target(t, &r, r.query, &several);
 		if (id <= 0) {
-			say(t, T_WHICH_PRODUCT);
+			ask_which(t);
 			return;
 		}
 		if (several && r.ref == RULES_REF_NONE) {
@@ -701,8 +862,11 @@ decide_one(struct turn *t, const char *text, const char *reply_id)
 				return;
 			}
 			add_one(t, id, r.quantity);
-		} else if (r.quantity > 0 && t->conv.last_product != 0) {
-			add_one(t, t->conv.last_product, r.quantity);
+		} else if (t->conv.last_product != 0 && (r.quantity > 0 ||
+		    (t->conv.ncart == 0 && t->conv.last_qty > 0))) {
+			/* "cotizalas": the ones just talked about. */
+			add_one(t, t->conv.last_product, r.quantity > 0 ?
+			    r.quantity : t->conv.last_qty);
 		}
 		t->quoting = false;
 		if (t->handed_off || t->conv.ncart == 0) {
@@ -720,23 +884,29 @@ decide_one(struct turn *t, const char *text, const char *reply_id)
 		}
 		if (r.ref == RULES_REF_NONE && r.query[0] != '\0') {
 			struct bot_product v[2];
-			size_t n = find(t, r.query, v, 2);
+			bool tied = false;
+			size_t n = find_best(t, r.query, v, 2, &tied);
 
 			if (n == 0) {
 				say(t, product_words(t, r.query) ? T_NOT_FOUND :
 				    T_DONT_UNDERSTAND);
 				return;
 			}
-			if (n > 1) {
+			if (n > 1 && tied) {
 				search(t, r.query, r.with_iva);
 				return;
 			}
+			/* One product: its price, and the words remembered so
+			 * "¿y el de 6?" changes them. */
+			conv_set_list(&t->conv, &v[0].id, 1, r.query);
 			show_product(t, v[0].id, r.with_iva, true);
 			return;
 		}
 		if ((id = target(t, &r, NULL, &several)) <= 0) {
-			say(t, id < 0 ? T_NO_SUCH_ROW : T_WHICH_PRODUCT,
-			    t->conv.nlist);
+			if (id < 0)
+				say(t, T_NO_SUCH_ROW, t->conv.nlist);
+			else
+				ask_which(t);
 			return;
 		}
 		show_product(t, id, r.with_iva, true);
@@ -777,8 +947,10 @@ decide_one(struct turn *t, const char *text, const char *reply_id)
 			return;
 		}
 		if (id <= 0) {
-			say(t, id < 0 ? T_NO_SUCH_ROW : T_WHICH_PRODUCT,
-			    t->conv.nlist);
+			if (id < 0)
+				say(t, T_NO_SUCH_ROW, t->conv.nlist);
+			else
+				ask_which(t);
 			return;
 		}
 		if (several) {
@@ -815,9 +987,19 @@ decide_one(struct turn *t, const char *text, const char *reply_id)
 			search(t, q, r.with_iva);
 			return;
 		}
-		say(t, T_WHICH_PRODUCT);
+		ask_which(t);
 		return;
 	case RULES_SEARCH:
+		if (r.variation && t->conv.nlist > 1) {
+			/* "¿y la de 3.6mm?": a row of the list that says it. */
+			struct rules_result pick = r;
+
+			pick.ref = RULES_REF_ATTR;
+			if ((id = from_list(t, &pick)) > 0) {
+				show_product(t, id, r.with_iva, true);
+				return;
+			}
+		}
 		if (r.variation && t->conv.list_query[0] != '\0') {
 			char q[RULES_QUERY_MAX * 2 + 2];
 
@@ -829,6 +1011,22 @@ decide_one(struct turn *t, const char *text, const char *reply_id)
 			for (size_t i = 0; i < r.nitems; i++)
 				search(t, r.items[i].query, r.with_iva);
 			return;
+		}
+		{
+			/* One product says every word and no other does
+			 * ("pulpo 1 a 8", "teclado pk5501"): that one. */
+			struct bot_product v[2];
+			struct catalog_query q;
+			bool tied = true;
+
+			catalog_query_parse(r.query, &q);
+			if (strpbrk(r.query, "0123456789") != NULL &&
+			    find_best(t, r.query, v, 2, &tied) > 0 && !tied &&
+			    q.n >= 1 && name_score(&v[0], &q) == q.n) {
+				conv_set_list(&t->conv, &v[0].id, 1, r.query);
+				show_product(t, v[0].id, r.with_iva, false);
+				return;
+			}
 		}
 		if (!product_words(t, r.query)) {
 			/* No word of it names a product: not a search. */
@@ -940,6 +1138,16 @@ identify_text(struct turn *t)
 		    t->wa_id, (long long)id.cianbox_id,
 		    id.how == CUSTOMER_BY_CUIT ? "CUIT" : "e-mail",
 		    id.verified ? "number on file" : "prices only");
+		if ((t->conv.pending == CONV_PENDING_CONFIRM ||
+		    t->conv.pending == CONV_PENDING_QUOTE) && t->conv.ncart > 0) {
+			/* A quote was waiting for it: made again with it. */
+			if (id.verified)
+				say(t, T_ID_VERIFIED, id.client.razon);
+			else
+				say(t, T_ID_PRICES_ONLY);
+			call(t, A_QUOTE, NULL);
+			return;
+		}
 		if (id.verified)
 			say(t, T_ID_VERIFIED " %s", id.client.razon,
 			    T_ID_WHAT_NEXT);
@@ -978,8 +1186,25 @@ run_tool(void *arg, const struct llm_tool *tool, const cJSON *args,
 	size_t before;
 	int rc;
 
-	/* A tool called again replaces what it said the first time. */
-	replies_drop_by(t, tool->name);
+	/* The same call again replaces what it said the first time (two
+	 * quotes in one turn would only confuse); other calls of the same
+	 * tool ("sensor pir", then "balun") each keep their answer. */
+	{
+		char *json = cJSON_PrintUnformatted(args);
+		char key[256];
+
+		utf8_copy(key, sizeof(key), json != NULL ? json : "");
+		free(json);
+		for (size_t i = 0; i < t->ncalls; i++)
+			if (strcmp(t->calls[i].tool, tool->name) == 0 &&
+			    strcmp(t->calls[i].args, key) == 0)
+				replies_drop_by(t, tool->name);
+		if (t->ncalls < sizeof(t->calls) / sizeof(t->calls[0])) {
+			t->calls[t->ncalls].tool = tool->name;
+			memcpy(t->calls[t->ncalls].args, key, sizeof(key));
+			t->ncalls++;
+		}
+	}
 	before = t->nreplies;
 	rc = action_call(t, tool->name, args);
 	if (rc != OV_OK && rc != OV_EINVAL)
@@ -1114,6 +1339,7 @@ decide_model(struct turn *t, const char *const *ids, size_t nids)
 	int rc;
 
 	memset(&res, 0, sizeof(res));
+	t->cur_text = t->text;
 	if ((rc = build_conv(t, ids, nids, &conv)) != OV_OK)
 		return rc;
 	tools = actions_tools(&ntools);

@@ -135,7 +135,11 @@ static const char *const stopwords[] = {
 	"final", "c", "las", "quiero", "tenes?", "llevame", "lleva", "llevo",
 	"manden", "envien", "escriban", "recibir", "promociones", "promos",
 	"ofertas", "mensajes", "novedades", "darme", "denme", "mandes",
-	"reservame", "separame", "mandame",
+	"reservame", "separame", "mandame", "publicidad", "porfa", "porfavor",
+	"xfa", "plis", "please", "spam", "bueno", "buena", "hasta",
+	"armalo", "armala", "armalos", "armalas", "cotizalo", "cotizala",
+	"cotizalos", "cotizalas", "presupuestalo", "presupuestala",
+	"presupuestalos", "presupuestalas", "cotizas", "queda", "quedaria",
 	NULL
 };
 
@@ -224,7 +228,10 @@ static const char *const kw_cancel[] = {
 };
 static const char *const kw_quote[] = {
 	"presupuesto", "presupuestame", "cotiza", "cotizame", "cotizar",
-	"cotizacion", "armame", "arma el", "armar", "armalo", NULL
+	"cotizacion", "armame", "arma el", "armar", "armalo", "armala",
+	"armalos", "armalas", "cotizalo", "cotizala", "cotizalos", "cotizalas",
+	"presupuestalo", "presupuestala", "presupuestalos", "presupuestalas",
+	"cotizar", "cotizas", NULL
 };
 static const char *const kw_price[] = {
 	"precio", "precios", "cuanto sale", "cuanto salen", "cuanto cuesta",
@@ -265,7 +272,8 @@ static const char *const kw_complaint[] = {
 	"urgente", "urgencia", "es una emergencia", NULL
 };
 static const char *const kw_cart_show[] = {
-	"que llevo", "que tengo", "que tengo en el pedido", "mi pedido",
+	"que llevo", "q llevo", "que tengo", "q tengo", "que tengo en el pedido",
+	"mi pedido", "q pedi", "que llevamos", "q llevamos",
 	"ver pedido", "ver el pedido", "el pedido", "mi carrito", "carrito",
 	"que pedi", "como va el pedido", "resumen", "que tengo anotado",
 	"que me anotaste", "que va en el pedido", "que hay en el pedido", NULL
@@ -320,8 +328,14 @@ static const char *const kw_yes[] = {
 	"armalo", "si por favor", NULL
 };
 
+static int
+isalnum_ascii(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
 /* Token characters: letters, digits, non-ASCII bytes; '.' and ','
- * between digits ("2.8mm", "1,5"). */
+ * between digits ("2.8mm", "1,5"); '-' inside a word. */
 static int
 tok_char(const char *s, size_t i)
 {
@@ -331,6 +345,11 @@ tok_char(const char *s, size_t i)
 		return 1;
 	if ((c == '.' || c == ',') && i > 0 && s[i - 1] >= '0' &&
 	    s[i - 1] <= '9' && s[i + 1] >= '0' && s[i + 1] <= '9')
+		return 1;
+	/* "dp-15", "lc-100", "wi-fi": a model code stays one word, so its
+	 * number is never a quantity. */
+	if (c == '-' && i > 0 && isalnum_ascii(s[i - 1]) &&
+	    isalnum_ascii(s[i + 1]))
 		return 1;
 	return 0;
 }
@@ -462,6 +481,31 @@ ordinal_value(const char *w)
 	return 0;
 }
 
+/* "kit hikvision 4 cámaras 2mp": a number between words of a product
+ * is part of its name, not how many. */
+static bool
+inside_name(char tok[][TOKEN_MAX], size_t ntok, size_t i,
+    const unsigned char *sep)
+{
+	return i > 0 && i + 1 < ntok && !sep[i] && !sep[i + 1] &&
+	    !in_list(tok[i - 1], stopwords) &&
+	    !all_digits(tok[i - 1]) && !in_list(tok[i + 1], stopwords) &&
+	    !in_list(tok[i + 1], units) && !all_digits(tok[i + 1]) &&
+	    strcmp(tok[i + 1], "y") != 0;
+}
+
+/* "pulpo 1 a 8": numbers of a range belong to the name. */
+static bool
+in_range(char tok[][TOKEN_MAX], size_t ntok, size_t i)
+{
+	if (i + 2 < ntok && strcmp(tok[i + 1], "a") == 0 &&
+	    all_digits(tok[i + 2]))
+		return all_digits(tok[i]);
+	if (i >= 2 && strcmp(tok[i - 1], "a") == 0 && all_digits(tok[i - 2]))
+		return all_digits(tok[i]);
+	return false;
+}
+
 /* The query of tok[from..to): what is left without stop words and used
  * tokens, numbers joined to their units. */
 static void
@@ -475,6 +519,13 @@ build_query(char tok[][TOKEN_MAX], size_t from, size_t to,
 		if (used[i] || in_list(tok[i], stopwords) ||
 		    word_number(tok[i], true) != 0 || ordinal_value(tok[i]) != 0)
 			continue;
+		if (in_range(tok, to, i) && i + 2 < to) {
+			snprintf(joined, sizeof(joined), "%s a %s", tok[i],
+			    tok[i + 2]);
+			query_add(query, joined);
+			i += 2;
+			continue;
+		}
 		if (all_digits(tok[i]) && i + 1 < to &&
 		    in_list(tok[i + 1], units) && strcmp(tok[i + 1], "x") != 0) {
 			snprintf(joined, sizeof(joined), "%s%s", tok[i], tok[i + 1]);
@@ -482,8 +533,13 @@ build_query(char tok[][TOKEN_MAX], size_t from, size_t to,
 			i++;
 			continue;
 		}
-		if (all_digits(tok[i]) && strlen(tok[i]) < 2)
-			continue;   /* a lone digit is noise */
+		/* A lone digit is noise, unless it sits inside a name ("kit
+		 * hikvision 4 cámaras"). */
+		if (all_digits(tok[i]) && strlen(tok[i]) < 2 && !(i > from &&
+		    i + 1 < to && !in_list(tok[i - 1], stopwords) &&
+		    !all_digits(tok[i - 1]) && !in_list(tok[i + 1], stopwords) &&
+		    !in_list(tok[i + 1], units)))
+			continue;
 		query_add(query, tok[i]);
 	}
 }
@@ -516,8 +572,10 @@ read_references(char tok[][TOKEN_MAX], size_t ntok, unsigned char *used,
 			used[i] = 1;
 			break;
 		}
-		/* "la 2", "opción 3", "el nro 4": a row number, not a size. */
-		if ((is_article(tok[i]) || strcmp(tok[i], "opcion") == 0 ||
+		/* "la 2", "opción 3", "el nro 4": a row number, not a size
+		 * ("dame las 10" is ten units). */
+		if ((strcmp(tok[i], "la") == 0 || strcmp(tok[i], "el") == 0 ||
+		    strcmp(tok[i], "opcion") == 0 ||
 		    strcmp(tok[i], "numero") == 0 || strcmp(tok[i], "nro") == 0 ||
 		    strcmp(tok[i], "fila") == 0 || strcmp(tok[i], "item") == 0) &&
 		    i + 1 < ntok && qty_value(tok[i + 1]) > 0 &&
@@ -558,11 +616,14 @@ read_references(char tok[][TOKEN_MAX], size_t ntok, unsigned char *used,
 		}
 	}
 	/* "la de 3.6mm", "la hikvision", "el de 8 canales": an article
-	 * that starts the message (after a verb or "y") and words. */
-	for (size_t i = 0; i + 1 < ntok && i < 3; i++) {
+	 * that starts the message (after a verb, a quantity or "y") and
+	 * words. The conversation decides whether a list is there to pick
+	 * from. */
+	for (size_t i = 0; i + 1 < ntok && i < 6; i++) {
 		if (is_article(tok[i]) && (strcmp(tok[i + 1], "de") == 0 ||
 		    strcmp(tok[i + 1], "que") == 0 ||
-		    !in_list(tok[i + 1], stopwords))) {
+		    (!in_list(tok[i + 1], stopwords) &&
+		    qty_value(tok[i + 1]) == 0))) {
 			bool before = true;
 
 			for (size_t k = 0; k < i; k++)
@@ -586,7 +647,8 @@ read_references(char tok[][TOKEN_MAX], size_t ntok, unsigned char *used,
  * starts at a quantity (when the item before has words) or after "y",
  * "," or a new line; items need words of their own. */
 static void
-read_items(char tok[][TOKEN_MAX], size_t ntok, struct rules_result *out)
+read_items(char tok[][TOKEN_MAX], size_t ntok, const unsigned char *sep,
+    struct rules_result *out)
 {
 	size_t start = 0, k = 0;
 	int64_t qty = 0;
@@ -595,7 +657,9 @@ read_items(char tok[][TOKEN_MAX], size_t ntok, struct rules_result *out)
 	memset(none, 0, sizeof(none));
 	for (size_t i = 0; i <= ntok && k < RULES_ITEMS_MAX; i++) {
 		int64_t q = 0;
-		bool and = i < ntok && strcmp(tok[i], "y") == 0;
+		bool and = i < ntok && (strcmp(tok[i], "y") == 0 ||
+		    (sep[i] && i > start && qty_value(tok[i]) == 0 &&
+		    word_number(tok[i], true) == 0));
 		char words[RULES_QUERY_MAX + 1];
 
 		if (i < ntok && !and) {
@@ -615,6 +679,11 @@ read_items(char tok[][TOKEN_MAX], size_t ntok, struct rules_result *out)
 				start = i + 1;
 				continue;
 			}
+			/* "kit hikvision 4 cámaras": a number after words
+			 * without one starts nothing. */
+			if ((qty == 0 && !sep[i]) ||
+			    inside_name(tok, ntok, i, sep))
+				continue;
 		}
 		build_query(tok, start, i, none, out->items[k].query);
 		if (out->items[k].query[0] != '\0') {
@@ -622,7 +691,9 @@ read_items(char tok[][TOKEN_MAX], size_t ntok, struct rules_result *out)
 			k++;
 		}
 		qty = q;
-		start = i + 1;
+		/* After "y" the next item starts; after a comma, this word
+		 * starts it. */
+		start = and && strcmp(tok[i], "y") != 0 ? i : i + 1;
 	}
 	out->nitems = k >= 2 ? k : 0;
 	if (out->nitems == 0)
@@ -637,7 +708,7 @@ rules_parse(const char *text, const char *reply_id, struct rules_result *out)
 	size_t ntok = 0, i, n;
 	int qty_at = -1;
 	bool yes, no;
-	unsigned char used[TOKENS_MAX];
+	unsigned char used[TOKENS_MAX], sep[TOKENS_MAX + 1];
 
 	if (out == NULL)
 		return OV_EINVAL;
@@ -654,6 +725,7 @@ rules_parse(const char *text, const char *reply_id, struct rules_result *out)
 	if (identity_email_find(text, out->email, sizeof(out->email)) != OV_OK)
 		out->email[0] = '\0';
 	n = rules_fold(text, folded, sizeof(folded));
+	memset(sep, 0, sizeof(sep));
 
 	/* Tokens, leaving out whole chunks that are an e-mail or a CUIT. */
 	for (i = 0; i < n && ntok < TOKENS_MAX;) {
@@ -661,6 +733,10 @@ rules_parse(const char *text, const char *reply_id, struct rules_result *out)
 		int skip = 0;
 
 		if (!tok_char(folded, i)) {
+			/* ",", ";", "+" and new lines part items of a list. */
+			if (folded[i] == ',' || folded[i] == ';' ||
+			    folded[i] == '+' || folded[i] == '\n')
+				sep[ntok] = 1;
 			i++;
 			continue;
 		}
@@ -708,8 +784,10 @@ rules_parse(const char *text, const char *reply_id, struct rules_result *out)
 				symbols = true;
 				continue;
 			}
-			if (k != i)
+			if (k != i) {
 				memcpy(tok[k], tok[i], sizeof(tok[0]));
+				sep[k] = sep[i];
+			}
 			k++;
 		}
 		ntok = k;
@@ -735,6 +813,8 @@ rules_parse(const char *text, const char *reply_id, struct rules_result *out)
 			q = word_number(tok[i], false);
 		if (q == 0)
 			continue;
+		if (in_range(tok, ntok, i) || inside_name(tok, ntok, i, sep))
+			continue;
 		if (i + 1 < ntok && in_list(tok[i + 1], units) &&
 		    strcmp(tok[i + 1], "x") != 0)
 			continue;
@@ -754,7 +834,7 @@ rules_parse(const char *text, const char *reply_id, struct rules_result *out)
 		used[qty_at] = 1;
 
 	build_query(tok, 0, ntok, used, out->query);
-	read_items(tok, ntok, out);
+	read_items(tok, ntok, sep, out);
 
 	out->greeted = any_phrase(folded, kw_greeting);
 	out->thanked = any_phrase(folded, kw_thanks) || out->emoji_only;
@@ -870,7 +950,8 @@ rules_parse(const char *text, const char *reply_id, struct rules_result *out)
 	    out->intent == RULES_CART_ADD) && out->query[0] == '\0')
 		out->uses_last = true;
 	if (out->intent == RULES_STOCK && out->quantity == 0 &&
-	    out->query[0] != '\0' && out->ref == RULES_REF_NONE)
+	    out->query[0] != '\0' && (out->ref == RULES_REF_NONE ||
+	    out->ref == RULES_REF_ATTR))
 		out->intent = RULES_SEARCH;
 	/* "la de 3.6mm" picks from the list: the words are the pick. */
 	if (out->ref == RULES_REF_ATTR && out->intent == RULES_SEARCH)

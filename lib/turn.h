@@ -102,6 +102,13 @@ struct turn {
 	size_t nnotices;
 	const char *action;          /* the action running now, or NULL */
 	bool handed_off;             /* this turn handed over to a person */
+	struct {                     /* the model's calls of this turn */
+		const char *tool;
+		char args[256];
+	} calls[8];
+	size_t ncalls;
+	bool with_iva;               /* the customer asked for prices with IVA */
+	bool complaint;              /* the turn's words complain */
 	bool quoting;                /* items go straight into a quote: the
 	                                cart is not shown on the way */
 };

@@ -195,6 +195,9 @@ test_references_to_the_list(void)
 	CHECK(reads("2.8mm"));
 	msg("la más barata");
 	CHECK(reads("Imou"));
+	msg("dame 3 de la de 3.6");
+	CHECK_INT(cart_qty(102), 3);
+	conv_cart_clear(&saved);
 	msg("la 2");
 	CHECK_INT(saved.last_product, saved.list[1]);
 	msg("tenés 10 de esas?");
