@@ -664,15 +664,48 @@ pending_quote(struct turn *t, struct quote *q, bool *found)
 	return rc;
 }
 
+/* The quote's PDF as a reply (rendered again: the same bytes). */
+static int
+send_pdf(struct turn *t, const struct quote *q)
+{
+	char path[QUOTE_PATH_MAX], filename[64], caption[160], link[128];
+	char until[16];
+	cJSON *p;
+	int rc;
+
+	if ((rc = quote_pdf_save(q, t->b->brand, t->b->pdf_dir)) != OV_OK ||
+	    (rc = quote_file_path(t->b->pdf_dir, q->id, path, sizeof(path))) !=
+	    OV_OK) {
+		log_error("cannot render quote %lld: %s", (long long)q->number,
+		    ov_strerror(rc));
+		say(t, T_PDF_FAILED);
+		t->conv.pending = CONV_PENDING_HANDOFF;
+		return rc;
+	}
+	quote_format_date(q->expires_at, until, sizeof(until));
+	snprintf(filename, sizeof(filename), "Presupuesto-%lld.pdf",
+	    (long long)q->number);
+	snprintf(caption, sizeof(caption), T_PDF_CAPTION, (long long)q->number,
+	    until);
+	snprintf(link, sizeof(link), "/cgi-bin/presupuesto/%s.pdf", q->id);
+	say(t, T_PDF_HERE, (long long)q->number);
+	if ((p = reply_add(t, "pdf")) != NULL) {
+		cJSON_AddStringToObject(p, "path", path);
+		cJSON_AddStringToObject(p, "filename", filename);
+		cJSON_AddStringToObject(p, "caption", caption);
+		cJSON_AddStringToObject(p, "link_path", link);
+		cJSON_AddStringToObject(p, "quote_id", q->id);
+	}
+	say(t, T_PDF_AFTER);
+	utf8_copy(t->conv.sent_quote, sizeof(t->conv.sent_quote), q->id);
+	return OV_OK;
+}
+
 static int
 run_confirm(struct turn *t, const cJSON *args)
 {
 	struct quote q;
-	char path[QUOTE_PATH_MAX], filename[64], caption[160], link[128];
-	char until[16];
 	bool found = false;
-	cJSON *p;
-	int rc;
 
 	(void)args;
 	quote_init(&q);
@@ -686,35 +719,37 @@ run_confirm(struct turn *t, const cJSON *args)
 		t->conv.pending = CONV_PENDING_QUOTE;
 		goto out;
 	}
-	if ((rc = quote_pdf_save(&q, t->b->brand, t->b->pdf_dir)) != OV_OK ||
-	    (rc = quote_file_path(t->b->pdf_dir, q.id, path, sizeof(path))) !=
-	    OV_OK) {
-		log_error("cannot render quote %lld: %s", (long long)q.number,
-		    ov_strerror(rc));
-		say(t, T_PDF_FAILED);
-		t->conv.pending = CONV_PENDING_HANDOFF;
+	if (send_pdf(t, &q) != OV_OK)
 		goto out;
-	}
-	quote_format_date(q.expires_at, until, sizeof(until));
-	snprintf(filename, sizeof(filename), "Presupuesto-%lld.pdf",
-	    (long long)q.number);
-	snprintf(caption, sizeof(caption), T_PDF_CAPTION, (long long)q.number,
-	    until);
-	snprintf(link, sizeof(link), "/cgi-bin/presupuesto/%s.pdf", q.id);
-	say(t, T_PDF_HERE, (long long)q.number);
-	if ((p = reply_add(t, "pdf")) != NULL) {
-		cJSON_AddStringToObject(p, "path", path);
-		cJSON_AddStringToObject(p, "filename", filename);
-		cJSON_AddStringToObject(p, "caption", caption);
-		cJSON_AddStringToObject(p, "link_path", link);
-		cJSON_AddStringToObject(p, "quote_id", q.id);
-	}
-	say(t, T_PDF_AFTER);
 	/* The order is in the quote now: a new one starts empty. */
 	conv_cart_clear(&t->conv);
 	t->conv.quote_number = 0;
 	t->conv.pending = CONV_PENDING_NONE;
 out:
+	quote_clear(&q);
+	return OV_OK;
+}
+
+/* "Mandámelo de nuevo": the last quote sent, again, while it is valid. */
+static int
+run_resend(struct turn *t, const cJSON *args)
+{
+	struct quote q;
+	bool found = false;
+
+	(void)args;
+	quote_init(&q);
+	if (t->conv.sent_quote[0] == '\0' || quote_load(t->b->st,
+	    t->conv.sent_quote, &q, &found) != OV_OK || !found ||
+	    strcmp(q.wa_id, t->wa_id) != 0) {
+		quote_clear(&q);
+		/* None sent yet: the pending one, if any. */
+		return run_confirm(t, args);
+	}
+	if (quote_is_expired(&q, t->now))
+		say(t, T_QUOTE_EXPIRED);
+	else
+		send_pdf(t, &q);
 	quote_clear(&q);
 	return OV_OK;
 }
@@ -1057,6 +1092,8 @@ static const struct action table[] = {
 	ROW0(A_CONFIRM, "El cliente confirma el presupuesto que le "
 	    "mostramos: se le envía el PDF.", run_confirm),
 	ROW0(A_CANCEL, "Cancela el presupuesto pendiente.", run_cancel),
+	ROW0(A_RESEND, "Vuelve a mandar el PDF del último presupuesto "
+	    "enviado (\"mandámelo de nuevo\").", run_resend),
 	ROW0(A_BALANCE, "Saldo de la cuenta corriente del cliente.",
 	    run_balance),
 	ROW0(A_INVOICES, "Últimas facturas del cliente.", run_invoices),

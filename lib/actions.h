@@ -32,6 +32,7 @@ struct turn;
 #define A_QUOTE       "armar_presupuesto"
 #define A_CONFIRM     "confirmar_presupuesto"
 #define A_CANCEL      "cancelar_presupuesto"
+#define A_RESEND      "reenviar_presupuesto"
 #define A_BALANCE     "saldo_cuenta"
 #define A_INVOICES    "ultimas_facturas"
 #define A_BUSINESS    "info_negocio"

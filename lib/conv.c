@@ -267,6 +267,7 @@ conv_from_store(const struct store_conv *in, struct conv *c)
 	c->last_qty = jint(doc, "last_qty", 1, CONV_QTY_MAX, 0);
 	read_cart(doc, c);
 	c->quote_number = jint(doc, "quote_number", 1, ID_MAX, 0);
+	text_copy(c->sent_quote, sizeof(c->sent_quote), jstr(doc, "sent_quote"));
 	s = jstr(doc, "greeted_day");
 	if (valid_day(s))
 		snprintf(c->greeted_day, sizeof(c->greeted_day), "%s", s);
@@ -471,6 +472,7 @@ conv_to_store(const struct conv *c, struct store_conv *out)
 		add_num(line, "qty", c->cart[i].qty, &ok);
 	}
 	add_num(doc, "quote_number", c->quote_number, &ok);
+	add_str(doc, "sent_quote", c->sent_quote, &ok);
 	add_str(doc, "greeted_day", c->greeted_day, &ok);
 	add_bool(doc, "introduced", c->introduced, &ok);
 	add_bool(doc, "cuit_asked", c->cuit_asked, &ok);

@@ -95,6 +95,7 @@ struct conv {
 	struct conv_line cart[CONV_CART_MAX];
 	size_t ncart;
 	int64_t quote_number;     /* the quote last shown (0: none) */
+	char sent_quote[40];      /* id of the last quote sent as PDF, or "" */
 
 	int64_t last_inbound;     /* unix seconds */
 	char greeted_day[11];     /* business day of the last greeting */

@@ -362,9 +362,10 @@ cart_target(struct turn *t, const struct rules_result *r)
 	struct bot_product p;
 	bool found;
 
-	if (r->query[0] != '\0') {
+	if (r->query[0] != '\0' && r->ref != RULES_REF_INDEX &&
+	    r->ref != RULES_REF_THAT) {
 		/* The line whose name says most of the words ("sacá el disco,
-		 * lo tiene el cliente": the disk). */
+		 * lo tiene el cliente": the disk; none when none says any). */
 		struct catalog_query q;
 		int64_t best = 0;
 		size_t best_score = 0;
@@ -381,8 +382,7 @@ cart_target(struct turn *t, const struct rules_result *r)
 				best_score = sc;
 			}
 		}
-		if (best != 0 || r->ref == RULES_REF_NONE)
-			return best;
+		return best;
 	}
 	if (r->ref != RULES_REF_NONE) {
 		int64_t id = from_list(t, r);
@@ -838,6 +838,10 @@ decide_one(struct turn *t, const char *text, const char *reply_id)
 		add_one(t, id, r.quantity > 0 ? r.quantity : 1);
 		return;
 	case RULES_QUOTE:
+		if (r.again && r.nitems == 0 && r.query[0] == '\0') {
+			call(t, A_RESEND, NULL);
+			return;
+		}
 		t->quoting = true;
 		if (r.nitems >= 2) {
 			add_named(t, &r);
@@ -863,7 +867,8 @@ decide_one(struct turn *t, const char *text, const char *reply_id)
 			}
 			add_one(t, id, r.quantity);
 		} else if (t->conv.last_product != 0 && (r.quantity > 0 ||
-		    (t->conv.ncart == 0 && t->conv.last_qty > 0))) {
+		    (t->conv.ncart == 0 && t->conv.last_qty > 0 &&
+		    t->conv.pending == CONV_PENDING_ADD))) {
 			/* "cotizalas": the ones just talked about. */
 			add_one(t, t->conv.last_product, r.quantity > 0 ?
 			    r.quantity : t->conv.last_qty);

@@ -92,7 +92,7 @@ struct llm_conv;
 #define LLM_RESPONSE_MAX (256 * 1024) /* bytes of one HTTP response body */
 #define LLM_NAME_MAX 64               /* tool and parameter names */
 #define LLM_CALL_ID_MAX 64            /* tool_call ids */
-#define LLM_MAX_TOOLS 16
+#define LLM_MAX_TOOLS 24
 #define LLM_MAX_PARAMS 16             /* per tool, and per array item */
 #define LLM_CONNECT_TIMEOUT_MS 3000
 #define LLM_REQUEST_TIMEOUT_MS 20000  /* one HTTP request, at most */

@@ -140,6 +140,8 @@ static const char *const stopwords[] = {
 	"armalo", "armala", "armalos", "armalas", "cotizalo", "cotizala",
 	"cotizalos", "cotizalas", "presupuestalo", "presupuestala",
 	"presupuestalos", "presupuestalas", "cotizas", "queda", "quedaria",
+	"total", "reenviame", "reenvia", "reenviar", "volve", "volvelo",
+	"pdf", "encuentro",
 	NULL
 };
 
@@ -244,7 +246,8 @@ static const char *const kw_stock[] = {
 };
 static const char *const kw_greeting[] = {
 	"hola", "holis", "buenas", "buen dia", "buenos dias", "buenas tardes",
-	"buenas noches", "que tal", NULL
+	"buenas noches", "que tal", "todo bien", "como andas", "como estas",
+	"como va", "como le va", NULL
 };
 static const char *const kw_thanks[] = {
 	"gracias", "muchas gracias", "genial", "perfecto", "buenisimo",
@@ -276,7 +279,9 @@ static const char *const kw_cart_show[] = {
 	"mi pedido", "q pedi", "que llevamos", "q llevamos",
 	"ver pedido", "ver el pedido", "el pedido", "mi carrito", "carrito",
 	"que pedi", "como va el pedido", "resumen", "que tengo anotado",
-	"que me anotaste", "que va en el pedido", "que hay en el pedido", NULL
+	"que me anotaste", "que va en el pedido", "que hay en el pedido",
+	"sale todo", "cuesta todo", "es todo", "queda todo", "el total",
+	"en total", "total", NULL
 };
 static const char *const kw_cart_remove[] = {
 	"saca", "sacame", "sacale", "sacalo", "sacala", "quita", "quitame",
@@ -314,6 +319,11 @@ static const char *const kw_opt_in[] = {
 static const char *const kw_want[] = {
 	"dame", "mandame", "quiero", "me llevo", "llevo", "pasame", "anotame",
 	"reservame", "separame", "poneme", "enviame", NULL
+};
+static const char *const kw_again[] = {
+	"de nuevo", "otra vez", "reenviame", "reenvia", "reenviar",
+	"volve a mandar", "volvelo a mandar", "me lo volves a mandar",
+	"no me llego el pdf", "no lo encuentro", NULL
 };
 static const char *const kw_iva[] = {
 	"con iva", "iva incluido", "precio final", "c iva", "final con iva",
@@ -840,6 +850,7 @@ rules_parse(const char *text, const char *reply_id, struct rules_result *out)
 	out->thanked = any_phrase(folded, kw_thanks) || out->emoji_only;
 	out->bye = any_phrase(folded, kw_bye);
 	out->with_iva = any_phrase(folded, kw_iva);
+	out->again = any_phrase(folded, kw_again);
 	out->complaint = any_phrase(folded, kw_complaint) ||
 	    (any_phrase(folded, kw_urgent) && out->query[0] == '\0');
 	yes = ntok <= 4 && any_phrase(folded, kw_yes);

@@ -101,6 +101,7 @@ struct rules_result {
 	bool emoji_only;               /* symbols and emoji, no words */
 	bool complaint;                /* complaint words, whatever the intent */
 	bool bye;
+	bool again;                    /* "de nuevo", "otra vez", "reenviame" */
 	size_t nitems;                 /* >= 2 when several products came */
 	struct rules_item items[RULES_ITEMS_MAX];
 };
