@@ -11,6 +11,7 @@
  * reply once (a replayed turn finds its id committed and sends nothing
  * new).
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -63,6 +64,45 @@ crash_point(const char *step)
 	}
 }
 
+/*
+ * A lease held by a process of this host that is gone (killed mid-turn)
+ * is taken at once rather than after its expiry: its turn was never
+ * committed, and the customer waits for this one. Taking it is a
+ * compare-and-set against the dead holder's expiry, so of two processes
+ * doing this only one gets it.
+ */
+static int
+take_from_the_dead(struct bot *b, const char *key, int64_t now, bool *got)
+{
+	struct store_conv sc;
+	bool found = false;
+	size_t hl = strcspn(b->holder, ":");
+	const char *pid_s;
+	char *end;
+	long pid;
+	int rc;
+
+	*got = false;
+	memset(&sc, 0, sizeof(sc));
+	if ((rc = store_conv_get(b->st, key, &sc, &found)) != OV_OK || !found)
+		goto out;
+	/* Same host ("host:pid"), and that pid is no more. */
+	if (strncmp(sc.lease_holder, b->holder, hl + 1) != 0)
+		goto out;
+	pid_s = sc.lease_holder + hl + 1;
+	pid = strtol(pid_s, &end, 10);
+	if (*pid_s == '\0' || *end != '\0' || pid <= 0 ||
+	    kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+		goto out;
+	log_warn("%s: the turn of process %ld (gone) is taken over", key,
+	    pid);
+	rc = store_conv_lease(b->st, key, b->holder, sc.lease_until,
+	    now + TURN_LEASE_S, got);
+out:
+	store_conv_clear(&sc);
+	return rc;
+}
+
 /* Meta accepted a reply; a quote's PDF makes the quote sent. */
 static void
 on_sent(void *arg, const char *wa_id, const char *kind, const cJSON *payload,
@@ -75,9 +115,8 @@ on_sent(void *arg, const char *wa_id, const char *kind, const cJSON *payload,
 	bool found = false;
 
 	(void)wamid;
-	crash_point("mid_send");
 	if (strcmp(kind, "pdf") != 0 || !cJSON_IsString(v))
-		return;
+		goto out_crash;
 	quote_init(&q);
 	if (store_quote_get(b->st, v->valuestring, &rec, &found) != OV_OK ||
 	    !found)
@@ -97,6 +136,9 @@ on_sent(void *arg, const char *wa_id, const char *kind, const cJSON *payload,
 	notify_quote_sent(b, &q, wa_id);
 out:
 	quote_clear(&q);
+out_crash:
+	/* A reply is out and recorded: the test hook between two sends. */
+	crash_point("mid_send");
 }
 
 /* ---- the turn's parts ------------------------------------------------ */
@@ -360,6 +402,8 @@ bot_turn(struct bot *b, const struct wa_message *const *msgs, size_t n)
 	/* One turn per customer at a time, on every web node. */
 	rc = store_conv_lease(b->st, t.wa_id, b->holder, t.now,
 	    t.now + TURN_LEASE_S, &got);
+	if (rc == OV_OK && !got)
+		rc = take_from_the_dead(b, t.wa_id, t.now, &got);
 	if (rc == OV_OK && !got)
 		rc = OV_EBUSY;
 	if (rc != OV_OK) {

@@ -333,6 +333,10 @@ struct store_conv {
 	int64_t last_inbound;    /* last customer message (24-hour window) */
 	int64_t updated_at;      /* set by the store on every write */
 	char *doc;               /* JSON object text owned by lib/conv; owned */
+	/* Read only (store_conv_get): who holds the turn lease, until when
+	 * ("" and 0 when free). Writes leave the lease as it is. */
+	char lease_holder[STORE_HOLDER_MAX + 1];
+	int64_t lease_until;
 };
 
 /* *found false and OV_OK when there is no record. On MongoDB a turn that

@@ -1871,6 +1871,9 @@ conv_from_doc(const bson_t *doc, struct store_conv *out)
 	get_str(doc, "agent", out->agent, sizeof(out->agent));
 	out->last_inbound = get_i64(doc, "last_inbound");
 	out->updated_at = get_i64(doc, "updated_at");
+	get_str(doc, "lease_holder", out->lease_holder,
+	    sizeof(out->lease_holder));
+	out->lease_until = get_i64(doc, "lease_until");
 	if (get_dup(doc, "doc", &out->doc) != OV_OK)
 		return OV_ENOMEM;
 	if (out->doc == NULL && (out->doc = strdup("{}")) == NULL)

@@ -325,7 +325,8 @@ static const char *const queries[Q__MAX] = {
 	    "SELECT " OUTBOX_COLS " FROM outbox WHERE wa_id = ?1"
 	    " AND next_attempt_at <= ?2 ORDER BY created_at ASC, seq ASC"
 	    " LIMIT ?3",
-	[Q_CONV_GET] = "SELECT " CONV_COLS " FROM conversaciones WHERE key = ?1",
+	[Q_CONV_GET] = "SELECT " CONV_COLS ", lease_holder, lease_until"
+	    " FROM conversaciones WHERE key = ?1",
 	/* The lease is not the writer's business: left as it is. */
 	[Q_CONV_PUT] =
 	    "INSERT INTO conversaciones (" CONV_COLS ")"
@@ -2290,6 +2291,8 @@ sq_conv_get(void *impl, const char *key, struct store_conv *out, bool *found)
 		rc = OV_ENOMEM;
 		goto out;
 	}
+	col_copy(out->lease_holder, sizeof(out->lease_holder), st, 6);
+	out->lease_until = (int64_t)sqlite3_column_int64(st, 7);
 	*found = true;
 out:
 	sq_release(st);

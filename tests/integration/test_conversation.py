@@ -706,6 +706,64 @@ def test_model_failures_are_answered_by_rules():
     with_model(run)
 
 
+# ---- a worker killed mid-turn ------------------------------------------------
+
+def crash_and_replay(who, text, step):
+    """Post text with the worker held back, run a worker that kills itself
+    at `step`, then cron-like runs until everything is handled. Returns
+    what the customer received for it."""
+    before = len(sent())
+    lock_path = os.path.join(ov.data, "locks", "worker.lock")
+    with open(lock_path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        post(message(who, text=text, name="Kiko")[1])
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    ov.run_worker(OVIDIO_CRASH_AT=step)
+    # What cron does next: the spool and the outbox, again and again,
+    # with the leases short enough for a test.
+    deadline = time.time() + 40
+    while time.time() < deadline:
+        time.sleep(1.2)
+        r = ov.run_worker(OVIDIO_SPOOL_LEASE="1", OUTBOX_CLAIM_S="1")
+        expect_eq(r.returncode, 0, "replay worker: " + r.stderr[-300:])
+        pending = ov.query("SELECT COUNT(*) AS n FROM mensajes WHERE "
+                           "wa_id = ? AND status = 'received'", who)
+        waiting = ov.query("SELECT COUNT(*) AS n FROM outbox WHERE wa_id = ?",
+                           who)
+        if not ov.spool("cur") and not ov.spool("new") and \
+                pending[0]["n"] == 0 and waiting[0]["n"] == 0:
+            break
+    return [e for e in sent()[before:] if e.get("to") == who and
+            e["kind"] == "message"]
+
+
+def test_worker_killed_at_every_step_answers_each_reply_once():
+    configure(OVIDIO_SPOOL_LEASE="1", OUTBOX_CLAIM_S="1")
+    try:
+        for n, step in enumerate(("before_commit", "after_commit",
+                                  "mid_send")):
+            who = "549341555077%d" % n
+            # A quote on screen, then "confirmo": three replies (words,
+            # the PDF, words) that must each arrive exactly once.
+            say(who, "armame presupuesto de 2 fuentes 12v 10a", name="Kiko")
+            r = crash_and_replay(who, "confirmo", step)
+            kinds = [e["payload"]["type"] for e in r]
+            expect_eq(kinds.count("document"), 1,
+                      step + ": the PDF exactly once: %s" % kinds)
+            texts = [e["payload"]["text"]["body"] for e in r
+                     if e["payload"]["type"] == "text"]
+            expect_eq(len(texts), len(set(texts)),
+                      step + ": no text twice: %s" % texts)
+            expect(any("Te mando el presupuesto" in x for x in texts),
+                   step + ": the words before the PDF: %s" % texts)
+            rows = ov.query("SELECT state FROM presupuestos WHERE wa_id = ?",
+                            who)
+            expect_eq([x["state"] for x in rows], ["enviado"],
+                      step + ": the quote sent once")
+    finally:
+        configure()
+
+
 def main():
     ov.start()
     runner = Runner()
@@ -731,7 +789,8 @@ def main():
                    test_model_tool_results_are_what_the_customer_reads,
                    test_model_search_shows_our_list,
                    test_model_words_alone_never_answer_a_data_question,
-                   test_model_failures_are_answered_by_rules):
+                   test_model_failures_are_answered_by_rules,
+                   test_worker_killed_at_every_step_answers_each_reply_once):
             runner.run(fn)
     finally:
         ov.stop()
