@@ -209,10 +209,12 @@ find_best(struct turn *t, const char *query, struct bot_product *v,
 
 	if (tied != NULL)
 		*tied = false;
-	if (query == NULL || query[0] == '\0' || max == 0 ||
-	    bot_catalog_search(t->b->st, query, all, TURN_LIST_ROWS, &n) !=
-	    OV_OK || n == 0)
+	if (query == NULL || query[0] == '\0' ||
+	    bot_catalog_search(t->b->st, query, all, max > 0 ? TURN_LIST_ROWS :
+	    1, &n) != OV_OK || n == 0)
 		return 0;
+	if (max == 0)
+		return n;   /* only whether anything matches */
 	catalog_query_parse(query, &q);
 	for (size_t i = 0; i < n; i++) {
 		/* The catalog's words first; the customer's own words break
@@ -1033,7 +1035,8 @@ decide_one(struct turn *t, const char *text, const char *reply_id)
 				return;
 			}
 		}
-		if (!product_words(t, r.query)) {
+		if (find(t, r.query, NULL, 0) == 0 &&
+		    !product_words(t, r.query)) {
 			/* No word of it names a product: not a search. */
 			if (r.greeted)
 				say(t, T_HOW_CAN_I_HELP);
