@@ -176,12 +176,52 @@ def test_forged_and_missing_signatures_are_refused_and_nothing_kept():
     expect_eq(stored("wamid.forged-0001"), [], "nothing stored")
 
 
-def test_oversize_body_is_413():
-    req = (b"POST /cgi-bin/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-           b"Content-Type: application/json\r\nX-Hub-Signature-256: sha256=00\r\n"
-           b"Content-Length: 5000000\r\nConnection: close\r\n\r\n")
-    st, _ = ov.raw(req + b"{" * 65536)
+def big_request(size):
+    body = b"{" + b" " * (size - 1)
+    return (b"POST /cgi-bin/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/json\r\n"
+            + b"X-Hub-Signature-256: " + ov.sign(body).encode() + b"\r\n"
+            + b"Content-Length: %d\r\nConnection: close\r\n\r\n" % size
+            + body)
+
+
+def oversize_is_413(server):
+    """5 MiB sent whole: the answer is a complete 413, never a reset."""
+    before = spool_total()
+    st, resp = server.raw(big_request(5 * 1024 * 1024), timeout=60)
     expect_eq(st, 413, "status")
+    expect(resp.rstrip().endswith(b"too large") or b"Request Entity" in resp
+           or b"Content Too Large" in resp, "a whole answer: %r" % resp[-80:])
+    expect_eq(spool_total(), before, "nothing spooled")
+
+
+def test_oversize_body_is_413_with_limit_request_body():
+    oversize_is_413(ov)
+
+
+def test_oversize_body_is_413_without_limit_request_body():
+    """Where .htaccess cannot set LimitRequestBody, the CGI drains first."""
+    other = Ovidio(HOME, os.path.join(WORK, "nolimit"),
+                   {"OVIDIO_SPOOL_LEASE": "2"}, limit_body=False)
+    other.start()
+    try:
+        before = len(os.listdir(other.data))
+        st, resp = other.raw(big_request(5 * 1024 * 1024), timeout=60)
+        expect_eq(st, 413, "status")
+        expect(resp.rstrip().endswith(b"too large"),
+               "the CGI's own answer: %r" % resp[-80:])
+        expect(b"Broken pipe" not in other.error_log().encode(),
+               "no broken pipe in Apache's log")
+        expect(len(os.listdir(other.data)) <= before + 2, "nothing kept")
+    finally:
+        other.stop()
+
+
+def test_webhook_is_a_static_executable():
+    r = subprocess.run(["ldd", os.path.join(HOME, "cgi-bin", "webhook")],
+                       capture_output=True, text=True)
+    expect("not a dynamic executable" in r.stdout + r.stderr,
+           "ldd says: %r" % (r.stdout + r.stderr))
 
 
 def test_missing_length_is_411():
@@ -199,12 +239,17 @@ def test_other_methods_are_405():
 
 
 def test_signed_malformed_body_is_kept_in_failed_and_answered_200():
+    """The webhook only checks the signature; the worker puts what is not a
+    WhatsApp payload in spool/failed, with a .why file beside it."""
     before = set(ov.spool("failed"))
     for body in [b'{"object":"whatsapp_business_account","entry":[', b'{"object":"page"}',
                  b"\xff\xfe not utf-8"]:
         st, _, _ = ov.post_webhook(body)
         expect_eq(st, 200, "status for %r" % body[:20])
-    kept = set(ov.spool("failed")) - before
+    ov.run_worker()
+    expect(ov.wait_idle(), "spool drained")
+    kept = set(n for n in ov.spool("failed") if n.endswith(".json")) - before
+    expect_eq(len(kept), 3, "bodies kept in spool/failed")
     expect_eq(len(kept), 3, "bodies kept in spool/failed")
     contents = set()
     for n in kept:
