@@ -56,7 +56,8 @@ static const struct config_key keys[] = {
 	/* Operational. */
 	{ "OVIDIO_WORKERS", "4", 0 },
 	{ "OVIDIO_WORKER", NULL, 0 },     /* path of jobs/worker for the CGI */
-	{ "OVIDIO_SPOOL_LEASE", "300", 0 },/* seconds before cur/ goes back */
+	{ "OVIDIO_SPOOL_LEASE", "300", 0 },/* a stuck (live) worker's files */
+	{ "OVIDIO_POISON_ATTEMPTS", "5", 0 },/* same failure N times: failed/ */
 	{ "OVIDIO_LOG", "info", 0 },
 	{ "OVIDIO_NOW", NULL, 0 },
 	/* The conversation (lib/bot, lib/outbox). */
