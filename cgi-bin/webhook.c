@@ -27,6 +27,7 @@
 #include "cgi.h"
 #include "config.h"
 #include "err.h"
+#include "fsperm.h"
 #include "hmac.h"
 #include "log.h"
 #include "spool.h"
@@ -349,6 +350,11 @@ handle_post(const struct config *cfg)
 
 	data_dir = config_get(cfg, "OVIDIO_DATA_DIR");
 	if (spool_init(&sp, data_dir) != OV_OK) {
+		respond_text(503, "try again later\n", retry, 1);
+		goto out;
+	}
+	if (fsperm_dir_ok(data_dir, 1, err, sizeof(err)) != OV_OK) {
+		log_error("data directory (OVIDIO_DATA_DIR): %s", err);
 		respond_text(503, "try again later\n", retry, 1);
 		goto out;
 	}

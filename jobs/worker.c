@@ -66,6 +66,7 @@
 #include "clock.h"
 #include "config.h"
 #include "err.h"
+#include "fsperm.h"
 #include "log.h"
 #include "spool.h"
 #include "store.h"
@@ -1124,6 +1125,10 @@ main(int argc, char **argv)
 		lockfd = -1;
 		log_error("cannot use the data directory %s: %s", w.data_dir,
 		    strerror(errno));
+		goto out;
+	}
+	if (fsperm_dir_ok(w.data_dir, 1, err, sizeof(err)) != OV_OK) {
+		log_error("data directory (OVIDIO_DATA_DIR): %s", err);
 		goto out;
 	}
 	if (want_retry || optind < argc) {
