@@ -42,7 +42,8 @@
  * Each child claims its sender's new messages (recorded exactly once by
  * the store), runs one conversation turn over all of them (lib/bot), and
  * only then marks them handled, so a crash replays the turn. When the
- * spool is empty, one more child sends the replies waiting in the outbox.
+ * spool is empty, one more child sends the replies waiting in the outbox
+ * and the e-mail notices waiting in mailq/ (lib/mail).
  *
  * The coordinator never touches the store: each child opens its own (a
  * MongoDB client must not cross fork()).
@@ -68,6 +69,7 @@
 #include "err.h"
 #include "fsperm.h"
 #include "log.h"
+#include "mail.h"
 #include "spool.h"
 #include "store.h"
 #include "wa_payload.h"
@@ -500,6 +502,24 @@ run_sender(struct worker *w, struct sender *s)
 	_exit(first_error == OV_OK ? 0 : EXIT_ERROR_BASE + first_error);
 }
 
+/* E-mail notices queued while the server could not take them. */
+static void
+drain_mail_queue(struct worker *w)
+{
+	struct mail *m = NULL;
+	char err[256];
+	size_t sent = 0, left = 0;
+
+	if (mail_open(w->cfg, &m, err, sizeof(err)) != OV_OK) {
+		log_error("%s", err);
+		return;
+	}
+	if (mail_configured(m) && mail_queue_drain(m, &sent, &left) == OV_OK &&
+	    (sent > 0 || left > 0))
+		log_info("mail queue: %zu sent, %zu waiting", sent, left);
+	mail_close(m);
+}
+
 /* Replies kept in the outbox go out now (each run; cron makes it every
  * minute). In a child: the coordinator never touches the store. */
 static void
@@ -523,6 +543,7 @@ drain_outbox(struct worker *w)
 		size_t ndue = 0;
 
 		close(w->lockfd);
+		drain_mail_queue(w);
 		if (store_open(&st, w->cfg) != OV_OK)
 			_exit(1);
 		/* Nothing waiting (the usual case): no clients to start. */
