@@ -23,7 +23,8 @@ FUZZ_CC ?= clang
 
 DEB_PACKAGES := build-essential pkg-config libcurl4-openssl-dev libcjson-dev \
 	libmongoc-dev libbson-dev libxml2-dev libhpdf-dev libpng-dev libsqlite3-dev \
-	apache2 python3 python3-mockupdb python3-mongomock poppler-utils \
+	apache2 python3 python3-mockupdb python3-mongomock python3-jsonschema \
+	python3-yaml poppler-utils \
 	wrk clang curl ca-certificates procps
 
 # libpng: quote logos are decoded with it before libharu sees them.
