@@ -10,6 +10,7 @@
  * WhatsApp payload ends in spool/failed from there).
  */
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -39,6 +40,7 @@
  * the client instead of a reset (Apache's LimitRequestBody, set in the
  * shipped config, stops larger ones before us). */
 #define WEBHOOK_DRAIN_MAX ((size_t)64 * 1024 * 1024)
+#define WORKER_NICE 10     /* the detached worker yields to webhook calls */
 
 extern char **environ;
 
@@ -214,6 +216,12 @@ exec_worker(const char *path, const char *data_dir)
 	/* Nothing of Apache's (its pipes, listening sockets) may stay open:
 	 * it would keep the request, or the server, waiting on us. */
 	close_from(3);
+	/* The answer to Meta comes first: on a small host the worker would
+	 * otherwise take the CPU the next webhook calls need. It still gets
+	 * all the CPU nobody else wants. */
+	if (setpriority(PRIO_PROCESS, 0, WORKER_NICE) != 0)
+		log_debug("cannot lower the worker's priority: %s",
+		    strerror(errno));
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
