@@ -241,8 +241,9 @@ claim_message(struct store *st, const struct wa_message *wm, int64_t lease,
 		bool found = false;
 
 		/* Handled: this copy can go. Still "received": another process
-		 * claimed it within its lease and may yet die before finishing;
-		 * keep the spool file so a run after the lease replays it. */
+		 * claimed it within its lease. When its claimer is known to be
+		 * gone (claimer_gone), take it back now; otherwise keep the
+		 * spool file so a run after the lease replays it. */
 		rc = store_msg_get(st, wm->id, &seen, &found);
 		if (rc == OV_OK && found && strcmp(seen.status, "handled") != 0)
 			rc = claimer_gone ? reclaim(st, &sm, &claim) : OV_EBUSY;

@@ -374,6 +374,12 @@ def test_killed_coordinator_is_replaced_at_once_not_after_the_lease():
     expect_eq(len(rows), len(ids), "each stored once")
     expect(all(x["status"] == "handled" for x in rows), "all handled: %r" %
            [x["id"] for x in rows if x["status"] != "handled"][:5])
+    # Each customer's messages were taken in order, across the crash.
+    by_sender = {}
+    for x in rows:
+        by_sender.setdefault(x["wa_id"], []).append(x["id"])
+    for sender, got in by_sender.items():
+        expect_eq(got, sorted(got), "order of %s" % sender)
 
 
 def test_poison_message_goes_to_failed_and_the_rest_is_handled():
