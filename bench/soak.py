@@ -59,6 +59,8 @@ STANDINS = os.path.join(HERE, "standins")
 TOKEN = "soak-graph-token"
 PHONE_ID = "110000000000001"
 TOKEN_RE = re.compile(r"zq(\d{3})x(\d+)")
+# What each message says: a product no catalog has, named by its token.
+TEXT = os.environ.get("SOAK_TEXT", "busco zq%03dx%d")
 
 
 def start_graph():
@@ -97,7 +99,7 @@ def sender_id(s):
 def message(s, n):
     return {"from": sender_id(s), "id": "wamid.soak-%03d-%02d" % (s, n),
             "timestamp": str(1764000000 + n * 600 + s),
-            "type": "text", "text": {"body": "busco zq%03dx%d" % (s, n)}}
+            "type": "text", "text": {"body": TEXT % (s, n)}}
 
 
 def payload(msgs=(), statuses=()):
