@@ -292,6 +292,9 @@ def main():
     # ---- the figures --------------------------------------------------
     sent = [e for e in graph_call_safe(gport) if e["kind"] == "message"]
     graph.terminate()
+    if os.environ.get("SOAK_DEBUG"):
+        with open(os.path.join(WORK, "sent.json"), "w") as f:
+            json.dump(sent, f, ensure_ascii=False)
     stored = {r["id"] for r in ov.query(
         "SELECT id FROM mensajes WHERE dir = 0 AND id LIKE 'wamid.soak-%'")}
     lost = accepted_ids - stored
