@@ -640,6 +640,20 @@ leave_file(struct worker *w, const char *name)
 		w->left[w->nleft++] = copy;
 }
 
+/* Whether a file that will be left in cur/ (a held or failed event in it)
+ * still has other events in work. Its held events belong to a blocked
+ * sender: unblocking that sender before the file is left and released
+ * would let the sender's newer messages overtake them. */
+static bool
+left_in_work(const struct worker *w)
+{
+	for (size_t i = 0; i < w->nfiles; i++)
+		if (w->files[i].name != NULL &&
+		    (w->files[i].held || w->files[i].failed))
+			return true;
+	return false;
+}
+
 /* Give the files left in cur/ another try, in arrival order (their names
  * sort before anything newer in new/), and let held senders go again. */
 static void
@@ -988,7 +1002,8 @@ coordinate(struct worker *w)
 			drain_outbox(w);
 			w->last_drain = now_s();
 		}
-		if (w->nleft > 0 && now_s() - w->last_retry >= RETRY_EVERY_S) {
+		if (w->nleft > 0 && now_s() - w->last_retry >= RETRY_EVERY_S &&
+		    !left_in_work(w)) {
 			retry_left(w);
 			w->last_retry = now_s();
 		}
