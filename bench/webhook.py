@@ -20,9 +20,13 @@ from harness import Ovidio
 
 HOME, WORK, FIXTURES = sys.argv[1], sys.argv[2], sys.argv[3]
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
+# On a shared machine other load comes and goes: BENCH_ROUNDS > 1 runs
+# hello-world and the idle webhook alternately and reports the medians.
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "1"))
+PER_THREAD = int(os.environ.get("BENCH_BODIES", str(max(4000, 15000 // ROUNDS))))
 CONNECTIONS = 8
 THREADS = 2
-PER_THREAD = int(os.environ.get("BENCH_BODIES", "15000"))
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -81,6 +85,11 @@ def count_stored(ov, prefix):
                     prefix + "%")[0]["n"]
 
 
+def median_run(runs):
+    """The run with the median requests/s (its latencies with it)."""
+    return dict(sorted(runs, key=lambda r: r["rps"])[len(runs) // 2])
+
+
 def row(name, r):
     print("%-34s %9.1f %9.2f %9.2f %8d" % (name, r["rps"], r["p50"], r["p99"],
                                             r["non2xx"] + r["errors"]))
@@ -90,24 +99,34 @@ def main():
     hello = os.path.join(HOME, "cgi-bin", "hello")
     subprocess.run(["cc", "-O2", "-o", hello, os.path.join(HERE, "hello.c")], check=True)
     ov = Ovidio(HOME, WORK, {"OVIDIO_LOG": os.environ.get("BENCH_LOG", "info")})
-    alone, live = os.path.join(WORK, "alone"), os.path.join(WORK, "live")
-    make_bodies(ov, alone, "a")
+    alone = [os.path.join(WORK, "alone%d" % i) for i in range(ROUNDS)]
+    live = os.path.join(WORK, "live")
+    for i in range(ROUNDS):
+        make_bodies(ov, alone[i], "a%d-" % i)
     make_bodies(ov, live, "l")
     ov.start()
     try:
         for path in ("/cgi-bin/hello", "/cgi-bin/webhook"):   # warm-up
             ov.request("GET", path)
-        h = wrk(ov, "/cgi-bin/hello", alone)
         # 1. The webhook's own cost: hold the worker lock, as a busy worker
         # would, so no worker runs and every accepted body stays in new/.
         lock_path = os.path.join(ov.data, "locks", "worker.lock")
         os.makedirs(os.path.dirname(lock_path), exist_ok=True)
+        hs, ws = [], []
         with open(lock_path, "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            w = wrk(ov, "/cgi-bin/webhook", alone)
+            for i in range(ROUNDS):
+                hs.append(wrk(ov, "/cgi-bin/hello", alone[i]))
+                ws.append(wrk(ov, "/cgi-bin/webhook", alone[i]))
             time.sleep(0.5)
             spooled = len(ov.spool("new"))
             fcntl.flock(lock, fcntl.LOCK_UN)
+        h = median_run(hs)
+        w = median_run(ws)
+        w["total"] = sum(x["total"] for x in ws)
+        w["non2xx"] = sum(x["non2xx"] for x in ws)
+        w_distinct = sum(min(x["total"] - x["non2xx"], THREADS * PER_THREAD)
+                         for x in ws)
         # 2. Drain that backlog with the real worker.
         t0 = time.time()
         r = ov.run_worker(timeout=900)
@@ -123,6 +142,10 @@ def main():
 
     print("bench/webhook: Apache 2.4 mod_cgid (event MPM), %d connections, %d s per run, "
           "~3 KB signed POSTs, each a distinct message" % (CONNECTIONS, SECONDS))
+    if ROUNDS > 1:
+        print("%d alternating rounds; hello req/s %s; webhook (idle) req/s %s; "
+              "medians below" % (ROUNDS, " ".join("%.0f" % x["rps"] for x in hs),
+                                 " ".join("%.0f" % x["rps"] for x in ws)))
     print("%-34s %9s %9s %9s %8s" % ("", "req/s", "p50 ms", "p99 ms", "non-2xx"))
     row("hello-world CGI", h)
     row("cgi-bin/webhook (worker idle)", w)
@@ -134,11 +157,13 @@ def main():
     for name, res, stored, extra in (("worker idle", w, stored_alone, spooled),
                                      ("worker draining", p, stored_live, None)):
         accepted = res["total"] - res["non2xx"]
-        distinct = min(accepted, THREADS * PER_THREAD)
+        distinct = (w_distinct if res is w else
+                    min(accepted, THREADS * PER_THREAD))
         # wrk stops counting with requests in flight: those may be accepted
         # too, so up to one per connection more can be stored.
         lost = max(0, distinct - stored)
-        good = accepted > 0 and lost == 0 and stored - distinct <= CONNECTIONS
+        good = (accepted > 0 and lost == 0 and
+                stored - distinct <= CONNECTIONS * (ROUNDS if res is w else 1))
         ok = ok and good
         print("%s: accepted %d, %sstored %d, lost %d" % (
             name, accepted, "" if extra is None else "in spool/new %d, " % extra, stored, lost))

@@ -20,6 +20,7 @@
 #include "clock.h"
 #include "config.h"
 #include "err.h"
+#include "fsperm.h"
 #include "log.h"
 #include "quote.h"
 #include "quote_purge.h"
@@ -106,6 +107,13 @@ main(int argc, char **argv)
 	}
 	quote_use_timezone(cfg);
 	dir = config_get(cfg, "PRESUPUESTOS_DIR");
+	/* Removing files from a directory another user controls is not
+	 * ours to do (and what it holds is not our quotes). */
+	rc = fsperm_dir_ok(dir, 1, err, sizeof(err));
+	if (rc != OV_OK && rc != OV_ENOTFOUND) {
+		log_error("quote directory (PRESUPUESTOS_DIR): %s", err);
+		goto out;
+	}
 	if ((rc = store_open(&st, cfg)) != OV_OK)
 		goto out;
 	rc = quote_purge(st, dir, clock_now(), ttl, l.dry_run, list_one, &l,

@@ -6,19 +6,44 @@
  * (flock on locks/worker.lock); copies that find it taken exit at once,
  * because the running coordinator polls the spool until it is empty.
  *
- * The coordinator claims spool files (new/ -> cur/), parses them, and
- * queues every message and status under its sender. Up to OVIDIO_WORKERS
- * children run at once, each handling one sender's queue in timestamp
- * order, so a sender is never handled by two processes at once while
- * different senders proceed in parallel. A spool file is removed only when
- * every event in it was stored; if a child fails, the file stays in cur/
- * and comes back after the lease (OVIDIO_SPOOL_LEASE seconds), where the
- * store's dedupe makes the replay harmless.
+ * The coordinator claims spool files (new/ -> cur/) in small batches,
+ * parses them, and queues every message and status under its sender. Up
+ * to OVIDIO_WORKERS children run at once, each handling one sender's queue
+ * in timestamp order, so a sender is never handled by two processes at
+ * once while different senders proceed in parallel. A spool file is
+ * removed only when every event in it was stored.
+ *
+ * Recovery without waiting out a lease. Every process that claims work
+ * holds a lock that the kernel releases when it dies:
+ *  - the coordinator holds locks/worker.lock: a coordinator that gets it
+ *    knows the previous one is gone, so every file in cur/ goes back to
+ *    new/ at once;
+ *  - a child holds locks/sender-XX.lock (XX: a hash of the sender) while
+ *    it handles that sender. Orphans of a killed coordinator keep theirs
+ *    until they finish, so a new child for the same sender waits for
+ *    them: a customer's messages stay in order across a crash. And a
+ *    message the store shows claimed but not handled, found by a child
+ *    that holds its sender's lock, was claimed by a process that is gone:
+ *    the child takes it back at once (SQLite: one machine, so the lock
+ *    proves it; on MongoDB other nodes do not share our locks and the
+ *    store's lease decides).
+ * The lease (OVIDIO_SPOOL_LEASE) is left for a live process that is stuck:
+ * the coordinator kills a child that outlives it, and files a stuck
+ * coordinator holds go back after it.
+ *
+ * Poison. A file whose handling fails is kept in cur/ and its sender is
+ * held back for the rest of the run (its later messages must not overtake
+ * it); the next run tries again. A file that fails the same way
+ * OVIDIO_POISON_ATTEMPTS times, or is not a WhatsApp payload, moves to
+ * spool/failed with a .why beside it; a single message the store refuses
+ * as invalid goes there alone and the rest of its payload is handled.
+ * `worker --retry-failed [FILE]` puts failed files back.
  *
  * Each child claims its sender's new messages (recorded exactly once by
  * the store), runs one conversation turn over all of them (lib/bot), and
  * only then marks them handled, so a crash replays the turn. When the
- * spool is empty, one more child sends the replies waiting in the outbox.
+ * spool is empty, one more child sends the replies waiting in the outbox
+ * and the e-mail notices waiting in mailq/ (lib/mail).
  *
  * The coordinator never touches the store: each child opens its own (a
  * MongoDB client must not cross fork()).
@@ -42,13 +67,21 @@
 #include "clock.h"
 #include "config.h"
 #include "err.h"
+#include "fsperm.h"
 #include "log.h"
+#include "mail.h"
 #include "spool.h"
 #include "store.h"
 #include "wa_payload.h"
 
-#define CLAIM_BATCH 64        /* spool files claimed per pass */
-#define HELD_FILES_MAX 512    /* stop claiming while this many are in work */
+#define CLAIM_BATCH 16        /* spool files claimed per pass */
+#define HELD_FILES_MAX 128    /* stop claiming while this many are in work */
+#define SENDER_LOCKS 256      /* locks/sender-XX.lock buckets */
+#define SENDER_WAIT_MS 10000  /* wait for an orphan handling our sender */
+#define EXIT_BUSY 75          /* child: the sender's lock stayed taken */
+#define EXIT_ERROR_BASE 10    /* child: 10 + the first OV_* error */
+#define TMP_MAX_AGE_S 3600    /* spool/tmp leftovers older than this go */
+#define RETRY_EVERY_S 30      /* a busy coordinator retries what it left */
 #define POLL_USEC 20000       /* how often an idle coordinator looks again */
 #define IDLE_POLLS_MAX 5      /* empty polls before giving up the lock */
 #define DRAIN_EVERY_S 60      /* outbox drains while the spool stays busy */
@@ -58,6 +91,8 @@ struct held_file {
 	struct wa_payload payload;
 	size_t pending;          /* events not yet finished by a child */
 	bool failed;             /* a child failed on one of its events */
+	bool held;               /* left for a later run, not a failure */
+	char error[128];         /* how it failed (first failure) */
 };
 
 enum event_kind { EV_MESSAGE, EV_STATUS };
@@ -77,6 +112,8 @@ struct sender {
 	struct event *busy;      /* handed to the running child */
 	size_t nbusy;
 	pid_t pid;               /* 0 when no child runs for this sender */
+	int64_t started;         /* when that child started */
+	bool blocked;            /* a turn failed: later events wait (order) */
 };
 
 struct worker {
@@ -85,17 +122,22 @@ struct worker {
 	char data_dir[2048];
 	long max_children;
 	long lease;
+	long poison_max;         /* OVIDIO_POISON_ATTEMPTS */
+	bool local_store;        /* SQLite: our locks cover every claimer */
 	struct held_file *files;
 	size_t nfiles, capfiles;
 	struct sender *senders;
 	size_t nsenders, capsenders;
+	char **left;             /* files left in cur/ for another try */
+	size_t nleft, capleft;
 	size_t running;
 	size_t order;
 	int lockfd;              /* locks/worker.lock, held while coordinating */
 	int64_t last_recover;    /* last spool_recover() while coordinating */
 	int64_t last_drain;      /* when the outbox was last drained */
+	int64_t last_retry;      /* when files left in cur/ were last released */
 	/* Totals for the summary line. */
-	size_t n_files, n_msgs, n_statuses, n_failed_files;
+	size_t n_files, n_msgs, n_statuses, n_failed_files, n_poisoned;
 };
 
 /* Leases measure process liveness, so they run on the real clock even
@@ -154,13 +196,33 @@ note_customer(struct store *st, const struct wa_message *wm)
 }
 
 /*
+ * Take back a message claimed (not handled) by a process that is gone:
+ * the caller holds the sender's lock, which every claimer of this sender
+ * holds while it works, and the store is on this machine. Claiming "now"
+ * with no lease would miss a claim made within this same second, so the
+ * claim is dated one second ahead.
+ */
+static int
+reclaim(struct store *st, const struct store_msg *sm, enum store_claim *claim)
+{
+	int rc = store_inbound_claim(st, sm, now_s() + 1, 0, claim);
+
+	if (rc == OV_OK && *claim == STORE_CLAIM_RETRY)
+		log_msg(LOG_WARN, sm->id, "taken back from a process that is "
+		    "gone");
+	else if (rc == OV_OK)
+		rc = OV_EBUSY;   /* someone else took it back first */
+	return rc;
+}
+
+/*
  * Record an inbound message exactly once and claim it. *claimed is true
  * for NEW and RETRY: the caller then runs the turn over every message it
  * claimed and marks them handled, so a crash in between replays the turn.
  */
 static int
 claim_message(struct store *st, const struct wa_message *wm, int64_t lease,
-    bool *claimed)
+    bool claimer_gone, bool *claimed)
 {
 	struct store_msg sm;
 	enum store_claim claim;
@@ -179,12 +241,15 @@ claim_message(struct store *st, const struct wa_message *wm, int64_t lease,
 		bool found = false;
 
 		/* Handled: this copy can go. Still "received": another process
-		 * claimed it within its lease and may yet die before finishing;
-		 * keep the spool file so a run after the lease replays it. */
+		 * claimed it within its lease. When its claimer is known to be
+		 * gone (claimer_gone), take it back now; otherwise keep the
+		 * spool file so a run after the lease replays it. */
 		rc = store_msg_get(st, wm->id, &seen, &found);
 		if (rc == OV_OK && found && strcmp(seen.status, "handled") != 0)
-			rc = OV_EBUSY;
+			rc = claimer_gone ? reclaim(st, &sm, &claim) : OV_EBUSY;
 		store_msg_clear(&seen);
+		if (rc == OV_OK && claim == STORE_CLAIM_RETRY)
+			goto claimed;
 		if (rc != OV_OK) {
 			log_msg(rc == OV_EBUSY ? LOG_INFO : LOG_ERROR, wm->id,
 			    "%s", rc == OV_EBUSY ? "being handled by another "
@@ -195,6 +260,7 @@ claim_message(struct store *st, const struct wa_message *wm, int64_t lease,
 		log_msg(LOG_DEBUG, wm->id, "duplicate, already handled");
 		return OV_OK;
 	}
+claimed:
 	if ((rc = note_customer(st, wm)) != OV_OK) {
 		log_msg(LOG_ERROR, wm->id, "cannot record customer: %s",
 		    ov_strerror(rc));
@@ -202,7 +268,7 @@ claim_message(struct store *st, const struct wa_message *wm, int64_t lease,
 	}
 	log_msg(LOG_INFO, wm->id, "%s from %s recorded%s",
 	    wa_kind_name(wm->kind), wm->from,
-	    claim == STORE_CLAIM_RETRY ? " (replayed)" : "");
+	    claim != STORE_CLAIM_NEW ? " (replayed)" : "");
 	*claimed = true;
 	return OV_OK;
 }
@@ -302,8 +368,74 @@ in_turn(const struct wa_message *const *turn, size_t n, const char *id)
 	return false;
 }
 
+/* The bucket lock for a sender: FNV-1a of its id. */
+static int
+sender_lock(const struct worker *w, const char *wa_id)
+{
+	char path[2200];
+	uint32_t h = 2166136261u;
+	int fd;
+
+	for (const char *p = wa_id; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	snprintf(path, sizeof(path), "%s/locks/sender-%02x.lock", w->data_dir,
+	    (unsigned)(h % SENDER_LOCKS));
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		log_error("cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	/* Another holder is an orphan of a killed coordinator finishing this
+	 * sender's turn (or a stuck one): wait a little, in order, then leave
+	 * the events for the next run. */
+	for (int waited = 0; flock(fd, LOCK_EX | LOCK_NB) != 0; waited += 20) {
+		if (errno != EWOULDBLOCK || waited >= SENDER_WAIT_MS) {
+			close(fd);
+			return -1;
+		}
+		usleep(20000);
+	}
+	return fd;
+}
+
+/* A message the store refuses as invalid can never be stored: keep it in
+ * spool/failed (as a one-message payload, so --retry-failed can replay
+ * it after a fix) and let the rest of its payload go on. */
+static void
+message_poisoned(struct worker *w, const struct wa_message *wm, int rc)
+{
+	char name[SPOOL_NAME_MAX], why[256];
+	char *body = NULL;
+	size_t cap;
+	const char *raw = wm->raw != NULL ? wm->raw : "{}";
+	int n;
+
+	cap = strlen(raw) + 256;
+	if ((body = malloc(cap)) == NULL)
+		return;
+	n = snprintf(body, cap, "{\"object\":\"whatsapp_business_account\","
+	    "\"entry\":[{\"id\":\"0\",\"changes\":[{\"field\":\"messages\","
+	    "\"value\":{\"messaging_product\":\"whatsapp\",\"messages\":"
+	    "[%s]}}]}]}", raw);
+	snprintf(why, sizeof(why), "message refused by the store: %s",
+	    ov_strerror(rc));
+	if (n > 0 && (size_t)n < cap &&
+	    spool_put_failed_why(&w->spool, body, (size_t)n, why, now_s(),
+	    name) == OV_OK)
+		log_error("message from %s refused by the store (%s); kept as "
+		    "spool/failed/%s, the rest of its payload goes on", wm->from,
+		    ov_strerror(rc), name);
+	else
+		log_error("message from %s refused by the store (%s) and cannot "
+		    "be kept in spool/failed; dropped", wm->from,
+		    ov_strerror(rc));
+	free(body);
+}
+
 /* Runs in the child; never returns. Statuses are applied in order; the
- * sender's new messages pending together make one turn. */
+ * sender's new messages pending together make one turn. Exit 0 when all
+ * was stored, EXIT_BUSY when the sender's lock stayed taken, else
+ * EXIT_ERROR_BASE + the first error. */
 static void
 run_sender(struct worker *w, struct sender *s)
 {
@@ -311,20 +443,22 @@ run_sender(struct worker *w, struct sender *s)
 	struct bot *bot = NULL;
 	const struct wa_message **turn = NULL;
 	size_t nturn = 0;
-	int rc, failures = 0;
+	int rc, first_error = OV_OK, slock;
 
 	/* The lock belongs to the coordinator: a child must not keep it held
 	 * if the coordinator dies, or webhooks would think a worker runs. */
 	close(w->lockfd);
+	if ((slock = sender_lock(w, s->wa_id)) < 0)
+		_exit(EXIT_BUSY);
 	rc = store_open(&st, w->cfg);
 	if (rc != OV_OK) {
 		log_error("cannot open the store: %s", ov_strerror(rc));
-		_exit(1);
+		_exit(EXIT_ERROR_BASE + rc);
 	}
 	turn = calloc(s->nbusy, sizeof(*turn));
 	if (turn == NULL) {
 		log_error("out of memory");
-		_exit(1);
+		_exit(EXIT_ERROR_BASE + OV_ENOMEM);
 	}
 	for (size_t i = 0; i < s->nbusy; i++) {
 		const struct event *ev = &s->busy[i];
@@ -337,24 +471,54 @@ run_sender(struct worker *w, struct sender *s)
 			if (in_turn(turn, nturn, p->msgs[ev->idx].id))
 				continue;
 			rc = claim_message(st, &p->msgs[ev->idx], w->lease,
-			    &claimed);
+			    w->local_store, &claimed);
 			if (claimed)
 				turn[nturn++] = &p->msgs[ev->idx];
+			if (rc == OV_EINVAL) {
+				message_poisoned(w, &p->msgs[ev->idx], rc);
+				rc = OV_OK;
+			}
 		} else {
 			rc = handle_status(st, &p->statuses[ev->idx]);
+			/* A status is information only: one the store refuses
+			 * for good is not worth holding its payload back. */
+			if (rc == OV_EINVAL)
+				rc = OV_OK;
 		}
-		if (rc != OV_OK)
-			failures++;
+		if (rc != OV_OK && first_error == OV_OK)
+			first_error = rc;
 	}
 	if (nturn > 0) {
-		if (bot_start(w->cfg, st, &bot) != OV_OK ||
-		    handle_turn(st, bot, turn, nturn) != OV_OK)
-			failures++;   /* the spool file stays for a replay */
+		/* The spool file stays for a replay when this fails. */
+		if ((rc = bot_start(w->cfg, st, &bot)) != OV_OK ||
+		    (rc = handle_turn(st, bot, turn, nturn)) != OV_OK) {
+			if (first_error == OV_OK)
+				first_error = rc;
+		}
 		bot_close(bot);
 	}
 	free(turn);
 	store_close(st);
-	_exit(failures == 0 ? 0 : 1);
+	close(slock);
+	_exit(first_error == OV_OK ? 0 : EXIT_ERROR_BASE + first_error);
+}
+
+/* E-mail notices queued while the server could not take them. */
+static void
+drain_mail_queue(struct worker *w)
+{
+	struct mail *m = NULL;
+	char err[256];
+	size_t sent = 0, left = 0;
+
+	if (mail_open(w->cfg, &m, err, sizeof(err)) != OV_OK) {
+		log_error("%s", err);
+		return;
+	}
+	if (mail_configured(m) && mail_queue_drain(m, &sent, &left) == OV_OK &&
+	    (sent > 0 || left > 0))
+		log_info("mail queue: %zu sent, %zu waiting", sent, left);
+	mail_close(m);
 }
 
 /* Replies kept in the outbox go out now (each run; cron makes it every
@@ -380,6 +544,7 @@ drain_outbox(struct worker *w)
 		size_t ndue = 0;
 
 		close(w->lockfd);
+		drain_mail_queue(w);
 		if (store_open(&st, w->cfg) != OV_OK)
 			_exit(1);
 		/* Nothing waiting (the usual case): no clients to start. */
@@ -444,24 +609,101 @@ enqueue(struct worker *w, const char *wa_id, struct event ev)
 		s->capqueue = cap;
 	}
 	ev.order = w->order++;
+	if (s->blocked) {
+		/* An earlier turn of this sender failed in this run: its later
+		 * events wait in cur/ for the next run, behind it. */
+		w->files[ev.file].held = true;
+		return OV_OK;
+	}
 	s->queue[s->nqueue++] = ev;
 	w->files[ev.file].pending++;
 	return OV_OK;
 }
 
+/* Remember a file left in cur/: a coordinator that keeps running under
+ * steady traffic gives it another try after RETRY_EVERY_S. */
+static void
+leave_file(struct worker *w, const char *name)
+{
+	char *copy;
+
+	if (w->nleft == w->capleft) {
+		size_t cap = w->capleft ? w->capleft * 2 : 16;
+		char **grown = realloc(w->left, cap * sizeof(*grown));
+
+		if (grown == NULL)
+			return;   /* the next run, or the lease, brings it back */
+		w->left = grown;
+		w->capleft = cap;
+	}
+	if ((copy = strdup(name)) != NULL)
+		w->left[w->nleft++] = copy;
+}
+
+/* Whether a file that will be left in cur/ (a held or failed event in it)
+ * still has other events in work. Its held events belong to a blocked
+ * sender: unblocking that sender before the file is left and released
+ * would let the sender's newer messages overtake them. */
+static bool
+left_in_work(const struct worker *w)
+{
+	for (size_t i = 0; i < w->nfiles; i++)
+		if (w->files[i].name != NULL &&
+		    (w->files[i].held || w->files[i].failed))
+			return true;
+	return false;
+}
+
+/* Give the files left in cur/ another try, in arrival order (their names
+ * sort before anything newer in new/), and let held senders go again. */
+static void
+retry_left(struct worker *w)
+{
+	size_t moved = 0;
+
+	for (size_t i = 0; i < w->nleft; i++) {
+		if (spool_release(&w->spool, w->left[i]) == OV_OK)
+			moved++;
+		free(w->left[i]);
+	}
+	w->nleft = 0;
+	for (size_t i = 0; i < w->nsenders; i++)
+		w->senders[i].blocked = false;
+	if (moved > 0)
+		log_info("%zu spool file(s) back for another try", moved);
+}
+
 /* A file whose events are all finished is removed, or left in cur/ for a
- * later replay when any of them failed. */
+ * later run when any of them failed or waited; after failing the same way
+ * poison_max times it goes to spool/failed. */
 static void
 file_settle(struct worker *w, size_t i)
 {
 	struct held_file *f = &w->files[i];
+	unsigned tries = 0;
 
 	if (f->name == NULL || f->pending > 0)
 		return;
 	if (f->failed) {
-		log_warn("%s not fully stored; it stays in spool/cur and is "
-		    "retried after the lease", f->name);
+		if (spool_attempt(&w->spool, f->name, f->error, now_s(),
+		    &tries) == OV_OK && tries >= (unsigned)w->poison_max &&
+		    spool_fail_why(&w->spool, f->name, f->error, now_s()) ==
+		    OV_OK) {
+			log_error("%s failed %u times (%s); moved to "
+			    "spool/failed", f->name, tries, f->error);
+			w->n_poisoned++;
+		} else {
+			log_warn("%s not fully stored (%s, attempt %u); it stays "
+			    "in spool/cur for the next run", f->name, f->error,
+			    tries);
+			w->n_failed_files++;
+			leave_file(w, f->name);
+		}
+	} else if (f->held) {
+		log_info("%s waits in spool/cur behind an earlier message of "
+		    "its sender", f->name);
 		w->n_failed_files++;
+		leave_file(w, f->name);
 	} else if (spool_done(&w->spool, f->name) != OV_OK) {
 		log_error("cannot remove spool file %s", f->name);
 	}
@@ -513,9 +755,14 @@ take_file(struct worker *w, char *name)
 		rc = wa_payload_parse(body, len, &f->payload);
 	free(body);
 	if (rc == OV_EPARSE || rc == OV_ETOOBIG) {
+		char why[128];
+
+		snprintf(why, sizeof(why), "not a WhatsApp payload: %s",
+		    ov_strerror(rc));
 		log_error("%s is not a WhatsApp payload (%s); moved to "
 		    "spool/failed", name, ov_strerror(rc));
-		spool_fail(&w->spool, name);
+		spool_fail_why(&w->spool, name, why, now_s());
+		w->n_poisoned++;
 		free(f->name);
 		f->name = NULL;
 		return OV_OK;
@@ -540,9 +787,9 @@ take_file(struct worker *w, char *name)
 	if (rc != OV_OK) {
 		/* Part of it is queued: once that part is done the file must
 		 * stay in cur/ for a replay, not be removed. */
-		log_error("out of memory queueing %s; it is retried after the "
-		    "lease", f->name);
-		f->failed = true;
+		log_error("out of memory queueing %s; it is retried by the next "
+		    "run", f->name);
+		f->held = true;
 		file_settle(w, idx);
 		return rc;
 	}
@@ -582,7 +829,7 @@ next_sender(struct worker *w)
 	for (size_t i = 0; i < w->nsenders; i++) {
 		struct sender *s = &w->senders[i];
 
-		if (s->pid != 0 || s->nqueue == 0)
+		if (s->pid != 0 || s->nqueue == 0 || s->blocked)
 			continue;
 		if (best == NULL || s->queue[0].order < best->queue[0].order)
 			best = s;
@@ -619,29 +866,66 @@ dispatch(struct worker *w)
 		if (pid == 0)
 			run_sender(w, s);
 		s->pid = pid;
+		s->started = now_s();
 		w->running++;
 	}
+}
+
+/* How a child ended, for the log and the poison count ("" when well). */
+static void
+child_error(int status, char *buf, size_t cap)
+{
+	int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+
+	buf[0] = '\0';
+	if (code == 0)
+		return;
+	if (code == EXIT_BUSY)
+		snprintf(buf, cap, "sender busy in another process");
+	else if (code >= EXIT_ERROR_BASE && code < EXIT_ERROR_BASE + OV__MAX)
+		snprintf(buf, cap, "%s", ov_strerror(code - EXIT_ERROR_BASE));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, cap, "killed by signal %d", WTERMSIG(status));
+	else
+		snprintf(buf, cap, "exit %d", code);
 }
 
 static void
 child_finished(struct worker *w, pid_t pid, int status)
 {
 	bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	bool busy = WIFEXITED(status) && WEXITSTATUS(status) == EXIT_BUSY;
+	char why[128];
 
+	child_error(status, why, sizeof(why));
 	for (size_t i = 0; i < w->nsenders; i++) {
 		struct sender *s = &w->senders[i];
 
 		if (s->pid != pid)
 			continue;
-		if (!ok)
-			log_error("handling %s failed (%s %d)", s->wa_id,
-			    WIFEXITED(status) ? "exit" : "signal",
-			    WIFEXITED(status) ? WEXITSTATUS(status) :
-			    WTERMSIG(status));
+		if (!ok) {
+			log_error("handling %s failed (%s)%s", s->wa_id, why,
+			    busy ? "; left for the next run" : "");
+			/* Its later events must not overtake the failed
+			 * ones: they wait for the next run too. */
+			s->blocked = true;
+			for (size_t j = 0; j < s->nqueue; j++)
+				w->files[s->queue[j].file].held = true;
+			for (size_t j = 0; j < s->nqueue; j++) {
+				w->files[s->queue[j].file].pending--;
+				file_settle(w, s->queue[j].file);
+			}
+			s->nqueue = 0;
+		}
 		for (size_t j = 0; j < s->nbusy; j++) {
 			struct held_file *f = &w->files[s->busy[j].file];
-			if (!ok)
+
+			if (busy) {
+				f->held = true;
+			} else if (!ok && !f->failed) {
 				f->failed = true;
+				snprintf(f->error, sizeof(f->error), "%s", why);
+			}
 			f->pending--;
 			file_settle(w, s->busy[j].file);
 		}
@@ -678,6 +962,24 @@ lock_open(const char *data_dir, int *fd)
 	return *fd < 0 ? OV_EIO : OV_OK;
 }
 
+/* The lease is for a live process that is stuck: a child still running
+ * after it is killed, which releases its sender's lock; its files count a
+ * failed attempt. */
+static void
+kill_stuck(struct worker *w)
+{
+	for (size_t i = 0; i < w->nsenders; i++) {
+		struct sender *s = &w->senders[i];
+
+		if (s->pid != 0 && now_s() - s->started > w->lease) {
+			log_error("handling %s takes over %ld s; killed", s->wa_id,
+			    w->lease);
+			kill(s->pid, SIGKILL);
+			s->started = now_s();   /* once per lease */
+		}
+	}
+}
+
 /* Run until the spool is empty. */
 static void
 coordinate(struct worker *w)
@@ -700,6 +1002,12 @@ coordinate(struct worker *w)
 			drain_outbox(w);
 			w->last_drain = now_s();
 		}
+		if (w->nleft > 0 && now_s() - w->last_retry >= RETRY_EVERY_S &&
+		    !left_in_work(w)) {
+			retry_left(w);
+			w->last_retry = now_s();
+		}
+		kill_stuck(w);
 		/* Likewise, files a failed turn left in cur/ come back once
 		 * their lease is over, even if this loop never ends. */
 		if (now_s() - w->last_recover >= w->lease) {
@@ -741,6 +1049,9 @@ worker_free(struct worker *w)
 		free(w->senders[i].busy);
 	}
 	free(w->senders);
+	for (size_t i = 0; i < w->nleft; i++)
+		free(w->left[i]);
+	free(w->left);
 }
 
 /* CPU time of this run, children included (bench/worker reads it). */
@@ -762,8 +1073,35 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: worker [-v]\n"
+	    "       worker --retry-failed [FILE]\n"
 	    "Drains $OVIDIO_DATA_DIR/spool into the store. Started by the "
-	    "webhook and by cron.\n");
+	    "webhook and by cron.\n"
+	    "--retry-failed puts spool/failed/FILE (every failed file without "
+	    "FILE) back\nfor the next run, after a fix.\n");
+}
+
+/* worker --retry-failed [FILE]: FILE may be given with its directory. */
+static int
+retry_failed(struct worker *w, const char *file)
+{
+	const char *name = NULL;
+	size_t moved = 0;
+	int rc;
+
+	if (file != NULL) {
+		const char *slash = strrchr(file, '/');
+
+		name = slash != NULL ? slash + 1 : file;
+	}
+	rc = spool_retry_failed(&w->spool, name, &moved);
+	if (rc != OV_OK) {
+		fprintf(stderr, "worker: cannot put back %s: %s\n",
+		    name != NULL ? name : "spool/failed", ov_strerror(rc));
+		return 1;
+	}
+	printf("%zu file(s) back in spool/new\n", moved);
+	log_info("--retry-failed: %zu file(s) back in spool/new", moved);
+	return 0;
 }
 
 int
@@ -773,17 +1111,26 @@ main(int argc, char **argv)
 	struct worker w;
 	char err[512];
 	const char *dir;
+	static const struct option longopts[] = {
+		{ "retry-failed", no_argument, NULL, 'R' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
 	int c, lockfd = -1, rc, status = 1;
+	bool want_retry = false;
 	size_t moved = 0, waiting = 0;
 
 	/* Started by the webhook, the worker inherits a CGI environment but is
 	 * not a CGI: its log goes to log/worker.log, which needs timestamps. */
 	unsetenv("GATEWAY_INTERFACE");
 	log_init("ovidio-worker");
-	while ((c = getopt(argc, argv, "vh")) != -1) {
+	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'v':
 			log_set_level(LOG_DEBUG);
+			break;
+		case 'R':
+			want_retry = true;
 			break;
 		default:
 			usage();
@@ -802,7 +1149,9 @@ main(int argc, char **argv)
 	    config_get_long(cfg, "OVIDIO_WORKERS", 4, 1, 64, &w.max_children,
 	    err, sizeof(err)) != OV_OK ||
 	    config_get_long(cfg, "OVIDIO_SPOOL_LEASE", 300, 1, 86400, &w.lease,
-	    err, sizeof(err)) != OV_OK) {
+	    err, sizeof(err)) != OV_OK ||
+	    config_get_long(cfg, "OVIDIO_POISON_ATTEMPTS", 5, 1, 1000,
+	    &w.poison_max, err, sizeof(err)) != OV_OK) {
 		log_error("%s", err);
 		goto out;
 	}
@@ -815,8 +1164,22 @@ main(int argc, char **argv)
 		    strerror(errno));
 		goto out;
 	}
+	if (fsperm_dir_ok(w.data_dir, 1, err, sizeof(err)) != OV_OK) {
+		log_error("data directory (OVIDIO_DATA_DIR): %s", err);
+		goto out;
+	}
+	if (want_retry || optind < argc) {
+		if (!want_retry || argc - optind > 1) {
+			usage();
+			status = 2;
+			goto out;
+		}
+		status = retry_failed(&w, optind < argc ? argv[optind] : NULL);
+		goto out;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	w.lockfd = lockfd;
+	w.local_store = config_get(cfg, "MONGODB_URI") == NULL;
 	if (!replies_configured(cfg))
 		log_warn("replies are off: WHATSAPP_TOKEN or PHONE_NUMBER_ID is "
 		    "not set (messages are still recorded)");
@@ -828,11 +1191,21 @@ main(int argc, char **argv)
 			status = 0;
 			goto out;
 		}
-		rc = spool_recover(&w.spool, now_s(), w.lease, &moved);
+		/* We hold the coordinator lock: whoever claimed what is in
+		 * cur/ is gone. No lease to wait out. */
+		rc = spool_recover_all(&w.spool, &moved);
 		if (rc == OV_OK && moved > 0)
 			log_warn("%zu spool file(s) back from an interrupted run",
 			    moved);
-		w.last_drain = w.last_recover = now_s();
+		if (spool_clean_tmp(&w.spool, now_s(), TMP_MAX_AGE_S, &moved) ==
+		    OV_OK && moved > 0)
+			log_warn("%zu stale file(s) removed from spool/tmp", moved);
+		for (size_t i = 0; i < w.nleft; i++)
+			free(w.left[i]);
+		w.nleft = 0;
+		for (size_t i = 0; i < w.nsenders; i++)
+			w.senders[i].blocked = false;
+		w.last_drain = w.last_recover = w.last_retry = now_s();
 		coordinate(&w);
 		drain_outbox(&w);
 		flock(lockfd, LOCK_UN);
@@ -843,8 +1216,9 @@ main(int argc, char **argv)
 	}
 	if (w.n_files > 0)
 		log_info("done: %zu file(s), %zu message(s), %zu status(es), "
-		    "%zu left for retry; cpu %ld ms", w.n_files, w.n_msgs,
-		    w.n_statuses, w.n_failed_files, cpu_ms());
+		    "%zu left for retry, %zu to spool/failed; cpu %ld ms",
+		    w.n_files, w.n_msgs, w.n_statuses, w.n_failed_files,
+		    w.n_poisoned, cpu_ms());
 	status = w.n_failed_files == 0 ? 0 : 1;
 out:
 	if (lockfd >= 0)

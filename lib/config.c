@@ -41,7 +41,9 @@ static const struct config_key keys[] = {
 	{ "MONGODB_URI", NULL, 1 },
 	{ "MONGODB_DB", "ovidio_db", 0 },
 	{ "OVIDIO_DATA_DIR", "/var/lib/ovidio", 0 },
-	{ "PRESUPUESTOS_DIR", "/tmp/presupuestos", 0 },
+	/* Unset: $OVIDIO_DATA_DIR/presupuestos (config_load). Never /tmp:
+	 * Apache's PrivateTmp would hide cron's files from the CGI. */
+	{ "PRESUPUESTOS_DIR", "/var/lib/ovidio/presupuestos", 0 },
 	{ "PUBLIC_BASE_URL", NULL, 0 },
 	{ "QUOTE_TTL_DAYS", "15", 0 },
 	{ "BUSINESS_NAME", "GRUPO SER", 0 },
@@ -57,7 +59,8 @@ static const struct config_key keys[] = {
 	/* Operational. */
 	{ "OVIDIO_WORKERS", "4", 0 },
 	{ "OVIDIO_WORKER", NULL, 0 },     /* path of jobs/worker for the CGI */
-	{ "OVIDIO_SPOOL_LEASE", "300", 0 },/* seconds before cur/ goes back */
+	{ "OVIDIO_SPOOL_LEASE", "300", 0 },/* a stuck (live) worker's files */
+	{ "OVIDIO_POISON_ATTEMPTS", "5", 0 },/* same failure N times: failed/ */
 	{ "OVIDIO_LOG", "info", 0 },
 	{ "OVIDIO_NOW", NULL, 0 },
 	/* The conversation (lib/bot, lib/outbox). */
@@ -212,6 +215,34 @@ parse_file(struct config *cfg, const char *path, char *err, size_t errlen)
 	return rc;
 }
 
+/* PRESUPUESTOS_DIR unset: under the data directory, which Apache's CGIs
+ * and cron's jobs share (DESIGN.md section 3). */
+static int
+default_quote_dir(struct config *cfg)
+{
+	const char *data, *set = getenv("PRESUPUESTOS_DIR");
+	char *dir;
+	size_t n;
+	int rc;
+
+	if (set != NULL && *set != '\0')
+		return OV_OK;
+	for (size_t i = 0; i < cfg->nfile; i++)
+		if (strcmp(cfg->file[i].key, "PRESUPUESTOS_DIR") == 0 &&
+		    cfg->file[i].value[0] != '\0')
+			return OV_OK;
+	data = config_get(cfg, "OVIDIO_DATA_DIR");
+	n = strlen(data) + sizeof("/presupuestos");
+	if (n > CONFIG_VALUE_MAX)
+		return OV_OK;   /* config_get() would not return it anyway */
+	if ((dir = malloc(n)) == NULL)
+		return OV_ENOMEM;
+	snprintf(dir, n, "%s/presupuestos", data);
+	rc = add_entry(cfg, "PRESUPUESTOS_DIR", dir);
+	free(dir);
+	return rc;
+}
+
 int
 config_load(struct config **out, char *err, size_t errlen)
 {
@@ -231,6 +262,11 @@ config_load(struct config **out, char *err, size_t errlen)
 			config_free(cfg);
 			return rc;
 		}
+	}
+	if ((rc = default_quote_dir(cfg)) != OV_OK) {
+		snprintf(err, errlen, "out of memory");
+		config_free(cfg);
+		return rc;
 	}
 	*out = cfg;
 	return OV_OK;

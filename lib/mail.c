@@ -1,7 +1,15 @@
 /*
  * mail.c - e-mail through libcurl SMTP. See mail.h.
  */
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +31,7 @@ struct mail {
 	char *pass;      /* secret */
 	bool local;      /* relay on this machine (loopback) */
 	char from[MAIL_ADDR_MAX + 1];
+	char *queue;     /* $OVIDIO_DATA_DIR/mailq, or NULL */
 };
 
 /* The message being uploaded. */
@@ -40,6 +49,20 @@ has_ctl(const char *s)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
 			return 1;
 	return 0;
+}
+
+/* Text for a header: each control character (CR and LF too) becomes one
+ * space, so a customer's name can never start a header line of its own.
+ * dst holds at least strlen(src) + 1 bytes or the text is cut. */
+static void
+header_text(const char *src, char *dst, size_t cap)
+{
+	size_t i;
+
+	for (i = 0; src[i] != '\0' && i + 1 < cap; i++)
+		dst[i] = (unsigned char)src[i] < 0x20 || src[i] == 0x7f ? ' ' :
+		    src[i];
+	dst[i] = '\0';
 }
 
 /* A plain address: local@domain, no spaces, brackets or control chars. */
@@ -101,6 +124,13 @@ mail_open(const struct config *cfg, struct mail **out, char *err,
 		goto fail;
 	snprintf(m->from, sizeof(m->from), "%s",
 	    user != NULL && addr_ok(user) ? user : MAIL_FROM_DEFAULT);
+	if ((p = config_get(cfg, "OVIDIO_DATA_DIR")) != NULL) {
+		size_t n = strlen(p) + sizeof("/mailq");
+
+		if ((m->queue = malloc(n)) == NULL)
+			goto fail;
+		snprintf(m->queue, n, "%s/mailq", p);
+	}
 	*out = m;
 	return OV_OK;
 bad_user:
@@ -124,6 +154,7 @@ mail_close(struct mail *m)
 	free(m->url);
 	free(m->host);
 	free(m->user);
+	free(m->queue);
 	if (m->pass != NULL) {
 		memset(m->pass, 0, strlen(m->pass));
 		free(m->pass);
@@ -305,6 +336,7 @@ mail_send(struct mail *m, const char *to, const char *subject,
 	struct curl_slist *rcpt = NULL;
 	struct upload up = { NULL, 0, 0 };
 	char from[MAIL_ADDR_MAX + 3], to_b[MAIL_ADDR_MAX + 3];
+	char subj[MAIL_SUBJECT_MAX + 1];
 	char *msg = NULL;
 	size_t len = 0;
 	CURLcode cc;
@@ -318,11 +350,12 @@ mail_send(struct mail *m, const char *to, const char *subject,
 		off_logged = true;
 		return OV_ECONFIG;
 	}
-	if (!addr_ok(to) || subject == NULL || has_ctl(subject) ||
+	if (!addr_ok(to) || subject == NULL ||
 	    strlen(subject) > MAIL_SUBJECT_MAX || html_body == NULL ||
 	    strlen(html_body) > MAIL_BODY_MAX)
 		return OV_EINVAL;
-	if ((msg = build_message(m, to, subject, html_body, &len)) == NULL) {
+	header_text(subject, subj, sizeof(subj));
+	if ((msg = build_message(m, to, subj, html_body, &len)) == NULL) {
 		rc = OV_ENOMEM;
 		goto out;
 	}
@@ -393,4 +426,377 @@ out:
 	curl_slist_free_all(rcpt);
 	free(msg);
 	return rc;
+}
+
+/* ---- the queue ------------------------------------------------------- */
+
+/* A queued notice: mailq/<ns>.<pid>.<16 hex>.mail holding
+ *   ovidio-mail 1\n to ADDR\n attempts N\n first T\n next T\n subject S\n
+ *   \n BODY
+ * (no leading spaces). Header values are single lines by construction:
+ * the address is checked, the subject cleaned. */
+struct queued {
+	char to[MAIL_ADDR_MAX + 1];
+	char subject[MAIL_SUBJECT_MAX + 1];
+	long attempts;
+	int64_t first, next;
+	char *body;      /* points into the file's buffer */
+};
+
+#define QUEUE_FILE_MAX (MAIL_BODY_MAX + MAIL_SUBJECT_MAX + 1024)
+
+static int
+make_dir(const char *path)
+{
+	struct stat st;
+
+	if (mkdir(path, 0700) != 0 && errno != EEXIST)
+		return -1;
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
+}
+
+static int
+fsync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
+
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+static int
+write_all(int fd, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Write q as queue file `name` atomically (temporary dotfile, fsync,
+ * rename, fsync of the directory). */
+static int
+queue_write(const struct mail *m, const char *name, const struct queued *q)
+{
+	char path[4096], tmp[4096], head[MAIL_SUBJECT_MAX + MAIL_ADDR_MAX + 256];
+	int fd = -1, n, rc = OV_EIO;
+
+	if (snprintf(path, sizeof(path), "%s/%s", m->queue, name) >=
+	    (int)sizeof(path) || snprintf(tmp, sizeof(tmp), "%s/.tmp-%s",
+	    m->queue, name) >= (int)sizeof(tmp))
+		return OV_EINVAL;
+	n = snprintf(head, sizeof(head), "ovidio-mail 1\nto %s\nattempts %ld\n"
+	    "first %lld\nnext %lld\nsubject %s\n\n", q->to, q->attempts,
+	    (long long)q->first, (long long)q->next, q->subject);
+	if (n < 0 || n >= (int)sizeof(head))
+		return OV_EINVAL;
+	fd = open(tmp, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	if (fd < 0)
+		goto out;
+	if (write_all(fd, head, (size_t)n) != 0 ||
+	    write_all(fd, q->body, strlen(q->body)) != 0 || fsync(fd) != 0)
+		goto out;
+	if (close(fd) != 0) {
+		fd = -1;
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, path) != 0 || fsync_dir(m->queue) != 0)
+		goto out;
+	rc = OV_OK;
+out:
+	if (rc != OV_OK) {
+		log_error("cannot write the mail queue file %s: %s", path,
+		    strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		unlink(tmp);
+	}
+	return rc;
+}
+
+static int
+queue_name(char name[96])
+{
+	struct timespec ts;
+	uint8_t r[8];
+
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r) ||
+	    clock_gettime(CLOCK_REALTIME, &ts) != 0)
+		return -1;
+	snprintf(name, 96, "%019lld.%ld.%02x%02x%02x%02x%02x%02x%02x%02x.mail",
+	    (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec, (long)getpid(),
+	    r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
+	return 0;
+}
+
+/* A failure worth trying again later (the server, not the notice). */
+static bool
+transient(int rc)
+{
+	return rc == OV_EIO || rc == OV_ETIMEOUT || rc == OV_EREMOTE ||
+	    rc == OV_EAUTH || rc == OV_ENOMEM;
+}
+
+static int64_t
+pause_after(long attempts)
+{
+	int64_t p = MAIL_QUEUE_PAUSE_S;
+
+	for (long i = 1; i < attempts && p < 3600; i++)
+		p *= 2;
+	return p < 3600 ? p : 3600;
+}
+
+int
+mail_send_or_queue(struct mail *m, const char *to, const char *subject,
+    const char *html_body, int *queued)
+{
+	struct queued q;
+	char name[96];
+	int rc;
+
+	if (queued != NULL)
+		*queued = 0;
+	rc = mail_send(m, to, subject, html_body);
+	if (rc == OV_OK || !transient(rc))
+		return rc;
+	if (m->queue == NULL || make_dir(m->queue) != 0 || queue_name(name) != 0) {
+		log_error("e-mail to %s is lost: the mail queue cannot be used",
+		    to);
+		return OV_EIO;
+	}
+	memset(&q, 0, sizeof(q));
+	snprintf(q.to, sizeof(q.to), "%s", to);
+	header_text(subject, q.subject, sizeof(q.subject));
+	q.attempts = 1;
+	q.first = (int64_t)time(NULL);
+	q.next = q.first + pause_after(1);
+	q.body = (char *)html_body;
+	if ((rc = queue_write(m, name, &q)) != OV_OK)
+		return rc;
+	log_warn("e-mail to %s queued as mailq/%s; retried by the worker", to,
+	    name);
+	if (queued != NULL)
+		*queued = 1;
+	return OV_OK;
+}
+
+static int
+field(char **p, const char *key, char **value)
+{
+	size_t k = strlen(key);
+	char *nl;
+
+	if (strncmp(*p, key, k) != 0 || (*p)[k] != ' ')
+		return -1;
+	if ((nl = strchr(*p, '\n')) == NULL)
+		return -1;
+	*nl = '\0';
+	*value = *p + k + 1;
+	*p = nl + 1;
+	return 0;
+}
+
+static int
+num(const char *s, long long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoll(s, &end, 10);
+	return (end == s || *end != '\0' || errno != 0 || *out < 0) ? -1 : 0;
+}
+
+/* Parse buf (NUL-terminated, modified in place) into q. */
+static int
+queue_parse(char *buf, struct queued *q)
+{
+	char *p = buf, *v;
+	long long n;
+
+	memset(q, 0, sizeof(q[0]));
+	if (strncmp(p, "ovidio-mail 1\n", 14) != 0)
+		return -1;
+	p += 14;
+	if (field(&p, "to", &v) != 0 || !addr_ok(v))
+		return -1;
+	snprintf(q->to, sizeof(q->to), "%s", v);
+	if (field(&p, "attempts", &v) != 0 || num(v, &n) != 0 || n > 1000000)
+		return -1;
+	q->attempts = (long)n;
+	if (field(&p, "first", &v) != 0 || num(v, &n) != 0)
+		return -1;
+	q->first = n;
+	if (field(&p, "next", &v) != 0 || num(v, &n) != 0)
+		return -1;
+	q->next = n;
+	if (field(&p, "subject", &v) != 0 || strlen(v) > MAIL_SUBJECT_MAX)
+		return -1;
+	header_text(v, q->subject, sizeof(q->subject));
+	if (*p != '\n')
+		return -1;
+	q->body = p + 1;
+	return 0;
+}
+
+static char *
+slurp(const char *path)
+{
+	char *buf;
+	size_t got = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0)
+		return NULL;
+	if ((buf = malloc(QUEUE_FILE_MAX + 1)) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	for (;;) {
+		ssize_t r = read(fd, buf + got, QUEUE_FILE_MAX - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 || (r == 0 && got == 0)) {
+			free(buf);
+			buf = NULL;
+			break;
+		}
+		if (r == 0 || (got += (size_t)r) == QUEUE_FILE_MAX)
+			break;
+	}
+	close(fd);
+	if (buf != NULL)
+		buf[got] = '\0';
+	return buf;
+}
+
+/* Keep a notice that will never go out where a person can find it. */
+static void
+queue_give_up(const struct mail *m, const char *name, const char *why)
+{
+	char src[4096], dir[4096], dst[4200];
+
+	snprintf(src, sizeof(src), "%s/%s", m->queue, name);
+	snprintf(dir, sizeof(dir), "%s/failed", m->queue);
+	snprintf(dst, sizeof(dst), "%s/%s", dir, name);
+	if (make_dir(dir) != 0 || rename(src, dst) != 0)
+		unlink(src);
+	log_error("e-mail mailq/%s given up (%s); kept in mailq/failed", name,
+	    why);
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool
+queue_file_name(const char *n)
+{
+	size_t len = strlen(n);
+
+	return n[0] != '.' && len > 5 && len < 96 &&
+	    strcmp(n + len - 5, ".mail") == 0;
+}
+
+int
+mail_queue_drain(struct mail *m, size_t *sent, size_t *left)
+{
+	char **names = NULL, **grown, path[4096];
+	size_t n = 0, cap = 0, nsent = 0, nleft = 0;
+	struct dirent *de;
+	int64_t now = (int64_t)time(NULL);
+	bool down = false;
+	DIR *d;
+
+	if (sent != NULL)
+		*sent = 0;
+	if (left != NULL)
+		*left = 0;
+	if (!mail_configured(m))
+		return OV_ECONFIG;
+	if (m->queue == NULL || (d = opendir(m->queue)) == NULL)
+		return OV_OK;   /* nothing was ever queued */
+	while ((de = readdir(d)) != NULL) {
+		if (!queue_file_name(de->d_name))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			if ((grown = realloc(names, cap * sizeof(*names))) == NULL)
+				break;
+			names = grown;
+		}
+		if ((names[n] = strdup(de->d_name)) == NULL)
+			break;
+		n++;
+	}
+	closedir(d);
+	if (n > 1)
+		qsort(names, n, sizeof(*names), cmp_str);
+	for (size_t i = 0; i < n; i++) {
+		struct queued q;
+		char *buf;
+		int rc;
+
+		snprintf(path, sizeof(path), "%s/%s", m->queue, names[i]);
+		if (down) {
+			nleft++;
+			continue;
+		}
+		if ((buf = slurp(path)) == NULL)
+			continue;   /* gone meanwhile */
+		if (queue_parse(buf, &q) != 0) {
+			queue_give_up(m, names[i], "unreadable");
+			free(buf);
+			continue;
+		}
+		if (q.next > now) {
+			nleft++;
+			free(buf);
+			continue;
+		}
+		rc = mail_send(m, q.to, q.subject, q.body);
+		if (rc == OV_OK) {
+			unlink(path);
+			fsync_dir(m->queue);
+			log_info("e-mail mailq/%s sent after %ld attempt(s)",
+			    names[i], q.attempts + 1);
+			nsent++;
+		} else if (!transient(rc) ||
+		    q.attempts + 1 >= MAIL_QUEUE_ATTEMPTS) {
+			q.attempts++;
+			queue_give_up(m, names[i], ov_strerror(rc));
+		} else {
+			q.attempts++;
+			q.next = now + pause_after(q.attempts);
+			queue_write(m, names[i], &q);
+			nleft++;
+			/* Not reachable: the rest would only wait for the
+			 * same time-out. */
+			down = rc == OV_EIO || rc == OV_ETIMEOUT;
+		}
+		free(buf);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	if (sent != NULL)
+		*sent = nsent;
+	if (left != NULL)
+		*left = nleft;
+	return OV_OK;
 }

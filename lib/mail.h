@@ -13,7 +13,17 @@
  * protocols, TLS verification on. The password is never logged; errors
  * name the server host only.
  *
- * Messages are text/html, UTF-8, 8bit; the subject is RFC 2047 encoded.
+ * Messages are text/html, UTF-8, 8bit; the subject is RFC 2047 encoded,
+ * after every control character in it (CR and LF included: a customer's
+ * name may carry them) became a space, so nothing a customer wrote can
+ * reach a header line of its own.
+ *
+ * The mail queue: a notice that cannot be sent now (server down, slow,
+ * refusing for the moment) is kept as one file in $OVIDIO_DATA_DIR/mailq
+ * (written to a temporary name, fsynced, renamed: never half a file) by
+ * mail_send_or_queue(), and mail_queue_drain() (jobs/worker, every run)
+ * sends it later, MAIL_QUEUE_ATTEMPTS times at most with growing pauses,
+ * then moves it to mailq/failed with one error line in the log.
  * Callers build the body with mail_html_escape() for every piece of text
  * that came from a customer or a catalog, so nothing they wrote becomes
  * markup.
@@ -50,6 +60,25 @@ int mail_configured(const struct mail *m);
  * reached, OV_ETIMEOUT when it was too slow. */
 int mail_send(struct mail *m, const char *to, const char *subject,
     const char *html_body);
+
+/* Like mail_send(), but a notice the server cannot take now is queued
+ * durably instead of lost. OV_OK when it was sent (*queued = 0) or is
+ * safely queued (*queued = 1; queued may be NULL): the caller may then
+ * promise that the person will hear of it. Anything else (mail off:
+ * OV_ECONFIG; bad address or sizes: OV_EINVAL; the queue cannot be
+ * written: OV_EIO) means nobody will be told, and the caller must not say
+ * otherwise. */
+int mail_send_or_queue(struct mail *m, const char *to, const char *subject,
+    const char *html_body, int *queued);
+
+/* Send what waits in the queue, oldest first, each when its pause is
+ * over; stops at the first server that cannot be reached. *sent and *left
+ * (may be NULL) count the notices sent now and still waiting. OV_OK also
+ * when there is no queue; OV_ECONFIG when mail is off. */
+int mail_queue_drain(struct mail *m, size_t *sent, size_t *left);
+
+#define MAIL_QUEUE_ATTEMPTS 20
+#define MAIL_QUEUE_PAUSE_S 60        /* first pause; doubles up to an hour */
 
 /* &, <, >, " and ' as entities; newlines become <br>. */
 char *mail_html_escape(const char *s);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "fsperm.h"
 #include "log.h"
 #include "quote_file.h"
 #include "uuid.h"
@@ -90,7 +91,7 @@ int
 quote_file_write(const char *dir, const char *id, const void *data,
     size_t len)
 {
-	char path[QUOTE_PATH_MAX], tmp[QUOTE_PATH_MAX];
+	char path[QUOTE_PATH_MAX], tmp[QUOTE_PATH_MAX], err[QUOTE_PATH_MAX + 160];
 	int fd = -1, rc, n;
 
 	if (data == NULL && len > 0)
@@ -103,6 +104,12 @@ quote_file_write(const char *dir, const char *id, const void *data,
 	if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
 		log_error("cannot create %s: %s", dir, strerror(errno));
 		return OV_EIO;
+	}
+	/* A customer receives what is in here: another user's directory, or
+	 * one others can write to, could hand them someone else's file. */
+	if ((rc = fsperm_dir_ok(dir, 1, err, sizeof(err))) != OV_OK) {
+		log_error("quote directory (PRESUPUESTOS_DIR): %s", err);
+		return rc == OV_ENOTFOUND ? OV_EIO : rc;
 	}
 	fd = mkostemps(tmp, sizeof(TMP_SUFFIX) - 1, O_CLOEXEC);
 	if (fd < 0) {
@@ -141,12 +148,21 @@ out:
 int
 quote_file_open(const char *dir, const char *id, int *fd, struct stat *st)
 {
-	char path[QUOTE_PATH_MAX];
+	char path[QUOTE_PATH_MAX], err[QUOTE_PATH_MAX + 160];
 	int rc, f;
 
 	*fd = -1;
 	if ((rc = quote_file_path(dir, id, path, sizeof(path))) != OV_OK)
 		return rc;
+	/* Readers may run as another user (Apache); they only refuse a
+	 * directory that others could have written into. */
+	rc = fsperm_dir_ok(dir, 0, err, sizeof(err));
+	if (rc == OV_ENOTFOUND)
+		return OV_ENOTFOUND;
+	if (rc != OV_OK) {
+		log_error("quote directory (PRESUPUESTOS_DIR): %s", err);
+		return rc;
+	}
 	f = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (f < 0) {
 		if (errno == ENOENT || errno == ELOOP || errno == ENOTDIR)

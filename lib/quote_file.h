@@ -37,13 +37,16 @@ int quote_file_path(const char *dir, const char *id, char *buf, size_t len);
 enum quote_file_kind quote_file_classify(const char *name, char *id);
 
 /* Write data as the quote's PDF, atomically (see above). Creates dir
- * (mode 0750) if it is missing. OV_EIO with errno logged. */
+ * (mode 0750) if it is missing. OV_EIO with errno logged; OV_ECONFIG
+ * (logged) when dir belongs to another user or is writable by group or
+ * others (lib/fsperm.h). */
 int quote_file_write(const char *dir, const char *id, const void *data,
     size_t len);
 
 /* Open the quote's PDF for reading without following a symbolic link;
  * *st describes it. OV_ENOTFOUND when there is none or it is not a
- * regular file. */
+ * regular file; OV_ECONFIG (logged) when dir is writable by group or
+ * others. */
 int quote_file_open(const char *dir, const char *id, int *fd,
     struct stat *st);
 

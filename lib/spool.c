@@ -17,7 +17,8 @@
 
 #define SPOOL_PATH_MAX 4096
 
-static const char *const subdirs[] = { "tmp", "new", "cur", "failed" };
+static const char *const subdirs[] = { "tmp", "new", "cur", "failed",
+    "tries" };
 
 /* "<root>/<sub>" or "<root>/<sub>/<name>" into buf; 0 when it fits. */
 static int
@@ -487,6 +488,8 @@ spool_done(const struct spool *sp, const char *name)
 		return OV_EINVAL;
 	if (unlink(path) != 0)
 		return errno == ENOENT ? OV_ENOTFOUND : OV_EIO;
+	if (spool_path(sp, "tries", name, path) == 0)
+		unlink(path);
 	return OV_OK;
 }
 
@@ -532,5 +535,300 @@ spool_count_new(const struct spool *sp, size_t *n)
 		return rc;
 	*n = nall;
 	spool_names_free(all, nall);
+	return OV_OK;
+}
+
+int
+spool_recover_all(const struct spool *sp, size_t *moved)
+{
+	char src[SPOOL_PATH_MAX], dst[SPOOL_PATH_MAX];
+	char **all = NULL;
+	size_t nall = 0, nmoved = 0;
+	int rc;
+
+	if (moved != NULL)
+		*moved = 0;
+	if ((rc = list_dir(sp, "cur", &all, &nall)) != OV_OK)
+		return rc;
+	for (size_t i = 0; i < nall; i++) {
+		if (spool_path(sp, "cur", all[i], src) != 0 ||
+		    spool_path(sp, "new", all[i], dst) != 0)
+			continue;
+		if (rename(src, dst) != 0) {
+			if (errno != ENOENT)
+				log_warn("cannot recover spool file %s: %s",
+				    all[i], strerror(errno));
+			continue;
+		}
+		nmoved++;
+	}
+	if (moved != NULL)
+		*moved = nmoved;
+	spool_names_free(all, nall);
+	return OV_OK;
+}
+
+int
+spool_clean_tmp(const struct spool *sp, int64_t now, int64_t max_age_s,
+    size_t *removed)
+{
+	char path[SPOOL_PATH_MAX];
+	char **all = NULL;
+	size_t nall = 0, n = 0;
+	int rc;
+
+	if (removed != NULL)
+		*removed = 0;
+	if ((rc = list_dir(sp, "tmp", &all, &nall)) != OV_OK)
+		return rc;
+	for (size_t i = 0; i < nall; i++) {
+		struct stat st;
+
+		if (spool_path(sp, "tmp", all[i], path) != 0 ||
+		    lstat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
+		    (int64_t)st.st_mtime >= now - max_age_s)
+			continue;
+		if (unlink(path) == 0)
+			n++;
+	}
+	if (removed != NULL)
+		*removed = n;
+	spool_names_free(all, nall);
+	return OV_OK;
+}
+
+/* tries/<name>: "<count> <first> <last> <error>\n". */
+struct spool_tries {
+	unsigned count;
+	int64_t first, last;
+	char error[256];
+};
+
+/* One line of printable text: control characters become spaces. */
+static void
+one_line(char *dst, size_t cap, const char *src)
+{
+	size_t i;
+
+	for (i = 0; src != NULL && src[i] != '\0' && i + 1 < cap; i++)
+		dst[i] = (unsigned char)src[i] < 0x20 || src[i] == 0x7f ?
+		    ' ' : src[i];
+	dst[i] = '\0';
+}
+
+static int
+tries_read(const struct spool *sp, const char *name, struct spool_tries *t)
+{
+	char path[SPOOL_PATH_MAX], buf[512], *end, *p;
+	long long v[3];
+	ssize_t r;
+	int fd;
+
+	memset(t, 0, sizeof(*t));
+	if (spool_path(sp, "tries", name, path) != 0)
+		return OV_EINVAL;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errno == ENOENT ? OV_ENOTFOUND : OV_EIO;
+	r = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (r <= 0)
+		return OV_EPARSE;
+	buf[r] = '\0';
+	p = buf;
+	for (int i = 0; i < 3; i++) {
+		errno = 0;
+		v[i] = strtoll(p, &end, 10);
+		if (end == p || errno != 0 || *end != ' ' || v[i] < 0)
+			return OV_EPARSE;
+		p = end + 1;
+	}
+	if (v[0] > 1000000)
+		return OV_EPARSE;
+	t->count = (unsigned)v[0];
+	t->first = v[1];
+	t->last = v[2];
+	if ((end = strchr(p, '\n')) != NULL)
+		*end = '\0';
+	one_line(t->error, sizeof(t->error), p);
+	return OV_OK;
+}
+
+/* Write a small file durably and atomically: tmp/, fsync, rename. */
+static int
+write_small(const struct spool *sp, const char *sub, const char *fname,
+    const char *text)
+{
+	char tmp[SPOOL_PATH_MAX], fin[SPOOL_PATH_MAX], dir[SPOOL_PATH_MAX];
+	char tname[SPOOL_NAME_MAX];
+	int fd, rc = OV_EIO;
+
+	if (make_name(tname) != 0 || spool_path(sp, "tmp", tname, tmp) != 0 ||
+	    spool_path(sp, sub, fname, fin) != 0 ||
+	    spool_path(sp, sub, NULL, dir) != 0)
+		return OV_EINVAL;
+	fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return OV_EIO;
+	if (write_all(fd, text, strlen(text)) == 0 && fsync(fd) == 0) {
+		if (close(fd) == 0 && rename(tmp, fin) == 0) {
+			fsync_dir(dir);
+			return OV_OK;
+		}
+		fd = -1;
+	}
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	return rc;
+}
+
+int
+spool_attempt(const struct spool *sp, const char *name, const char *error,
+    int64_t now, unsigned *count)
+{
+	struct spool_tries t;
+	char line[512], err[256];
+	int rc;
+
+	*count = 0;
+	if (name == NULL || !spool_name_ok(name))
+		return OV_EINVAL;
+	one_line(err, sizeof(err), error);
+	rc = tries_read(sp, name, &t);
+	if (rc != OV_OK || strcmp(t.error, err) != 0) {
+		t.count = 0;
+		t.first = now;
+	}
+	t.count++;
+	t.last = now;
+	snprintf(line, sizeof(line), "%u %lld %lld %s\n", t.count,
+	    (long long)t.first, (long long)t.last, err);
+	if ((rc = write_small(sp, "tries", name, line)) != OV_OK)
+		return rc;
+	*count = t.count;
+	return OV_OK;
+}
+
+static void
+iso_time(int64_t t, char buf[32])
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, 32, "%lld", (long long)t);
+}
+
+/* failed/<name>.why from the tries/ record (or one attempt now). */
+static int
+write_why(const struct spool *sp, const char *name, const char *error,
+    int64_t now)
+{
+	struct spool_tries t;
+	char why[1024], fname[SPOOL_NAME_MAX + 8], err[256], a[32], b[32];
+
+	one_line(err, sizeof(err), error);
+	if (tries_read(sp, name, &t) != OV_OK) {
+		t.count = 1;
+		t.first = t.last = now;
+	}
+	iso_time(t.first, a);
+	iso_time(t.last, b);
+	snprintf(why, sizeof(why), "error: %s\nattempts: %u\nfirst: %s\n"
+	    "last: %s\n", err, t.count, a, b);
+	snprintf(fname, sizeof(fname), "%s.why", name);
+	return write_small(sp, "failed", fname, why);
+}
+
+int
+spool_fail_why(const struct spool *sp, const char *name, const char *error,
+    int64_t now)
+{
+	char path[SPOOL_PATH_MAX];
+	int rc;
+
+	if (name == NULL || !spool_name_ok(name))
+		return OV_EINVAL;
+	/* The .why first: a file in failed/ always says why. */
+	if ((rc = write_why(sp, name, error, now)) != OV_OK)
+		return rc;
+	if ((rc = spool_fail(sp, name)) != OV_OK)
+		return rc;
+	if (spool_path(sp, "tries", name, path) == 0)
+		unlink(path);
+	return OV_OK;
+}
+
+int
+spool_put_failed_why(const struct spool *sp, const void *body, size_t len,
+    const char *error, int64_t now, char name[SPOOL_NAME_MAX])
+{
+	int rc = put_into(sp, "failed", body, len, name);
+
+	if (rc == OV_OK)
+		rc = write_why(sp, name, error, now);
+	return rc;
+}
+
+static int
+retry_one(const struct spool *sp, const char *name)
+{
+	char src[SPOOL_PATH_MAX], dst[SPOOL_PATH_MAX], why[SPOOL_PATH_MAX];
+	char dir[SPOOL_PATH_MAX];
+
+	if (spool_path(sp, "failed", name, src) != 0 ||
+	    spool_path(sp, "new", name, dst) != 0 ||
+	    spool_path(sp, "new", NULL, dir) != 0 ||
+	    snprintf(why, sizeof(why), "%s.why", src) >= (int)sizeof(why))
+		return OV_EINVAL;
+	if (rename(src, dst) != 0)
+		return errno == ENOENT ? OV_ENOTFOUND : OV_EIO;
+	fsync_dir(dir);
+	unlink(why);
+	if (spool_path(sp, "tries", name, src) == 0)
+		unlink(src);
+	return OV_OK;
+}
+
+int
+spool_retry_failed(const struct spool *sp, const char *name, size_t *moved)
+{
+	char **all = NULL;
+	size_t nall = 0, n = 0;
+	int rc;
+
+	if (moved != NULL)
+		*moved = 0;
+	if (name != NULL) {
+		if (!spool_name_ok(name))
+			return OV_EINVAL;
+		if ((rc = retry_one(sp, name)) == OV_OK && moved != NULL)
+			*moved = 1;
+		return rc;
+	}
+	if ((rc = list_dir(sp, "failed", &all, &nall)) != OV_OK)
+		return rc;
+	for (size_t i = 0; i < nall; i++)
+		if (retry_one(sp, all[i]) == OV_OK)
+			n++;
+	if (moved != NULL)
+		*moved = n;
+	spool_names_free(all, nall);
+	return OV_OK;
+}
+
+int
+spool_release(const struct spool *sp, const char *name)
+{
+	char src[SPOOL_PATH_MAX], dst[SPOOL_PATH_MAX];
+
+	if (name == NULL || !spool_name_ok(name) ||
+	    spool_path(sp, "cur", name, src) != 0 ||
+	    spool_path(sp, "new", name, dst) != 0)
+		return OV_EINVAL;
+	if (rename(src, dst) != 0)
+		return errno == ENOENT ? OV_ENOTFOUND : OV_EIO;
 	return OV_OK;
 }

@@ -1,8 +1,8 @@
 /*
  * spool.h - the durable hand-off between cgi-bin/webhook and jobs/worker.
  *
- * Layout under $OVIDIO_DATA_DIR/spool: tmp/ new/ cur/ failed/ (maildir
- * style). A body is written to tmp/, fsynced, renamed into new/ and the
+ * Layout under $OVIDIO_DATA_DIR/spool: tmp/ new/ cur/ failed/ tries/
+ * (maildir style, plus tries/<name>: how often a file failed, and how). A body is written to tmp/, fsynced, renamed into new/ and the
  * directory fsynced: only then is it acknowledged. A worker claims a file
  * by renaming new/X to cur/X (rename is atomic: one claimant wins). A file
  * left in cur/ longer than a lease goes back to new/ (crash recovery).
@@ -56,7 +56,8 @@ int spool_claim(const struct spool *sp, size_t max, char ***names, size_t *n);
 int spool_read(const struct spool *sp, const char *name, size_t max,
     char **body, size_t *len);
 
-/* Remove cur/name once everything in it is stored. */
+/* Remove cur/name once everything in it is stored (and its tries/
+ * record, if any). */
 int spool_done(const struct spool *sp, const char *name);
 
 /* Renew the lease of cur/name (its mtime becomes now): a worker still
@@ -65,6 +66,42 @@ int spool_touch(const struct spool *sp, const char *name);
 
 /* Move cur/name to failed/ (unprocessable content, kept for inspection). */
 int spool_fail(const struct spool *sp, const char *name);
+
+/* Move every file in cur/ back to new/, whatever its age: for a worker
+ * that holds the coordinator lock, so the process that claimed them is
+ * gone (no lease to wait out). */
+int spool_recover_all(const struct spool *sp, size_t *moved);
+
+/* Move cur/name back to new/ (its claimer lets it go for a later try). */
+int spool_release(const struct spool *sp, const char *name);
+
+/* Remove files in tmp/ older than max_age_s (a webhook killed between
+ * create and rename leaves one). */
+int spool_clean_tmp(const struct spool *sp, int64_t now, int64_t max_age_s,
+    size_t *removed);
+
+/* One failed attempt at cur/name ended with error (one line, no control
+ * characters needed: they are replaced). The count restarts at 1 when the
+ * error differs from the last one ("fails the same way N times").
+ * Recorded durably in tries/name; *count is the attempts so far. */
+int spool_attempt(const struct spool *sp, const char *name,
+    const char *error, int64_t now, unsigned *count);
+
+/* Move cur/name to failed/ with failed/name.why beside it: the error, the
+ * attempts and their first and last times (from tries/name when there,
+ * else one attempt now). The tries/ record is removed. */
+int spool_fail_why(const struct spool *sp, const char *name,
+    const char *error, int64_t now);
+
+/* spool_put_failed() plus a .why (one attempt, now). */
+int spool_put_failed_why(const struct spool *sp, const void *body,
+    size_t len, const char *error, int64_t now, char name[SPOOL_NAME_MAX]);
+
+/* Put failed/name (every failed file when name is NULL) back into new/
+ * and drop its .why and tries/ record. OV_ENOTFOUND when name is not
+ * there; OV_EINVAL when it is not a spool name. */
+int spool_retry_failed(const struct spool *sp, const char *name,
+    size_t *moved);
 
 /* Count entries in new/ (for tests and the worker's exit check). */
 int spool_count_new(const struct spool *sp, size_t *n);

@@ -1460,6 +1460,9 @@ wa_send_template(struct wa_client *c, const char *to, const char *name,
 	msg = message_new(&b, to, "template", &t);
 	jadd_str(&b, t, "name", name);
 	lang = jadd_obj(&b, t, "language");
+	/* Meta's OpenAPI description requires the policy; "deterministic"
+	 * is the only one there is. */
+	jadd_str(&b, lang, "policy", "deterministic");
 	jadd_str(&b, lang, "code", language);
 	if (nparams > 0) {
 		comps = jadd_arr(&b, t, "components");

@@ -560,6 +560,25 @@ def test_handoff_emails_the_salesperson_and_goes_quiet():
     expect(t != "", "answers again after the quiet time")
 
 
+def test_handoff_with_cr_lf_in_the_name_still_reaches_the_salesperson():
+    """A profile name carrying CR/LF: the e-mail goes out (the name stays
+    on its Subject line, no header of its own), so the promise holds."""
+    who = "5493415550119"
+    name = "Ana\r\nBcc: intruso@afuera.test"
+    n0 = len(mails())
+    say(who, "hola", name=name)
+    t = words(say(who, "quiero hablar con un vendedor", name=name))
+    expect("le pasé tu consulta a un vendedor" in t, t)
+    m = [x for x in mails()[n0:] if VENDEDOR in x["to"]]
+    expect_eq(len(m), 1, "salesperson e-mailed")
+    expect_eq(m[0]["to"], [VENDEDOR], "nobody else")
+    expect("\n" not in m[0]["subject"] and "\r" not in m[0]["subject"],
+           "one-line subject: %r" % m[0]["subject"])
+    head = m[0]["data"].split("\r\n\r\n", 1)[0]
+    expect(not any(ln.lower().startswith("bcc:") for ln in head.split("\r\n")),
+           "no Bcc header: %r" % head)
+
+
 # ---- WhatsApp failures ----------------------------------------------------
 
 def test_graph_rate_limit_is_retried():
@@ -783,6 +802,7 @@ def main():
                    test_whole_quote_flow_ends_in_a_pdf_document,
                    test_quote_cancelled,
                    test_handoff_emails_the_salesperson_and_goes_quiet,
+                   test_handoff_with_cr_lf_in_the_name_still_reaches_the_salesperson,
                    test_graph_rate_limit_is_retried,
                    test_window_closed_is_recorded_not_retried,
                    test_meta_outage_is_drained_later_from_the_outbox,

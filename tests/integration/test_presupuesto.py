@@ -64,8 +64,8 @@ def run_job(name, *args, now=NOW):
                           capture_output=True, text=True)
 
 
-def put_quote(q, wa_id="5493415551234"):
-    c = ov.db()
+def put_quote(q, wa_id="5493415551234", server=None):
+    c = (server or ov).db()
     try:
         c.execute("INSERT INTO presupuestos (id, number, wa_id, state,"
                   " created_at, expires_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -300,6 +300,61 @@ def test_crontab_runs_the_purge_daily():
            and fields[1].isdigit(), "once a day: " + lines[0])
 
 
+# ---- where quotes live ---------------------------------------------------------
+
+def test_default_quote_dir_is_shared_by_cron_and_apache():
+    """No PRESUPUESTOS_DIR: a PDF written by a job cron starts (outside
+    Apache, which may run with PrivateTmp) lands under OVIDIO_DATA_DIR and
+    the CGI serves it."""
+    config = {k: v for k, v in CONFIG.items() if k != "PRESUPUESTOS_DIR"}
+    other = Ovidio(HOME, os.path.join(WORK, "default-dir"), config)
+    other.start()
+    try:
+        env = other.worker_env(OVIDIO_NOW=NOW)
+        r = subprocess.run([os.path.join(HOME, "jobs", "purge-quotes")],
+                           env=env, capture_output=True, text=True, timeout=60)
+        expect_eq(r.returncode, 0, "store created: " + r.stderr)
+        q = dict(LIVE, id=str(uuid.uuid4()))
+        put_quote(q, server=other)
+        r = subprocess.run([os.path.join(HOME, "jobs", "quote-tool"), "render",
+                            q["id"]], env=env, capture_output=True, text=True,
+                           timeout=60)
+        expect_eq(r.returncode, 0, "render: " + r.stderr)
+        want = os.path.join(other.data, "presupuestos", q["id"] + ".pdf")
+        expect_eq(r.stdout.strip(), want, "written under the data directory")
+        st, h, body = other.request("GET", "/cgi-bin/presupuesto/%s.pdf" % q["id"])
+        expect_eq(st, 200, "served by the CGI")
+        with open(want, "rb") as f:
+            expect_eq(body, f.read(), "the file cron wrote")
+    finally:
+        other.stop()
+
+
+def test_quote_dir_of_another_user_or_writable_by_others_is_refused():
+    q = dict(LIVE, id=str(uuid.uuid4()), number=1099)
+    put_quote(q)
+    foreign = "/usr/share"   # root's, and these tests run unprivileged
+    loose = os.path.join(WORK, "loose")
+    os.makedirs(loose, exist_ok=True)
+    os.chmod(loose, 0o777)
+    for d, says in ((foreign, "belongs to uid"), (loose, "writable by others")):
+        if d == foreign and os.stat(d).st_uid == os.geteuid():
+            continue
+        env = ov.worker_env(OVIDIO_NOW=NOW, PRESUPUESTOS_DIR=d)
+        r = subprocess.run([os.path.join(HOME, "jobs", "quote-tool"), "render",
+                            q["id"]], env=env, capture_output=True, text=True,
+                           timeout=60)
+        expect(r.returncode != 0, "render into %s refused" % d)
+        expect(says in r.stderr and "PRESUPUESTOS_DIR" in r.stderr,
+               "a clear error: %r" % r.stderr[-300:])
+        expect(not os.path.exists(os.path.join(d, q["id"] + ".pdf")),
+               "nothing written")
+        r = subprocess.run([os.path.join(HOME, "jobs", "purge-quotes")],
+                           env=env, capture_output=True, text=True, timeout=60)
+        expect(r.returncode != 0 and says in r.stderr,
+               "purge refuses %s too: %r" % (d, r.stderr[-300:]))
+
+
 def main():
     runner = Runner()
     try:
@@ -316,7 +371,9 @@ def main():
                   test_link_expires_with_the_clock,
                   test_cgi_links_no_heavy_library,
                   test_purge_then_410,
-                  test_crontab_runs_the_purge_daily):
+                  test_crontab_runs_the_purge_daily,
+                  test_default_quote_dir_is_shared_by_cron_and_apache,
+                  test_quote_dir_of_another_user_or_writable_by_others_is_refused):
             runner.run(t)
     finally:
         ov.stop()

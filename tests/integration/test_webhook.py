@@ -176,12 +176,52 @@ def test_forged_and_missing_signatures_are_refused_and_nothing_kept():
     expect_eq(stored("wamid.forged-0001"), [], "nothing stored")
 
 
-def test_oversize_body_is_413():
-    req = (b"POST /cgi-bin/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-           b"Content-Type: application/json\r\nX-Hub-Signature-256: sha256=00\r\n"
-           b"Content-Length: 5000000\r\nConnection: close\r\n\r\n")
-    st, _ = ov.raw(req + b"{" * 65536)
+def big_request(size):
+    body = b"{" + b" " * (size - 1)
+    return (b"POST /cgi-bin/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/json\r\n"
+            + b"X-Hub-Signature-256: " + ov.sign(body).encode() + b"\r\n"
+            + b"Content-Length: %d\r\nConnection: close\r\n\r\n" % size
+            + body)
+
+
+def oversize_is_413(server):
+    """5 MiB sent whole: the answer is a complete 413, never a reset."""
+    before = spool_total()
+    st, resp = server.raw(big_request(5 * 1024 * 1024), timeout=60)
     expect_eq(st, 413, "status")
+    expect(resp.rstrip().endswith(b"too large") or b"Request Entity" in resp
+           or b"Content Too Large" in resp, "a whole answer: %r" % resp[-80:])
+    expect_eq(spool_total(), before, "nothing spooled")
+
+
+def test_oversize_body_is_413_with_limit_request_body():
+    oversize_is_413(ov)
+
+
+def test_oversize_body_is_413_without_limit_request_body():
+    """Where .htaccess cannot set LimitRequestBody, the CGI drains first."""
+    other = Ovidio(HOME, os.path.join(WORK, "nolimit"),
+                   {"OVIDIO_SPOOL_LEASE": "2"}, limit_body=False)
+    other.start()
+    try:
+        before = len(os.listdir(other.data))
+        st, resp = other.raw(big_request(5 * 1024 * 1024), timeout=60)
+        expect_eq(st, 413, "status")
+        expect(resp.rstrip().endswith(b"too large"),
+               "the CGI's own answer: %r" % resp[-80:])
+        expect(b"Broken pipe" not in other.error_log().encode(),
+               "no broken pipe in Apache's log")
+        expect(len(os.listdir(other.data)) <= before + 2, "nothing kept")
+    finally:
+        other.stop()
+
+
+def test_webhook_is_a_static_executable():
+    r = subprocess.run(["ldd", os.path.join(HOME, "cgi-bin", "webhook")],
+                       capture_output=True, text=True)
+    expect("not a dynamic executable" in r.stdout + r.stderr,
+           "ldd says: %r" % (r.stdout + r.stderr))
 
 
 def test_missing_length_is_411():
@@ -199,12 +239,19 @@ def test_other_methods_are_405():
 
 
 def test_signed_malformed_body_is_kept_in_failed_and_answered_200():
+    """The webhook only checks the signature; the worker puts what is not a
+    WhatsApp payload in spool/failed, with a .why file beside it."""
     before = set(ov.spool("failed"))
     for body in [b'{"object":"whatsapp_business_account","entry":[', b'{"object":"page"}',
                  b"\xff\xfe not utf-8"]:
         st, _, _ = ov.post_webhook(body)
         expect_eq(st, 200, "status for %r" % body[:20])
-    kept = set(ov.spool("failed")) - before
+    ov.run_worker()
+    expect(ov.wait_idle(), "spool drained")
+    kept = set(n for n in ov.spool("failed") if n.endswith(".json")) - before
+    whys = set(n for n in ov.spool("failed") if n.endswith(".why"))
+    expect_eq(len(kept), 3, "bodies kept in spool/failed")
+    expect(all(n + ".why" in whys for n in kept), "a .why beside each")
     expect_eq(len(kept), 3, "bodies kept in spool/failed")
     contents = set()
     for n in kept:
@@ -292,6 +339,97 @@ def test_messages_of_one_sender_are_recorded_in_timestamp_order():
     rows = ov.query("SELECT id FROM mensajes WHERE wa_id = ? ORDER BY seq", sender)
     expect_eq([r["id"] for r in rows], ["wamid.order-1", "wamid.order-2"],
               "recorded oldest first")
+
+
+def test_killed_coordinator_is_replaced_at_once_not_after_the_lease():
+    """A coordinator SIGKILLed while it holds claims: with the default
+    300 s lease, the next run still takes everything back at once."""
+    lock_path = os.path.join(ov.data, "locks", "worker.lock")
+    ids = ["wamid.fast-%04d" % i for i in range(200)]
+    with open(lock_path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for i, mid in enumerate(ids):
+            body = payload("54934166%05d" % (i % 20), mid, "mensaje %d" % i,
+                           ts=1764100000 + i)
+            expect_eq(ov.post_webhook(body)[0], 200, "accepted " + mid)
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    proc = subprocess.Popen([os.path.join(ov.home, "jobs", "worker")],
+                            env=ov.worker_env(OVIDIO_SPOOL_LEASE=300),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 10
+    while time.time() < deadline and not ov.spool("cur"):
+        time.sleep(0.002)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    expect(len(ov.spool("new")) + len(ov.spool("cur")) > 0,
+           "the kill interrupted work")
+    start = time.time()
+    r = ov.run_worker(OVIDIO_SPOOL_LEASE=300)
+    expect(ov.wait_idle(timeout=20), "drained by the next run (stderr: %s)"
+           % r.stderr[-500:])
+    took = time.time() - start
+    expect(took < 30, "took %.1f s, not a lease" % took)
+    rows = ov.query("SELECT id, wa_id, status FROM mensajes WHERE id LIKE "
+                    "'wamid.fast-%' ORDER BY seq")
+    expect_eq(len(rows), len(ids), "each stored once")
+    expect(all(x["status"] == "handled" for x in rows), "all handled: %r" %
+           [x["id"] for x in rows if x["status"] != "handled"][:5])
+    # Each customer's messages were taken in order, across the crash.
+    by_sender = {}
+    for x in rows:
+        by_sender.setdefault(x["wa_id"], []).append(x["id"])
+    for sender, got in by_sender.items():
+        expect_eq(got, sorted(got), "order of %s" % sender)
+
+
+def test_poison_message_goes_to_failed_and_the_rest_is_handled():
+    """The store refuses an id with a control character: that message
+    alone goes to spool/failed with a .why; its payload's other message is
+    handled, and the file is not retried forever."""
+    good = json.loads(payload("5493417770001", "wamid.poison-good", "hola"))
+    bad = json.loads(payload("5493417770002", "wamid.poison\u0001bad", "x"))
+    value = good["entry"][0]["changes"][0]["value"]
+    value["messages"] += bad["entry"][0]["changes"][0]["value"]["messages"]
+    value["contacts"] += bad["entry"][0]["changes"][0]["value"]["contacts"]
+    before = set(ov.spool("failed"))
+    expect_eq(ov.post_webhook(json.dumps(value and good).encode())[0], 200,
+              "accepted")
+    ov.run_worker()
+    expect(ov.wait_idle(), "spool drained")
+    expect_eq([r["status"] for r in stored("wamid.poison-good")], ["handled"],
+              "the good message")
+    kept = sorted(set(ov.spool("failed")) - before)
+    expect_eq(len(kept), 2, "one file and its .why: %r" % kept)
+    why = [n for n in kept if n.endswith(".why")][0]
+    with open(os.path.join(ov.data, "spool", "failed", why)) as f:
+        text = f.read()
+    expect("error:" in text and "attempts: 1" in text, "why: %r" % text)
+    with open(os.path.join(ov.data, "spool", "failed", why[:-4]), "rb") as f:
+        expect(b"poison" in f.read(), "the message itself is kept")
+    # After a fix an operator puts it back; it is tried once more.
+    r = subprocess.run([os.path.join(ov.home, "jobs", "worker"),
+                        "--retry-failed", why[:-4]], env=ov.worker_env(),
+                       capture_output=True, text=True, timeout=30)
+    expect_eq(r.returncode, 0, "retry-failed exit (%s)" % r.stderr)
+    expect(why[:-4] not in ov.spool("failed") and why not in ov.spool("failed"),
+           "put back")
+    expect(why[:-4] in ov.spool("new"), "in spool/new")
+    ov.run_worker()
+    expect(ov.wait_idle(), "spool drained again")
+
+
+def test_stale_tmp_files_are_removed_by_the_worker():
+    tmp = os.path.join(ov.data, "spool", "tmp")
+    old = os.path.join(tmp, "1764000000000000000.1.0123456789abcdef.json")
+    fresh = os.path.join(tmp, "1764000000000000001.1.0123456789abcdef.json")
+    for p in (old, fresh):
+        with open(p, "w") as f:
+            f.write("{")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    ov.run_worker()
+    expect(not os.path.exists(old), "a two-hour-old leftover is removed")
+    expect(os.path.exists(fresh), "a fresh one (a webhook writing) stays")
+    os.unlink(fresh)
 
 
 def test_webhook_500_when_configuration_lacks_the_secret():

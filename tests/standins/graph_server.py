@@ -1,10 +1,21 @@
 #!/usr/bin/python3
 """graph_server.py - a Meta Graph API (WhatsApp Cloud API v21.0) stand-in.
 
-Run it with Debian's interpreter (stdlib only):
+Run it with Debian's interpreter (stdlib plus python3-yaml and
+python3-jsonschema, for Meta's OpenAPI specification):
 
     /usr/bin/python3 tests/standins/graph_server.py --port 0 --port-file FILE \
-        [--token T] [--phone-number-id ID] [--webhook URL --app-secret S]
+        [--token T] [--phone-number-id ID] [--webhook URL --app-secret S] \
+        [--openapi business-messaging-api_v23.0.yaml]
+
+Wire honesty: every message body sent to /messages is first validated
+against Meta's published OpenAPI description (../shared/meta/, found next to
+the repository or the sandbox, or given with --openapi): the schema its
+"type" picks (components/schemas/Message's discriminator). One that does
+not conform is answered 400 with code 100 and the failing field in
+error_data.details ("Param <field>: <what>"), as Meta would; it is recorded
+in /__requests with "invalid": the field. The stand-in refuses to start
+without the specification, so a test can never skip this check silently.
 
 It listens on 127.0.0.1 (port 0: any free port), writes the port number to
 FILE once it accepts connections, and serves until SIGTERM or SIGINT.
@@ -93,6 +104,92 @@ MEDIA_TYPES = {
 MESSAGE_TYPES = ("audio", "contacts", "document", "image", "interactive",
                  "location", "reaction", "sticker", "template", "text",
                  "video")
+
+SPEC_NAME = "business-messaging-api_v23.0.yaml"
+
+
+def find_spec(given):
+    """Meta's OpenAPI file: --openapi, $OVIDIO_META_DIR, ../shared/meta
+    beside the repository, or meta/ beside a tests/sandbox copy."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    candidates = [given] if given else []
+    if os.environ.get("OVIDIO_META_DIR"):
+        candidates.append(os.path.join(os.environ["OVIDIO_META_DIR"], SPEC_NAME))
+    candidates += [os.path.join(here, "..", "..", "..", "shared", "meta", SPEC_NAME),
+                   os.path.join(here, "..", "..", "meta", SPEC_NAME),
+                   os.path.join(here, "..", "meta", SPEC_NAME)]
+    for c in candidates:
+        if c and os.path.isfile(c):
+            return c
+    raise SystemExit("graph_server: Meta's OpenAPI specification %s not found "
+                     "(give --openapi)" % SPEC_NAME)
+
+
+def allow_base_keys(node, schemas):
+    """Meta writes allOf: [Base, {additionalProperties: false, ...}] meaning
+    "nothing beyond the base and these keys"; a plain JSON Schema validator
+    reads the second branch alone, so the base's keys are added to it."""
+    if isinstance(node, list):
+        for x in node:
+            allow_base_keys(x, schemas)
+        return
+    if not isinstance(node, dict):
+        return
+    parts = node.get("allOf")
+    if isinstance(parts, list):
+        base_keys = set()
+        for part in parts:
+            ref = part.get("$ref", "") if isinstance(part, dict) else ""
+            if ref.startswith("#/components/schemas/"):
+                target = schemas.get(ref.rsplit("/", 1)[1], {})
+                base_keys |= set((target.get("properties") or {}).keys())
+        for part in parts:
+            if (isinstance(part, dict) and part.get("additionalProperties") is False
+                    and base_keys):
+                props = part.setdefault("properties", {})
+                for k in base_keys:
+                    props.setdefault(k, True)
+    for v in node.values():
+        allow_base_keys(v, schemas)
+
+
+class WireCheck:
+    """Validators for Message, one per type (the discriminator's mapping)."""
+
+    def __init__(self, path):
+        import jsonschema
+        import yaml
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        with open(path) as f:
+            spec = yaml.load(f, Loader=loader)
+        schemas = spec["components"]["schemas"]
+        allow_base_keys(schemas, schemas)
+        mapping = schemas["Message"]["discriminator"]["mapping"]
+        self.validators = {}
+        for mtype, ref in mapping.items():
+            root = {"components": spec["components"], "$ref": ref}
+            self.validators[mtype] = jsonschema.Draft202012Validator(root)
+        self.best_match = jsonschema.exceptions.best_match
+
+    def check(self, msg):
+        """None when msg conforms, else (field, what)."""
+        v = self.validators.get(msg.get("type"))
+        if v is None:
+            return None   # unknown types are refused by the caller
+        err = self.best_match(v.iter_errors(msg))
+        if err is None:
+            return None
+        field = ".".join(str(p) for p in err.absolute_path)
+        if err.validator == "additionalProperties":
+            m = re.search(r"\('([^']+)' was unexpected", err.message)
+            if m:
+                field = (field + "." if field else "") + m.group(1)
+        elif err.validator == "required":
+            m = re.match(r"'([^']+)' is a required property", err.message)
+            if m:
+                field = (field + "." if field else "") + m.group(1)
+        return field or "(body)", err.message[:300]
+
 
 # code -> (default HTTP status, type, message, details)
 ERRORS = {
@@ -563,6 +660,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         endpoint = (m.group(2) or "node") if m else "unknown"
         rec = {"method": method, "path": path, "endpoint": endpoint,
                "http": 200, "code": None}
+        self.invalid_field = None
         with st.lock:
             epoch = st.epoch
         extra = None
@@ -581,6 +679,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             rec["code"] = 1
             status, answer = e.http, e.body()
         rec["http"] = status
+        if self.invalid_field is not None:
+            rec["invalid"] = self.invalid_field
         with st.lock:
             if st.epoch == epoch:
                 st.requests.append(rec)
@@ -684,6 +784,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             raise invalid("The parameter messaging_product is required.")
         if msg.get("status") is not None:
             return self.mark_read(msg)
+        bad = self.server.wire.check(msg)
+        if bad is not None:
+            self.invalid_field = bad[0]
+            log("refused by Meta's schema: %s: %s" % bad)
+            raise MetaError(100, message="(#100) Invalid parameter",
+                            details="Param %s: %s" % bad)
         to = need_str(msg, "to", "")
         if not re.fullmatch(r"\+?[0-9]{6,15}", to):
             raise MetaError(100, message="(#100) Invalid parameter",
@@ -868,6 +974,8 @@ def main():
     parser.add_argument("--waba-id", default="104857600000001")
     parser.add_argument("--webhook")
     parser.add_argument("--app-secret")
+    parser.add_argument("--openapi", help="Meta's OpenAPI YAML (default: "
+                        "found beside the repository)")
     args = parser.parse_args()
     if args.webhook and not args.app_secret:
         parser.error("--webhook needs --app-secret")
@@ -875,6 +983,7 @@ def main():
     server = Server(("127.0.0.1", args.port), Handler)
     server.args = args
     server.state = State(args)
+    server.wire = WireCheck(find_spec(args.openapi))
     signal.signal(signal.SIGTERM, lambda *_: STOP.set())
     signal.signal(signal.SIGINT, lambda *_: STOP.set())
     threading.Thread(target=server.serve_forever, daemon=True).start()

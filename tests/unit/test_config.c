@@ -182,6 +182,41 @@ secret_keys_are_marked(void)
 	CHECK(!config_is_secret("OVIDIO_DATA_DIR"));
 }
 
+/* PRESUPUESTOS_DIR follows the data directory unless it is set: a /tmp
+ * default differs between Apache (PrivateTmp) and cron. */
+static void
+quote_dir_defaults_under_the_data_dir(void)
+{
+	struct config *cfg;
+
+	unsetenv("OVIDIO_CONFIG");
+	unsetenv("PRESUPUESTOS_DIR");
+	unsetenv("OVIDIO_DATA_DIR");
+	cfg = load_ok();
+	CHECK_STR(config_get(cfg, "PRESUPUESTOS_DIR"),
+	    "/var/lib/ovidio/presupuestos");
+	config_free(cfg);
+	setenv("OVIDIO_DATA_DIR", "/srv/ovidio", 1);
+	cfg = load_ok();
+	CHECK_STR(config_get(cfg, "PRESUPUESTOS_DIR"), "/srv/ovidio/presupuestos");
+	config_free(cfg);
+	write_file("OVIDIO_DATA_DIR=/srv/file\n");
+	unsetenv("OVIDIO_DATA_DIR");
+	cfg = load_ok();
+	CHECK_STR(config_get(cfg, "PRESUPUESTOS_DIR"), "/srv/file/presupuestos");
+	config_free(cfg);
+	write_file("PRESUPUESTOS_DIR=/srv/quotes\n");
+	cfg = load_ok();
+	CHECK_STR(config_get(cfg, "PRESUPUESTOS_DIR"), "/srv/quotes");
+	config_free(cfg);
+	setenv("PRESUPUESTOS_DIR", "/srv/env", 1);
+	cfg = load_ok();
+	CHECK_STR(config_get(cfg, "PRESUPUESTOS_DIR"), "/srv/env");
+	config_free(cfg);
+	unsetenv("PRESUPUESTOS_DIR");
+	unsetenv("OVIDIO_CONFIG");
+}
+
 int
 main(void)
 {
@@ -197,6 +232,7 @@ main(void)
 	RUN(malformed_lines_are_refused_without_echoing_values);
 	RUN(integers_are_checked_for_range_and_form);
 	RUN(secret_keys_are_marked);
+	RUN(quote_dir_defaults_under_the_data_dir);
 	unlink(path);
 	rmdir(dir);
 	return check_finish();

@@ -128,8 +128,6 @@ test_send_arrives(void)
 	/* A refused recipient and a bad address. */
 	CHECK_INT(mail_send(m, "nobody@grupo-ser.test", "x", "y"), OV_EREMOTE);
 	CHECK_INT(mail_send(m, "not an address", "x", "y"), OV_EINVAL);
-	CHECK_INT(mail_send(m, "a@b.test", "line\r\nBcc: x@y.test", "y"),
-	    OV_EINVAL);
 	mail_close(m);
 }
 
@@ -175,6 +173,163 @@ test_unreachable(void)
 	mail_close(m);
 }
 
+/* A customer's name with CR/LF in a subject: the notice still goes, the
+ * name stays on the Subject line and adds no header. */
+static void
+test_control_characters_never_reach_a_header(void)
+{
+	char url[64];
+	struct mail *m;
+	char *got;
+
+	snprintf(url, sizeof(url), "smtp://127.0.0.1:%d", smtp.port);
+	m = open_with(url, "bot@grupo-ser.test", "s3cret-pass");
+	CHECK(m != NULL);
+	if (m == NULL)
+		return;
+	CHECK_INT(mail_send(m, "vendedor@grupo-ser.test",
+	    "Pedido de atención: Ana\r\nBcc: intruso@y.test\x01", "<p>x</p>"),
+	    OV_OK);
+	got = recorded(3);
+	CHECK(got != NULL);
+	if (got != NULL) {
+		CHECK(strstr(got, "\"subject\": \"Pedido de atención: Ana  Bcc: "
+		    "intruso@y.test \"") != NULL);
+		CHECK(strstr(got, "\"to\": [\"vendedor@grupo-ser.test\"]") != NULL);
+		CHECK(strstr(got, "\\nBcc:") == NULL);
+		CHECK(strstr(got, "\\r\\nBcc:") == NULL);
+		free(got);
+	}
+	mail_close(m);
+}
+
+static size_t
+queued_files(const char *sub)
+{
+	char path[700];
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/mailq%s", dir, sub);
+	if ((d = opendir(path)) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL)
+		if (strstr(de->d_name, ".mail") != NULL && de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* Make every queued notice due now (the test cannot wait a minute). */
+static void
+make_due(void)
+{
+	char path[1400], buf[8192], *p;
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/mailq", dir);
+	if ((d = opendir(path)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		FILE *f;
+		size_t n;
+
+		if (strstr(de->d_name, ".mail") == NULL || de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/mailq/%s", dir, de->d_name);
+		if ((f = fopen(path, "r+")) == NULL)
+			continue;
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		buf[n] = '\0';
+		/* "next 1764..." -> "next 0000..." keeps the length. */
+		if ((p = strstr(buf, "\nnext ")) != NULL) {
+			for (p += 6; *p >= '0' && *p <= '9'; p++)
+				*p = '0';
+			fseek(f, 0, SEEK_SET);
+			fwrite(buf, 1, n, f);
+		}
+		fclose(f);
+	}
+	closedir(d);
+}
+
+/* A notice the server cannot take now is queued durably, sent by a later
+ * drain, and given up after MAIL_QUEUE_ATTEMPTS. */
+static void
+test_queue_keeps_and_retries(void)
+{
+	char url[64], path[800];
+	struct mail *down, *up;
+	size_t sent = 9, left = 9;
+	int queued = -1;
+	char *got;
+	FILE *f;
+
+	setenv("OVIDIO_DATA_DIR", dir, 1);
+	down = open_with("smtp://127.0.0.1:1", NULL, NULL);
+	snprintf(url, sizeof(url), "smtp://127.0.0.1:%d", smtp.port);
+	up = open_with(url, "bot@grupo-ser.test", "s3cret-pass");
+	CHECK(down != NULL && up != NULL);
+	if (down == NULL || up == NULL)
+		goto out;
+	CHECK_INT(mail_send_or_queue(down, "vendedor@grupo-ser.test",
+	    "Pedido de atención: Ana\nx", "<p>llamar</p>", &queued), OV_OK);
+	CHECK_INT(queued, 1);
+	CHECK_INT(queued_files(""), 1);
+	/* Refusals of the notice itself are not queued. */
+	CHECK_INT(mail_send_or_queue(down, "not an address", "x", "y", &queued),
+	    OV_EINVAL);
+	CHECK_INT(queued, 0);
+	CHECK_INT(queued_files(""), 1);
+	/* Not due yet: waits. */
+	CHECK_INT(mail_queue_drain(up, &sent, &left), OV_OK);
+	CHECK_INT(sent, 0);
+	CHECK_INT(left, 1);
+	make_due();
+	CHECK_INT(mail_queue_drain(down, &sent, &left), OV_OK);
+	CHECK_INT(sent, 0);
+	CHECK_INT(left, 1);
+	make_due();
+	CHECK_INT(mail_queue_drain(up, &sent, &left), OV_OK);
+	CHECK_INT(sent, 1);
+	CHECK_INT(left, 0);
+	CHECK_INT(queued_files(""), 0);
+	got = recorded(4);
+	CHECK(got != NULL && strstr(got, "<p>llamar</p>") != NULL &&
+	    strstr(got, "\"subject\": \"Pedido de atención: Ana x\"") != NULL);
+	free(got);
+	/* Sent at once when the server is up: nothing queued. */
+	CHECK_INT(mail_send_or_queue(up, "vendedor@grupo-ser.test", "x", "y",
+	    &queued), OV_OK);
+	CHECK_INT(queued, 0);
+	CHECK_INT(queued_files(""), 0);
+	/* The last allowed attempt fails: kept in mailq/failed. */
+	snprintf(path, sizeof(path), "%s/mailq/1000000000000000000.1."
+	    "0123456789abcdef.mail", dir);
+	if ((f = fopen(path, "w")) != NULL) {
+		fprintf(f, "ovidio-mail 1\nto nobody@grupo-ser.test\nattempts %d\n"
+		    "first 1\nnext 1\nsubject x\n\n<p>y</p>",
+		    MAIL_QUEUE_ATTEMPTS - 1);
+		fclose(f);
+	}
+	CHECK_INT(mail_queue_drain(up, &sent, &left), OV_OK);
+	CHECK_INT(sent, 0);
+	CHECK_INT(left, 0);
+	CHECK_INT(queued_files(""), 0);
+	CHECK_INT(queued_files("/failed"), 1);
+	/* Mail off: nothing to queue into, and the caller hears so. */
+	mail_close(down);
+	down = open_with(NULL, NULL, NULL);
+	CHECK_INT(mail_send_or_queue(down, "a@b.test", "x", "y", &queued),
+	    OV_ECONFIG);
+out:
+	unsetenv("OVIDIO_DATA_DIR");
+	mail_close(down);
+	mail_close(up);
+}
+
 static int
 rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -204,6 +359,8 @@ main(void)
 	RUN(test_wrong_password);
 	RUN(test_off_and_bad_url);
 	RUN(test_unreachable);
+	RUN(test_control_characters_never_reach_a_header);
+	RUN(test_queue_keeps_and_retries);
 	rc = check_finish();
 	standin_proc_stop(&smtp);
 	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);

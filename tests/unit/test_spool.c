@@ -383,6 +383,116 @@ test_put_unwritable(void)
 	CHECK_INT(spool_init(&sp, ""), OV_EINVAL);
 }
 
+static int
+read_text(const char *path, char *buf, size_t cap)
+{
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (f == NULL)
+		return -1;
+	n = fread(buf, 1, cap - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return 0;
+}
+
+/* Poison: attempts count the same failure, a different one starts over;
+ * the N-th goes to failed/ with a .why; --retry-failed puts it back. */
+static void
+test_attempts_fail_why_and_retry(void)
+{
+	char dir[256], name[SPOOL_NAME_MAX], path[4200], why[1024];
+	char **got = NULL;
+	struct spool sp;
+	size_t n = 0, moved = 9;
+	unsigned count = 0;
+
+	CHECK_INT(fresh(&sp, dir, sizeof(dir)), OV_OK);
+	CHECK_INT(spool_put(&sp, "{}", 2, name), OV_OK);
+	CHECK_INT(spool_claim(&sp, 1, &got, &n), OV_OK);
+	spool_names_free(got, n);
+	CHECK_INT(spool_attempt(&sp, name, "store: busy", 100, &count), OV_OK);
+	CHECK_INT(count, 1);
+	CHECK_INT(spool_attempt(&sp, name, "store: busy", 160, &count), OV_OK);
+	CHECK_INT(count, 2);
+	/* A different failure is a different problem: counted afresh. */
+	CHECK_INT(spool_attempt(&sp, name, "invalid\r\nargument", 200, &count),
+	    OV_OK);
+	CHECK_INT(count, 1);
+	CHECK_INT(spool_attempt(&sp, name, "invalid\r\nargument", 260, &count),
+	    OV_OK);
+	CHECK_INT(count, 2);
+	CHECK_INT(spool_attempt(&sp, "../x", "e", 1, &count), OV_EINVAL);
+
+	CHECK_INT(spool_fail_why(&sp, name, "invalid\r\nargument", 300), OV_OK);
+	path_of(path, sizeof(path), &sp, "failed", name);
+	CHECK_INT(access(path, F_OK), 0);
+	CHECK_INT(count_entries(&sp, "cur"), 0);
+	CHECK_INT(count_entries(&sp, "tries"), 0);
+	snprintf(path + strlen(path), sizeof(path) - strlen(path), ".why");
+	CHECK_INT(read_text(path, why, sizeof(why)), 0);
+	CHECK(strstr(why, "error: invalid  argument\n") != NULL);
+	CHECK(strstr(why, "attempts: 2\n") != NULL);
+	CHECK(strstr(why, "first: 1970-01-01T00:03:20Z\n") != NULL);
+	CHECK(strstr(why, "last: 1970-01-01T00:04:20Z\n") != NULL);
+
+	CHECK_INT(spool_retry_failed(&sp, "nope", &moved), OV_EINVAL);
+	CHECK_INT(spool_retry_failed(&sp, name, &moved), OV_OK);
+	CHECK_INT(moved, 1);
+	CHECK_INT(count_entries(&sp, "failed"), 0);
+	CHECK_INT(count_entries(&sp, "new"), 1);
+	CHECK_INT(spool_retry_failed(&sp, name, &moved), OV_ENOTFOUND);
+
+	/* A body kept straight into failed/ also says why; all go back. */
+	CHECK_INT(spool_put_failed_why(&sp, "x", 1, "not a payload", 5, name),
+	    OV_OK);
+	CHECK_INT(count_entries(&sp, "failed"), 2);
+	CHECK_INT(spool_retry_failed(&sp, NULL, &moved), OV_OK);
+	CHECK_INT(moved, 1);
+	CHECK_INT(count_entries(&sp, "failed"), 0);
+	CHECK_INT(count_entries(&sp, "new"), 2);
+}
+
+/* A new coordinator takes back everything at once; tmp/ leftovers older
+ * than the limit go, fresh ones stay. */
+static void
+test_recover_all_and_clean_tmp(void)
+{
+	char dir[256], name[SPOOL_NAME_MAX], path[4200];
+	char **got = NULL;
+	struct spool sp;
+	size_t n = 0, moved = 0;
+	struct timespec old[2] = { { 1000, 0 }, { 1000, 0 } };
+	int fd;
+
+	CHECK_INT(fresh(&sp, dir, sizeof(dir)), OV_OK);
+	CHECK_INT(spool_put(&sp, "a", 1, name), OV_OK);
+	CHECK_INT(spool_put(&sp, "b", 1, name), OV_OK);
+	CHECK_INT(spool_claim(&sp, 5, &got, &n), OV_OK);
+	spool_names_free(got, n);
+	CHECK_INT(count_entries(&sp, "cur"), 2);
+	/* Just claimed, well within any lease: still all back. */
+	CHECK_INT(spool_recover_all(&sp, &moved), OV_OK);
+	CHECK_INT(moved, 2);
+	CHECK_INT(count_entries(&sp, "new"), 2);
+	CHECK_INT(spool_claim(&sp, 1, &got, &n), OV_OK);
+	CHECK_INT(spool_release(&sp, got[0]), OV_OK);
+	CHECK_INT(spool_release(&sp, got[0]), OV_ENOTFOUND);
+	spool_names_free(got, n);
+
+	path_of(path, sizeof(path), &sp, "tmp",
+	    "1000000000000000000.1.0123456789abcdef.json");
+	CHECK((fd = open(path, O_CREAT | O_WRONLY, 0600)) >= 0);
+	close(fd);
+	CHECK_INT(spool_clean_tmp(&sp, time(NULL), 3600, &moved), OV_OK);
+	CHECK_INT(moved, 0);
+	CHECK_INT(utimensat(AT_FDCWD, path, old, 0), 0);
+	CHECK_INT(spool_clean_tmp(&sp, time(NULL), 3600, &moved), OV_OK);
+	CHECK_INT(moved, 1);
+	CHECK_INT(count_entries(&sp, "tmp"), 0);
+}
+
 int
 main(void)
 {
@@ -401,6 +511,8 @@ main(void)
 	RUN(test_recover);
 	RUN(test_read_cap_and_fail);
 	RUN(test_put_unwritable);
+	RUN(test_attempts_fail_why_and_retry);
+	RUN(test_recover_all_and_clean_tmp);
 	rc = check_finish();
 	if (rc == 0) {
 		char cmd[128];
