@@ -559,19 +559,15 @@ pause_after(long attempts)
 	return p < 3600 ? p : 3600;
 }
 
-int
-mail_send_or_queue(struct mail *m, const char *to, const char *subject,
-    const char *html_body, int *queued)
+/* Keep a notice in the queue; attempts already made, next try at. */
+static int
+queue_put(struct mail *m, const char *to, const char *subject,
+    const char *html_body, int attempts, int64_t next)
 {
 	struct queued q;
 	char name[96];
 	int rc;
 
-	if (queued != NULL)
-		*queued = 0;
-	rc = mail_send(m, to, subject, html_body);
-	if (rc == OV_OK || !transient(rc))
-		return rc;
 	if (m->queue == NULL || make_dir(m->queue) != 0 || queue_name(name) != 0) {
 		log_error("e-mail to %s is lost: the mail queue cannot be used",
 		    to);
@@ -580,17 +576,44 @@ mail_send_or_queue(struct mail *m, const char *to, const char *subject,
 	memset(&q, 0, sizeof(q));
 	snprintf(q.to, sizeof(q.to), "%s", to);
 	header_text(subject, q.subject, sizeof(q.subject));
-	q.attempts = 1;
+	q.attempts = attempts;
 	q.first = (int64_t)time(NULL);
-	q.next = q.first + pause_after(1);
+	q.next = next;
 	q.body = (char *)html_body;
 	if ((rc = queue_write(m, name, &q)) != OV_OK)
 		return rc;
-	log_warn("e-mail to %s queued as mailq/%s; retried by the worker", to,
-	    name);
+	log_info("e-mail to %s queued as mailq/%s", to, name);
+	return OV_OK;
+}
+
+int
+mail_send_or_queue(struct mail *m, const char *to, const char *subject,
+    const char *html_body, int *queued)
+{
+	int rc;
+
+	if (queued != NULL)
+		*queued = 0;
+	rc = mail_send(m, to, subject, html_body);
+	if (rc == OV_OK || !transient(rc))
+		return rc;
+	if ((rc = queue_put(m, to, subject, html_body, 1,
+	    (int64_t)time(NULL) + pause_after(1))) != OV_OK)
+		return rc;
 	if (queued != NULL)
 		*queued = 1;
 	return OV_OK;
+}
+
+int
+mail_queue(struct mail *m, const char *to, const char *subject,
+    const char *html_body)
+{
+	if (!mail_configured(m))
+		return OV_ECONFIG;
+	if (to == NULL || subject == NULL || html_body == NULL)
+		return OV_EINVAL;
+	return queue_put(m, to, subject, html_body, 0, (int64_t)time(NULL));
 }
 
 static int

@@ -71,6 +71,13 @@ int mail_send(struct mail *m, const char *to, const char *subject,
 int mail_send_or_queue(struct mail *m, const char *to, const char *subject,
     const char *html_body, int *queued);
 
+/* Only keep the notice in the queue (durable at return), due at once:
+ * the next mail_queue_drain() sends it. For a notice that must not be
+ * lost by a crash right after a promise to a customer. OV_OK, or
+ * OV_ECONFIG / OV_EINVAL / OV_EIO (nobody will be told). */
+int mail_queue(struct mail *m, const char *to, const char *subject,
+    const char *html_body);
+
 /* Send what waits in the queue, oldest first, each when its pause is
  * over; stops at the first server that cannot be reached. *sent and *left
  * (may be NULL) count the notices sent now and still waiting. OV_OK also

@@ -70,8 +70,8 @@ void
 notices_send(struct turn *t)
 {
 	for (size_t i = 0; i < t->nnotices; i++) {
-		int rc = mail_send(t->b->mail, t->notices[i].to,
-		    t->notices[i].subject, t->notices[i].html);
+		int rc = mail_send_or_queue(t->b->mail, t->notices[i].to,
+		    t->notices[i].subject, t->notices[i].html, NULL);
 
 		if (rc != OV_OK)
 			log_warn("notice \"%s\" not e-mailed: %s",
@@ -135,7 +135,8 @@ notify_handoff(struct turn *t, const char *why, const char *link)
 	struct store_msg *hist = NULL;
 	struct html *h;
 	size_t n = 0;
-	char subject[MAIL_SUBJECT_MAX], who[256], wa[64];
+	char subject[MAIL_SUBJECT_MAX], subj[MAIL_SUBJECT_MAX], who[256];
+	char wa[64];
 	bool ok;
 
 	if (b->vendedor == NULL || !mail_configured(b->mail))
@@ -173,7 +174,11 @@ notify_handoff(struct turn *t, const char *why, const char *link)
 	html_raw(h, "<p><b>Cliente (ahora):</b> ");
 	html_text(h, t->text);
 	html_raw(h, "</p>");
-	ok = notice_add(t, b->vendedor, subject, h->buf);
+	/* The customer is about to be promised a salesperson: the notice
+	 * is made durable now (a crash before the commit may e-mail twice,
+	 * never zero times). */
+	clean_subject(subject, subj, sizeof(subj));
+	ok = mail_queue(b->mail, b->vendedor, subj, h->buf) == OV_OK;
 	free(h);
 	return ok;
 }
@@ -253,7 +258,8 @@ notify_quote_sent(struct bot *b, const struct quote *q, const char *wa_id)
 	html_raw(h, "</table><p><b>Total con IVA:</b> ");
 	html_text(h, a);
 	html_raw(h, "</p>");
-	if ((rc = mail_send(b->mail, b->vendedor, subj, h->buf)) != OV_OK)
+	if ((rc = mail_send_or_queue(b->mail, b->vendedor, subj, h->buf,
+	    NULL)) != OV_OK)
 		log_warn("notice \"%s\" not e-mailed: %s", subj, ov_strerror(rc));
 	free(h);
 }

@@ -319,11 +319,20 @@ test_queue_keeps_and_retries(void)
 	CHECK_INT(left, 0);
 	CHECK_INT(queued_files(""), 0);
 	CHECK_INT(queued_files("/failed"), 1);
+	/* Queued only (a promise made before the commit): due at once,
+	 * sent by the next drain. */
+	CHECK_INT(mail_queue(up, "vendedor@grupo-ser.test", "Handoff\r\nBcc: x",
+	    "<p>escribile</p>"), OV_OK);
+	CHECK_INT(queued_files(""), 1);
+	CHECK_INT(mail_queue_drain(up, &sent, &left), OV_OK);
+	CHECK_INT(sent, 1);
+	CHECK_INT(queued_files(""), 0);
 	/* Mail off: nothing to queue into, and the caller hears so. */
 	mail_close(down);
 	down = open_with(NULL, NULL, NULL);
 	CHECK_INT(mail_send_or_queue(down, "a@b.test", "x", "y", &queued),
 	    OV_ECONFIG);
+	CHECK_INT(mail_queue(down, "a@b.test", "x", "y"), OV_ECONFIG);
 out:
 	unsetenv("OVIDIO_DATA_DIR");
 	mail_close(down);
