@@ -39,6 +39,14 @@
  *               "section"?, "header"?, "footer"?}
  *   "pdf"      {"path", "filename", "caption"?, "link_path"?, ...}: the
  *              file is uploaded, or sent by link when the upload fails
+ *   "template" {"name", "language"?, "params": [...], "buttons": [payload
+ *              ...]?, "text"?}: an approved template (proactive messages
+ *              outside the 24-hour window; see the end of outbox.c)
+ *
+ * Campaign lane (STORE_LANE_CAMPAIGN, proactive messages): at most
+ * CAMPAIGN_RATE sends per second (default 10); a refusal with Meta's
+ * 131050 opts the customer out of marketing, 131049 undoes the entry's
+ * "marker" so another day may try again.
  * Extra members are kept and handed to the on_sent callback (lib/bot puts
  * a quote id there to mark the quote sent once Meta accepted the PDF).
  *
@@ -54,6 +62,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 
@@ -67,6 +76,8 @@ struct wa_client;
 #define OUTBOX_RETRY_MAX_S 3600
 #define OUTBOX_CLAIM_DEFAULT_S 300 /* a claimed entry's send must end by then */
 #define OUTBOX_CLAIM_MAX_S 86400
+#define OUTBOX_CAMPAIGN_RATE_DEFAULT 10 /* campaign sends per second */
+#define OUTBOX_CAMPAIGN_RATE_MAX 1000
 
 /* Called once per reply Meta accepted (first part's wamid). */
 typedef void (*outbox_sent_fn)(void *arg, const char *wa_id,
@@ -81,6 +92,8 @@ struct outbox {
 	outbox_sent_fn on_sent;   /* may be NULL */
 	void *on_sent_arg;
 	unsigned counter;         /* for unique entry ids */
+	long campaign_rate;       /* CAMPAIGN_RATE: campaign sends per second */
+	struct timespec campaign_last; /* last campaign send (monotonic) */
 };
 
 enum outbox_outcome {

@@ -1434,9 +1434,19 @@ wa_send_template(struct wa_client *c, const char *to, const char *name,
     const char *language, const char *const *params, size_t nparams,
     struct wa_result *res)
 {
+	return wa_send_template_buttons(c, to, name, language, params, nparams,
+	    NULL, 0, res);
+}
+
+int
+wa_send_template_buttons(struct wa_client *c, const char *to,
+    const char *name, const char *language, const char *const *params,
+    size_t nparams, const char *const *payloads, size_t npayloads,
+    struct wa_result *res)
+{
 	struct wa_result local;
 	struct jb b = { 0 };
-	cJSON *msg, *t = NULL, *lang, *comps, *bodyc, *arr;
+	cJSON *msg, *t = NULL, *lang, *comps = NULL, *bodyc, *arr;
 	struct call k;
 
 	if (res == NULL)
@@ -1457,12 +1467,20 @@ wa_send_template(struct wa_client *c, const char *to, const char *name,
 			return invalid(c, res, OV_EINVAL, "a template parameter "
 			    "is empty, too long, or has newlines, tabs or 5 "
 			    "spaces in a row");
+	if (npayloads > WA_BUTTONS_MAX || (npayloads > 0 && payloads == NULL))
+		return invalid(c, res, OV_EINVAL, "too many template buttons");
+	for (size_t i = 0; i < npayloads; i++)
+		if (payloads[i] == NULL ||
+		    !content_ok(payloads[i], WA_BUTTON_ID_MAX))
+			return invalid(c, res, OV_EINVAL, "a template button "
+			    "payload is empty or too long");
 	msg = message_new(&b, to, "template", &t);
 	jadd_str(&b, t, "name", name);
 	lang = jadd_obj(&b, t, "language");
 	jadd_str(&b, lang, "code", language);
-	if (nparams > 0) {
+	if (nparams > 0 || npayloads > 0)
 		comps = jadd_arr(&b, t, "components");
+	if (nparams > 0) {
 		bodyc = jpush_obj(&b, comps);
 		jadd_str(&b, bodyc, "type", "body");
 		arr = jadd_arr(&b, bodyc, "parameters");
@@ -1471,6 +1489,21 @@ wa_send_template(struct wa_client *c, const char *to, const char *name,
 			jadd_str(&b, p, "type", "text");
 			jadd_str(&b, p, "text", params[i]);
 		}
+	}
+	/* The template's quick-reply buttons, in order: the payload comes
+	 * back as the customer's reply id. */
+	for (size_t i = 0; i < npayloads; i++) {
+		char index[8];
+		cJSON *btn = jpush_obj(&b, comps), *p;
+
+		snprintf(index, sizeof(index), "%zu", i);
+		jadd_str(&b, btn, "type", "button");
+		jadd_str(&b, btn, "sub_type", "quick_reply");
+		jadd_str(&b, btn, "index", index);
+		arr = jadd_arr(&b, btn, "parameters");
+		p = jpush_obj(&b, arr);
+		jadd_str(&b, p, "type", "payload");
+		jadd_str(&b, p, "payload", payloads[i]);
 	}
 	return send_built(&k, msg, &b, OV_OK, NULL);
 }
