@@ -4,11 +4,13 @@
  * greeting; see lib/proactive.h for the rules), queued on the outbox's
  * campaign lane with their markers, then sent (CAMPAIGN_RATE per second).
  *
- *   notify [--dry-run] [--only KIND] [-v]
+ *   notify [--dry-run] [--queue-only] [--only KIND] [-v]
  *
  * --dry-run lists who would get what and why, and changes nothing;
  * --only KIND (quote_reminder, back_in_stock, balance, birthday,
- * followup, weekly; may be repeated) runs those kinds only; -v lists
+ * followup, weekly; may be repeated) runs those kinds only;
+ * --queue-only commits the messages and leaves sending to the worker's
+ * drain (every minute from cron); -v lists
  * what is queued and what is skipped, and why. Ends with one line,
  * "queued N: ...". Exit 0 when all went well, 1 otherwise (errors in the
  * log), 2 for bad usage.
@@ -35,7 +37,8 @@
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: notify [--dry-run] [--only KIND] [-v]\n"
+	fprintf(stderr, "usage: notify [--dry-run] [--queue-only] [--only KIND] "
+	    "[-v]\n"
 	    "Queues and sends proactive messages. KIND: quote_reminder, "
 	    "back_in_stock,\nbalance, birthday, followup, weekly.\n");
 }
@@ -62,6 +65,7 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "only", required_argument, NULL, 'o' },
+		{ "queue-only", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -74,14 +78,17 @@ main(int argc, char **argv)
 	struct outbox ob;
 	enum proactive_kind k;
 	bool only[PX__COUNT] = { false }, dry_run = false, verbose = false;
-	bool wa_ready = false;
+	bool wa_ready = false, queue_only = false;
 	char err[512];
 	size_t total = 0;
 	int c, rc, status = 1;
 
 	log_init("notify");
-	while ((c = getopt_long(argc, argv, "no:vh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "no:qvh", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'q':
+			queue_only = true;
+			break;
 		case 'n':
 			dry_run = true;
 			break;
@@ -150,7 +157,7 @@ main(int argc, char **argv)
 	fflush(stdout);
 	if (rc != OV_OK)
 		log_error("notify pass stopped: %s", ov_strerror(rc));
-	if (!dry_run)
+	if (!dry_run && !queue_only)
 		drain(&ob);
 	status = rc == OV_OK && stats.errors == 0 ? 0 : 1;
 out:
