@@ -25,6 +25,7 @@
 #include "turn.h"
 
 #define PAGE 500
+#define BATCH 100      /* messages committed per store transaction */
 #define NAME_MAX_BYTES (QUOTE_CUSTOMER_NAME_MAX + 1)
 
 static const char *const kind_names[PX__COUNT] = {
@@ -178,8 +179,21 @@ proactive_quiet_ok(const struct proactive *px, int64_t now)
 
 /* ---- one message ------------------------------------------------------ */
 
+/* A message made, waiting for its batch's commit. */
+struct queued {
+	enum proactive_kind kind;
+	char marker[STORE_MARKER_MAX + 1];
+	char day[STORE_MARKER_MAX + 1];
+	const char *markers[2];
+	const char *how;             /* "text" or the template's name */
+	char why[256];
+	struct store_outbox e;
+};
+
 struct run {
 	struct proactive *px;
+	struct queued *batch;        /* BATCH of them */
+	size_t nbatch;
 	int64_t now;
 	char today[16];              /* business day, YYYY-MM-DD */
 	struct proactive_stats *stats;
@@ -326,15 +340,17 @@ param_clean(char *s)
 		s[--o] = '\0';
 }
 
-/* Decide, then commit (or list) one message. */
+static int flush(struct run *r);
+
+/* Decide, then queue for the batch's commit (or list) one message. */
 static void
 px_send(struct run *r, const struct msg *m)
 {
 	struct proactive *px = r->px;
 	const struct conv *c = m->conv;
 	char marker[STORE_MARKER_MAX + 1], day[STORE_MARKER_MAX + 1];
-	const char *markers[2] = { marker, day }, *kind = NULL;
-	struct store_outbox e;
+	const char *kind = NULL;
+	struct queued *q;
 	bool window, found = false;
 	cJSON *p;
 	int rc;
@@ -390,8 +406,9 @@ px_send(struct run *r, const struct msg *m)
 		r->stats->errors++;
 		return;
 	}
+	q = &r->batch[r->nbatch];
 	rc = outbox_entry(px->ob, m->wa_id, STORE_LANE_CAMPAIGN, kind, p, NULL,
-	    &e);
+	    &q->e);
 	cJSON_Delete(p);
 	if (rc != OV_OK) {
 		log_error("%s to %s: cannot make the message: %s",
@@ -399,24 +416,58 @@ px_send(struct run *r, const struct msg *m)
 		r->stats->errors++;
 		return;
 	}
-	rc = store_proactive_commit(px->st, markers, 2, &e, r->now);
-	store_outbox_clear(&e);
-	if (rc == OV_EEXIST) {
-		skip(r, m, "already one today");
-		return;
+	q->kind = m->kind;
+	memcpy(q->marker, marker, sizeof(marker));
+	memcpy(q->day, day, sizeof(day));
+	q->markers[0] = q->marker;
+	q->markers[1] = q->day;
+	q->how = window ? "text" : px->tmpl[m->kind];
+	snprintf(q->why, sizeof(q->why), "%s", m->why);
+	if (++r->nbatch == BATCH)
+		flush(r);
+}
+
+/* Commit the messages made so far, each with its markers. */
+static int
+flush(struct run *r)
+{
+	struct store_proactive v[BATCH];
+	int rc;
+
+	if (r->nbatch == 0)
+		return OV_OK;
+	for (size_t i = 0; i < r->nbatch; i++) {
+		v[i].markers = r->batch[i].markers;
+		v[i].nmarkers = 2;
+		v[i].entry = &r->batch[i].e;
+		v[i].rc = OV_ESTORE;
 	}
-	if (rc != OV_OK) {
-		log_error("%s to %s: not queued: %s", kind_names[m->kind],
-		    m->wa_id, ov_strerror(rc));
-		r->stats->errors++;
-		return;
+	rc = store_proactive_commit_batch(r->px->st, v, r->nbatch, r->now);
+	for (size_t i = 0; i < r->nbatch; i++) {
+		struct queued *q = &r->batch[i];
+
+		if (v[i].rc == OV_OK) {
+			r->stats->queued[q->kind]++;
+			log_info("%s queued for %s as %s: %s",
+			    kind_names[q->kind], q->e.wa_id, q->how, q->why);
+			if (r->px->verbose)
+				listing(r, "queued %s to %s as %s: %s",
+				    kind_names[q->kind], q->e.wa_id, q->how,
+				    q->why);
+		} else if (v[i].rc == OV_EEXIST) {
+			r->stats->skipped++;
+			if (r->px->verbose)
+				listing(r, "skip %s to %s: already one today (%s)",
+				    kind_names[q->kind], q->e.wa_id, q->why);
+		} else {
+			log_error("%s to %s: not queued: %s", kind_names[q->kind],
+			    q->e.wa_id, ov_strerror(v[i].rc));
+			r->stats->errors++;
+		}
+		store_outbox_clear(&q->e);
 	}
-	r->stats->queued[m->kind]++;
-	log_info("%s queued for %s as %s: %s", kind_names[m->kind], m->wa_id,
-	    kind, m->why);
-	if (px->verbose)
-		listing(r, "queued %s to %s as %s: %s", kind_names[m->kind],
-		    m->wa_id, window ? "text" : px->tmpl[m->kind], m->why);
+	r->nbatch = 0;
+	return rc;
 }
 
 /* The customer's name for a greeting: the account's, else WhatsApp's
@@ -581,7 +632,7 @@ one_demand(struct run *r, const struct store_demand *d)
 	m.btn_title[0] = T_BTN_WANT;
 	m.nbuttons = 1;
 	px_send(r, &m);
-	if (!r->px->dry_run) {
+	if (!r->px->dry_run && flush(r) == OV_OK) {
 		bool sent = false;
 		char marker[STORE_MARKER_MAX + 1];
 
@@ -780,6 +831,8 @@ proactive_run(struct proactive *px, int64_t now,
 		    px->dry_run ? "would be sent" : "sent");
 		return OV_OK;
 	}
+	if ((r.batch = calloc(BATCH, sizeof(*r.batch))) == NULL)
+		return OV_ENOMEM;
 	/* --only: the other kinds are off for this pass. */
 	for (int k = 0; k < PX__COUNT; k++) {
 		saved[k] = px->tmpl[k];
@@ -798,8 +851,11 @@ proactive_run(struct proactive *px, int64_t now,
 	if (rc == OV_OK && (px->tmpl[PX_BIRTHDAY] != NULL ||
 	    px->tmpl[PX_FOLLOWUP] != NULL || px->tmpl[PX_WEEKLY] != NULL))
 		rc = conversations(&r);
+	if (flush(&r) != OV_OK && rc == OV_OK)
+		rc = OV_ESTORE;
 	for (int k = 0; k < PX__COUNT; k++)
 		px->tmpl[k] = saved[k];
 	free(r.given);
+	free(r.batch);
 	return rc;
 }

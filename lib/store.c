@@ -814,22 +814,51 @@ store_turn_recover(struct store *st, size_t *applied)
 
 /* ---- proactive messages ------------------------------------------------ */
 
+static int
+valid_proactive(const char *const *markers, size_t nmarkers,
+    const struct store_outbox *entry)
+{
+	if (markers == NULL || nmarkers == 0 ||
+	    nmarkers > STORE_PROACTIVE_MARKERS_MAX || !valid_outbox(entry))
+		return 0;
+	for (size_t i = 0; i < nmarkers; i++) {
+		if (!valid_text(markers[i], STORE_MARKER_MAX))
+			return 0;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(markers[i], markers[j]) == 0)
+				return 0;
+	}
+	return 1;
+}
+
 int
 store_proactive_commit(struct store *st, const char *const *markers,
     size_t nmarkers, const struct store_outbox *entry, int64_t now)
 {
-	if (markers == NULL || nmarkers == 0 ||
-	    nmarkers > STORE_PROACTIVE_MARKERS_MAX || !valid_outbox(entry))
+	if (!valid_proactive(markers, nmarkers, entry))
 		return OV_EINVAL;
-	for (size_t i = 0; i < nmarkers; i++) {
-		if (!valid_text(markers[i], STORE_MARKER_MAX))
-			return OV_EINVAL;
-		for (size_t j = 0; j < i; j++)
-			if (strcmp(markers[i], markers[j]) == 0)
-				return OV_EINVAL;
-	}
 	return st->ops->proactive_commit(st->impl, markers, nmarkers, entry,
 	    now);
+}
+
+int
+store_proactive_commit_batch(struct store *st, struct store_proactive *v,
+    size_t n, int64_t now)
+{
+	if ((v == NULL && n > 0) || n > STORE_SCAN_MAX)
+		return OV_EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (!valid_proactive(v[i].markers, v[i].nmarkers, v[i].entry))
+			return OV_EINVAL;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(v[i].entry->id, v[j].entry->id) == 0)
+				return OV_EINVAL;
+	}
+	for (size_t i = 0; i < n; i++)
+		v[i].rc = OV_ESTORE;
+	if (n == 0)
+		return OV_OK;
+	return st->ops->proactive_batch(st->impl, v, n, now);
 }
 
 int

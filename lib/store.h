@@ -418,6 +418,23 @@ int store_turn_recover(struct store *st, size_t *applied);
 
 int store_proactive_commit(struct store *st, const char *const *markers,
     size_t nmarkers, const struct store_outbox *entry, int64_t now);
+/* Many at once, each all or nothing on its own: v[i].rc is OV_OK,
+ * OV_EEXIST (a marker stood, or one of an earlier item of the batch:
+ * nothing of it stored) or the error that kept it out. On SQLite one
+ * transaction (a savepoint per item), so a pass over thousands of
+ * customers does not wait for a disk flush per message. Returns OV_OK
+ * when every item has its rc; OV_EINVAL (nothing done) for a malformed
+ * item; a store error that stopped the batch (items without a result
+ * keep rc OV_ESTORE). n at most STORE_SCAN_MAX. */
+struct store_proactive {
+	const char *const *markers;
+	size_t nmarkers;
+	const struct store_outbox *entry;
+	int rc;                          /* out */
+};
+
+int store_proactive_commit_batch(struct store *st, struct store_proactive *v,
+    size_t n, int64_t now);
 /* *found false and OV_OK when the marker does not stand. */
 int store_marker_get(struct store *st, const char *marker, bool *found);
 /* Remove a marker (Meta said "not today": 131049); missing is OV_OK. */

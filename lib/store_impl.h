@@ -93,6 +93,9 @@ struct store_ops {
 	/* ---- proactive messages: arguments validated by store.c. */
 	int (*proactive_commit)(void *impl, const char *const *markers,
 	    size_t nmarkers, const struct store_outbox *entry, int64_t now);
+	/* Items validated; each rc preset to OV_ESTORE. */
+	int (*proactive_batch)(void *impl, struct store_proactive *v, size_t n,
+	    int64_t now);
 	int (*marker_get)(void *impl, const char *marker, bool *found);
 	int (*marker_delete)(void *impl, const char *marker);
 	int (*proactive_recover)(void *impl, int64_t now, size_t *applied);

@@ -2500,6 +2500,20 @@ out:
 	return rc;
 }
 
+/* No transactions: item by item, each as mongo_proactive_commit(). */
+static int
+mongo_proactive_batch(void *impl, struct store_proactive *v, size_t n,
+    int64_t now)
+{
+	for (size_t i = 0; i < n; i++) {
+		v[i].rc = mongo_proactive_commit(impl, v[i].markers,
+		    v[i].nmarkers, v[i].entry, now);
+		if (v[i].rc == OV_ETIMEOUT)
+			return v[i].rc;   /* the server is gone: stop here */
+	}
+	return OV_OK;
+}
+
 static int
 mongo_marker_get(void *impl, const char *marker, bool *found)
 {
@@ -2805,6 +2819,7 @@ const struct store_ops store_mongo_ops = {
 	.turn_commit = mongo_turn_commit,
 	.turn_recover = mongo_turn_recover,
 	.proactive_commit = mongo_proactive_commit,
+	.proactive_batch = mongo_proactive_batch,
 	.marker_get = mongo_marker_get,
 	.marker_delete = mongo_marker_delete,
 	.proactive_recover = mongo_proactive_recover,

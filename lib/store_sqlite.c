@@ -2562,6 +2562,72 @@ out:
 	return rc;
 }
 
+/* One item inside the batch's transaction, under a savepoint. */
+static int
+sq_proactive_item(struct sq *s, sqlite3_stmt *st, struct store_proactive *p,
+    int64_t now)
+{
+	int rc;
+
+	if ((rc = sq_exec(s->db, "SAVEPOINT px", "proactive batch")) != OV_OK)
+		return rc;
+	for (size_t i = 0; i < p->nmarkers; i++) {
+		sqlite3_reset(st);
+		if (bind_text(st, 1, p->markers[i]) ||
+		    bind_text(st, 2, p->entry->wa_id) || bind_int(st, 3, now)) {
+			rc = sq_fail(s->db, "proactive batch", SQLITE_ERROR);
+			goto undo;
+		}
+		if ((rc = sq_step_done(s->db, st, "proactive batch")) != OV_OK)
+			goto undo;
+		if (sqlite3_changes(s->db) != 1) {
+			rc = OV_EEXIST;
+			goto undo;
+		}
+	}
+	if ((rc = sq_outbox_put(s, p->entry)) != OV_OK)
+		goto undo;
+	return sq_exec(s->db, "RELEASE px", "proactive batch");
+undo:
+	if (sq_exec(s->db, "ROLLBACK TO px; RELEASE px", "proactive batch") !=
+	    OV_OK)
+		return OV_ESTORE;
+	return rc;
+}
+
+static int
+sq_proactive_batch(void *impl, struct store_proactive *v, size_t n,
+    int64_t now)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = px_prepare(s, "INSERT INTO proactivos (marker, wa_id,"
+	    " created_at) VALUES (?1, ?2, ?3) ON CONFLICT (marker) DO NOTHING",
+	    &st)) != OV_OK)
+		return rc;
+	if ((rc = sq_begin_retry(s)) != OV_OK)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		v[i].rc = sq_proactive_item(s, st, &v[i], now);
+		if (v[i].rc == OV_ESTORE || v[i].rc == OV_ETIMEOUT) {
+			rc = v[i].rc;   /* the transaction itself failed */
+			goto out;
+		}
+	}
+	sqlite3_reset(st);
+	rc = sq_commit(s);
+out:
+	sqlite3_finalize(st);
+	if (rc != OV_OK) {
+		sq_rollback(s);
+		for (size_t i = 0; i < n; i++)
+			v[i].rc = OV_ESTORE;   /* nothing of the batch stands */
+	}
+	return rc;
+}
+
 static int
 sq_marker_get(void *impl, const char *marker, bool *found)
 {
@@ -2827,6 +2893,7 @@ const struct store_ops store_sqlite_ops = {
 	.turn_commit = sq_turn_commit,
 	.turn_recover = sq_turn_recover,
 	.proactive_commit = sq_proactive_commit,
+	.proactive_batch = sq_proactive_batch,
 	.marker_get = sq_marker_get,
 	.marker_delete = sq_marker_delete,
 	.proactive_recover = sq_proactive_recover,

@@ -2765,6 +2765,50 @@ test_proactive_commit_all_or_nothing(void)
 	CHECK_INT(store_outbox_delete(st, "px-taken"), OV_OK);
 }
 
+/* A batch: each item all or nothing; an item clashing with an earlier
+ * one of the same batch (the day's cap) is refused alone. */
+static void
+test_proactive_batch(void)
+{
+	const char *m1[] = { "quote_reminder:b1", "day:5493415558820:2026-12-05" };
+	const char *m2[] = { "followup:b2", "day:5493415558820:2026-12-05" };
+	const char *m3[] = { "quote_reminder:b3", "day:5493415558821:2026-12-05" };
+	struct store_outbox o[3];
+	struct store_proactive v[3];
+	bool found = true;
+
+	reply_init(&o[0], "pxb-1", "5493415558820", STORE_LANE_CAMPAIGN, 100,
+	    "{\"text\":\"1\"}");
+	reply_init(&o[1], "pxb-2", "5493415558820", STORE_LANE_CAMPAIGN, 100,
+	    "{\"text\":\"2\"}");
+	reply_init(&o[2], "pxb-3", "5493415558821", STORE_LANE_CAMPAIGN, 100,
+	    "{\"text\":\"3\"}");
+	v[0] = (struct store_proactive){ m1, 2, &o[0], -1 };
+	v[1] = (struct store_proactive){ m2, 2, &o[1], -1 };
+	v[2] = (struct store_proactive){ m3, 2, &o[2], -1 };
+	CHECK_INT(store_proactive_commit_batch(st, v, 3, 100), OV_OK);
+	CHECK_INT(v[0].rc, OV_OK);
+	CHECK_INT(v[1].rc, OV_EEXIST);
+	CHECK_INT(v[2].rc, OV_OK);
+	CHECK_INT(outbox_count_id("5493415558820", "pxb-1"), 1);
+	CHECK_INT(outbox_count_id("5493415558820", "pxb-2"), 0);
+	CHECK_INT(outbox_count_id("5493415558821", "pxb-3"), 1);
+	CHECK_INT(store_marker_get(st, "followup:b2", &found), OV_OK);
+	CHECK(!found);
+	/* Again: all refused, nothing added. */
+	reply_init(&o[0], "pxb-4", "5493415558820", STORE_LANE_CAMPAIGN, 100,
+	    "{\"text\":\"1\"}");
+	CHECK_INT(store_proactive_commit_batch(st, v, 1, 100), OV_OK);
+	CHECK_INT(v[0].rc, OV_EEXIST);
+	CHECK_INT(outbox_count_id("5493415558820", "pxb-4"), 0);
+	/* Malformed: nothing done. */
+	v[1].nmarkers = 0;
+	CHECK_INT(store_proactive_commit_batch(st, v, 2, 100), OV_EINVAL);
+	CHECK_INT(store_proactive_commit_batch(st, v, 0, 100), OV_OK);
+	CHECK_INT(store_outbox_delete(st, "pxb-1"), OV_OK);
+	CHECK_INT(store_outbox_delete(st, "pxb-3"), OV_OK);
+}
+
 static void
 test_conv_scan_pages(void)
 {
@@ -2964,6 +3008,7 @@ main(void)
 	RUN(test_proactive_commit_once);
 	if (!use_mongo)   /* there a taken entry id is the entry re-applied */
 		RUN(test_proactive_commit_all_or_nothing);
+	RUN(test_proactive_batch);
 	RUN(test_conv_scan_pages);
 	RUN(test_quote_scan_expiring);
 	RUN(test_demand);
