@@ -152,6 +152,7 @@ bench: all
 	bench/sync
 	bench/search
 	bench/pdf
+	bench/notify
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/cgi-bin $(DESTDIR)$(PREFIX)/jobs \
