@@ -515,6 +515,33 @@ test_131050_opts_out(void)
 	CHECK_INT(pass(now + DAY, &s), 0);   /* no follow-up now */
 }
 
+/* Meta limits marketing to this customer today (131049): not retried
+ * today, tried again the next day. */
+static void
+test_131049_tried_another_day(void)
+{
+	const char *who = "5493415559012";
+	const char *id = "0c000000-0000-4000-8000-000000000012";
+	int64_t now = day0 + 21 * DAY;     /* Wednesday 23/12 */
+	struct proactive_stats s;
+	cJSON *v;
+
+	put_conv(who, day0, NULL);
+	put_quote(id, 512, who, now - 12 * DAY);
+	graph_control("{\"fail_next\":[{\"code\":131049,\"http\":400,"
+	    "\"message\":\"(#131049) healthy ecosystem engagement\"}]}");
+	CHECK_INT(pass(now, &s), 1);
+	v = sent_to(who);
+	CHECK_INT(count(v), 0);
+	cJSON_Delete(v);
+	CHECK_INT(pass(now + 3600, &s), 0);   /* not today */
+	CHECK_INT(pass(now + DAY, &s), 1);    /* the next day */
+	v = sent_to(who);
+	CHECK_INT(count(v), 1);
+	cJSON_Delete(v);
+	CHECK(!conv_opted_out(who));
+}
+
 static void
 test_dry_run_sends_nothing(void)
 {
@@ -629,6 +656,7 @@ main(void)
 	RUN(test_quiet_hours_agent_and_active);
 	RUN(test_back_in_stock_once);
 	RUN(test_131050_opts_out);
+	RUN(test_131049_tried_another_day);
 	RUN(test_dry_run_sends_nothing);
 	rc = check_finish();
 	wa_client_free(&wa);
