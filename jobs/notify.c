@@ -22,6 +22,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "business.h"
+#include "cianbox.h"
 #include "clock.h"
 #include "config.h"
 #include "err.h"
@@ -76,6 +78,8 @@ main(int argc, char **argv)
 	struct store *st = NULL;
 	struct wa_client wa;
 	struct outbox ob;
+	struct cianbox *cb = NULL;
+	struct business *biz = NULL;
 	enum proactive_kind k;
 	bool only[PX__COUNT] = { false }, dry_run = false, verbose = false;
 	bool wa_ready = false, queue_only = false;
@@ -139,6 +143,18 @@ main(int argc, char **argv)
 		log_error("%s", err);
 		goto out;
 	}
+	/* Balance reminders read invoices from Cianbox and the payment
+	 * details from BUSINESS_INFO. */
+	if (px.tmpl[PX_BALANCE] != NULL) {
+		if (cianbox_open(&cb, cfg, st, err, sizeof(err)) != OV_OK) {
+			cb = NULL;
+			log_warn("balance reminders: %s", err);
+		}
+		if (business_load(cfg, &biz, err, sizeof(err)) != OV_OK)
+			log_warn("balance reminders: %s", err);
+		px.cb = cb;
+		px.biz = biz;
+	}
 	memcpy(px.only, only, sizeof(only));
 	px.dry_run = dry_run;
 	px.verbose = verbose;
@@ -163,6 +179,8 @@ main(int argc, char **argv)
 out:
 	if (wa_ready)
 		wa_client_free(&wa);
+	cianbox_close(cb);
+	business_free(biz);
 	store_close(st);
 	config_free(cfg);
 	fflush(stdout);

@@ -141,7 +141,7 @@
 #define T_PX_REMINDER       "Hola %s 👋 Tu presupuesto N° %s vence en %s días. ¿Lo confirmamos, o te lo renuevo con los precios de hoy?"
 #define T_PX_FOLLOWUP       "Hola %s 👋 Hace unos días hablamos de %s. ¿Pudiste decidir? Si querés te armo un presupuesto o te busco alternativas."
 #define T_PX_BACK_IN_STOCK  "Hola %s 👋 Volvió a entrar %s: %s. ¿Lo querés?"
-#define T_PX_BALANCE        "Hola %s 👋 Te recordamos que la factura %s %s. %s"
+#define T_PX_BALANCE        "Hola %s 👋 Te recordamos que la factura %s de %s %s. %s"
 #define T_PX_BIRTHDAY       "¡Feliz cumpleaños, %s! 🎂 Que tengas un gran día."
 #define T_PX_WEEKLY         "¡Buen comienzo de semana, %s! 👋 %s"
 #define T_BTN_RENEW         "Renovar"

@@ -4,6 +4,7 @@
  */
 #include <ctype.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,9 +14,12 @@
 #include <cjson/cJSON.h>
 
 #include "bot_catalog.h"
+#include "business.h"
+#include "cianbox.h"
 #include "config.h"
 #include "conv.h"
 #include "copy_es.h"
+#include "customer.h"
 #include "err.h"
 #include "log.h"
 #include "outbox.h"
@@ -208,7 +212,7 @@ struct msg {
 	const struct conv *conv;
 	char object[STORE_MARKER_MAX - 32]; /* "<kind>:<object>": the marker */
 	char why[256];
-	const char *params[4];
+	const char *params[5];
 	size_t nparams;
 	char text[1024];                   /* the content inside the window */
 	const char *btn_id[WA_BUTTONS_MAX];
@@ -682,6 +686,137 @@ topic_hash(const char *s)
 	return h;
 }
 
+/* ---- balance reminders ------------------------------------------------ */
+
+/* Midnight (business time) of "YYYY-MM-DD" plus days; -1 when malformed. */
+static int64_t
+day_start(const char *ymd, long days)
+{
+	struct tm tm;
+	char *end;
+	long y, m, d;
+
+	memset(&tm, 0, sizeof(tm));
+	y = strtol(ymd, &end, 10);
+	if (end != ymd + 4 || *end != '-')
+		return -1;
+	m = strtol(end + 1, &end, 10);
+	if (*end != '-')
+		return -1;
+	d = strtol(end + 1, &end, 10);
+	if (y < 2000 || y > 2100 || m < 1 || m > 12 || d < 1 || d > 31)
+		return -1;
+	tm.tm_year = (int)y - 1900;
+	tm.tm_mon = (int)m - 1;
+	tm.tm_mday = (int)(d + days);
+	tm.tm_hour = 12;   /* noon: a day's length never moves it */
+	tm.tm_isdst = -1;
+	return (int64_t)mktime(&tm) - 12 * 3600;
+}
+
+/*
+ * Invoices on current account still owed: three days before their term
+ * (the customer's plazo), the day it ends, and a week after; once per
+ * invoice and level. Only to a number that is that Cianbox customer's
+ * (verified), never to a stranger who typed a CUIT.
+ */
+static void
+balance_of(struct run *r, const struct conv *c, const struct tm *tm)
+{
+	struct proactive *px = r->px;
+	struct store_customer cust;
+	struct cianbox_cliente cli;
+	struct cianbox_venta v[10];
+	char name[NAME_MAX_BYTES], doc[64], when[64], amount[48], pay[512];
+	char date[16];
+	struct tm today = *tm;
+	int64_t midnight;
+	bool found = false;
+	size_t n = 0;
+
+	if (store_customer_get(px->st, c->key, &cust, &found) != OV_OK ||
+	    !found)
+		return;
+	found = cust.cianbox_id > 0 && cust.verified;
+	if (found)
+		found = customer_client_get(px->st, cust.cianbox_id, &cli,
+		    &found) == OV_OK && found && cli.ctacte && cli.saldo > 0.004 &&
+		    cli.numero_documento[0] != '\0';
+	store_customer_clear(&cust);
+	if (!found)
+		return;
+	if (cianbox_ventas_recent(px->cb, cli.numero_documento, 10, v, &n) !=
+	    OV_OK) {
+		log_warn("balance of %s: %s", c->key, cianbox_last_error(px->cb));
+		r->stats->errors++;
+		return;
+	}
+	today.tm_hour = 12;
+	today.tm_min = today.tm_sec = 0;
+	today.tm_isdst = -1;
+	midnight = (int64_t)mktime(&today) - 12 * 3600;
+	if (px->biz == NULL || business_answer(px->biz, BUSINESS_PAYMENT, pay,
+	    sizeof(pay)) != OV_OK)
+		snprintf(pay, sizeof(pay), "Cualquier consulta, escribinos.");
+	param_clean(pay);
+	for (size_t i = 0; i < n; i++) {
+		int64_t due = day_start(v[i].fecha, (long)cli.plazo);
+		long days;
+		const char *level;
+		struct msg m;
+
+		if (!v[i].cta_cte || v[i].anulado || !v[i].vigente || due < 0 ||
+		    (v[i].has_saldo && v[i].saldo <= 0.004))
+			continue;
+		days = lround((double)(midnight - due) / 86400.0);
+		if (days >= -3 && days <= -1)
+			level = "antes";
+		else if (days == 0)
+			level = "vence";
+		else if (days >= 7 && days <= 13)
+			level = "vencida";
+		else
+			continue;
+		quote_format_date(due, date, sizeof(date));
+		if (days < 0)
+			snprintf(when, sizeof(when), "vence el %s", date);
+		else if (days == 0)
+			snprintf(when, sizeof(when), "vence hoy");
+		else
+			snprintf(when, sizeof(when), "venció el %s", date);
+		snprintf(doc, sizeof(doc), "%s%s%s-%s", v[i].tipo,
+		    v[i].tipo[0] ? " " : "", v[i].punto_venta, v[i].numero);
+		fmt_money((int64_t)((v[i].has_saldo ? v[i].saldo : v[i].total) *
+		    100.0 + 0.5), amount, sizeof(amount));
+		if (v[i].id_moneda == 1) {
+			char num[40];
+
+			if (quote_format_cents((int64_t)((v[i].has_saldo ?
+			    v[i].saldo : v[i].total) * 100.0 + 0.5), num,
+			    sizeof(num)) == OV_OK)
+				snprintf(amount, sizeof(amount), "$ %s", num);
+		}
+		name_of(r, c->key, c, name, sizeof(name));
+		memset(&m, 0, sizeof(m));
+		m.kind = PX_BALANCE;
+		m.wa_id = c->key;
+		m.conv = c;
+		snprintf(m.object, sizeof(m.object), "%" PRId64 ":%s", v[i].id,
+		    level);
+		snprintf(m.why, sizeof(m.why), "invoice %s of %s %s (%s)", doc,
+		    amount, when, level);
+		m.params[0] = name;
+		m.params[1] = doc;
+		m.params[2] = amount;
+		m.params[3] = when;
+		m.params[4] = pay;
+		m.nparams = 5;
+		snprintf(m.text, sizeof(m.text), T_PX_BALANCE, name, doc, amount,
+		    when, pay);
+		px_send(r, &m);
+	}
+}
+
 static void
 one_conv(struct run *r, const struct conv *c, const struct tm *tm)
 {
@@ -689,6 +824,8 @@ one_conv(struct run *r, const struct conv *c, const struct tm *tm)
 	char name[NAME_MAX_BYTES] = "", mmdd[16], topic[CONV_TOPIC_MAX + 1];
 	struct msg m;
 
+	if (px->tmpl[PX_BALANCE] != NULL && px->cb != NULL)
+		balance_of(r, c, tm);
 	/* Birthday: its day, from 09:00 business time, once a year. */
 	snprintf(mmdd, sizeof(mmdd), "%02d-%02d", tm->tm_mon + 1, tm->tm_mday);
 	if (px->tmpl[PX_BIRTHDAY] != NULL &&
@@ -845,10 +982,13 @@ proactive_run(struct proactive *px, int64_t now,
 		rc = quote_reminders(&r);
 	if (rc == OV_OK && px->tmpl[PX_BACK_IN_STOCK] != NULL)
 		rc = back_in_stock(&r);
-	if (rc == OV_OK && px->tmpl[PX_BALANCE] != NULL)
-		log_warn("balance reminders: not available yet (needs the "
-		    "Cianbox invoices pass); none sent");
-	if (rc == OV_OK && (px->tmpl[PX_BIRTHDAY] != NULL ||
+	if (px->tmpl[PX_BALANCE] != NULL && px->cb == NULL) {
+		log_warn("balance reminders need Cianbox (CIANBOX_ACCOUNT...): "
+		    "none sent");
+		px->tmpl[PX_BALANCE] = NULL;
+	}
+	if (rc == OV_OK && (px->tmpl[PX_BALANCE] != NULL ||
+	    px->tmpl[PX_BIRTHDAY] != NULL ||
 	    px->tmpl[PX_FOLLOWUP] != NULL || px->tmpl[PX_WEEKLY] != NULL))
 		rc = conversations(&r);
 	if (flush(&r) != OV_OK && rc == OV_OK)

@@ -21,9 +21,12 @@
 #include <curl/curl.h>
 
 #include "check.h"
+#include "cianbox.h"
+#include "cianbox_standin.h"
 #include "clock.h"
 #include "config.h"
 #include "conv.h"
+#include "customer.h"
 #include "err.h"
 #include "log.h"
 #include "outbox.h"
@@ -49,6 +52,8 @@ static struct store *st;
 static struct wa_client wa;
 static struct outbox ob;
 static struct proactive px;
+static struct standin cianbox;
+static struct cianbox *cb;
 static int64_t day0;   /* 2026-12-02 10:00 -03:00, a Wednesday */
 
 /* ---- the Graph stand-in ------------------------------------------------ */
@@ -575,6 +580,75 @@ test_dry_run_sends_nothing(void)
 	CHECK_INT(pass(day0 + 13 * DAY, &s), 1);
 }
 
+/* Martín (Cianbox 201, plazo 30 days) owes invoice 0003-00012877 of
+ * 03/11/2026 on current account: due 03/12. Reminded three days before
+ * (once), on the day, and a week after. */
+static void
+test_balance_levels(void)
+{
+	const char *who = "5493415551234";
+	struct store_customer cust;
+	struct store_catalog_writer *w = NULL;
+	struct cianbox_cliente cli;
+	struct proactive_stats s;
+	int64_t d;
+	cJSON *v;
+
+	CHECK_INT(standin_control(&cianbox, "{\"reset_stats\":true}"), 0);
+	memset(&cli, 0, sizeof(cli));
+	cli.id = 201;
+	snprintf(cli.razon, sizeof(cli.razon), "Gómez Martín Sistemas");
+	snprintf(cli.numero_documento, sizeof(cli.numero_documento),
+	    "20284567898");
+	snprintf(cli.celular, sizeof(cli.celular), "0341 15-555-1234");
+	cli.ctacte = true;
+	cli.plazo = 30;
+	cli.saldo = 1843.75;
+	CHECK_INT(store_catalog_begin(st, CUSTOMER_CATALOG, &w), OV_OK);
+	if (w != NULL) {
+		CHECK_INT(customer_client_put(w, &cli, day0), OV_OK);
+		CHECK_INT(store_catalog_commit(w), OV_OK);
+	}
+	memset(&cust, 0, sizeof(cust));
+	snprintf(cust.wa_id, sizeof(cust.wa_id), "%s", who);
+	cust.cianbox_id = 201;
+	cust.verified = true;
+	cust.name = (char *)"Martín";
+	CHECK_INT(store_customer_put(st, &cust), OV_OK);
+	put_conv(who, day0 - 20 * DAY, NULL);
+	d = day0 - 2 * DAY;                        /* Monday 30/11 */
+	CHECK_INT(pass(d, &s), 1);
+	CHECK_INT(s.queued[PX_BALANCE], 1);
+	CHECK_INT(pass(d + DAY, &s), 0);            /* same level */
+	CHECK_INT(pass(d + 3 * DAY, &s), 1);        /* 03/12: due today */
+	CHECK_INT(s.queued[PX_BALANCE], 1);
+	CHECK_INT(pass(d + 4 * DAY, &s), 0);
+	CHECK_INT(pass(d + 10 * DAY, &s) >= 1, 1);  /* 10/12: a week late */
+	CHECK_INT(s.queued[PX_BALANCE], 1);
+	CHECK_INT(pass(d + 11 * DAY, &s), 0);
+	v = sent_to(who);
+	CHECK_INT(count(v), 3);
+	if (count(v) == 3) {
+		const cJSON *comp;
+
+		cJSON_ArrayForEach(comp, cJSON_GetObjectItem(cJSON_GetObjectItem(
+		    cJSON_GetArrayItem(v, 0), "template"), "components")) {
+			const cJSON *ps = cJSON_GetObjectItem(comp, "parameters");
+
+			CHECK_INT(cJSON_GetArraySize(ps), 5);
+			CHECK_STR(jpath_str(cJSON_GetArrayItem(ps, 1), "text", NULL),
+			    "0003-00012877");
+			CHECK_STR(jpath_str(cJSON_GetArrayItem(ps, 3), "text", NULL),
+			    "vence el 03/12/2026");
+		}
+		CHECK_STR(jpath_str(cJSON_GetArrayItem(v, 0), "template", "name"),
+		    "recordatorio_saldo");
+	}
+	cJSON_Delete(v);
+	/* Invoices are asked of Cianbox only for customers who owe. */
+	CHECK_INT(standin_stat(&cianbox, "requests.GET ventas"), 6);
+}
+
 static void
 test_birthday_parse(void)
 {
@@ -630,6 +704,17 @@ main(void)
 	setenv("PHONE_NUMBER_ID", PHONE_ID, 1);
 	setenv("CAMPAIGN_RATE", "200", 1);
 	setenv("TEMPLATE_BIRTHDAY", "feliz_cumple", 1);
+	setenv("TEMPLATE_BALANCE", "recordatorio_saldo", 1);
+	setenv("BALANCE_REMINDERS", "1", 1);
+	if (standin_start(&cianbox, NULL) != 0) {
+		fprintf(stderr, "cianbox stand-in did not start\n");
+		goto out;
+	}
+	setenv("CIANBOX_URL", cianbox.url, 1);
+	setenv("CIANBOX_ACCOUNT", "micuenta", 1);
+	setenv("CIANBOX_USER", "ovidio", 1);
+	setenv("CIANBOX_PASS", "secreto-de-prueba", 1);
+	setenv("CIANBOX_ATTEMPTS", "1", 1);
 	if (config_load(&cfg, err, sizeof(err)) != OV_OK) {
 		fprintf(stderr, "config: %s\n", err);
 		goto out;
@@ -640,15 +725,18 @@ main(void)
 	}
 	if (wa_client_init(&wa, cfg, err, sizeof(err)) != OV_OK ||
 	    outbox_init(&ob, cfg, st, &wa, err, sizeof(err)) != OV_OK ||
-	    proactive_init(&px, cfg, st, &ob, err, sizeof(err)) != OV_OK) {
+	    proactive_init(&px, cfg, st, &ob, err, sizeof(err)) != OV_OK ||
+	    cianbox_open(&cb, cfg, st, err, sizeof(err)) != OV_OK) {
 		fprintf(stderr, "init: %s\n", err);
 		goto out;
 	}
+	px.cb = cb;
 	wa.backoff_ms = 10;
 	wa.max_attempts = 1;
 	if (clock_parse_iso8601("2026-12-02T10:00:00-03:00", &day0) != OV_OK)
 		goto out;
 	RUN(test_birthday_parse);
+	RUN(test_balance_levels);
 	RUN(test_quote_reminder_day_12_once_with_buttons);
 	RUN(test_text_inside_the_window);
 	RUN(test_baja_stops_marketing_not_the_reminder);
@@ -661,9 +749,11 @@ main(void)
 	rc = check_finish();
 	wa_client_free(&wa);
 out:
+	cianbox_close(cb);
 	store_close(st);
 	config_free(cfg);
 	standin_proc_stop(&graph);
+	standin_stop(&cianbox);
 	curl_global_cleanup();
 	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	return rc;
