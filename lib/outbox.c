@@ -454,6 +454,8 @@ enum entry_result {
 };
 
 static void campaign_throttle(struct outbox *o);
+static bool campaign_expired(struct outbox *o, const struct store_outbox *e,
+    const cJSON *p, int64_t now);
 static void campaign_refused(struct outbox *o, const struct store_outbox *e,
     const cJSON *p, const struct wa_result *res);
 
@@ -477,8 +479,13 @@ send_entry(struct outbox *o, const struct store_outbox *e, int64_t now)
 		store_outbox_delete(o->st, e->id);
 		return ENTRY_GONE;
 	}
-	if (e->lane == STORE_LANE_CAMPAIGN)
+	if (e->lane == STORE_LANE_CAMPAIGN) {
+		if (campaign_expired(o, e, p, now)) {
+			cJSON_Delete(p);
+			return ENTRY_GONE;
+		}
 		campaign_throttle(o);
+	}
 	src = send_one(o, e->wa_id, e->kind, p, &res);
 	/* What Meta took is out: a failure to record it (logged) must not
 	 * make the entry go out again. */
@@ -878,4 +885,28 @@ campaign_refused(struct outbox *o, const struct store_outbox *e,
 	else
 		log_info("%s stopped marketing messages (131050): opted out",
 		    e->wa_id);
+}
+
+/*
+ * A proactive message may only go within the quiet hours it was queued
+ * in: "expires_in" (seconds from created_at, both real time) ends them.
+ * One that could not go by then (Meta down) is dropped and its marker
+ * undone, so a later run queues it again within the hours.
+ */
+static bool
+campaign_expired(struct outbox *o, const struct store_outbox *e,
+    const cJSON *p, int64_t now)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(p, "expires_in");
+
+	if (!cJSON_IsNumber(v) || v->valuedouble <= 0 ||
+	    now <= e->created_at + (int64_t)v->valuedouble)
+		return false;
+	if (jstr(p, "marker") != NULL)
+		store_marker_delete(o->st, jstr(p, "marker"));
+	store_outbox_delete(o->st, e->id);
+	log_info("%s: proactive message past the quiet hours it was queued in; "
+	    "dropped, %s may go another time", e->wa_id, jstr(p, "marker") ?
+	    jstr(p, "marker") : "it");
+	return true;
 }

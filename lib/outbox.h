@@ -46,7 +46,9 @@
  * Campaign lane (STORE_LANE_CAMPAIGN, proactive messages): at most
  * CAMPAIGN_RATE sends per second (default 10); a refusal with Meta's
  * 131050 opts the customer out of marketing, 131049 undoes the entry's
- * "marker" so another day may try again.
+ * "marker" so another day may try again; an entry whose "expires_in"
+ * (seconds after created_at: the end of the quiet hours) has passed is
+ * dropped and its marker undone.
  * Extra members are kept and handed to the on_sent callback (lib/bot puts
  * a quote id there to mark the quote sent once Meta accepted the PDF).
  *

@@ -200,6 +200,7 @@ struct run {
 	size_t nbatch;
 	int64_t now;
 	char today[16];              /* business day, YYYY-MM-DD */
+	int64_t quiet_left;          /* seconds until the quiet hours end */
 	struct proactive_stats *stats;
 	/* Dry run: customers already given something in this run. */
 	char (*given)[STORE_WAID_MAX + 1];
@@ -321,6 +322,8 @@ payload_for(const struct run *r, const struct msg *m, bool window,
 		cJSON_AddStringToObject(p, "text", m->text);
 	}
 	cJSON_AddStringToObject(p, "marker", marker);
+	/* It may go until the quiet hours end (the outbox drops it then). */
+	cJSON_AddNumberToObject(p, "expires_in", (double)r->quiet_left);
 	return p;
 }
 
@@ -960,6 +963,8 @@ proactive_run(struct proactive *px, int64_t now,
 	if (localtime_r(&tt, &tm) == NULL)
 		return OV_EINVAL;
 	strftime(r.today, sizeof(r.today), "%Y-%m-%d", &tm);
+	r.quiet_left = ((int64_t)px->quiet_to - tm.tm_hour) * 3600 -
+	    tm.tm_min * 60 - tm.tm_sec;
 	if (!proactive_quiet_ok(px, now)) {
 		log_info("outside the quiet hours (%d-%d%s, business time): "
 		    "nothing sent", px->quiet_from, px->quiet_to,

@@ -547,6 +547,38 @@ test_131049_tried_another_day(void)
 	CHECK(!conv_opted_out(who));
 }
 
+/* Queued at 19:59 and Meta down until 20:05: not sent after the quiet
+ * hours; the marker is undone so a later run queues it again. */
+static void
+test_past_quiet_hours_dropped(void)
+{
+	const char *who = "5493415559013";
+	const char *m[] = { "followup:5493415559013:x",
+	    "day:5493415559013:2026-12-30" };
+	struct store_outbox e;
+	size_t sent = 0, left = 0;
+	int64_t waiting = -1;
+	bool found = true;
+	cJSON *p = cJSON_Parse("{\"text\":\"hola\",\"marker\":"
+	    "\"followup:5493415559013:x\",\"expires_in\":60}"), *v;
+
+	CHECK_INT(outbox_entry(&ob, who, STORE_LANE_CAMPAIGN, "text", p, NULL,
+	    &e), OV_OK);
+	cJSON_Delete(p);
+	e.created_at -= 360;          /* queued 6 minutes ago */
+	e.next_attempt_at = e.created_at;
+	CHECK_INT(store_proactive_commit(st, m, 2, &e, day0), OV_OK);
+	store_outbox_clear(&e);
+	CHECK_INT(outbox_drain(&ob, &sent, &left), OV_OK);
+	v = sent_to(who);
+	CHECK_INT(count(v), 0);
+	cJSON_Delete(v);
+	CHECK_INT(store_outbox_count_for(st, who, &waiting), OV_OK);
+	CHECK_INT(waiting, 0);
+	CHECK_INT(store_marker_get(st, m[0], &found), OV_OK);
+	CHECK(!found);
+}
+
 static void
 test_dry_run_sends_nothing(void)
 {
@@ -745,6 +777,7 @@ main(void)
 	RUN(test_back_in_stock_once);
 	RUN(test_131050_opts_out);
 	RUN(test_131049_tried_another_day);
+	RUN(test_past_quiet_hours_dropped);
 	RUN(test_dry_run_sends_nothing);
 	rc = check_finish();
 	wa_client_free(&wa);
