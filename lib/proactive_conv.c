@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "actions.h"
 #include "bot_catalog.h"
 #include "conv.h"
 #include "copy_es.h"
@@ -161,6 +162,25 @@ topic_add(char *topic, size_t len, struct store *st, int64_t id)
 	snprintf(topic + n, len - n, "%s%s", n > 0 ? " y " : "", p.name);
 }
 
+/* Did this turn talk about products (a search, a product, the cart, a
+ * quote)? Only then is there a topic: a "gracias" after a confirmed quote
+ * must not bring the product back for a follow-up. */
+static bool
+product_turn(const struct turn *t)
+{
+	static const char *const actions[] = {
+		A_SEARCH, A_PRODUCT, A_STOCK, A_CART_ADD, A_CART_SET,
+		A_CART_REMOVE, A_CART_SHOW, A_QUOTE, A_RENEW, NULL
+	};
+
+	for (size_t i = 0; i < t->nreplies; i++)
+		for (size_t k = 0; t->replies[i].by != NULL && actions[k] != NULL;
+		    k++)
+			if (strcmp(t->replies[i].by, actions[k]) == 0)
+				return true;
+	return false;
+}
+
 void
 proactive_note(struct turn *t)
 {
@@ -173,6 +193,8 @@ proactive_note(struct turn *t)
 			c->topic[0] = '\0';
 			return;
 		}
+	if (!product_turn(t))
+		return;
 	if (c->list_query[0] != '\0')
 		note_brands(t, c->list_query);
 	if (c->ncart > 0) {

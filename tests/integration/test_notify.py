@@ -283,8 +283,11 @@ def test_reminder_on_day_12_once_and_confirm_sends_the_pdf():
     expect("Presupuesto-7001.pdf" in words(rep), "that quote: " + words(rep))
     # Promo consent is asked once, after the confirmed quote.
     expect("ofertas" in words(rep), "consent asked: " + words(rep))
+    expect_eq(conv_doc(who).get("topic", ""), "", "a confirmed quote ends "
+              "the topic: no follow-up")
     rep = tap(who, "promo:yes", "Sí, avisame")
     expect("Te aviso de ofertas" in words(rep), "opted in: " + words(rep))
+    expect_eq(conv_doc(who)["profile"].get("promo"), "yes", "consent kept")
 
 
 def test_renew_makes_a_new_quote_at_todays_prices():
@@ -316,6 +319,37 @@ def test_baja_confirmed_once_and_stops_marketing():
     rows = ov.query("SELECT doc FROM conversaciones WHERE key = ?", who)
     expect(rows and json.loads(rows[0]["doc"])["profile"]["opted_out"],
            "opted out in the conversation")
+
+
+def conv_doc(who):
+    rows = ov.query("SELECT doc FROM conversaciones WHERE key = ?", who)
+    return json.loads(rows[0]["doc"]) if rows else {}
+
+
+def test_profile_learned_in_the_conversation():
+    who = "5493415558007"
+    configure(OVIDIO_NOW=iso(day(12, 14)))
+    t = words(say(who, "mi cumple es el 21 de diciembre"))
+    expect("Anotado" in t and "21 de diciembre" in t, "noted: " + t)
+    expect_eq(conv_doc(who)["profile"].get("birthday"), "12-21", "birthday")
+    t = words(say(who, "tenés cámaras dahua?"))
+    expect("Dahua" in t, "a search: " + t)
+    doc = conv_doc(who)
+    expect_eq(doc["profile"].get("brands"), ["Dahua"], "preferred brand")
+    expect(doc.get("topic"), "a topic: %r" % doc.get("topic"))
+    topic = doc["topic"]
+    say(who, "gracias")
+    expect_eq(conv_doc(who).get("topic"), topic, "small talk keeps it")
+    # A quote confirmed ends the topic, and small talk does not bring the
+    # product back (no follow-up about what was bought).
+    tap(who, "prod:10477", "Fuente", kind="list_reply")
+    t = words(say(who, "cotizá 3"))
+    expect("presupuesto N°" in t, "a quote: " + t)
+    rep = tap(who, "quote:confirm", "Confirmar")
+    expect("document" in [e["payload"]["type"] for e in rep], "the PDF")
+    expect_eq(conv_doc(who).get("topic", ""), "", "topic ended")
+    say(who, "gracias!")
+    expect_eq(conv_doc(who).get("topic", ""), "", "still no topic")
 
 
 def test_restocking_sync_tells_once():
@@ -412,6 +446,7 @@ def main():
         for t in (test_reminder_on_day_12_once_and_confirm_sends_the_pdf,
                   test_renew_makes_a_new_quote_at_todays_prices,
                   test_baja_confirmed_once_and_stops_marketing,
+                  test_profile_learned_in_the_conversation,
                   test_restocking_sync_tells_once,
                   test_killed_midway_then_run_again_sends_each_once,
                   test_dry_run_sends_nothing,
