@@ -1120,7 +1120,18 @@ decide_proactive_id(struct turn *t, const char *id)
 	cJSON *a;
 
 	if (strncmp(id, "rq:confirm:", 11) == 0) {
-		call(t, A_CONFIRM, NULL);
+		struct store_quote q;
+		bool found = false;
+
+		/* Only that quote: one replaced since is not confirmed by
+		 * a reminder of another. */
+		if (store_quote_pending_for(t->b->st, t->wa_id, &q, &found) ==
+		    OV_OK && found && strcmp(q.id, id + 11) == 0)
+			call(t, A_CONFIRM, NULL);
+		else
+			say(t, T_RENEW_NONE);
+		if (found)
+			store_quote_clear(&q);
 		return true;
 	}
 	if (strncmp(id, "rq:renew:", 9) == 0) {

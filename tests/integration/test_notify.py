@@ -309,6 +309,11 @@ def test_renew_makes_a_new_quote_at_todays_prices():
     expect_eq(rows.pop(7002), "cancelado", "the old one is replaced")
     expect_eq(list(rows.values()), ["pendiente_confirmacion"],
               "the new one waits to be confirmed")
+    # The old reminder's "Confirmar" does not confirm the new quote.
+    rep = tap_template(who, "rq:confirm:" + qid, "Confirmar")
+    expect("document" not in [e["payload"]["type"] for e in rep],
+           "no PDF for a replaced quote: " + words(rep))
+    expect("No encontré ese presupuesto" in words(rep), words(rep))
 
 
 def test_baja_confirmed_once_and_stops_marketing():
