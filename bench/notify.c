@@ -200,6 +200,7 @@ drain(struct config *cfg, long max)
 		wa_client_free(&wa);
 		goto out;
 	}
+	ob.campaign_budget_ms = 0;   /* as jobs/notify drains */
 	t0 = now_s();
 	do {
 		if (outbox_drain(&ob, &sent, &left) != OV_OK)

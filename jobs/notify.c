@@ -155,6 +155,8 @@ main(int argc, char **argv)
 		px.cb = cb;
 		px.biz = biz;
 	}
+	/* This job's drain is for campaigns: no time limit but its own. */
+	ob.campaign_budget_ms = 0;
 	memcpy(px.only, only, sizeof(only));
 	px.dry_run = dry_run;
 	px.verbose = verbose;

@@ -46,6 +46,7 @@ outbox_init(struct outbox *o, const struct config *cfg, struct store *st,
 	    1, OUTBOX_CAMPAIGN_RATE_MAX, &o->campaign_rate, err, errlen) !=
 	    OV_OK)
 		return OV_ECONFIG;
+	o->campaign_budget_ms = OUTBOX_CAMPAIGN_BUDGET_MS;
 	return OV_OK;
 }
 
@@ -454,6 +455,8 @@ enum entry_result {
 };
 
 static void campaign_throttle(struct outbox *o);
+static bool campaign_spent(const struct outbox *o,
+    const struct timespec *start);
 static bool campaign_expired(struct outbox *o, const struct store_outbox *e,
     const cJSON *p, int64_t now);
 static void campaign_refused(struct outbox *o, const struct store_outbox *e,
@@ -567,9 +570,11 @@ outbox_drain(struct outbox *o, size_t *sent, size_t *left)
 	char (*hold)[STORE_WAID_MAX + 1] = NULL;
 	size_t n = 0, nhold = 0, nsent = 0, nleft = 0, recovered = 0;
 	int64_t now = (int64_t)time(NULL);
+	struct timespec start;
 	bool stop = false;
 	int rc;
 
+	clock_gettime(CLOCK_MONOTONIC, &start);
 	/* Turns a crash left half applied bring their replies first. */
 	if ((rc = store_turn_recover(o->st, &recovered)) != OV_OK)
 		log_error("outbox: completing half-applied turns: %s",
@@ -587,6 +592,8 @@ outbox_drain(struct outbox *o, size_t *sent, size_t *left)
 	for (size_t i = 0; i < n; i++) {
 		struct store_outbox *e = &v[i];
 
+		if (e->lane == STORE_LANE_CAMPAIGN && campaign_spent(o, &start))
+			stop = true;   /* the rest of the campaign: next drain */
 		if (stop || held(hold, nhold, e->wa_id)) {
 			nleft++;
 			continue;
@@ -909,4 +916,19 @@ campaign_expired(struct outbox *o, const struct store_outbox *e,
 	    "dropped, %s may go another time", e->wa_id, jstr(p, "marker") ?
 	    jstr(p, "marker") : "it");
 	return true;
+}
+
+/* Has this drain given campaigns all the time it may? */
+static bool
+campaign_spent(const struct outbox *o, const struct timespec *start)
+{
+	struct timespec now;
+	int64_t ms;
+
+	if (o->campaign_budget_ms <= 0)
+		return false;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (int64_t)(now.tv_sec - start->tv_sec) * 1000 +
+	    (now.tv_nsec - start->tv_nsec) / 1000000;
+	return ms >= o->campaign_budget_ms;
 }

@@ -44,7 +44,9 @@
  *              outside the 24-hour window; see the end of outbox.c)
  *
  * Campaign lane (STORE_LANE_CAMPAIGN, proactive messages): at most
- * CAMPAIGN_RATE sends per second (default 10); a refusal with Meta's
+ * CAMPAIGN_RATE sends per second (default 10), and one drain gives them
+ * at most campaign_budget_ms (the rest waits for the next); a refusal
+ * with Meta's
  * 131050 opts the customer out of marketing, 131049 undoes the entry's
  * "marker" so another day may try again; an entry whose "expires_in"
  * (seconds after created_at: the end of the quiet hours) has passed is
@@ -80,6 +82,7 @@ struct wa_client;
 #define OUTBOX_CLAIM_MAX_S 86400
 #define OUTBOX_CAMPAIGN_RATE_DEFAULT 10 /* campaign sends per second */
 #define OUTBOX_CAMPAIGN_RATE_MAX 1000
+#define OUTBOX_CAMPAIGN_BUDGET_MS 2000
 
 /* Called once per reply Meta accepted (first part's wamid). */
 typedef void (*outbox_sent_fn)(void *arg, const char *wa_id,
@@ -95,6 +98,11 @@ struct outbox {
 	void *on_sent_arg;
 	unsigned counter;         /* for unique entry ids */
 	long campaign_rate;       /* CAMPAIGN_RATE: campaign sends per second */
+	long campaign_budget_ms;  /* time one drain may give campaigns (0: no
+	                             limit); default OUTBOX_CAMPAIGN_BUDGET_MS so
+	                             a worker's drain never keeps replies waiting
+	                             behind a throttled campaign; jobs/notify
+	                             sets 0 for its own */
 	struct timespec campaign_last; /* last campaign send (monotonic) */
 };
 

@@ -579,6 +579,51 @@ test_past_quiet_hours_dropped(void)
 	CHECK(!found);
 }
 
+/* A worker's drain gives a throttled campaign at most its budget, so a
+ * customer's reply never waits long behind it; the rate holds. */
+static void
+test_drain_budget_and_rate(void)
+{
+	struct outbox o2 = ob;
+	struct store_outbox e;
+	struct timespec a, b;
+	size_t sent = 0, left = 0;
+	double secs;
+
+	o2.campaign_rate = 5;
+	o2.campaign_budget_ms = 1000;
+	memset(&o2.campaign_last, 0, sizeof(o2.campaign_last));
+	for (int i = 0; i < 20; i++) {
+		char who[32];
+		cJSON *p = cJSON_Parse("{\"text\":\"novedades\"}");
+
+		snprintf(who, sizeof(who), "54934155597%02d", i);
+		CHECK_INT(outbox_entry(&o2, who, STORE_LANE_CAMPAIGN, "text", p,
+		    NULL, &e), OV_OK);
+		cJSON_Delete(p);
+		CHECK_INT(store_outbox_put(st, &e), OV_OK);
+		store_outbox_clear(&e);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	CHECK_INT(outbox_drain(&o2, &sent, &left), OV_OK);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	secs = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) /
+	    1e9;
+	/* 5 per second for about a second: 5 or 6 sent, the rest waits. */
+	CHECK(sent >= 4 && sent <= 7);
+	CHECK_INT(left, 20 - sent);
+	CHECK(secs < 2.0);
+	/* Without a budget (jobs/notify) the rest goes, at the rate. */
+	o2.campaign_budget_ms = 0;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	CHECK_INT(outbox_drain(&o2, &sent, &left), OV_OK);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	secs = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) /
+	    1e9;
+	CHECK_INT(left, 0);
+	CHECK(sent >= 13 && secs >= (double)(sent - 1) / 5.0 - 0.05);
+}
+
 static void
 test_dry_run_sends_nothing(void)
 {
@@ -765,6 +810,7 @@ main(void)
 	px.cb = cb;
 	wa.backoff_ms = 10;
 	wa.max_attempts = 1;
+	ob.campaign_budget_ms = 0;
 	if (clock_parse_iso8601("2026-12-02T10:00:00-03:00", &day0) != OV_OK)
 		goto out;
 	RUN(test_birthday_parse);
@@ -778,6 +824,7 @@ main(void)
 	RUN(test_131050_opts_out);
 	RUN(test_131049_tried_another_day);
 	RUN(test_past_quiet_hours_dropped);
+	RUN(test_drain_budget_and_rate);
 	RUN(test_dry_run_sends_nothing);
 	rc = check_finish();
 	wa_client_free(&wa);
