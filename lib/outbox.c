@@ -855,7 +855,7 @@ campaign_refused(struct outbox *o, const struct store_outbox *e,
 {
 	struct store_conv rec;
 	struct conv c;
-	bool found = false;
+	bool found = false, leased = false;
 	int rc;
 
 	if (res->meta_code == 131049 && jstr(p, "marker") != NULL) {
@@ -870,10 +870,25 @@ campaign_refused(struct outbox *o, const struct store_outbox *e,
 	}
 	if (res->meta_code != 131050)
 		return;
+	/* Not in the middle of a turn, whose commit would write its own
+	 * copy over ours: take the conversation's lease (a turn lasts
+	 * seconds), and give it back. */
+	for (int i = 0; i < 20 && !leased; i++) {
+		int64_t t = (int64_t)time(NULL);
+
+		if (store_conv_lease(o->st, e->wa_id, "outbox-optout", t, t + 30,
+		    &leased) != OV_OK)
+			break;
+		if (!leased)
+			usleep(200000);
+	}
+	if (!leased)
+		log_warn("%s: conversation busy; recording the opt out anyway",
+		    e->wa_id);
 	if ((rc = store_conv_get(o->st, e->wa_id, &rec, &found)) != OV_OK) {
 		log_error("%s stopped marketing messages (131050) but the "
 		    "conversation cannot be read: %s", e->wa_id, ov_strerror(rc));
-		return;
+		goto out;
 	}
 	if (found)
 		conv_from_store(&rec, &c);
@@ -892,6 +907,9 @@ campaign_refused(struct outbox *o, const struct store_outbox *e,
 	else
 		log_info("%s stopped marketing messages (131050): opted out",
 		    e->wa_id);
+out:
+	if (leased)
+		store_conv_release(o->st, e->wa_id, "outbox-optout");
 }
 
 /*

@@ -517,6 +517,15 @@ test_131050_opts_out(void)
 	    "\"message\":\"(#131050) User has stopped marketing messages\"}]}");
 	CHECK_INT(pass(now, &s), 1);   /* the birthday, refused */
 	CHECK(conv_opted_out(who));
+	{
+		bool got = false;
+
+		/* The lease taken to record it was given back. */
+		CHECK_INT(store_conv_lease(st, who, "a-turn", now, now + 60,
+		    &got), OV_OK);
+		CHECK(got);
+		CHECK_INT(store_conv_release(st, who, "a-turn"), OV_OK);
+	}
 	CHECK_INT(pass(now + DAY, &s), 0);   /* no follow-up now */
 }
 
