@@ -153,6 +153,7 @@ bench: all
 	bench/search
 	bench/pdf
 	bench/dialogues
+	bench/notify
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/cgi-bin $(DESTDIR)$(PREFIX)/jobs \

@@ -20,6 +20,7 @@
 #include "err.h"
 #include "log.h"
 #include "outbox.h"
+#include "proactive.h"
 #include "quote.h"
 #include "quote_file.h"
 #include "quote_pdf.h"
@@ -725,6 +726,7 @@ run_confirm(struct turn *t, const cJSON *args)
 	conv_cart_clear(&t->conv);
 	t->conv.quote_number = 0;
 	t->conv.pending = CONV_PENDING_NONE;
+	proactive_ask_promo(t);
 out:
 	quote_clear(&q);
 	return OV_OK;
@@ -1001,6 +1003,34 @@ run_promo(struct turn *t, const cJSON *args)
 	return OV_OK;
 }
 
+/* ---- proactive messages: a quote reminder's "Renovar" ----------------- */
+
+/* The same items at today's prices, as a new quote shown to confirm. */
+static int
+run_renew(struct turn *t, const cJSON *args)
+{
+	struct quote q;
+	bool found = false;
+	int rc;
+
+	quote_init(&q);
+	rc = quote_load(t->b->st, jstr(args, "presupuesto_id"), &q, &found);
+	if (rc != OV_OK || !found || strcmp(q.wa_id, t->wa_id) != 0 ||
+	    q.nitems == 0) {
+		say(t, T_RENEW_NONE);
+		t->conv.pending = CONV_PENDING_QUOTE;
+		quote_clear(&q);
+		return OV_OK;
+	}
+	conv_cart_clear(&t->conv);
+	for (size_t i = 0; i < q.nitems; i++)
+		if (q.items[i].product_id > 0)
+			conv_cart_add(&t->conv, q.items[i].product_id,
+			    q.items[i].quantity);
+	quote_clear(&q);
+	return make_quote(t);
+}
+
 /* ---- the table ------------------------------------------------------ */
 
 #define ID_MAX 999999999999LL
@@ -1063,6 +1093,11 @@ static const struct llm_param p_handoff[] = {
 	{ .name = "reclamo", .type = LLM_BOOLEAN,
 	  .description = "true si es un reclamo, un enojo o una urgencia" },
 };
+static const struct llm_param p_renew[] = {
+	{ .name = "presupuesto_id", .type = LLM_STRING, .required = 1,
+	  .description = "id del presupuesto a renovar", .min_len = 36,
+	  .max_len = 36 },
+};
 static const struct llm_param p_promo[] = {
 	{ .name = "acepta", .type = LLM_BOOLEAN, .required = 1,
 	  .description = "true: quiere recibir promociones; false: la baja" },
@@ -1104,6 +1139,9 @@ static const struct action table[] = {
 	    "cliente, un reclamo, algo que no sabés).", p_handoff, run_handoff),
 	ROW(A_PROMO, "El cliente quiere (o no) recibir promociones.", p_promo,
 	    run_promo),
+	ROW(A_RENEW, "Renueva un presupuesto (los mismos productos con los "
+	    "precios de hoy) como uno nuevo para confirmar.", p_renew,
+	    run_renew),
 };
 #define NACTIONS (sizeof(table) / sizeof(table[0]))
 

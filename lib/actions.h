@@ -38,6 +38,7 @@ struct turn;
 #define A_BUSINESS    "info_negocio"
 #define A_HANDOFF     "hablar_con_vendedor"
 #define A_PROMO       "promociones"
+#define A_RENEW       "renovar_presupuesto"
 
 struct action {
 	struct llm_tool tool;        /* name, description, parameters */

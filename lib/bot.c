@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -189,6 +190,48 @@ greet(struct turn *t)
 	utf8_copy(t->conv.greeted_day, sizeof(t->conv.greeted_day), t->today);
 }
 
+/*
+ * A tap on a template's quick-reply button comes back as its title and
+ * the id of the message it answers (no payload of ours: see
+ * lib/whatsapp.c). The message we sent holds the buttons' ids and titles:
+ * the title tapped gives the id. NULL when it cannot be told.
+ */
+static const char *
+template_tap(struct turn *t, const struct wa_message *m, char *out,
+    size_t len)
+{
+	struct store_msg sent;
+	const cJSON *ids, *titles;
+	cJSON *raw = NULL;
+	const char *id = NULL;
+	bool found = false;
+	int i = 0;
+
+	if (m->context_id == NULL || m->text == NULL ||
+	    store_msg_get(t->b->st, m->context_id, &sent, &found) != OV_OK ||
+	    !found)
+		return NULL;
+	if (sent.dir == STORE_OUT && strcmp(sent.wa_id, t->wa_id) == 0 &&
+	    sent.raw != NULL)
+		raw = cJSON_Parse(sent.raw);
+	store_msg_clear(&sent);
+	ids = cJSON_GetObjectItemCaseSensitive(raw, "buttons");
+	titles = cJSON_GetObjectItemCaseSensitive(raw, "titles");
+	for (const cJSON *tl = titles != NULL ? titles->child : NULL; tl != NULL;
+	    tl = tl->next, i++) {
+		const cJSON *v = cJSON_GetArrayItem(ids, i);
+
+		if (cJSON_IsString(tl) && cJSON_IsString(v) &&
+		    strcasecmp(tl->valuestring, m->text) == 0) {
+			utf8_copy(out, len, v->valuestring);
+			id = out;
+			break;
+		}
+	}
+	cJSON_Delete(raw);
+	return id;
+}
+
 /* The turn's words from its messages; kinds without words noted. */
 static bool
 gather(struct turn *t, const struct wa_message *const *msgs, size_t n)
@@ -224,9 +267,13 @@ gather(struct turn *t, const struct wa_message *const *msgs, size_t n)
 		if (((words != NULL && words[0] != '\0') ||
 		    (m->reply_id != NULL && m->kind != WA_REACTION)) &&
 		    t->nparts < TURN_PARTS_MAX) {
+			const char *tap = m->kind == WA_BUTTON ? template_tap(t,
+			    m, t->part_tap[t->nparts],
+			    sizeof(t->part_tap[0])) : NULL;
+
 			t->part_text[t->nparts] = words;
-			t->part_id[t->nparts] = m->kind == WA_REACTION ? NULL :
-			    m->reply_id;
+			t->part_id[t->nparts] = tap != NULL ? tap :
+			    m->kind == WA_REACTION ? NULL : m->reply_id;
 			t->nparts++;
 		}
 		if (words == NULL || words[0] == '\0')

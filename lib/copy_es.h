@@ -137,4 +137,19 @@
 #define T_OPTED_OUT         "Listo, no te mando más promociones ni novedades. Si algún día querés volver a recibirlas, escribí ALTA."
 #define T_OPTED_IN          "¡Genial! Te aviso de ofertas y novedades. Si querés dejar de recibirlas, escribí BAJA."
 
+/* ---- proactive messages (lib/proactive) ----------------------------- */
+#define T_PX_REMINDER       "Hola %s 👋 Tu presupuesto N° %s vence en %s días. ¿Lo confirmamos, o te lo renuevo con los precios de hoy?"
+#define T_PX_FOLLOWUP       "Hola %s 👋 Hace unos días hablamos de %s. ¿Pudiste decidir? Si querés te armo un presupuesto o te busco alternativas."
+#define T_PX_BACK_IN_STOCK  "Hola %s 👋 Volvió a entrar %s: %s. ¿Lo querés?"
+#define T_PX_BALANCE        "Hola %s 👋 Te recordamos que la factura %s de %s %s. %s"
+#define T_PX_BIRTHDAY       "¡Feliz cumpleaños, %s! 🎂 Que tengas un gran día."
+#define T_PX_WEEKLY         "¡Buen comienzo de semana, %s! 👋 %s"
+#define T_BTN_RENEW         "Renovar"
+#define T_BTN_WANT          "Lo quiero"
+#define T_BIRTHDAY_NOTED    "¡Anotado! 🎂 El %s te saludo."
+#define T_PROMO_ASK         "¿Querés que te avise de ofertas y novedades por acá? Podés darte de baja cuando quieras."
+#define T_BTN_PROMO_YES     "Sí, avisame"
+#define T_BTN_PROMO_NO      "No, gracias"
+#define T_RENEW_NONE        "No encontré ese presupuesto 🤔 ¿Te armo uno nuevo?"
+
 #endif

@@ -21,6 +21,7 @@
 #include "err.h"
 #include "llm.h"
 #include "log.h"
+#include "proactive.h"
 #include "rules.h"
 #include "turn.h"
 #include "utf8.h"
@@ -521,12 +522,16 @@ add_named(struct turn *t, const struct rules_result *r)
 		add_items(t, ids, qty, n);
 }
 
+static bool decide_proactive_id(struct turn *t, const char *id);
+
 static void
 decide_reply_id(struct turn *t, const char *id, const struct rules_result *r)
 {
 	long long v;
 	char *end;
 
+	if (decide_proactive_id(t, id))
+		return;
 	if (strncmp(id, "cart:add:", 9) == 0) {
 		v = strtoll(id + 9, &end, 10);
 		if (*end == '\0' && v > 0) {
@@ -1087,8 +1092,8 @@ substantive(enum rules_intent i)
 	    i != RULES_YES && i != RULES_NO && i != RULES_BYE;
 }
 
-void
-decide_rules_turn(struct turn *t)
+static void
+decide_rules_parts(struct turn *t)
 {
 	struct rules_result r;
 	size_t acted = 0;
@@ -1337,8 +1342,8 @@ asks_for_data(const struct turn *t)
 	    about_business(t->text);
 }
 
-int
-decide_model(struct turn *t, const char *const *ids, size_t nids)
+static int
+decide_model_run(struct turn *t, const char *const *ids, size_t nids)
 {
 	struct llm_conv *conv = NULL;
 	struct llm_result res;
@@ -1372,5 +1377,72 @@ decide_model(struct turn *t, const char *const *ids, size_t nids)
 	}
 	llm_result_free(&res);
 	llm_conv_free(conv);
+	return rc;
+}
+
+/* ---- proactive messages (lib/proactive) ------------------------------- */
+
+/*
+ * The buttons of proactive messages and of the promo question:
+ *   "rq:confirm:<quote id>"  a quote reminder's "Confirmar": the PDF;
+ *   "rq:renew:<quote id>"    its "Renovar": the same items at today's
+ *                            prices as a new quote;
+ *   "promo:yes", "promo:no"  consent asked after a confirmed quote.
+ * ("Lo quiero" of back in stock is "cart:add:<id>", handled above.)
+ */
+static bool
+decide_proactive_id(struct turn *t, const char *id)
+{
+	cJSON *a;
+
+	if (strncmp(id, "rq:confirm:", 11) == 0) {
+		struct store_quote q;
+		bool found = false;
+
+		/* Only that quote: one replaced since is not confirmed by
+		 * a reminder of another. */
+		if (store_quote_pending_for(t->b->st, t->wa_id, &q, &found) ==
+		    OV_OK && found && strcmp(q.id, id + 11) == 0)
+			call(t, A_CONFIRM, NULL);
+		else
+			say(t, T_RENEW_NONE);
+		if (found)
+			store_quote_clear(&q);
+		return true;
+	}
+	if (strncmp(id, "rq:renew:", 9) == 0) {
+		if ((a = cJSON_CreateObject()) != NULL)
+			cJSON_AddStringToObject(a, "presupuesto_id", id + 9);
+		call(t, A_RENEW, a);
+		return true;
+	}
+	if (strcmp(id, "promo:yes") == 0 || strcmp(id, "promo:no") == 0) {
+		if ((a = cJSON_CreateObject()) != NULL)
+			cJSON_AddBoolToObject(a, "acepta", id[6] == 'y');
+		call(t, A_PROMO, a);
+		return true;
+	}
+	return false;
+}
+
+/* What every turn learns for proactive messages: a birthday told (which
+ * is the whole answer), the topic and the brands. */
+void
+decide_rules_turn(struct turn *t)
+{
+	if (!proactive_hear(t))
+		decide_rules_parts(t);
+	proactive_note(t);
+}
+
+int
+decide_model(struct turn *t, const char *const *ids, size_t nids)
+{
+	int rc = OV_OK;
+
+	if (!proactive_hear(t))
+		rc = decide_model_run(t, ids, nids);
+	if (rc == OV_OK)
+		proactive_note(t);
 	return rc;
 }

@@ -192,6 +192,12 @@ notify_demand(struct turn *t, const struct bot_product *p, int64_t qty)
 	char shortname[512], wa[64];
 	int64_t n = 0;
 
+	/* Asked for while out of stock: the back-in-stock notice (lib/
+	 * proactive) reads this once the catalog has it again. */
+	if (p->stock <= 0 && store_demand_put(b->st, t->wa_id, p->id, t->now) !=
+	    OV_OK)
+		log_warn("demand of %s for product %lld not recorded", t->wa_id,
+		    (long long)p->id);
 	if (b->compras == NULL || !mail_configured(b->mail))
 		return;
 	/* Purchasing hears once per product per day. */

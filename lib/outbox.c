@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "config.h"
+#include "conv.h"
 #include "err.h"
 #include "log.h"
 #include "outbox.h"
@@ -40,8 +41,12 @@ outbox_init(struct outbox *o, const struct config *cfg, struct store *st,
 	    config_get_long(cfg, "OUTBOX_MAX_ATTEMPTS", 30, 1, 1000,
 	    &o->max_attempts, err, errlen) != OV_OK ||
 	    config_get_long(cfg, "OUTBOX_CLAIM_S", OUTBOX_CLAIM_DEFAULT_S, 1,
-	    OUTBOX_CLAIM_MAX_S, &o->claim_s, err, errlen) != OV_OK)
+	    OUTBOX_CLAIM_MAX_S, &o->claim_s, err, errlen) != OV_OK ||
+	    config_get_long(cfg, "CAMPAIGN_RATE", OUTBOX_CAMPAIGN_RATE_DEFAULT,
+	    1, OUTBOX_CAMPAIGN_RATE_MAX, &o->campaign_rate, err, errlen) !=
+	    OV_OK)
 		return OV_ECONFIG;
+	o->campaign_budget_ms = OUTBOX_CAMPAIGN_BUDGET_MS;
 	return OV_OK;
 }
 
@@ -58,6 +63,9 @@ app(char *buf, size_t cap, size_t *len, const char *s)
 	*len += n;
 	buf[*len] = '\0';
 }
+
+static void describe_template(char *buf, size_t cap, size_t *len,
+    const cJSON *p);
 
 char *
 outbox_describe(const char *kind, const cJSON *payload)
@@ -89,6 +97,8 @@ outbox_describe(const char *kind, const cJSON *payload)
 				app(buf, DESCRIBE_MAX, &len, d);
 			}
 		}
+	} else if (strcmp(kind, "template") == 0) {
+		describe_template(buf, DESCRIBE_MAX, &len, payload);
 	} else if (strcmp(kind, "pdf") == 0) {
 		app(buf, DESCRIBE_MAX, &len, "[documento] ");
 		app(buf, DESCRIBE_MAX, &len, jstr(payload, "filename") ?
@@ -106,6 +116,8 @@ record_type(const char *kind)
 {
 	if (strcmp(kind, "text") == 0)
 		return "text";
+	if (strcmp(kind, "template") == 0)
+		return "template";
 	if (strcmp(kind, "pdf") == 0)
 		return "document";
 	return "interactive";
@@ -129,6 +141,8 @@ items_ok(const cJSON *arr, size_t max, const char *a, const char *b)
 	return n > 0;
 }
 
+static bool template_payload_ok(const cJSON *p);
+
 /* The shape each kind needs (what send_one() reads). */
 static int
 check_payload(const char *kind, const cJSON *p)
@@ -149,6 +163,8 @@ check_payload(const char *kind, const cJSON *p)
 		    WA_LIST_ROWS_MAX, "id", "title");
 	else if (strcmp(kind, "pdf") == 0)
 		ok = jstr(p, "path") != NULL && jstr(p, "filename") != NULL;
+	else if (strcmp(kind, "template") == 0)
+		ok = template_payload_ok(p);
 	else
 		ok = false;
 	return ok ? OV_OK : OV_EINVAL;
@@ -203,6 +219,9 @@ send_list(struct wa_client *wa, const char *to, const cJSON *p,
 	    jstr(p, "footer"), jstr(p, "button"), &sec, 1, res);
 }
 
+static int send_template(struct wa_client *wa, const char *to,
+    const cJSON *p, struct wa_result *res);
+
 static int
 send_one(struct outbox *o, const char *to, const char *kind, const cJSON *p,
     struct wa_result *res)
@@ -224,6 +243,8 @@ send_one(struct outbox *o, const char *to, const char *kind, const cJSON *p,
 		    jstr(p, "filename"), jstr(p, "caption"),
 		    jstr(p, "link_path"), res);
 	}
+	if (strcmp(kind, "template") == 0)
+		return send_template(o->wa, to, p, res);
 	return OV_EINVAL;
 }
 
@@ -234,10 +255,14 @@ record_sent(struct outbox *o, const char *to, const char *kind,
 {
 	struct store_msg m;
 	char *desc = outbox_describe(kind, p);
+	char *raw = strcmp(kind, "template") == 0 ?
+	    cJSON_PrintUnformatted(p) : NULL;
 	int rc = OV_OK;
 
-	if (desc == NULL)
+	if (desc == NULL) {
+		free(raw);
 		return OV_ENOMEM;
+	}
 	for (size_t i = 0; i < res->nparts && rc == OV_OK; i++) {
 		const char *text = jstr(p, "text");
 		char *part = NULL;
@@ -250,6 +275,10 @@ record_sent(struct outbox *o, const char *to, const char *kind,
 		snprintf(m.type, sizeof(m.type), "%s", record_type(kind));
 		snprintf(m.status, sizeof(m.status), "pending");
 		m.body = desc;
+		/* A template's buttons are known only from what was sent:
+		 * kept, so a tap on one can be read (lib/bot.c). */
+		if (strcmp(kind, "template") == 0)
+			m.raw = raw;
 		if (strcmp(kind, "text") == 0 && res->nparts > 1 && text != NULL &&
 		    res->parts[i].off + res->parts[i].len <= strlen(text)) {
 			part = strndup(text + res->parts[i].off, res->parts[i].len);
@@ -263,6 +292,7 @@ record_sent(struct outbox *o, const char *to, const char *kind,
 		free(part);
 	}
 	free(desc);
+	free(raw);
 	if (rc != OV_OK)
 		log_error("cannot record a sent reply to %s: %s", to,
 		    ov_strerror(rc));
@@ -433,6 +463,14 @@ enum entry_result {
 	ENTRY_TAKEN     /* another process claimed it first */
 };
 
+static void campaign_throttle(struct outbox *o);
+static bool campaign_spent(const struct outbox *o,
+    const struct timespec *start);
+static bool campaign_expired(struct outbox *o, const struct store_outbox *e,
+    const cJSON *p, int64_t now);
+static void campaign_refused(struct outbox *o, const struct store_outbox *e,
+    const cJSON *p, const struct wa_result *res);
+
 /* Claim one listed entry and try to send it; what became of it. */
 static enum entry_result
 send_entry(struct outbox *o, const struct store_outbox *e, int64_t now)
@@ -452,6 +490,13 @@ send_entry(struct outbox *o, const struct store_outbox *e, int64_t now)
 		log_error("outbox entry %s is not JSON; dropped", e->id);
 		store_outbox_delete(o->st, e->id);
 		return ENTRY_GONE;
+	}
+	if (e->lane == STORE_LANE_CAMPAIGN) {
+		if (campaign_expired(o, e, p, now)) {
+			cJSON_Delete(p);
+			return ENTRY_GONE;
+		}
+		campaign_throttle(o);
 	}
 	src = send_one(o, e->wa_id, e->kind, p, &res);
 	/* What Meta took is out: a failure to record it (logged) must not
@@ -507,6 +552,8 @@ send_entry(struct outbox *o, const struct store_outbox *e, int64_t now)
 		    LOG_ERROR, NULL, "reply to %s from the outbox not sent "
 		    "(%s): %s", e->wa_id, wa_send_status_name(res.status),
 		    res.error);
+		if (e->lane == STORE_LANE_CAMPAIGN)
+			campaign_refused(o, e, p, &res);
 		record_failed(o, e->wa_id, e->kind, p, res.error);
 		store_outbox_delete(o->st, e->id);
 		r = ENTRY_GONE;
@@ -532,9 +579,11 @@ outbox_drain(struct outbox *o, size_t *sent, size_t *left)
 	char (*hold)[STORE_WAID_MAX + 1] = NULL;
 	size_t n = 0, nhold = 0, nsent = 0, nleft = 0, recovered = 0;
 	int64_t now = (int64_t)time(NULL);
+	struct timespec start;
 	bool stop = false;
 	int rc;
 
+	clock_gettime(CLOCK_MONOTONIC, &start);
 	/* Turns a crash left half applied bring their replies first. */
 	if ((rc = store_turn_recover(o->st, &recovered)) != OV_OK)
 		log_error("outbox: completing half-applied turns: %s",
@@ -552,6 +601,8 @@ outbox_drain(struct outbox *o, size_t *sent, size_t *left)
 	for (size_t i = 0; i < n; i++) {
 		struct store_outbox *e = &v[i];
 
+		if (e->lane == STORE_LANE_CAMPAIGN && campaign_spent(o, &start))
+			stop = true;   /* the rest of the campaign: next drain */
 		if (stop || held(hold, nhold, e->wa_id)) {
 			nleft++;
 			continue;
@@ -687,4 +738,224 @@ outbox_entry(struct outbox *o, const char *wa_id, enum store_lane lane,
 	out->created_at = now;
 	out->next_attempt_at = now;
 	return OV_OK;
+}
+
+/* ---- proactive messages (the campaign lane) ---------------------------- */
+
+/*
+ * kind "template": {"name", "language"?, "params": [text...],
+ * "buttons": [payload...]?, "text"?: what the history shows}. Campaign
+ * entries may carry "marker": the proactive marker that made them
+ * (store_proactive_commit), undone when Meta says "not today".
+ */
+static bool
+strings_ok(const cJSON *arr, size_t max)
+{
+	const cJSON *it;
+	size_t n = 0;
+
+	if (arr == NULL)
+		return true;
+	if (!cJSON_IsArray(arr))
+		return false;
+	cJSON_ArrayForEach(it, arr)
+		if (++n > max || !cJSON_IsString(it))
+			return false;
+	return true;
+}
+
+static bool
+template_payload_ok(const cJSON *p)
+{
+	return jstr(p, "name") != NULL &&
+	    strings_ok(cJSON_GetObjectItemCaseSensitive(p, "params"),
+	    WA_TEMPLATE_PARAMS_MAX) &&
+	    strings_ok(cJSON_GetObjectItemCaseSensitive(p, "buttons"),
+	    WA_BUTTONS_MAX);
+}
+
+/* The strings of arr into v (at most max); how many. */
+static size_t
+strings_of(const cJSON *arr, const char **v, size_t max)
+{
+	const cJSON *it;
+	size_t n = 0;
+
+	cJSON_ArrayForEach(it, arr) {
+		if (n == max || !cJSON_IsString(it))
+			break;
+		v[n++] = it->valuestring;
+	}
+	return n;
+}
+
+static int
+send_template(struct wa_client *wa, const char *to, const cJSON *p,
+    struct wa_result *res)
+{
+	const char *params[WA_TEMPLATE_PARAMS_MAX], *buttons[WA_BUTTONS_MAX];
+	size_t np, nb;
+
+	if (!template_payload_ok(p))
+		return OV_EINVAL;
+	np = strings_of(cJSON_GetObjectItemCaseSensitive(p, "params"), params,
+	    WA_TEMPLATE_PARAMS_MAX);
+	nb = strings_of(cJSON_GetObjectItemCaseSensitive(p, "buttons"), buttons,
+	    WA_BUTTONS_MAX);
+	return wa_send_template_buttons(wa, to, jstr(p, "name"),
+	    jstr(p, "language"), params, np, buttons, nb, res);
+}
+
+static void
+describe_template(char *buf, size_t cap, size_t *len, const cJSON *p)
+{
+	const cJSON *it;
+
+	app(buf, cap, len, "[plantilla ");
+	app(buf, cap, len, jstr(p, "name") ? jstr(p, "name") : "");
+	app(buf, cap, len, "]");
+	if (jstr(p, "text") != NULL) {
+		app(buf, cap, len, " ");
+		app(buf, cap, len, jstr(p, "text"));
+		return;
+	}
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(p, "params")) {
+		if (cJSON_IsString(it)) {
+			app(buf, cap, len, " ");
+			app(buf, cap, len, it->valuestring);
+		}
+	}
+}
+
+/* CAMPAIGN_RATE sends per second at most, within this process (the job
+ * and the worker's drain send campaigns one process at a time: cron). */
+static void
+campaign_throttle(struct outbox *o)
+{
+	struct timespec now, wait;
+	int64_t gap = 1000000000LL / (o->campaign_rate > 0 ? o->campaign_rate :
+	    OUTBOX_CAMPAIGN_RATE_DEFAULT), since;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (o->campaign_last.tv_sec != 0 || o->campaign_last.tv_nsec != 0) {
+		since = (int64_t)(now.tv_sec - o->campaign_last.tv_sec) *
+		    1000000000LL + (now.tv_nsec - o->campaign_last.tv_nsec);
+		if (since < gap) {
+			wait.tv_sec = (time_t)((gap - since) / 1000000000LL);
+			wait.tv_nsec = (long)((gap - since) % 1000000000LL);
+			while (nanosleep(&wait, &wait) != 0)
+				;
+			clock_gettime(CLOCK_MONOTONIC, &now);
+		}
+	}
+	o->campaign_last = now;
+}
+
+/*
+ * Meta refused a proactive message for good. 131050: the customer
+ * stopped marketing messages from us: the conversation records the opt
+ * out (no more marketing; utility messages still go). 131049: Meta
+ * limits marketing to this customer for now: the marker is undone so a
+ * later day may try again (the day's cap marker stays: not today).
+ */
+static void
+campaign_refused(struct outbox *o, const struct store_outbox *e,
+    const cJSON *p, const struct wa_result *res)
+{
+	struct store_conv rec;
+	struct conv c;
+	bool found = false, leased = false;
+	int rc;
+
+	if (res->meta_code == 131049 && jstr(p, "marker") != NULL) {
+		if ((rc = store_marker_delete(o->st, jstr(p, "marker"))) != OV_OK)
+			log_error("cannot undo marker %s: %s", jstr(p, "marker"),
+			    ov_strerror(rc));
+		else
+			log_info("%s: Meta limits marketing to this customer "
+			    "(131049); %s may go another day", e->wa_id,
+			    jstr(p, "marker"));
+		return;
+	}
+	if (res->meta_code != 131050)
+		return;
+	/* Not in the middle of a turn, whose commit would write its own
+	 * copy over ours: take the conversation's lease (a turn lasts
+	 * seconds), and give it back. */
+	for (int i = 0; i < 20 && !leased; i++) {
+		int64_t t = (int64_t)time(NULL);
+
+		if (store_conv_lease(o->st, e->wa_id, "outbox-optout", t, t + 30,
+		    &leased) != OV_OK)
+			break;
+		if (!leased)
+			usleep(200000);
+	}
+	if (!leased)
+		log_warn("%s: conversation busy; recording the opt out anyway",
+		    e->wa_id);
+	if ((rc = store_conv_get(o->st, e->wa_id, &rec, &found)) != OV_OK) {
+		log_error("%s stopped marketing messages (131050) but the "
+		    "conversation cannot be read: %s", e->wa_id, ov_strerror(rc));
+		goto out;
+	}
+	if (found)
+		conv_from_store(&rec, &c);
+	else
+		conv_init(&c, e->wa_id);
+	store_conv_clear(&rec);
+	c.profile.opted_out = true;
+	c.profile.promo = CONV_PROMO_NO;
+	if ((rc = conv_to_store(&c, &rec)) == OV_OK) {
+		rc = store_conv_put(o->st, &rec);
+		store_conv_clear(&rec);
+	}
+	if (rc != OV_OK)
+		log_error("cannot record %s's opt out (131050): %s", e->wa_id,
+		    ov_strerror(rc));
+	else
+		log_info("%s stopped marketing messages (131050): opted out",
+		    e->wa_id);
+out:
+	if (leased)
+		store_conv_release(o->st, e->wa_id, "outbox-optout");
+}
+
+/*
+ * A proactive message may only go within the quiet hours it was queued
+ * in: "expires_in" (seconds from created_at, both real time) ends them.
+ * One that could not go by then (Meta down) is dropped and its marker
+ * undone, so a later run queues it again within the hours.
+ */
+static bool
+campaign_expired(struct outbox *o, const struct store_outbox *e,
+    const cJSON *p, int64_t now)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(p, "expires_in");
+
+	if (!cJSON_IsNumber(v) || v->valuedouble <= 0 ||
+	    now <= e->created_at + (int64_t)v->valuedouble)
+		return false;
+	if (jstr(p, "marker") != NULL)
+		store_marker_delete(o->st, jstr(p, "marker"));
+	store_outbox_delete(o->st, e->id);
+	log_info("%s: proactive message past the quiet hours it was queued in; "
+	    "dropped, %s may go another time", e->wa_id, jstr(p, "marker") ?
+	    jstr(p, "marker") : "it");
+	return true;
+}
+
+/* Has this drain given campaigns all the time it may? */
+static bool
+campaign_spent(const struct outbox *o, const struct timespec *start)
+{
+	struct timespec now;
+	int64_t ms;
+
+	if (o->campaign_budget_ms <= 0)
+		return false;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (int64_t)(now.tv_sec - start->tv_sec) * 1000 +
+	    (now.tv_nsec - start->tv_nsec) / 1000000;
+	return ms >= o->campaign_budget_ms;
 }

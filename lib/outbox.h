@@ -39,6 +39,18 @@
  *               "section"?, "header"?, "footer"?}
  *   "pdf"      {"path", "filename", "caption"?, "link_path"?, ...}: the
  *              file is uploaded, or sent by link when the upload fails
+ *   "template" {"name", "language"?, "params": [...], "buttons": [payload
+ *              ...]?, "text"?}: an approved template (proactive messages
+ *              outside the 24-hour window; see the end of outbox.c)
+ *
+ * Campaign lane (STORE_LANE_CAMPAIGN, proactive messages): at most
+ * CAMPAIGN_RATE sends per second (default 10), and one drain gives them
+ * at most campaign_budget_ms (the rest waits for the next); a refusal
+ * with Meta's
+ * 131050 opts the customer out of marketing, 131049 undoes the entry's
+ * "marker" so another day may try again; an entry whose "expires_in"
+ * (seconds after created_at: the end of the quiet hours) has passed is
+ * dropped and its marker undone.
  * Extra members are kept and handed to the on_sent callback (lib/bot puts
  * a quote id there to mark the quote sent once Meta accepted the PDF).
  *
@@ -54,6 +66,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 
@@ -67,6 +80,9 @@ struct wa_client;
 #define OUTBOX_RETRY_MAX_S 3600
 #define OUTBOX_CLAIM_DEFAULT_S 300 /* a claimed entry's send must end by then */
 #define OUTBOX_CLAIM_MAX_S 86400
+#define OUTBOX_CAMPAIGN_RATE_DEFAULT 10 /* campaign sends per second */
+#define OUTBOX_CAMPAIGN_RATE_MAX 1000
+#define OUTBOX_CAMPAIGN_BUDGET_MS 2000
 
 /* Called once per reply Meta accepted (first part's wamid). */
 typedef void (*outbox_sent_fn)(void *arg, const char *wa_id,
@@ -81,6 +97,13 @@ struct outbox {
 	outbox_sent_fn on_sent;   /* may be NULL */
 	void *on_sent_arg;
 	unsigned counter;         /* for unique entry ids */
+	long campaign_rate;       /* CAMPAIGN_RATE: campaign sends per second */
+	long campaign_budget_ms;  /* time one drain may give campaigns (0: no
+	                             limit); default OUTBOX_CAMPAIGN_BUDGET_MS so
+	                             a worker's drain never keeps replies waiting
+	                             behind a throttled campaign; jobs/notify
+	                             sets 0 for its own */
+	struct timespec campaign_last; /* last campaign send (monotonic) */
 };
 
 enum outbox_outcome {

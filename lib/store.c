@@ -811,3 +811,153 @@ store_turn_recover(struct store *st, size_t *applied)
 	*applied = 0;
 	return st->ops->turn_recover(st->impl, applied);
 }
+
+/* ---- proactive messages ------------------------------------------------ */
+
+static int
+valid_proactive(const char *const *markers, size_t nmarkers,
+    const struct store_outbox *entry)
+{
+	if (markers == NULL || nmarkers == 0 ||
+	    nmarkers > STORE_PROACTIVE_MARKERS_MAX || !valid_outbox(entry))
+		return 0;
+	for (size_t i = 0; i < nmarkers; i++) {
+		if (!valid_text(markers[i], STORE_MARKER_MAX))
+			return 0;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(markers[i], markers[j]) == 0)
+				return 0;
+	}
+	return 1;
+}
+
+int
+store_proactive_commit(struct store *st, const char *const *markers,
+    size_t nmarkers, const struct store_outbox *entry, int64_t now)
+{
+	if (!valid_proactive(markers, nmarkers, entry))
+		return OV_EINVAL;
+	return st->ops->proactive_commit(st->impl, markers, nmarkers, entry,
+	    now);
+}
+
+int
+store_proactive_commit_batch(struct store *st, struct store_proactive *v,
+    size_t n, int64_t now)
+{
+	if ((v == NULL && n > 0) || n > STORE_SCAN_MAX)
+		return OV_EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (!valid_proactive(v[i].markers, v[i].nmarkers, v[i].entry))
+			return OV_EINVAL;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(v[i].entry->id, v[j].entry->id) == 0)
+				return OV_EINVAL;
+	}
+	for (size_t i = 0; i < n; i++)
+		v[i].rc = OV_ESTORE;
+	if (n == 0)
+		return OV_OK;
+	return st->ops->proactive_batch(st->impl, v, n, now);
+}
+
+int
+store_marker_get(struct store *st, const char *marker, bool *found)
+{
+	if (found == NULL)
+		return OV_EINVAL;
+	*found = false;
+	if (!valid_text(marker, STORE_MARKER_MAX))
+		return OV_EINVAL;
+	return st->ops->marker_get(st->impl, marker, found);
+}
+
+int
+store_marker_delete(struct store *st, const char *marker)
+{
+	if (!valid_text(marker, STORE_MARKER_MAX))
+		return OV_EINVAL;
+	return st->ops->marker_delete(st->impl, marker);
+}
+
+int
+store_proactive_recover(struct store *st, size_t *applied)
+{
+	size_t dummy;
+
+	if (applied == NULL)
+		applied = &dummy;
+	*applied = 0;
+	return st->ops->proactive_recover(st->impl, (int64_t)time(NULL),
+	    applied);
+}
+
+int
+store_conv_scan(struct store *st, const char *after, int limit,
+    struct store_conv **out, size_t *n)
+{
+	if (out == NULL || n == NULL)
+		return OV_EINVAL;
+	*out = NULL;
+	*n = 0;
+	if (after == NULL || (after[0] != '\0' && !valid_conv_key(after)) ||
+	    limit < 1 || limit > STORE_SCAN_MAX)
+		return OV_EINVAL;
+	return st->ops->conv_scan(st->impl, after, limit, out, n);
+}
+
+void
+store_convs_free(struct store_conv *v, size_t n)
+{
+	for (size_t i = 0; v != NULL && i < n; i++)
+		store_conv_clear(&v[i]);
+	free(v);
+}
+
+int
+store_quote_scan_expiring(struct store *st, const char *state, int64_t from,
+    int64_t to, const char *after, int limit, struct store_quote **out,
+    size_t *n)
+{
+	if (out == NULL || n == NULL)
+		return OV_EINVAL;
+	*out = NULL;
+	*n = 0;
+	if (!valid_text(state, 31) || after == NULL ||
+	    (after[0] != '\0' && !valid_quote_id(after)) || limit < 1 ||
+	    limit > STORE_SCAN_MAX)
+		return OV_EINVAL;
+	return st->ops->quote_scan_expiring(st->impl, state, from, to, after,
+	    limit, out, n);
+}
+
+int
+store_demand_put(struct store *st, const char *wa_id, int64_t product_id,
+    int64_t asked_at)
+{
+	if (!valid_conv_key(wa_id) || product_id <= 0)
+		return OV_EINVAL;
+	return st->ops->demand_put(st->impl, wa_id, product_id, asked_at);
+}
+
+int
+store_demand_scan(struct store *st, const struct store_demand *after,
+    int limit, struct store_demand **out, size_t *n)
+{
+	if (out == NULL || n == NULL)
+		return OV_EINVAL;
+	*out = NULL;
+	*n = 0;
+	if ((after != NULL && !valid_conv_key(after->wa_id)) || limit < 1 ||
+	    limit > STORE_SCAN_MAX)
+		return OV_EINVAL;
+	return st->ops->demand_scan(st->impl, after, limit, out, n);
+}
+
+int
+store_demand_delete(struct store *st, const char *wa_id, int64_t product_id)
+{
+	if (!valid_conv_key(wa_id) || product_id <= 0)
+		return OV_EINVAL;
+	return st->ops->demand_delete(st->impl, wa_id, product_id);
+}

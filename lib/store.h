@@ -400,4 +400,82 @@ int store_turn_commit(struct store *st, const struct store_turn *t);
  * still applying. *applied may be NULL. Run by the outbox drain. */
 int store_turn_recover(struct store *st, size_t *applied);
 
+/* ---- proactive messages ---------------------------------------------- */
+
+/*
+ * Messages Ovidio starts (jobs/notify: quote reminders, follow-ups, back
+ * in stock...). Each is an outbox entry (lane STORE_LANE_CAMPAIGN)
+ * committed together with the markers that say it was made, e.g.
+ * "quote_reminder:<quote id>" and "day:<wa_id>:<YYYY-MM-DD>" (the daily
+ * cap): all or nothing, and a marker that stands already refuses the
+ * whole (OV_EEXIST, nothing changes). So a second run, or one killed
+ * mid-way, sends nothing twice, and the cap holds across processes.
+ * A marker is 1..STORE_MARKER_MAX printable bytes.
+ * MongoDB (no multi-document transactions): the markers are inserted
+ * first, the first one carrying the entry, then the entry; a duplicate
+ * marker removes the ones this call inserted. A crash between the two is
+ * completed by store_proactive_recover().
+ */
+#define STORE_MARKER_MAX 160
+#define STORE_PROACTIVE_MARKERS_MAX 4
+#define STORE_SCAN_MAX 1000
+
+int store_proactive_commit(struct store *st, const char *const *markers,
+    size_t nmarkers, const struct store_outbox *entry, int64_t now);
+/* Many at once, each all or nothing on its own: v[i].rc is OV_OK,
+ * OV_EEXIST (a marker stood, or one of an earlier item of the batch:
+ * nothing of it stored) or the error that kept it out. On SQLite one
+ * transaction (a savepoint per item), so a pass over thousands of
+ * customers does not wait for a disk flush per message. Returns OV_OK
+ * when every item has its rc; OV_EINVAL (nothing done) for a malformed
+ * item; a store error that stopped the batch (items without a result
+ * keep rc OV_ESTORE). n at most STORE_SCAN_MAX. */
+struct store_proactive {
+	const char *const *markers;
+	size_t nmarkers;
+	const struct store_outbox *entry;
+	int rc;                          /* out */
+};
+
+int store_proactive_commit_batch(struct store *st, struct store_proactive *v,
+    size_t n, int64_t now);
+/* *found false and OV_OK when the marker does not stand. */
+int store_marker_get(struct store *st, const char *marker, bool *found);
+/* Remove a marker (Meta said "not today": 131049); missing is OV_OK. */
+int store_marker_delete(struct store *st, const char *marker);
+/* Apply markers whose entry a crash left out (MongoDB; older than a
+ * minute). SQLite: nothing to do. *applied may be NULL. */
+int store_proactive_recover(struct store *st, size_t *applied);
+
+/* Conversations in key order after `after` ("" from the start), at most
+ * limit (1..STORE_SCAN_MAX). *out malloc'd; free with store_convs_free(). */
+int store_conv_scan(struct store *st, const char *after, int limit,
+    struct store_conv **out, size_t *n);
+void store_convs_free(struct store_conv *v, size_t n);
+
+/* Quotes in `state` with from <= expires_at < to, in id order after
+ * `after` ("" from the start), at most limit (1..STORE_SCAN_MAX). */
+int store_quote_scan_expiring(struct store *st, const char *state,
+    int64_t from, int64_t to, const char *after, int limit,
+    struct store_quote **out, size_t *n);
+
+/* Demand for a product out of stock: one record per customer and product
+ * (the last time asked); the back-in-stock notice reads them. */
+struct store_demand {
+	char wa_id[STORE_WAID_MAX + 1];
+	int64_t product_id;      /* > 0 */
+	int64_t asked_at;
+};
+
+/* Upsert by (wa_id, product_id): asked_at is the latest. */
+int store_demand_put(struct store *st, const char *wa_id,
+    int64_t product_id, int64_t asked_at);
+/* In (wa_id, product_id) order after `after` (NULL from the start), at
+ * most limit (1..STORE_SCAN_MAX). *out malloc'd (free()). */
+int store_demand_scan(struct store *st, const struct store_demand *after,
+    int limit, struct store_demand **out, size_t *n);
+/* Remove one; missing is OV_OK. */
+int store_demand_delete(struct store *st, const char *wa_id,
+    int64_t product_id);
+
 #endif

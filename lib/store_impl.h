@@ -89,6 +89,28 @@ struct store_ops {
 	/* conv->doc never NULL; replies and ids validated and distinct. */
 	int (*turn_commit)(void *impl, const struct store_turn *t);
 	int (*turn_recover)(void *impl, size_t *applied);
+
+	/* ---- proactive messages: arguments validated by store.c. */
+	int (*proactive_commit)(void *impl, const char *const *markers,
+	    size_t nmarkers, const struct store_outbox *entry, int64_t now);
+	/* Items validated; each rc preset to OV_ESTORE. */
+	int (*proactive_batch)(void *impl, struct store_proactive *v, size_t n,
+	    int64_t now);
+	int (*marker_get)(void *impl, const char *marker, bool *found);
+	int (*marker_delete)(void *impl, const char *marker);
+	int (*proactive_recover)(void *impl, int64_t now, size_t *applied);
+	/* doc never NULL in what is handed out. */
+	int (*conv_scan)(void *impl, const char *after, int limit,
+	    struct store_conv **out, size_t *n);
+	int (*quote_scan_expiring)(void *impl, const char *state, int64_t from,
+	    int64_t to, const char *after, int limit, struct store_quote **out,
+	    size_t *n);
+	int (*demand_put)(void *impl, const char *wa_id, int64_t product_id,
+	    int64_t asked_at);
+	/* after NULL: from the start. */
+	int (*demand_scan)(void *impl, const struct store_demand *after,
+	    int limit, struct store_demand **out, size_t *n);
+	int (*demand_delete)(void *impl, const char *wa_id, int64_t product_id);
 };
 
 extern const struct store_ops store_sqlite_ops;

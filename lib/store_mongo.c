@@ -2387,6 +2387,398 @@ mongo_turn_recover(void *impl, size_t *applied)
 	return rc;
 }
 
+/* ---- proactive messages ------------------------------------------------- */
+
+/*
+ * Collections of their own: proactivos (markers; the first marker of a
+ * commit carries its outbox entry and `applied`) and demanda. No
+ * multi-document transactions: markers first, then the entry, then
+ * applied; store_proactive_recover() completes what a crash left.
+ */
+#define PX_STALE_S 60
+
+static mongoc_collection_t *
+px_coll(struct mongo *m, const char *name)
+{
+	return mongoc_client_get_collection(m->client, m->db, name);
+}
+
+static int
+px_delete_id(mongoc_collection_t *c, const char *id, const char *op)
+{
+	bson_t filter = BSON_INITIALIZER;
+	bson_error_t error;
+	int rc = OV_OK;
+
+	if (!put_str(&filter, "_id", id))
+		rc = OV_EINVAL;
+	else if (!mongoc_collection_delete_one(c, &filter, NULL, NULL, &error))
+		rc = mongo_fail(op, &error);
+	bson_destroy(&filter);
+	return rc;
+}
+
+static int
+px_mark_applied(mongoc_collection_t *c, const char *id)
+{
+	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER, set;
+	bson_error_t error;
+	int rc = OV_OK;
+
+	BSON_APPEND_UTF8(&filter, "_id", id);
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+	BSON_APPEND_BOOL(&set, "applied", true);
+	bson_append_document_end(&update, &set);
+	if (!mongoc_collection_update_one(c, &filter, &update, NULL, NULL,
+	    &error))
+		rc = mongo_fail("proactive commit", &error);
+	bson_destroy(&filter);
+	bson_destroy(&update);
+	return rc;
+}
+
+/* Insert the outbox entry held in a marker; already there is fine. */
+static int
+px_insert_entry(struct mongo *m, const bson_t *entry)
+{
+	bson_error_t error;
+
+	if (mongoc_collection_insert_one(m->coll[COLL_OUTBOX], entry, NULL,
+	    NULL, &error) || is_duplicate(&error))
+		return OV_OK;
+	return mongo_fail("proactive commit", &error);
+}
+
+static int
+mongo_proactive_commit(void *impl, const char *const *markers,
+    size_t nmarkers, const struct store_outbox *entry, int64_t now)
+{
+	struct mongo *m = impl;
+	mongoc_collection_t *c = px_coll(m, "proactivos");
+	bson_t ent = BSON_INITIALIZER;
+	bson_error_t error;
+	size_t done = 0;
+	int rc = OV_OK;
+
+	if (!outbox_doc(m, entry, &ent)) {
+		rc = OV_EINVAL;
+		goto out;
+	}
+	for (; done < nmarkers; done++) {
+		bson_t doc = BSON_INITIALIZER;
+		bool ok;
+
+		ok = put_str(&doc, "_id", markers[done]) &&
+		    put_str(&doc, "wa_id", entry->wa_id);
+		BSON_APPEND_INT64(&doc, "created_at", now);
+		BSON_APPEND_INT64(&doc, "written_at", (int64_t)time(NULL));
+		if (done == 0) {
+			BSON_APPEND_BOOL(&doc, "applied", false);
+			BSON_APPEND_DOCUMENT(&doc, "entry", &ent);
+		}
+		if (!ok) {
+			bson_destroy(&doc);
+			rc = OV_EINVAL;
+			break;
+		}
+		ok = mongoc_collection_insert_one(c, &doc, NULL, NULL, &error);
+		bson_destroy(&doc);
+		if (!ok) {
+			rc = is_duplicate(&error) ? OV_EEXIST :
+			    mongo_fail("proactive commit", &error);
+			break;
+		}
+	}
+	if (rc != OV_OK) {
+		/* Undo this call's markers: nothing changes. */
+		for (size_t i = 0; i < done; i++)
+			(void)px_delete_id(c, markers[i], "proactive undo");
+		goto out;
+	}
+	if ((rc = px_insert_entry(m, &ent)) == OV_OK)
+		rc = px_mark_applied(c, markers[0]);
+out:
+	bson_destroy(&ent);
+	mongoc_collection_destroy(c);
+	return rc;
+}
+
+/* No transactions: item by item, each as mongo_proactive_commit(). */
+static int
+mongo_proactive_batch(void *impl, struct store_proactive *v, size_t n,
+    int64_t now)
+{
+	for (size_t i = 0; i < n; i++) {
+		v[i].rc = mongo_proactive_commit(impl, v[i].markers,
+		    v[i].nmarkers, v[i].entry, now);
+		if (v[i].rc == OV_ETIMEOUT)
+			return v[i].rc;   /* the server is gone: stop here */
+	}
+	return OV_OK;
+}
+
+static int
+mongo_marker_get(void *impl, const char *marker, bool *found)
+{
+	struct mongo *m = impl;
+	mongoc_collection_t *c = px_coll(m, "proactivos");
+	bson_t *doc = NULL;
+	int rc;
+
+	rc = find_by_id(c, marker, "marker get", &doc);
+	*found = rc == OV_OK && doc != NULL;
+	bson_destroy(doc);
+	mongoc_collection_destroy(c);
+	return rc;
+}
+
+static int
+mongo_marker_delete(void *impl, const char *marker)
+{
+	struct mongo *m = impl;
+	mongoc_collection_t *c = px_coll(m, "proactivos");
+	int rc = px_delete_id(c, marker, "marker delete");
+
+	mongoc_collection_destroy(c);
+	return rc;
+}
+
+static int
+mongo_proactive_recover(void *impl, int64_t now, size_t *applied)
+{
+	struct mongo *m = impl;
+	mongoc_collection_t *c = px_coll(m, "proactivos");
+	bson_t filter = BSON_INITIALIZER, lt;
+	mongoc_cursor_t *cur;
+	const bson_t *doc;
+	bson_error_t error;
+	int rc = OV_OK;
+
+	BSON_APPEND_BOOL(&filter, "applied", false);
+	BSON_APPEND_DOCUMENT_BEGIN(&filter, "written_at", &lt);
+	BSON_APPEND_INT64(&lt, "$lt", now - PX_STALE_S);
+	bson_append_document_end(&filter, &lt);
+	cur = mongoc_collection_find_with_opts(c, &filter, NULL, NULL);
+	while (rc == OV_OK && mongoc_cursor_next(cur, &doc)) {
+		bson_iter_t it;
+		const uint8_t *data;
+		uint32_t len;
+		bson_t entry;
+		char id[STORE_MARKER_MAX + 1];
+
+		get_str(doc, "_id", id, sizeof(id));
+		if (!bson_iter_init_find(&it, doc, "entry") ||
+		    !BSON_ITER_HOLDS_DOCUMENT(&it))
+			continue;
+		bson_iter_document(&it, &len, &data);
+		if (!bson_init_static(&entry, data, len))
+			continue;
+		if ((rc = px_insert_entry(m, &entry)) == OV_OK &&
+		    (rc = px_mark_applied(c, id)) == OV_OK)
+			(*applied)++;
+	}
+	if (rc == OV_OK && mongoc_cursor_error(cur, &error))
+		rc = mongo_fail("proactive recover", &error);
+	mongoc_cursor_destroy(cur);
+	bson_destroy(&filter);
+	mongoc_collection_destroy(c);
+	if (*applied > 0)
+		log_warn("mongodb: %zu proactive message(s) left by a crash "
+		    "queued", *applied);
+	return rc;
+}
+
+static int
+mongo_conv_scan(void *impl, const char *after, int limit,
+    struct store_conv **out, size_t *n)
+{
+	struct mongo *m = impl;
+	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, gt, sort;
+	struct store_conv *v = NULL, *nv;
+	mongoc_cursor_t *cur;
+	const bson_t *doc;
+	bson_error_t error;
+	size_t len = 0, cap = 0;
+	int rc = OV_OK;
+
+	BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &gt);
+	BSON_APPEND_UTF8(&gt, "$gt", after);
+	bson_append_document_end(&filter, &gt);
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+	BSON_APPEND_INT32(&sort, "_id", 1);
+	bson_append_document_end(&opts, &sort);
+	BSON_APPEND_INT64(&opts, "limit", limit);
+	cur = mongoc_collection_find_with_opts(m->coll[COLL_CONVERSACIONES],
+	    &filter, &opts, NULL);
+	while (len < (size_t)limit && mongoc_cursor_next(cur, &doc)) {
+		if (len == cap) {
+			cap = cap == 0 ? 64 : cap * 2;
+			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
+				rc = OV_ENOMEM;
+				goto out;
+			}
+			v = nv;
+		}
+		memset(&v[len], 0, sizeof(v[len]));
+		rc = conv_from_doc(doc, &v[len]);
+		len++;
+		if (rc != OV_OK)
+			goto out;
+	}
+	if (mongoc_cursor_error(cur, &error)) {
+		rc = mongo_fail("conversation scan", &error);
+		goto out;
+	}
+	*out = v;
+	*n = len;
+	v = NULL;
+out:
+	store_convs_free(v, len);
+	mongoc_cursor_destroy(cur);
+	bson_destroy(&filter);
+	bson_destroy(&opts);
+	return rc;
+}
+
+static int
+mongo_quote_scan_expiring(void *impl, const char *state, int64_t from,
+    int64_t to, const char *after, int limit, struct store_quote **out,
+    size_t *n)
+{
+	struct mongo *m = impl;
+	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, r, gt, sort;
+	int rc;
+
+	BSON_APPEND_UTF8(&filter, "state", state);
+	BSON_APPEND_DOCUMENT_BEGIN(&filter, "expires_at", &r);
+	BSON_APPEND_INT64(&r, "$gte", from);
+	BSON_APPEND_INT64(&r, "$lt", to);
+	bson_append_document_end(&filter, &r);
+	BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &gt);
+	BSON_APPEND_UTF8(&gt, "$gt", after);
+	bson_append_document_end(&filter, &gt);
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+	BSON_APPEND_INT32(&sort, "_id", 1);
+	bson_append_document_end(&opts, &sort);
+	BSON_APPEND_INT64(&opts, "limit", limit);
+	rc = quote_find(m, &filter, &opts, limit, out, n);
+	bson_destroy(&filter);
+	bson_destroy(&opts);
+	return rc;
+}
+
+/* demanda's _id: "<wa_id>/<product id, 20 digits>", in scan order. */
+static void
+px_demand_id(const char *wa_id, int64_t product_id, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%020lld", wa_id, (long long)product_id);
+}
+
+static int
+mongo_demand_put(void *impl, const char *wa_id, int64_t product_id,
+    int64_t asked_at)
+{
+	struct mongo *m = impl;
+	mongoc_collection_t *c = px_coll(m, "demanda");
+	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER;
+	bson_t opts = BSON_INITIALIZER, set, mx;
+	bson_error_t error;
+	char id[STORE_WAID_MAX + 32];
+	int rc = OV_OK;
+
+	px_demand_id(wa_id, product_id, id, sizeof(id));
+	BSON_APPEND_UTF8(&filter, "_id", id);
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+	BSON_APPEND_UTF8(&set, "wa_id", wa_id);
+	BSON_APPEND_INT64(&set, "product_id", product_id);
+	bson_append_document_end(&update, &set);
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$max", &mx);
+	BSON_APPEND_INT64(&mx, "asked_at", asked_at);
+	bson_append_document_end(&update, &mx);
+	BSON_APPEND_BOOL(&opts, "upsert", true);
+	if (!mongoc_collection_update_one(c, &filter, &update, &opts, NULL,
+	    &error))
+		rc = mongo_fail("demand put", &error);
+	bson_destroy(&filter);
+	bson_destroy(&update);
+	bson_destroy(&opts);
+	mongoc_collection_destroy(c);
+	return rc;
+}
+
+static int
+mongo_demand_scan(void *impl, const struct store_demand *after, int limit,
+    struct store_demand **out, size_t *n)
+{
+	struct mongo *m = impl;
+	mongoc_collection_t *c = px_coll(m, "demanda");
+	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, gt, sort;
+	struct store_demand *v = NULL, *nv;
+	mongoc_cursor_t *cur;
+	const bson_t *doc;
+	bson_error_t error;
+	char id[STORE_WAID_MAX + 32];
+	size_t len = 0, cap = 0;
+	int rc = OV_OK;
+
+	if (after != NULL)
+		px_demand_id(after->wa_id, after->product_id, id, sizeof(id));
+	else
+		id[0] = '\0';
+	BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &gt);
+	BSON_APPEND_UTF8(&gt, "$gt", id);
+	bson_append_document_end(&filter, &gt);
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+	BSON_APPEND_INT32(&sort, "_id", 1);
+	bson_append_document_end(&opts, &sort);
+	BSON_APPEND_INT64(&opts, "limit", limit);
+	cur = mongoc_collection_find_with_opts(c, &filter, &opts, NULL);
+	while (len < (size_t)limit && mongoc_cursor_next(cur, &doc)) {
+		if (len == cap) {
+			cap = cap == 0 ? 64 : cap * 2;
+			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
+				rc = OV_ENOMEM;
+				goto out;
+			}
+			v = nv;
+		}
+		memset(&v[len], 0, sizeof(v[len]));
+		get_str(doc, "wa_id", v[len].wa_id, sizeof(v[len].wa_id));
+		v[len].product_id = get_i64(doc, "product_id");
+		v[len].asked_at = get_i64(doc, "asked_at");
+		if (v[len].wa_id[0] != '\0' && v[len].product_id > 0)
+			len++;   /* a foreign document is passed over */
+	}
+	if (mongoc_cursor_error(cur, &error)) {
+		rc = mongo_fail("demand scan", &error);
+		goto out;
+	}
+	*out = v;
+	*n = len;
+	v = NULL;
+out:
+	free(v);
+	mongoc_cursor_destroy(cur);
+	bson_destroy(&filter);
+	bson_destroy(&opts);
+	mongoc_collection_destroy(c);
+	return rc;
+}
+
+static int
+mongo_demand_delete(void *impl, const char *wa_id, int64_t product_id)
+{
+	struct mongo *m = impl;
+	mongoc_collection_t *c = px_coll(m, "demanda");
+	char id[STORE_WAID_MAX + 32];
+	int rc;
+
+	px_demand_id(wa_id, product_id, id, sizeof(id));
+	rc = px_delete_id(c, id, "demand delete");
+	mongoc_collection_destroy(c);
+	return rc;
+}
+
 const struct store_ops store_mongo_ops = {
 	.name = "mongodb",
 	.open = mongo_open,
@@ -2429,4 +2821,14 @@ const struct store_ops store_mongo_ops = {
 	.conv_release = mongo_conv_release,
 	.turn_commit = mongo_turn_commit,
 	.turn_recover = mongo_turn_recover,
+	.proactive_commit = mongo_proactive_commit,
+	.proactive_batch = mongo_proactive_batch,
+	.marker_get = mongo_marker_get,
+	.marker_delete = mongo_marker_delete,
+	.proactive_recover = mongo_proactive_recover,
+	.conv_scan = mongo_conv_scan,
+	.quote_scan_expiring = mongo_quote_scan_expiring,
+	.demand_put = mongo_demand_put,
+	.demand_scan = mongo_demand_scan,
+	.demand_delete = mongo_demand_delete,
 };

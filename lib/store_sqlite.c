@@ -359,6 +359,7 @@ static const char *const queries[Q__MAX] = {
 struct sq {
 	sqlite3 *db;
 	sqlite3_stmt *stmt[Q__MAX];   /* prepared on first use */
+	bool px_ready;                /* proactive tables made (see the end) */
 };
 
 /* A buffered catalog item: tokens joined by spaces (the FTS5 text),
@@ -2475,6 +2476,383 @@ sq_turn_recover(void *impl, size_t *applied)
 	return OV_OK;
 }
 
+/* ---- proactive messages ------------------------------------------------- */
+
+/*
+ * Tables of their own, made on first use (CREATE ... IF NOT EXISTS) so
+ * that this section stays apart from the versioned migrations above:
+ * proactivos (markers "sent kind X for object Y"), demanda (customers who
+ * asked for a product out of stock), and an index for expiring quotes.
+ */
+static const char px_schema[] =
+	"CREATE TABLE IF NOT EXISTS proactivos ("
+	" marker TEXT PRIMARY KEY,"
+	" wa_id TEXT NOT NULL,"
+	" created_at INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS demanda ("
+	" wa_id TEXT NOT NULL,"
+	" product_id INTEGER NOT NULL,"
+	" asked_at INTEGER NOT NULL,"
+	" PRIMARY KEY (wa_id, product_id)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS presupuestos_expires"
+	" ON presupuestos (state, expires_at);";
+
+static int
+px_ready(struct sq *s)
+{
+	int rc;
+
+	if (s->px_ready)
+		return OV_OK;
+	if ((rc = sq_exec(s->db, px_schema, "proactive schema")) == OV_OK)
+		s->px_ready = true;
+	return rc;
+}
+
+/* A statement of this section, prepared per call (not cached: these run
+ * a few times per customer in a job, never in a web request). */
+static int
+px_prepare(struct sq *s, const char *sql, sqlite3_stmt **st)
+{
+	int rc;
+
+	*st = NULL;
+	if ((rc = px_ready(s)) != OV_OK)
+		return rc;
+	rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
+	if (rc != SQLITE_OK) {
+		*st = NULL;
+		return sq_fail(s->db, "prepare", rc);
+	}
+	return OV_OK;
+}
+
+static int
+sq_proactive_commit(void *impl, const char *const *markers, size_t nmarkers,
+    const struct store_outbox *entry, int64_t now)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = px_prepare(s, "INSERT INTO proactivos (marker, wa_id,"
+	    " created_at) VALUES (?1, ?2, ?3) ON CONFLICT (marker) DO NOTHING",
+	    &st)) != OV_OK)
+		return rc;
+	if ((rc = sq_begin_retry(s)) != OV_OK)
+		goto out;
+	for (size_t i = 0; i < nmarkers; i++) {
+		sqlite3_reset(st);
+		if (bind_text(st, 1, markers[i]) ||
+		    bind_text(st, 2, entry->wa_id) || bind_int(st, 3, now)) {
+			rc = sq_fail(s->db, "proactive commit", SQLITE_ERROR);
+			goto out;
+		}
+		if ((rc = sq_step_done(s->db, st, "proactive commit")) != OV_OK)
+			goto out;
+		if (sqlite3_changes(s->db) != 1) {
+			rc = OV_EEXIST;   /* made before: nothing changes */
+			goto out;
+		}
+	}
+	if ((rc = sq_outbox_put(s, entry)) != OV_OK)
+		goto out;
+	rc = sq_commit(s);
+out:
+	sqlite3_finalize(st);
+	if (rc != OV_OK)
+		sq_rollback(s);
+	return rc;
+}
+
+/* One item inside the batch's transaction, under a savepoint. */
+static int
+sq_proactive_item(struct sq *s, sqlite3_stmt *st, struct store_proactive *p,
+    int64_t now)
+{
+	int rc;
+
+	if ((rc = sq_exec(s->db, "SAVEPOINT px", "proactive batch")) != OV_OK)
+		return rc;
+	for (size_t i = 0; i < p->nmarkers; i++) {
+		sqlite3_reset(st);
+		if (bind_text(st, 1, p->markers[i]) ||
+		    bind_text(st, 2, p->entry->wa_id) || bind_int(st, 3, now)) {
+			rc = sq_fail(s->db, "proactive batch", SQLITE_ERROR);
+			goto undo;
+		}
+		if ((rc = sq_step_done(s->db, st, "proactive batch")) != OV_OK)
+			goto undo;
+		if (sqlite3_changes(s->db) != 1) {
+			rc = OV_EEXIST;
+			goto undo;
+		}
+	}
+	if ((rc = sq_outbox_put(s, p->entry)) != OV_OK)
+		goto undo;
+	return sq_exec(s->db, "RELEASE px", "proactive batch");
+undo:
+	if (sq_exec(s->db, "ROLLBACK TO px; RELEASE px", "proactive batch") !=
+	    OV_OK)
+		return OV_ESTORE;
+	return rc;
+}
+
+static int
+sq_proactive_batch(void *impl, struct store_proactive *v, size_t n,
+    int64_t now)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = px_prepare(s, "INSERT INTO proactivos (marker, wa_id,"
+	    " created_at) VALUES (?1, ?2, ?3) ON CONFLICT (marker) DO NOTHING",
+	    &st)) != OV_OK)
+		return rc;
+	if ((rc = sq_begin_retry(s)) != OV_OK)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		v[i].rc = sq_proactive_item(s, st, &v[i], now);
+		if (v[i].rc == OV_ESTORE || v[i].rc == OV_ETIMEOUT) {
+			rc = v[i].rc;   /* the transaction itself failed */
+			goto out;
+		}
+	}
+	sqlite3_reset(st);
+	rc = sq_commit(s);
+out:
+	sqlite3_finalize(st);
+	if (rc != OV_OK) {
+		sq_rollback(s);
+		for (size_t i = 0; i < n; i++)
+			v[i].rc = OV_ESTORE;   /* nothing of the batch stands */
+	}
+	return rc;
+}
+
+static int
+sq_marker_get(void *impl, const char *marker, bool *found)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = px_prepare(s, "SELECT 1 FROM proactivos WHERE marker = ?1",
+	    &st)) != OV_OK)
+		return rc;
+	if (bind_text(st, 1, marker)) {
+		rc = sq_fail(s->db, "marker get", SQLITE_ERROR);
+		goto out;
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+		*found = rc == SQLITE_ROW;
+		rc = OV_OK;
+	} else {
+		rc = sq_fail(s->db, "marker get", rc);
+	}
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int
+sq_marker_delete(void *impl, const char *marker)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = px_prepare(s, "DELETE FROM proactivos WHERE marker = ?1",
+	    &st)) != OV_OK)
+		return rc;
+	if (bind_text(st, 1, marker))
+		rc = sq_fail(s->db, "marker delete", SQLITE_ERROR);
+	else
+		rc = sq_step_done(s->db, st, "marker delete");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* One transaction: nothing is ever half made here. */
+static int
+sq_proactive_recover(void *impl, int64_t now, size_t *applied)
+{
+	(void)impl;
+	(void)now;
+	*applied = 0;
+	return OV_OK;
+}
+
+static int
+sq_conv_scan(void *impl, const char *after, int limit,
+    struct store_conv **out, size_t *n)
+{
+	struct sq *s = impl;
+	struct store_conv *v = NULL, *nv;
+	sqlite3_stmt *st;
+	size_t len = 0, cap = 0;
+	int rc;
+
+	if ((rc = px_prepare(s, "SELECT " CONV_COLS " FROM conversaciones"
+	    " WHERE key > ?1 ORDER BY key LIMIT ?2", &st)) != OV_OK)
+		return rc;
+	if (bind_text(st, 1, after) || bind_int(st, 2, limit)) {
+		rc = sq_fail(s->db, "conversation scan", SQLITE_ERROR);
+		goto out;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_conv *c;
+
+		if (len == cap) {
+			cap = cap == 0 ? 64 : cap * 2;
+			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
+				rc = OV_ENOMEM;
+				goto out;
+			}
+			v = nv;
+		}
+		c = &v[len++];
+		memset(c, 0, sizeof(*c));
+		col_copy(c->key, sizeof(c->key), st, 0);
+		col_copy(c->owner, sizeof(c->owner), st, 1);
+		col_copy(c->agent, sizeof(c->agent), st, 2);
+		c->last_inbound = (int64_t)sqlite3_column_int64(st, 3);
+		c->updated_at = (int64_t)sqlite3_column_int64(st, 4);
+		if ((rc = col_dup(st, 5, &c->doc)) != OV_OK)
+			goto out;
+		if (c->doc == NULL && (c->doc = strdup("{}")) == NULL) {
+			rc = OV_ENOMEM;
+			goto out;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		rc = sq_fail(s->db, "conversation scan", rc);
+		goto out;
+	}
+	rc = OV_OK;
+	*out = v;
+	*n = len;
+	v = NULL;
+out:
+	sqlite3_finalize(st);
+	store_convs_free(v, len);
+	return rc;
+}
+
+static int
+sq_quote_scan_expiring(void *impl, const char *state, int64_t from,
+    int64_t to, const char *after, int limit, struct store_quote **out,
+    size_t *n)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = px_prepare(s, "SELECT " QUOTE_COLS " FROM presupuestos"
+	    " WHERE state = ?1 AND expires_at >= ?2 AND expires_at < ?3"
+	    " AND id > ?4 ORDER BY id LIMIT ?5", &st)) != OV_OK)
+		return rc;
+	if (bind_text(st, 1, state) || bind_int(st, 2, from) ||
+	    bind_int(st, 3, to) || bind_text(st, 4, after) ||
+	    bind_int(st, 5, limit))
+		rc = sq_fail(s->db, "quote scan", SQLITE_ERROR);
+	else
+		rc = sq_quote_rows(s, st, out, n);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int
+sq_demand_put(void *impl, const char *wa_id, int64_t product_id,
+    int64_t asked_at)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = px_prepare(s, "INSERT INTO demanda (wa_id, product_id,"
+	    " asked_at) VALUES (?1, ?2, ?3) ON CONFLICT (wa_id, product_id)"
+	    " DO UPDATE SET asked_at = max(asked_at, excluded.asked_at)",
+	    &st)) != OV_OK)
+		return rc;
+	if (bind_text(st, 1, wa_id) || bind_int(st, 2, product_id) ||
+	    bind_int(st, 3, asked_at))
+		rc = sq_fail(s->db, "demand put", SQLITE_ERROR);
+	else
+		rc = sq_step_done(s->db, st, "demand put");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int
+sq_demand_scan(void *impl, const struct store_demand *after, int limit,
+    struct store_demand **out, size_t *n)
+{
+	struct sq *s = impl;
+	struct store_demand *v = NULL, *nv;
+	sqlite3_stmt *st;
+	size_t len = 0, cap = 0;
+	int rc;
+
+	if ((rc = px_prepare(s, "SELECT wa_id, product_id, asked_at FROM"
+	    " demanda WHERE (wa_id, product_id) > (?1, ?2)"
+	    " ORDER BY wa_id, product_id LIMIT ?3", &st)) != OV_OK)
+		return rc;
+	if (bind_text(st, 1, after != NULL ? after->wa_id : "") ||
+	    bind_int(st, 2, after != NULL ? after->product_id : INT64_MIN) ||
+	    bind_int(st, 3, limit)) {
+		rc = sq_fail(s->db, "demand scan", SQLITE_ERROR);
+		goto out;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (len == cap) {
+			cap = cap == 0 ? 64 : cap * 2;
+			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
+				rc = OV_ENOMEM;
+				goto out;
+			}
+			v = nv;
+		}
+		memset(&v[len], 0, sizeof(v[len]));
+		col_copy(v[len].wa_id, sizeof(v[len].wa_id), st, 0);
+		v[len].product_id = (int64_t)sqlite3_column_int64(st, 1);
+		v[len].asked_at = (int64_t)sqlite3_column_int64(st, 2);
+		len++;
+	}
+	if (rc != SQLITE_DONE) {
+		rc = sq_fail(s->db, "demand scan", rc);
+		goto out;
+	}
+	rc = OV_OK;
+	*out = v;
+	*n = len;
+	v = NULL;
+out:
+	sqlite3_finalize(st);
+	free(v);
+	return rc;
+}
+
+static int
+sq_demand_delete(void *impl, const char *wa_id, int64_t product_id)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = px_prepare(s, "DELETE FROM demanda WHERE wa_id = ?1 AND"
+	    " product_id = ?2", &st)) != OV_OK)
+		return rc;
+	if (bind_text(st, 1, wa_id) || bind_int(st, 2, product_id))
+		rc = sq_fail(s->db, "demand delete", SQLITE_ERROR);
+	else
+		rc = sq_step_done(s->db, st, "demand delete");
+	sqlite3_finalize(st);
+	return rc;
+}
+
 const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -2517,4 +2895,14 @@ const struct store_ops store_sqlite_ops = {
 	.conv_release = sq_conv_release,
 	.turn_commit = sq_turn_commit,
 	.turn_recover = sq_turn_recover,
+	.proactive_commit = sq_proactive_commit,
+	.proactive_batch = sq_proactive_batch,
+	.marker_get = sq_marker_get,
+	.marker_delete = sq_marker_delete,
+	.proactive_recover = sq_proactive_recover,
+	.conv_scan = sq_conv_scan,
+	.quote_scan_expiring = sq_quote_scan_expiring,
+	.demand_put = sq_demand_put,
+	.demand_scan = sq_demand_scan,
+	.demand_delete = sq_demand_delete,
 };

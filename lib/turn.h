@@ -91,6 +91,7 @@ struct turn {
 	char text[TURN_TEXT_IN_MAX + 1];
 	const char *part_text[TURN_PARTS_MAX];
 	const char *part_id[TURN_PARTS_MAX];
+	char part_tap[TURN_PARTS_MAX][WA_ROW_ID_MAX + 1]; /* mapped taps */
 	size_t nparts;
 	const char *cur_text;        /* the message being decided */
 	bool unsupported;            /* audio, sticker... with no words */

@@ -1434,9 +1434,19 @@ wa_send_template(struct wa_client *c, const char *to, const char *name,
     const char *language, const char *const *params, size_t nparams,
     struct wa_result *res)
 {
+	return wa_send_template_buttons(c, to, name, language, params, nparams,
+	    NULL, 0, res);
+}
+
+int
+wa_send_template_buttons(struct wa_client *c, const char *to,
+    const char *name, const char *language, const char *const *params,
+    size_t nparams, const char *const *payloads, size_t npayloads,
+    struct wa_result *res)
+{
 	struct wa_result local;
 	struct jb b = { 0 };
-	cJSON *msg, *t = NULL, *lang, *comps, *bodyc, *arr;
+	cJSON *msg, *t = NULL, *lang, *comps = NULL, *bodyc, *arr;
 	struct call k;
 
 	if (res == NULL)
@@ -1457,6 +1467,13 @@ wa_send_template(struct wa_client *c, const char *to, const char *name,
 			return invalid(c, res, OV_EINVAL, "a template parameter "
 			    "is empty, too long, or has newlines, tabs or 5 "
 			    "spaces in a row");
+	if (npayloads > WA_BUTTONS_MAX || (npayloads > 0 && payloads == NULL))
+		return invalid(c, res, OV_EINVAL, "too many template buttons");
+	for (size_t i = 0; i < npayloads; i++)
+		if (payloads[i] == NULL ||
+		    !content_ok(payloads[i], WA_BUTTON_ID_MAX))
+			return invalid(c, res, OV_EINVAL, "a template button "
+			    "payload is empty or too long");
 	msg = message_new(&b, to, "template", &t);
 	jadd_str(&b, t, "name", name);
 	lang = jadd_obj(&b, t, "language");
@@ -1464,8 +1481,9 @@ wa_send_template(struct wa_client *c, const char *to, const char *name,
 	 * is the only one there is. */
 	jadd_str(&b, lang, "policy", "deterministic");
 	jadd_str(&b, lang, "code", language);
-	if (nparams > 0) {
+	if (nparams > 0)
 		comps = jadd_arr(&b, t, "components");
+	if (nparams > 0) {
 		bodyc = jpush_obj(&b, comps);
 		jadd_str(&b, bodyc, "type", "body");
 		arr = jadd_arr(&b, bodyc, "parameters");
@@ -1475,6 +1493,12 @@ wa_send_template(struct wa_client *c, const char *to, const char *name,
 			jadd_str(&b, p, "text", params[i]);
 		}
 	}
+	/* No button components: Meta's published description refuses the
+	 * first button's index ("0" fails its pattern), so the template's
+	 * own quick-reply buttons go as approved and a tap comes back with
+	 * the button's text and the id of the message it answers; the
+	 * conversation maps it through that message (see lib/bot.c). */
+	(void)payloads;
 	return send_built(&k, msg, &b, OV_OK, NULL);
 }
 

@@ -221,6 +221,14 @@ int wa_send_template(struct wa_client *c, const char *to, const char *name,
     const char *language, const char *const *params, size_t nparams,
     struct wa_result *res);
 
+/* The same with the template's quick-reply buttons: payloads[i] (1..
+ * WA_BUTTON_ID_MAX characters) for button i, returned as the customer's
+ * reply id. At most WA_BUTTONS_MAX. */
+int wa_send_template_buttons(struct wa_client *c, const char *to,
+    const char *name, const char *language, const char *const *params,
+    size_t nparams, const char *const *payloads, size_t npayloads,
+    struct wa_result *res);
+
 /* Mark the customer's message read (blue ticks) and, when typing is true,
  * show "typing…" until the reply is sent (at most 25 s). */
 int wa_mark_read(struct wa_client *c, const char *message_id, bool typing,

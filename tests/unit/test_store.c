@@ -2671,6 +2671,267 @@ rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 	return remove(path);
 }
 
+/* ---- proactive messages ------------------------------------------------ */
+
+static size_t
+outbox_count_id(const char *wa_id, const char *id)
+{
+	struct store_outbox *v = NULL;
+	size_t n = 0, k = 0;
+
+	if (store_outbox_due_for(st, wa_id, INT64_MAX, 1000, &v, &n) != OV_OK)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i].id, id) == 0)
+			k++;
+	store_outbox_free(v, n);
+	return k;
+}
+
+/* The entry and its markers go in together; a marker that stands refuses
+ * the whole, so neither a second run nor a second kind the same day for
+ * the same customer adds anything. */
+static void
+test_proactive_commit_once(void)
+{
+	const char *wa = "5493415558801";
+	const char *m1[] = { "quote_reminder:q1", "day:5493415558801:2026-12-05" };
+	const char *m2[] = { "followup:cam", "day:5493415558801:2026-12-05" };
+	const char *m3[] = { "followup:cam", "day:5493415558801:2026-12-06" };
+	struct store_outbox o;
+	bool found = true;
+
+	reply_init(&o, "px-1", wa, STORE_LANE_CAMPAIGN, 100, "{\"text\":\"a\"}");
+	CHECK_INT(store_marker_get(st, m1[0], &found), OV_OK);
+	CHECK(!found);
+	CHECK_INT(store_proactive_commit(st, m1, 2, &o, 100), OV_OK);
+	CHECK_INT(outbox_count_id(wa, "px-1"), 1);
+	CHECK_INT(store_marker_get(st, m1[0], &found), OV_OK);
+	CHECK(found);
+	CHECK_INT(store_marker_get(st, m1[1], &found), OV_OK);
+	CHECK(found);
+
+	/* Again, with a new entry id: refused, nothing added. */
+	reply_init(&o, "px-2", wa, STORE_LANE_CAMPAIGN, 100, "{\"text\":\"a\"}");
+	CHECK_INT(store_proactive_commit(st, m1, 2, &o, 100), OV_EEXIST);
+	CHECK_INT(outbox_count_id(wa, "px-2"), 0);
+
+	/* Another kind the same day: the day marker refuses it, and its own
+	 * marker is not left behind. */
+	reply_init(&o, "px-3", wa, STORE_LANE_CAMPAIGN, 100, "{\"text\":\"b\"}");
+	CHECK_INT(store_proactive_commit(st, m2, 2, &o, 100), OV_EEXIST);
+	CHECK_INT(outbox_count_id(wa, "px-3"), 0);
+	CHECK_INT(store_marker_get(st, "followup:cam", &found), OV_OK);
+	CHECK(!found);
+	/* The next day it goes. */
+	CHECK_INT(store_proactive_commit(st, m3, 2, &o, 200), OV_OK);
+	CHECK_INT(outbox_count_id(wa, "px-3"), 1);
+
+	/* A marker removed (Meta's "not today") may be made again. */
+	CHECK_INT(store_marker_delete(st, "followup:cam"), OV_OK);
+	CHECK_INT(store_marker_get(st, "followup:cam", &found), OV_OK);
+	CHECK(!found);
+	CHECK_INT(store_marker_delete(st, "followup:cam"), OV_OK);
+
+	/* Bad arguments change nothing. */
+	CHECK_INT(store_proactive_commit(st, m1, 0, &o, 1), OV_EINVAL);
+	{
+		const char *dup[] = { "x:1", "x:1" };
+		const char *ctl[] = { "x:\n1" };
+
+		CHECK_INT(store_proactive_commit(st, dup, 2, &o, 1), OV_EINVAL);
+		CHECK_INT(store_proactive_commit(st, ctl, 1, &o, 1), OV_EINVAL);
+	}
+	CHECK_INT(store_marker_get(st, "", &found), OV_EINVAL);
+	CHECK_INT(store_outbox_delete(st, "px-1"), OV_OK);
+	CHECK_INT(store_outbox_delete(st, "px-3"), OV_OK);
+}
+
+/* An entry id that is taken fails the commit and leaves no marker. */
+static void
+test_proactive_commit_all_or_nothing(void)
+{
+	const char *wa = "5493415558802";
+	const char *m[] = { "birthday:5493415558802:2026" };
+	struct store_outbox o;
+	bool found = true;
+
+	reply_init(&o, "px-taken", wa, STORE_LANE_REPLY, 100, "{\"text\":\"r\"}");
+	CHECK_INT(store_outbox_put(st, &o), OV_OK);
+	o.lane = STORE_LANE_CAMPAIGN;
+	CHECK(store_proactive_commit(st, m, 1, &o, 100) != OV_OK);
+	CHECK_INT(store_marker_get(st, m[0], &found), OV_OK);
+	CHECK(!found);
+	CHECK_INT(store_outbox_delete(st, "px-taken"), OV_OK);
+}
+
+/* A batch: each item all or nothing; an item clashing with an earlier
+ * one of the same batch (the day's cap) is refused alone. */
+static void
+test_proactive_batch(void)
+{
+	const char *m1[] = { "quote_reminder:b1", "day:5493415558820:2026-12-05" };
+	const char *m2[] = { "followup:b2", "day:5493415558820:2026-12-05" };
+	const char *m3[] = { "quote_reminder:b3", "day:5493415558821:2026-12-05" };
+	struct store_outbox o[3];
+	struct store_proactive v[3];
+	bool found = true;
+
+	reply_init(&o[0], "pxb-1", "5493415558820", STORE_LANE_CAMPAIGN, 100,
+	    "{\"text\":\"1\"}");
+	reply_init(&o[1], "pxb-2", "5493415558820", STORE_LANE_CAMPAIGN, 100,
+	    "{\"text\":\"2\"}");
+	reply_init(&o[2], "pxb-3", "5493415558821", STORE_LANE_CAMPAIGN, 100,
+	    "{\"text\":\"3\"}");
+	v[0] = (struct store_proactive){ m1, 2, &o[0], -1 };
+	v[1] = (struct store_proactive){ m2, 2, &o[1], -1 };
+	v[2] = (struct store_proactive){ m3, 2, &o[2], -1 };
+	CHECK_INT(store_proactive_commit_batch(st, v, 3, 100), OV_OK);
+	CHECK_INT(v[0].rc, OV_OK);
+	CHECK_INT(v[1].rc, OV_EEXIST);
+	CHECK_INT(v[2].rc, OV_OK);
+	CHECK_INT(outbox_count_id("5493415558820", "pxb-1"), 1);
+	CHECK_INT(outbox_count_id("5493415558820", "pxb-2"), 0);
+	CHECK_INT(outbox_count_id("5493415558821", "pxb-3"), 1);
+	CHECK_INT(store_marker_get(st, "followup:b2", &found), OV_OK);
+	CHECK(!found);
+	/* Again: all refused, nothing added. */
+	reply_init(&o[0], "pxb-4", "5493415558820", STORE_LANE_CAMPAIGN, 100,
+	    "{\"text\":\"1\"}");
+	CHECK_INT(store_proactive_commit_batch(st, v, 1, 100), OV_OK);
+	CHECK_INT(v[0].rc, OV_EEXIST);
+	CHECK_INT(outbox_count_id("5493415558820", "pxb-4"), 0);
+	/* Malformed: nothing done. */
+	v[1].nmarkers = 0;
+	CHECK_INT(store_proactive_commit_batch(st, v, 2, 100), OV_EINVAL);
+	CHECK_INT(store_proactive_commit_batch(st, v, 0, 100), OV_OK);
+	CHECK_INT(store_outbox_delete(st, "pxb-1"), OV_OK);
+	CHECK_INT(store_outbox_delete(st, "pxb-3"), OV_OK);
+}
+
+static void
+test_conv_scan_pages(void)
+{
+	struct store_conv c, *v = NULL;
+	char after[STORE_WAID_MAX + 1] = "";
+	size_t n = 0, total = 0, pages = 0;
+	bool ordered = true;
+
+	for (int i = 0; i < 7; i++) {
+		memset(&c, 0, sizeof(c));
+		snprintf(c.key, sizeof(c.key), "5493419990%03d", 6 - i);
+		c.last_inbound = 1000 + i;
+		c.doc = (char *)"{\"topic\":\"x\"}";
+		CHECK_INT(store_conv_put(st, &c), OV_OK);
+	}
+	do {
+		CHECK_INT(store_conv_scan(st, after, 3, &v, &n), OV_OK);
+		for (size_t i = 0; i < n; i++) {
+			if (after[0] != '\0' && strcmp(v[i].key, after) <= 0)
+				ordered = false;
+			CHECK(v[i].doc != NULL);
+			if (strncmp(v[i].key, "5493419990", 10) == 0)
+				total++;
+			snprintf(after, sizeof(after), "%s", v[i].key);
+		}
+		store_convs_free(v, n);
+		pages++;
+	} while (n == 3 && pages < 10000);
+	CHECK(ordered);
+	CHECK_INT(total, 7);
+	CHECK_INT(store_conv_scan(st, "{\"$gt\":\"\"}", 3, &v, &n), OV_EINVAL);
+	CHECK_INT(store_conv_scan(st, "", 0, &v, &n), OV_EINVAL);
+	CHECK_INT(store_conv_scan(st, "", STORE_SCAN_MAX + 1, &v, &n),
+	    OV_EINVAL);
+}
+
+static void
+test_quote_scan_expiring(void)
+{
+	static const char *const ids[] = {
+		"0b000000-0000-4000-8000-000000000001",
+		"0b000000-0000-4000-8000-000000000002",
+		"0b000000-0000-4000-8000-000000000003",
+		"0b000000-0000-4000-8000-000000000004",
+	};
+	struct store_quote q, *v = NULL;
+	size_t n = 0;
+
+	/* Expiring at 5e8 + 10, +20, +30 (one confirmed), +99. */
+	for (int i = 0; i < 4; i++) {
+		quote_init(&q, ids[i], 900 + i, 500000000, i == 2 ? "enviado" :
+		    "pendiente_confirmacion", "{}");
+		q.expires_at = 500000000 + (i == 3 ? 99 : (i + 1) * 10);
+		CHECK_INT(store_quote_put(st, &q), OV_OK);
+	}
+	CHECK_INT(store_quote_scan_expiring(st, "pendiente_confirmacion",
+	    500000010, 500000050, "", 10, &v, &n), OV_OK);
+	CHECK_INT(n, 2);
+	if (n == 2) {
+		CHECK_STR(v[0].id, ids[0]);
+		CHECK_STR(v[1].id, ids[1]);
+	}
+	store_quotes_free(v, n);
+	/* Paging by id. */
+	CHECK_INT(store_quote_scan_expiring(st, "pendiente_confirmacion",
+	    500000010, 500000050, ids[0], 10, &v, &n), OV_OK);
+	CHECK_INT(n, 1);
+	if (n == 1)
+		CHECK_STR(v[0].id, ids[1]);
+	store_quotes_free(v, n);
+	CHECK_INT(store_quote_scan_expiring(st, "enviado", 500000010,
+	    500000050, "", 10, &v, &n), OV_OK);
+	CHECK_INT(n, 1);
+	store_quotes_free(v, n);
+	CHECK_INT(store_quote_scan_expiring(st, "pendiente_confirmacion", 0, 1,
+	    "not-a-uuid", 10, &v, &n), OV_EINVAL);
+	for (int i = 0; i < 4; i++)
+		CHECK_INT(store_quote_delete(st, ids[i]), OV_OK);
+}
+
+static void
+test_demand(void)
+{
+	struct store_demand *v = NULL, after;
+	size_t n = 0;
+
+	CHECK_INT(store_demand_put(st, "5493415558810", 77, 1000), OV_OK);
+	CHECK_INT(store_demand_put(st, "5493415558810", 12, 1100), OV_OK);
+	CHECK_INT(store_demand_put(st, "5493415558809", 77, 900), OV_OK);
+	/* Asked again: the later time stands, an earlier one does not. */
+	CHECK_INT(store_demand_put(st, "5493415558810", 77, 2000), OV_OK);
+	CHECK_INT(store_demand_put(st, "5493415558810", 77, 1500), OV_OK);
+
+	CHECK_INT(store_demand_scan(st, NULL, 2, &v, &n), OV_OK);
+	CHECK_INT(n, 2);
+	if (n == 2) {
+		CHECK_STR(v[0].wa_id, "5493415558809");
+		CHECK_INT(v[0].product_id, 77);
+		CHECK_STR(v[1].wa_id, "5493415558810");
+		CHECK_INT(v[1].product_id, 12);
+		after = v[1];
+	}
+	free(v);
+	if (n == 2) {
+		CHECK_INT(store_demand_scan(st, &after, 10, &v, &n), OV_OK);
+		CHECK_INT(n, 1);
+		if (n == 1) {
+			CHECK_INT(v[0].product_id, 77);
+			CHECK_INT(v[0].asked_at, 2000);
+		}
+		free(v);
+	}
+	CHECK_INT(store_demand_delete(st, "5493415558810", 77), OV_OK);
+	CHECK_INT(store_demand_delete(st, "5493415558810", 77), OV_OK);
+	CHECK_INT(store_demand_scan(st, NULL, 10, &v, &n), OV_OK);
+	CHECK_INT(n, 2);
+	free(v);
+	CHECK_INT(store_demand_put(st, "{\"$ne\":1}", 1, 1), OV_EINVAL);
+	CHECK_INT(store_demand_put(st, "5493415558810", 0, 1), OV_EINVAL);
+	CHECK_INT(store_demand_delete(st, "5493415558810", 12), OV_OK);
+	CHECK_INT(store_demand_delete(st, "5493415558809", 77), OV_OK);
+}
+
 int
 main(void)
 {
@@ -2744,6 +3005,13 @@ main(void)
 		RUN(test_mongo_turn_written_by_hand);
 		RUN(test_mongo_foreign_documents);
 	}
+	RUN(test_proactive_commit_once);
+	if (!use_mongo)   /* there a taken entry id is the entry re-applied */
+		RUN(test_proactive_commit_all_or_nothing);
+	RUN(test_proactive_batch);
+	RUN(test_conv_scan_pages);
+	RUN(test_quote_scan_expiring);
+	RUN(test_demand);
 	RUN(test_reopen_keeps_data);
 	rc = check_finish();
 out:
