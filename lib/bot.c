@@ -26,6 +26,7 @@
 #include "cianbox.h"
 #include "clock.h"
 #include "config.h"
+#include "contact.h"
 #include "conv.h"
 #include "copy_es.h"
 #include "decide.h"
@@ -174,7 +175,8 @@ gather(struct turn *t, const struct wa_message *const *msgs, size_t n)
 			any = true;
 			break;
 		case WA_REACTION:
-			break;   /* a thumbs-up needs no answer */
+		case WA_SYSTEM:
+			break;   /* a thumbs-up, a number change: no answer */
 		default:
 			t->unsupported = true;
 			break;
@@ -205,7 +207,17 @@ identify(struct turn *t, const struct wa_message *last)
 {
 	int rc;
 
-	rc = customer_identify(t->b->st, t->b->cb, t->wa_id, &t->identity);
+	if (t->hold) {
+		/* A number change left the Cianbox link behind: nobody by
+		 * phone until a person sorts it out. */
+		log_info("%s: account data withheld after a number change",
+		    t->wa_id);
+		memset(&t->identity, 0, sizeof(t->identity));
+		rc = OV_OK;
+	} else {
+		rc = customer_identify(t->b->st, t->b->cb, t->wa_id,
+		    &t->identity);
+	}
 	if (rc != OV_OK) {
 		log_warn("cannot identify %s: %s", t->wa_id, ov_strerror(rc));
 		memset(&t->identity, 0, sizeof(t->identity));
@@ -349,8 +361,21 @@ bot_turn(struct bot *b, const struct wa_message *const *msgs, size_t n)
 		return OV_OK;
 	memset(&t, 0, sizeof(t));
 	t.b = b;
-	t.wa_id = msgs[0]->from;
 	t.now = clock_now();
+	/* Whom it is for: phone or BSUID, joined, changes followed. */
+	{
+		struct contact_who who;
+
+		if ((rc = contact_resolve(b->st, msgs, n, t.now, &who)) !=
+		    OV_OK) {
+			log_error("cannot tell whom messages from %s are for: "
+			    "%s", msgs[0]->from, ov_strerror(rc));
+			return rc;
+		}
+		memcpy(t.key, who.key, sizeof(t.key));
+		t.hold = who.hold;
+	}
+	t.wa_id = t.key;
 	now = (time_t)t.now;
 	localtime_r(&now, &tm);
 	strftime(t.today, sizeof(t.today), "%Y-%m-%d", &tm);

@@ -89,6 +89,14 @@ struct store_ops {
 	/* conv->doc never NULL; replies and ids validated and distinct. */
 	int (*turn_commit)(void *impl, const struct store_turn *t);
 	int (*turn_recover)(void *impl, size_t *applied);
+
+	/* ---- identities (keys validated, distinct for move) */
+	int (*identity_get)(void *impl, const char *key,
+	    struct store_identity *out, bool *found);
+	int (*identity_put)(void *impl, const struct store_identity *id,
+	    int64_t now);
+	int (*identity_move)(void *impl, const char *from, const char *to,
+	    int64_t now);
 };
 
 extern const struct store_ops store_sqlite_ops;

@@ -78,7 +78,9 @@ struct notice {
 
 struct turn {
 	struct bot *b;
-	const char *wa_id;
+	const char *wa_id;           /* the customer's key (lib/contact) */
+	char key[STORE_WAID_MAX + 1];
+	bool hold;                   /* account data withheld (lib/contact) */
 	struct conv conv;
 	struct store_customer cust;  /* the clientes record */
 	struct customer_identity identity;
