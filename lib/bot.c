@@ -30,6 +30,7 @@
 #include "conv.h"
 #include "copy_es.h"
 #include "decide.h"
+#include "enrich.h"
 #include "err.h"
 #include "llm.h"
 #include "log.h"
@@ -40,6 +41,7 @@
 #include "rules.h"
 #include "sha256.h"
 #include "store.h"
+#include "transcribe.h"
 #include "turn.h"
 #include "utf8.h"
 #include "wa_payload.h"
@@ -350,6 +352,7 @@ int
 bot_turn(struct bot *b, const struct wa_message *const *msgs, size_t n)
 {
 	struct turn t;
+	struct enrich en;
 	const char *ids[IDS_MAX];
 	struct tm tm;
 	time_t now;
@@ -360,6 +363,7 @@ bot_turn(struct bot *b, const struct wa_message *const *msgs, size_t n)
 	if (n == 0)
 		return OV_OK;
 	memset(&t, 0, sizeof(t));
+	memset(&en, 0, sizeof(en));
 	t.b = b;
 	t.now = clock_now();
 	/* Whom it is for: phone or BSUID, joined, changes followed. */
@@ -407,12 +411,17 @@ bot_turn(struct bot *b, const struct wa_message *const *msgs, size_t n)
 		t.conv.agent[0] = '\0';
 		t.conv.owner_until = 0;
 	}
-	words = gather(&t, msgs, n);
-	if (!words && !t.unsupported)
+	/* Voice notes and photos become words (lib/enrich) first. */
+	if ((rc = enrich_turn(&t, msgs, n, &en)) != OV_OK)
+		goto fail;
+	words = gather(&t, en.ptrs, n);
+	if (!words && !t.unsupported && !en.answered)
 		goto commit;   /* reactions only */
 	mark_read(b, msgs[n - 1]->id);
 
-	if (!words && t.picture) {
+	if (!words && en.answered) {
+		/* The media's own answers (enrich_finish) are the reply. */
+	} else if (!words && t.picture) {
 		say(&t, T_NO_PICTURES);
 	} else if (!words) {
 		say(&t, T_TEXT_ONLY);
@@ -431,6 +440,7 @@ bot_turn(struct bot *b, const struct wa_message *const *msgs, size_t n)
 	} else {
 		decide_rules_turn(&t);
 	}
+	enrich_finish(&t, &en);
 	if (!t.handed_off)
 		greet(&t);
 	replies_consolidate(&t);
@@ -449,6 +459,7 @@ commit:
 fail:
 	store_conv_release(b->st, t.wa_id, b->holder);
 out:
+	enrich_free(&en);
 	replies_free(&t);
 	notices_free(&t);
 	store_customer_clear(&t.cust);
@@ -498,6 +509,10 @@ bot_open(struct bot **out, const struct config *cfg, struct store *st,
 	}
 	if ((rc = business_load(cfg, &b->biz, err, errlen)) != OV_OK)
 		goto fail;
+	if ((rc = transcribe_open(cfg, &b->tr, err, errlen)) != OV_OK ||
+	    (rc = media_http_init(&b->media, cfg, err, errlen)) != OV_OK)
+		goto fail;
+	b->media_ready = true;
 	if ((rc = config_get_long(cfg, "HANDOFF_HOURS", 4, 0, 24 * 30,
 	    &b->handoff_hours, err, errlen)) != OV_OK ||
 	    (rc = config_get_long(cfg, "LLM_BUDGET_MS", 20000, 100, 600000,
@@ -536,5 +551,8 @@ bot_close(struct bot *b)
 	cianbox_close(b->cb);
 	quote_pdf_brand_free(b->brand);
 	business_free(b->biz);
+	transcribe_close(b->tr);
+	if (b->media_ready)
+		media_http_free(&b->media);
 	free(b);
 }

@@ -21,6 +21,7 @@
 
 #include "conv.h"
 #include "customer.h"
+#include "media.h"
 #include "outbox.h"
 #include "store.h"
 #include "whatsapp.h"
@@ -31,6 +32,7 @@ struct cianbox;
 struct mail;
 struct quote_pdf_brand;
 struct business;
+struct transcriber;
 
 #define TURN_REPLIES_MAX 12       /* replies one turn may produce */
 #define TURN_TEXT_MAX 4000        /* bytes of one text reply */
@@ -52,6 +54,9 @@ struct bot {
 	struct mail *mail;
 	struct quote_pdf_brand *brand;
 	struct business *biz;        /* NULL: no BUSINESS_INFO */
+	struct transcriber *tr;      /* voice notes, photos (lib/transcribe) */
+	struct media_http media;     /* Meta's media (lib/media) */
+	bool media_ready;
 	long handoff_hours;
 	long llm_budget_ms;
 	long ttl_days;
