@@ -543,8 +543,17 @@ read_status(const cJSON *item, struct wa_status *s, const char **why)
 	memcpy(s->status, st, strlen(st) + 1);
 	if (get_timestamp(item, &s->ts) != 0)
 		REFUSE("bad timestamp");
-	if (copy_number(s->recipient, get_str(item, "recipient_id")) != 0)
+	/* A reply sent to a BSUID may come back without a number: then the
+	 * BSUID (recipient_user_id) names the recipient. */
+	if (get_str(item, "recipient_id") == NULL &&
+	    wa_user_id_valid(get_str(item, "recipient_user_id"))) {
+		const char *u = get_str(item, "recipient_user_id");
+
+		memcpy(s->recipient, u, strlen(u) + 1);
+	} else if (copy_number(s->recipient, get_str(item, "recipient_id")) !=
+	    0) {
 		REFUSE("recipient is not 6 to 20 digits");
+	}
 
 	errs = cJSON_GetObjectItemCaseSensitive(item, "errors");
 	e0 = cJSON_IsArray(errs) ? cJSON_GetArrayItem(errs, 0) : NULL;

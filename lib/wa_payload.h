@@ -87,7 +87,7 @@ struct wa_status {
 	char id[WA_ID_MAX + 1];          /* wamid of our outbound message */
 	char status[16];                 /* sent, delivered, read, failed */
 	int64_t ts;
-	char recipient[WA_NUMBER_MAX + 1];
+	char recipient[WA_KEY_MAX + 1];  /* wa_id, else the BSUID */
 	char *error;                     /* "code: title" of errors[0]; may be NULL */
 };
 
