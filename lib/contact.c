@@ -216,6 +216,12 @@ contact_resolve(struct store *st, const struct wa_message *const *msgs,
 			return rc;
 		if ((rc = key_of(st, phone, user, who->key)) != OV_OK)
 			return rc;
+		/* A BSUID alone filed under its phone: what was recorded of
+		 * the message under the BSUID (history, a customer record)
+		 * joins the phone's. */
+		if (phone[0] == '\0' && strcmp(who->key, user) != 0 &&
+		    (rc = store_identity_move(st, user, who->key, now)) != OV_OK)
+			return rc;
 	} else if (who->key[0] == '\0' && n > 0 &&
 	    (rc = key_of(st, phone_of(msgs[0]), user_of(msgs[0]), who->key))
 	    != OV_OK) {

@@ -2671,6 +2671,92 @@ rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 	return remove(path);
 }
 
+
+/* ---- identities ---------------------------------------------------------- */
+
+static void
+test_identities(void)
+{
+	struct store_identity id, got;
+	struct store_conv c, cg;
+	struct store_customer cu, cug;
+	struct store_msg *h = NULL;
+	size_t nh = 0;
+	bool found = true;
+
+	CHECK(store_key_is_phone("5493415550700"));
+	CHECK(!store_key_is_phone("AR.1502576394655843"));
+	CHECK_INT(store_identity_get(st, "AR.1000000000000700", &got, &found),
+	    OV_OK);
+	CHECK(!found);
+	memset(&id, 0, sizeof(id));
+	snprintf(id.key, sizeof(id.key), "AR.1000000000000700");
+	snprintf(id.phone, sizeof(id.phone), "5493415550700");
+	CHECK_INT(store_identity_put(st, &id, 1764000000), OV_OK);
+	CHECK_INT(store_identity_get(st, "AR.1000000000000700", &got, &found),
+	    OV_OK);
+	CHECK(found && !got.hold && got.updated_at == 1764000000);
+	CHECK_STR(got.phone, "5493415550700");
+	id.hold = true;
+	id.phone[0] = '\0';
+	CHECK_INT(store_identity_put(st, &id, 1764000001), OV_OK);
+	CHECK_INT(store_identity_get(st, "AR.1000000000000700", &got, &found),
+	    OV_OK);
+	CHECK(found && got.hold && got.phone[0] == '\0');
+	snprintf(id.phone, sizeof(id.phone), "54934x");
+	CHECK_INT(store_identity_put(st, &id, 1), OV_EINVAL);
+	CHECK_INT(store_identity_get(st, "AR/1", &got, &found), OV_EINVAL);
+
+	/* A BSUID's customer moves to the phone: conversation, record,
+	 * history. */
+	memset(&c, 0, sizeof(c));
+	snprintf(c.key, sizeof(c.key), "AR.1000000000000701");
+	c.doc = (char *)"{\"v\":1}";
+	CHECK_INT(store_conv_put(st, &c), OV_OK);
+	memset(&cu, 0, sizeof(cu));
+	snprintf(cu.wa_id, sizeof(cu.wa_id), "AR.1000000000000701");
+	cu.name = (char *)"Lucía";
+	CHECK_INT(store_customer_put(st, &cu), OV_OK);
+	CHECK_INT(claim(st, "wamid.id-701", "AR.1000000000000701", 1764000000,
+	    300, "hola", &(enum store_claim){0}), OV_OK);
+	CHECK_INT(store_identity_move(st, "AR.1000000000000701",
+	    "5493415550701", 1764000002), OV_OK);
+	CHECK_INT(store_conv_get(st, "AR.1000000000000701", &cg, &found), OV_OK);
+	CHECK(!found);
+	store_conv_clear(&cg);
+	CHECK_INT(store_conv_get(st, "5493415550701", &cg, &found), OV_OK);
+	CHECK(found && cg.doc != NULL && strcmp(cg.doc, "{\"v\":1}") == 0);
+	store_conv_clear(&cg);
+	CHECK_INT(store_customer_get(st, "5493415550701", &cug, &found), OV_OK);
+	CHECK(found && cug.name != NULL && strcmp(cug.name, "Lucía") == 0);
+	store_customer_clear(&cug);
+	CHECK_INT(store_customer_get(st, "AR.1000000000000701", &cug, &found),
+	    OV_OK);
+	CHECK(!found);
+	store_customer_clear(&cug);
+	CHECK_INT(store_history(st, "5493415550701", 10, &h, &nh), OV_OK);
+	CHECK_INT(nh, 1);
+	store_msgs_free(h, nh);
+
+	/* The key moved to already has a conversation: it wins. */
+	snprintf(c.key, sizeof(c.key), "AR.1000000000000702");
+	c.doc = (char *)"{\"v\":2}";
+	CHECK_INT(store_conv_put(st, &c), OV_OK);
+	CHECK_INT(store_identity_move(st, "AR.1000000000000702",
+	    "5493415550701", 1764000003), OV_OK);
+	CHECK_INT(store_conv_get(st, "5493415550701", &cg, &found), OV_OK);
+	CHECK(found && cg.doc != NULL && strcmp(cg.doc, "{\"v\":1}") == 0);
+	store_conv_clear(&cg);
+	CHECK_INT(store_conv_get(st, "AR.1000000000000702", &cg, &found), OV_OK);
+	CHECK(!found);
+	store_conv_clear(&cg);
+	/* Nothing to move is fine; to itself is not. */
+	CHECK_INT(store_identity_move(st, "AR.1000000000000799",
+	    "5493415550799", 1764000004), OV_OK);
+	CHECK_INT(store_identity_move(st, "5493415550701", "5493415550701", 1),
+	    OV_EINVAL);
+}
+
 int
 main(void)
 {
@@ -2744,6 +2830,7 @@ main(void)
 		RUN(test_mongo_turn_written_by_hand);
 		RUN(test_mongo_foreign_documents);
 	}
+	RUN(test_identities);
 	RUN(test_reopen_keeps_data);
 	rc = check_finish();
 out:
