@@ -49,6 +49,43 @@ append(char *buf, size_t cap, const char *sep, const char *s)
 	}
 }
 
+/* What is left of the turn's media time. */
+static long
+left_ms(const struct enrich *e)
+{
+	return (long)(e->deadline_ms - media_now_ms());
+}
+
+static int
+download(struct turn *t, struct enrich *e, const char *id,
+    struct media_file *f)
+{
+	long saved = media_budget_cap(&t->b->media, left_ms(e));
+	int rc;
+
+	memset(f, 0, sizeof(*f));
+	rc = left_ms(e) < 1000 ? OV_ETIMEOUT : media_download(&t->b->media,
+	    &t->b->wa, id, f);
+	t->b->media.policy.budget_ms = saved;
+	return rc;
+}
+
+static int
+transcribe_capped(struct turn *t, struct enrich *e, const struct media_file *f,
+    char *text, size_t len)
+{
+	struct media_http *h = transcribe_http(t->b->tr);
+	long saved;
+	int rc;
+
+	if (h == NULL || left_ms(e) < 1000)
+		return OV_ETIMEOUT;
+	saved = media_budget_cap(h, left_ms(e));
+	rc = transcribe_audio(t->b->tr, f, text, len);
+	h->policy.budget_ms = saved;
+	return rc;
+}
+
 static int
 voice(struct turn *t, struct wa_message *m, char **owned, struct enrich *e)
 {
@@ -63,8 +100,7 @@ voice(struct turn *t, struct wa_message *m, char **owned, struct enrich *e)
 	if (!transcribe_configured(tr)) {
 		fail = T_VOICE_NO_KEY;
 		what = "sin clave de transcripción";
-	} else if ((rc = media_download(&t->b->media, &t->b->wa, m->media_id,
-	    &f)) != OV_OK) {
+	} else if ((rc = download(t, e, m->media_id, &f)) != OV_OK) {
 		fail = rc == OV_ETOOBIG ? T_VOICE_TOO_LONG : T_VOICE_FAILED;
 		what = rc == OV_ETOOBIG ? "muy grande" : "no se pudo bajar";
 	} else if ((secs = media_audio_seconds(f.data, f.len)) >
@@ -73,7 +109,7 @@ voice(struct turn *t, struct wa_message *m, char **owned, struct enrich *e)
 		    transcribe_max_seconds(tr));
 		fail = T_VOICE_TOO_LONG;
 		what = "muy largo";
-	} else if ((rc = transcribe_audio(tr, &f, text, sizeof(text))) !=
+	} else if ((rc = transcribe_capped(t, e, &f, text, sizeof(text))) !=
 	    OV_OK) {
 		fail = T_VOICE_FAILED;
 		what = rc == OV_ENOTFOUND ? "sin palabras" : "falló la "
@@ -115,10 +151,14 @@ photo(struct turn *t, struct wa_message *m, char **owned, struct enrich *e)
 		return OV_OK;
 	memset(&f, 0, sizeof(f));
 	if (transcribe_vision_configured(t->b->tr) && m->media_id[0] != '\0' &&
-	    (rc = media_download(&t->b->media, &t->b->wa, m->media_id, &f)) ==
-	    OV_OK)
+	    (rc = download(t, e, m->media_id, &f)) == OV_OK) {
+		struct media_http *h = transcribe_http(t->b->tr);
+		long saved = media_budget_cap(h, left_ms(e));
+
 		rc = transcribe_image_items(t->b->tr, &f, items,
 		    TRANSCRIBE_ITEMS_MAX, &n);
+		h->policy.budget_ms = saved;
+	}
 	media_file_clear(&f);
 	if (!transcribe_vision_configured(t->b->tr)) {
 		m->kind = CONSUMED;
@@ -168,6 +208,7 @@ enrich_turn(struct turn *t, const struct wa_message *const *msgs, size_t n,
 
 	memset(e, 0, sizeof(*e));
 	e->ncart_before = t->conv.ncart;
+	e->deadline_ms = media_now_ms() + MEDIA_TURN_BUDGET_MS;
 	if ((e->msgs = calloc(n + 1, sizeof(*e->msgs))) == NULL ||
 	    (e->ptrs = calloc(n + 1, sizeof(*e->ptrs))) == NULL ||
 	    (e->owned = calloc(n + 1, sizeof(*e->owned))) == NULL)

@@ -23,6 +23,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "turn.h"
 #include "wa_payload.h"
@@ -47,6 +48,7 @@ struct enrich {
 	bool handoff;                     /* hand the conversation over */
 	char why[ENRICH_WHY_MAX];
 	bool answered;                    /* media got their answer here */
+	int64_t deadline_ms;              /* the turn's media time ends */
 };
 
 /* Words for the turn's media (t->conv loaded). OV_ENOMEM only: every

@@ -336,6 +336,8 @@ media_download(struct media_http *h, const struct wa_client *wa,
 	char url[URL_MAX];
 	size_t saved = h->policy.max_bytes;
 	size_t n = media_id != NULL ? strlen(media_id) : 0;
+	int64_t start = mono_ms();
+	long budget = 0;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -349,6 +351,9 @@ media_download(struct media_http *h, const struct wa_client *wa,
 	rc = media_http_request(h, url, "media info", wa->token, NULL, NULL, 0,
 	    &a);
 	h->policy.max_bytes = saved;
+	/* Both requests share the call's budget. */
+	budget = h->policy.budget_ms;
+	h->policy.budget_ms -= (long)(mono_ms() - start);
 	if (rc == OV_EREMOTE && (a.status == 400 || a.status == 404))
 		rc = OV_ENOTFOUND;
 	if (rc != OV_OK)
@@ -375,7 +380,8 @@ media_download(struct media_http *h, const struct wa_client *wa,
 	snprintf(url, sizeof(url), "%s", u->valuestring);
 	media_answer_clear(&a);
 	/* The URL is Meta's and short-lived; only the id goes to logs. */
-	rc = media_http_request(h, url, "media download", wa->token, NULL,
+	rc = h->policy.budget_ms < MIN_REQUEST_MS ? OV_ETIMEOUT :
+	    media_http_request(h, url, "media download", wa->token, NULL,
 	    NULL, 0, &a);
 	if (rc == OV_EREMOTE && a.status == 404)
 		rc = OV_ENOTFOUND;
@@ -388,6 +394,8 @@ media_download(struct media_http *h, const struct wa_client *wa,
 		snprintf(out->mime, sizeof(out->mime), "%s", a.type);
 	log_info("media %s: %zu bytes of %s", media_id, out->len, out->mime);
 out:
+	if (budget > 0)
+		h->policy.budget_ms = budget;
 	if (rc != OV_OK)
 		log_warn("media %s: not fetched: %s", media_id, ov_strerror(rc));
 	cJSON_Delete(doc);
@@ -415,4 +423,20 @@ media_audio_seconds(const unsigned char *data, size_t len)
 		}
 	}
 	return (long)(len / 4000 + 1);
+}
+
+long
+media_budget_cap(struct media_http *h, long left_ms)
+{
+	long saved = h->policy.budget_ms;
+
+	if (left_ms < h->policy.budget_ms)
+		h->policy.budget_ms = left_ms > 0 ? left_ms : 0;
+	return saved;
+}
+
+int64_t
+media_now_ms(void)
+{
+	return mono_ms();
 }

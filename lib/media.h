@@ -26,6 +26,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct config;
 struct wa_client;
@@ -94,6 +95,14 @@ struct media_file {
 int media_download(struct media_http *h, const struct wa_client *wa,
     const char *media_id, struct media_file *out);
 void media_file_clear(struct media_file *f);
+
+/* A turn's media calls share MEDIA_TURN_BUDGET_MS, well inside the
+ * conversation's lease (lib/bot: 120 s). media_budget_cap() lowers h's
+ * call budget to left_ms and returns the one to put back. */
+#define MEDIA_TURN_BUDGET_MS 60000
+long media_budget_cap(struct media_http *h, long left_ms);
+/* Monotonic milliseconds. */
+int64_t media_now_ms(void);
 
 /* Seconds of an Ogg/Opus voice note from its last page's granule
  * position (48 kHz), else an estimate from its size (32 kbit/s). */

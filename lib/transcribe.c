@@ -122,6 +122,12 @@ transcribe_vision_configured(const struct transcriber *t)
 	    t->vision[0] != '\0';
 }
 
+struct media_http *
+transcribe_http(struct transcriber *t)
+{
+	return t != NULL && t->http_ready ? &t->http : NULL;
+}
+
 long
 transcribe_max_seconds(const struct transcriber *t)
 {

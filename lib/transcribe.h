@@ -43,6 +43,8 @@ void transcribe_close(struct transcriber *t);
 
 bool transcribe_configured(const struct transcriber *t);
 bool transcribe_vision_configured(const struct transcriber *t);
+/* The transport of the model calls (its budget is capped per turn). */
+struct media_http *transcribe_http(struct transcriber *t);
 /* TRANSCRIBE_MAX_SECONDS (default 120). */
 long transcribe_max_seconds(const struct transcriber *t);
 
