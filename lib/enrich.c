@@ -129,7 +129,13 @@ voice(struct turn *t, struct wa_message *m, char **owned, struct enrich *e)
 		return OV_ENOMEM;
 	m->kind = WA_TEXT;
 	m->text = *owned;
-	snprintf(echo, sizeof(echo), T_VOICE_ECHO, text);
+	{
+		char shown[TRANSCRIBE_TEXT_MAX + 1];
+
+		/* A long note is echoed short; all of it is answered. */
+		snprintf(echo, sizeof(echo), T_VOICE_ECHO, fmt_short(text, 280,
+		    shown, sizeof(shown)));
+	}
 	append(e->echo, sizeof(e->echo), "\n", echo);
 	log_info("voice note of %s transcribed", t->wa_id);
 	return OV_OK;

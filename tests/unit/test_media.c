@@ -329,6 +329,9 @@ load_catalogs(void)
 	    "5550906");
 	c.ctacte = true;
 	c.saldo = 1234.5;
+	snprintf(c.tipo_documento, sizeof(c.tipo_documento), "CUIT");
+	snprintf(c.numero_documento, sizeof(c.numero_documento),
+	    "20284567898");
 	if ((rc = customer_client_put(w, &c, 1764000000)) != OV_OK)
 		goto fail;
 	memset(&c, 0, sizeof(c));
@@ -456,7 +459,10 @@ say_as(const char *who, const char *text, int seq)
 	memset(&m, 0, sizeof(m));
 	snprintf(m.id, sizeof(m.id), "wamid.test-media-%s-%d", who, seq);
 	snprintf(m.from, sizeof(m.from), "%s", who);
-	snprintf(m.phone, sizeof(m.phone), "%s", who);
+	if (store_key_is_phone(who))
+		snprintf(m.phone, sizeof(m.phone), "%s", who);
+	else
+		snprintf(m.user_id, sizeof(m.user_id), "%s", who);
 	m.ts = 1764001000 + seq;
 	m.kind = WA_TEXT;
 	m.text = (char *)text;
@@ -556,6 +562,31 @@ test_changed_user_id_followed(void)
 	CHECK_INT(store_identity_get(st, "AR.3000000000000002", &id, &found),
 	    OV_OK);
 	CHECK(found);
+}
+
+/* Without a phone a CUIT names the customer for prices, never for the
+ * account. */
+static void
+test_phoneless_customer_never_sees_account_data(void)
+{
+	const char *who = "AR.7000000000000001";
+	struct store_customer c;
+	bool found = false;
+	char *got;
+	int n = 0;
+
+	CHECK_INT(say_as(who, "hola, mi cuit es 20-28456789-8", 10), OV_OK);
+	CHECK_INT(say_as(who, "cuál es mi saldo?", 11), OV_OK);
+	got = received(who, 0, &n);
+	CHECK(n >= 2);
+	CHECK(strstr(got, "Por seguridad, el saldo") != NULL);
+	CHECK(strstr(got, "1.234") == NULL);
+	CHECK(strstr(got, "\"recipient\":\"AR.7000000000000001\"") != NULL);
+	free(got);
+	CHECK_INT(store_customer_get(st, who, &c, &found), OV_OK);
+	CHECK(!found || !c.verified);
+	if (found)
+		store_customer_clear(&c);
 }
 
 static void
@@ -868,6 +899,7 @@ main(void)
 	RUN(test_changed_number_to_another_customer_drops_the_link);
 	RUN(test_changed_number_same_customer_keeps_the_link);
 	RUN(test_changed_user_id_followed);
+	RUN(test_phoneless_customer_never_sees_account_data);
 	RUN(test_549_sender_answered_at_54);
 	RUN(test_voice_note_echo_and_product);
 	RUN(test_oversized_audio_refused_kindly);
