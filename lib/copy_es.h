@@ -139,9 +139,10 @@
 
 /* ---- media from the customer (lib/enrich) -------------------------- */
 #define T_VOICE_ECHO        "🎤 Entendí: «%s»"
-#define T_VOICE_NO_KEY      "Todavía no puedo escuchar audios 🙏 ¿Me lo escribís?"
-#define T_VOICE_TOO_LONG    "El audio es largo para mí 🙏 ¿Me escribís en pocas palabras qué necesitás?"
-#define T_VOICE_FAILED      "No pude entender el audio 🙏 ¿Me lo escribís?"
+/* %s: T_TOLD_SELLER when the salesperson was told, else "". */
+#define T_VOICE_NO_KEY      "Todavía no puedo escuchar audios 🙏%s ¿Me lo escribís?"
+#define T_VOICE_TOO_LONG    "El audio es largo para mí 🙏%s ¿Me escribís en pocas palabras qué necesitás?"
+#define T_VOICE_FAILED      "No pude entender el audio 🙏%s ¿Me lo escribís?"
 #define T_TOLD_SELLER       " Igual ya le avisé a un vendedor."
 #define T_PHOTO_LEAD        "Encontré esto en tu foto: %s"
 #define T_PHOTO_NO_VISION   "¡Gracias por la foto! Todavía no puedo verlas, así que se la paso a un vendedor."

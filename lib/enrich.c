@@ -254,6 +254,23 @@ enrich_turn(struct turn *t, const struct wa_message *const *msgs, size_t n,
 	return rc;
 }
 
+/* A kind reply; the voice ones say whether a salesperson was told
+ * (only what happened is promised). */
+static void
+say_owed(struct turn *t, const struct enrich *e, size_t i, bool told)
+{
+	const char *told_text = told ? T_TOLD_SELLER : "";
+
+	if (!e->say_told[i])
+		say(t, "%s", e->say[i]);
+	else if (strcmp(e->say[i], T_VOICE_NO_KEY) == 0)
+		say(t, T_VOICE_NO_KEY, told_text);
+	else if (strcmp(e->say[i], T_VOICE_TOO_LONG) == 0)
+		say(t, T_VOICE_TOO_LONG, told_text);
+	else
+		say(t, T_VOICE_FAILED, told_text);
+}
+
 void
 enrich_finish(struct turn *t, struct enrich *e)
 {
@@ -278,7 +295,7 @@ enrich_finish(struct turn *t, struct enrich *e)
 		if (args != NULL && cJSON_AddStringToObject(args, "motivo",
 		    e->why) != NULL) {
 			for (size_t i = 0; i < e->nsay; i++)
-				say(t, "%s", e->say[i]);
+				say_owed(t, e, i, false);
 			e->nsay = 0;
 			if (action_call(t, A_HANDOFF, args) != OV_OK)
 				log_warn("handoff for %s's media failed",
@@ -296,8 +313,7 @@ enrich_finish(struct turn *t, struct enrich *e)
 		    told ? "" : " (nobody could be told)");
 	}
 	for (size_t i = 0; i < e->nsay; i++)
-		say(t, "%s%s", e->say[i], told && e->say_told[i] ?
-		    T_TOLD_SELLER : "");
+		say_owed(t, e, i, told);
 	if (e->echo[0] != '\0')
 		reply_prefix(t, e->echo);
 }
