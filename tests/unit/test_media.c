@@ -162,6 +162,27 @@ done:
 	return out;
 }
 
+static char *
+slurp_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *s;
+	long n;
+
+	if (f == NULL)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	s = calloc(1, (size_t)n + 1);
+	if (s != NULL && fread(s, 1, (size_t)n, f) != (size_t)n) {
+		free(s);
+		s = NULL;
+	}
+	fclose(f);
+	return s;
+}
+
 static int
 mails(void)
 {
@@ -177,6 +198,32 @@ mails(void)
 			n++;
 	closedir(d);
 	return n;
+}
+
+/* True when some e-mail the SMTP stand-in kept holds `what`. */
+static bool
+mail_has(const char *what)
+{
+	DIR *d = opendir(maildir);
+	struct dirent *de;
+	bool found = false;
+
+	if (d == NULL)
+		return false;
+	while (!found && (de = readdir(d)) != NULL) {
+		char path[512], *text;
+
+		if (strstr(de->d_name, ".json") == NULL ||
+		    strstr(de->d_name, ".tmp") != NULL)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", maildir, de->d_name);
+		if ((text = slurp_file(path)) != NULL &&
+		    strstr(text, what) != NULL)
+			found = true;
+		free(text);
+	}
+	closedir(d);
+	return found;
 }
 
 /* The stand-in's recorded requests whose path holds `path`. */
@@ -200,27 +247,6 @@ requests_to(int port, const char *path)
 
 /* ---- fixtures through the parser into a turn --------------------------- */
 
-static char *
-slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *s;
-	long n;
-
-	if (f == NULL)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	s = calloc(1, (size_t)n + 1);
-	if (s != NULL && fread(s, 1, (size_t)n, f) != (size_t)n) {
-		free(s);
-		s = NULL;
-	}
-	fclose(f);
-	return s;
-}
-
 /* One fixture's messages as one turn of b; the message ids get `tag`
  * appended so a fixture can be played again. */
 static const char *play_as;   /* another sender's number, or NULL */
@@ -234,7 +260,7 @@ play(struct bot *b, const char *fixture, const char *tag)
 	int rc;
 
 	snprintf(path, sizeof(path), "tests/fixtures/%s", fixture);
-	if ((json = slurp(path)) == NULL)
+	if ((json = slurp_file(path)) == NULL)
 		return OV_EIO;
 	rc = wa_payload_parse(json, strlen(json), &p);
 	free(json);
@@ -765,6 +791,26 @@ test_list_photo_becomes_cart_lines(void)
 	store_conv_clear(&sc);
 }
 
+/* The vision model failing (500 twice) is an unreadable photo. */
+static void
+test_vision_failure_hands_the_photo_over(void)
+{
+	char *got;
+	int n = 0;
+
+	graph_control("{\"inbound_media\": {\"7004\": {\"mime_type\": "
+	    "\"image/jpeg\", \"data_b64\": \"/9j/4AAQSkZJRgABAQ==\"}}}");
+	openai_script("/__script", "[{\"http\": 500}, {\"http\": 500}]");
+	play_as = "5493415550917";
+	CHECK_INT(play(bot, "image_list.json", "-vision500"), OV_OK);
+	play_as = NULL;
+	got = received("5493415550917", 0, &n);
+	CHECK(n >= 1);
+	CHECK(strstr(got, "No pude leer productos en la foto") != NULL);
+	free(got);
+	CHECK(mail_has("Foto del cliente (media 7004): ilegible"));
+}
+
 static void
 test_no_key_kind_reply_and_handoff(void)
 {
@@ -799,6 +845,9 @@ test_no_key_kind_reply_and_handoff(void)
 	CHECK(found && strcmp(sc.owner, "agent") == 0);
 	store_conv_clear(&sc);
 	CHECK_INT(mails(), m0 + 3);
+	/* The salesperson can find the file: Meta's media id is named. */
+	CHECK(mail_has("Documento del cliente (media 7005)"));
+	CHECK(mail_has("Nota de voz que Ovidio no pudo transcribir"));
 	/* A location: a short answer, nobody bothered. */
 	CHECK_INT(play(bot_nokey, "location.json", NULL), OV_OK);
 	got = received("5493415550915", 0, &n);
@@ -905,6 +954,7 @@ main(void)
 	RUN(test_oversized_audio_refused_kindly);
 	RUN(test_photo_caption_is_the_message);
 	RUN(test_list_photo_becomes_cart_lines);
+	RUN(test_vision_failure_hands_the_photo_over);
 	RUN(test_voice_failures_are_kind);
 	RUN(test_no_key_kind_reply_and_handoff);
 	rc = check_finish();
