@@ -292,9 +292,9 @@ vision_request(const struct transcriber *t, const struct media_file *f)
 	return req;
 }
 
-/* {"items": [{"producto", "cantidad"}]}, each checked and bounded. */
-static size_t
-read_items(const char *content, struct transcribe_item *items, size_t max)
+size_t
+transcribe_items_parse(const char *content, struct transcribe_item *items,
+    size_t max)
 {
 	cJSON *doc = cJSON_Parse(content);
 	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(doc, "items"), *it;
@@ -356,7 +356,7 @@ transcribe_image_items(struct transcriber *t, const struct media_file *f,
 		rc = OV_EPARSE;
 		goto out;
 	}
-	*n = read_items(c->valuestring, items, max);
+	*n = transcribe_items_parse(c->valuestring, items, max);
 	log_info("vision: %zu item(s) read", *n);
 out:
 	cJSON_Delete(req);

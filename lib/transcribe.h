@@ -54,6 +54,13 @@ long transcribe_max_seconds(const struct transcriber *t);
 int transcribe_audio(struct transcriber *t, const struct media_file *f,
     char *text, size_t len);
 
+/* The model's answer {"items": [{"producto", "cantidad"}]} into at most
+ * max (and TRANSCRIBE_ITEMS_MAX) items: words cleaned and bounded, a
+ * quantity outside 1..TRANSCRIBE_QTY_MAX read as 1, anything else
+ * skipped. Returns how many; 0 for text that is not such JSON. */
+size_t transcribe_items_parse(const char *content,
+    struct transcribe_item *items, size_t max);
+
 /* Items of a photo; *n 0 (OV_OK) when the model read none. */
 int transcribe_image_items(struct transcriber *t, const struct media_file *f,
     struct transcribe_item *items, size_t max, size_t *n);

@@ -38,6 +38,7 @@
 #include "media.h"
 #include "standin.h"
 #include "store.h"
+#include "transcribe.h"
 #include "wa_payload.h"
 #include "whatsapp.h"
 
@@ -856,6 +857,64 @@ test_no_key_kind_reply_and_handoff(void)
 	CHECK_INT(mails(), m0 + 3);
 }
 
+/* ---- the pure parts ------------------------------------------------------ */
+
+static void
+test_recipients_items_and_lengths(void)
+{
+	struct transcribe_item it[TRANSCRIBE_ITEMS_MAX];
+	char out[WA_RECIPIENT_MAX + 1];
+	unsigned char ogg[96];
+	bool by_user_id = true;
+
+	CHECK_INT(wa_recipient("5493415551234", out, sizeof(out), &by_user_id),
+	    OV_OK);
+	CHECK_STR(out, "543415551234");
+	CHECK(!by_user_id);
+	CHECK_INT(wa_recipient("5491144447777", out, sizeof(out), &by_user_id),
+	    OV_OK);
+	CHECK_STR(out, "541144447777");
+	CHECK_INT(wa_recipient("543415551234", out, sizeof(out), &by_user_id),
+	    OV_OK);
+	CHECK_STR(out, "543415551234");
+	CHECK_INT(wa_recipient("5511987654321", out, sizeof(out), &by_user_id),
+	    OV_OK);
+	CHECK_STR(out, "5511987654321");      /* Brazil: unchanged */
+	CHECK_INT(wa_recipient(BSUID, out, sizeof(out), &by_user_id), OV_OK);
+	CHECK_STR(out, BSUID);
+	CHECK(by_user_id);
+	CHECK_INT(wa_recipient("AR.", out, sizeof(out), &by_user_id), OV_EINVAL);
+	CHECK_INT(wa_recipient("+5493415551234", out, sizeof(out),
+	    &by_user_id), OV_EINVAL);
+
+	CHECK_INT(transcribe_items_parse("{\"items\": [{\"producto\": "
+	    "\"fuente\\n12v\", \"cantidad\": 2}, {\"producto\": \"\"}, "
+	    "{\"producto\": \"balun\", \"cantidad\": -3}, {\"cantidad\": 1}, "
+	    "{\"producto\": \"dvr\", \"cantidad\": 1e9}]}", it,
+	    TRANSCRIBE_ITEMS_MAX), 3);
+	CHECK_STR(it[0].words, "fuente 12v");
+	CHECK_INT(it[0].qty, 2);
+	CHECK_STR(it[1].words, "balun");
+	CHECK_INT(it[1].qty, 1);
+	CHECK_INT(it[2].qty, 1);
+	CHECK_INT(transcribe_items_parse("no es json", it, 10), 0);
+	CHECK_INT(transcribe_items_parse("{\"items\": 3}", it, 10), 0);
+
+	/* 200 s of Opus: the last page's granule; other bytes by size. */
+	memset(ogg, 0, sizeof(ogg));
+	memcpy(ogg, "OggS", 4);
+	memcpy(ogg + 48, "OggS", 4);
+	{
+		unsigned long long g = 200ULL * 48000;
+
+		for (int k = 0; k < 8; k++)
+			ogg[48 + 6 + k] = (unsigned char)(g >> (8 * k));
+	}
+	CHECK_INT(media_audio_seconds(ogg, sizeof(ogg)), 200);
+	CHECK_INT(media_audio_seconds((const unsigned char *)"abc", 3), 1);
+	CHECK_INT(media_audio_seconds(NULL, 400000), 101);
+}
+
 /* ---- set-up ------------------------------------------------------------- */
 
 static int
@@ -943,6 +1002,7 @@ main(void)
 		fprintf(stderr, "bot: %s\n", err);
 		goto out;
 	}
+	RUN(test_recipients_items_and_lengths);
 	RUN(test_bsuid_only_answered_at_the_bsuid);
 	RUN(test_phone_and_bsuid_joined);
 	RUN(test_changed_number_to_another_customer_drops_the_link);
