@@ -81,46 +81,61 @@ set_hold(struct store *st, const char *key, bool hold, int64_t now)
 }
 
 /* user_changed_number: the customer goes to the new number; the Cianbox
- * link only when that number is the same customer's. */
+ * link (the one the old number had) only when the new number is on file
+ * for that same customer. */
 static int
 changed_number(struct store *st, const struct wa_message *m, int64_t now)
 {
 	char old[STORE_WAID_MAX + 1];
 	struct store_customer c;
 	struct cianbox_cliente cl;
+	int64_t linked = 0;
 	bool found = false, same = false;
 	int rc;
 
 	if ((rc = key_of(st, m->phone, m->user_id, old)) != OV_OK)
 		return rc;
+	if ((rc = store_customer_get(st, old, &c, &found)) != OV_OK)
+		return rc;
+	if (found) {
+		linked = c.cianbox_id;
+		store_customer_clear(&c);
+	}
 	if (strcmp(old, m->new_phone) != 0 &&
 	    (rc = store_identity_move(st, old, m->new_phone, now)) != OV_OK)
 		return rc;
-	if ((rc = store_customer_get(st, m->new_phone, &c, &found)) != OV_OK)
-		return rc;
-	if (found && c.cianbox_id > 0) {
+	if (linked > 0) {
 		memset(&cl, 0, sizeof(cl));
-		rc = customer_client_by_phone(st, m->new_phone, &cl, &same);
-		same = rc == OV_OK && same && cl.id == c.cianbox_id;
-		if (rc == OV_OK && !same) {
+		if ((rc = customer_client_by_phone(st, m->new_phone, &cl,
+		    &same)) != OV_OK)
+			return rc;
+		same = same && cl.id == linked;
+		if ((rc = store_customer_get(st, m->new_phone, &c, &found)) !=
+		    OV_OK)
+			return rc;
+		if (!found) {
+			memset(&c, 0, sizeof(c));
+			snprintf(c.wa_id, sizeof(c.wa_id), "%s", m->new_phone);
+		}
+		c.cianbox_id = same ? linked : 0;
+		c.verified = same;
+		rc = store_customer_put(st, &c);
+		store_customer_clear(&c);
+		if (rc == OV_OK)
+			rc = set_hold(st, m->new_phone, !same, now);
+		if (rc != OV_OK)
+			return rc;
+		if (same)
+			log_info("%s changed number to %s: same Cianbox customer "
+			    "%lld", old, m->new_phone, (long long)linked);
+		else
 			log_warn("%s changed number to %s, which is not Cianbox "
 			    "customer %lld's: link dropped, account data "
-			    "withheld", old, m->new_phone,
-			    (long long)c.cianbox_id);
-			c.cianbox_id = 0;
-			c.verified = false;
-			rc = store_customer_put(st, &c);
-			if (rc == OV_OK)
-				rc = set_hold(st, m->new_phone, true, now);
-		} else if (rc == OV_OK) {
-			log_info("%s changed number to %s: same Cianbox customer "
-			    "%lld", old, m->new_phone, (long long)c.cianbox_id);
-		}
+			    "withheld", old, m->new_phone, (long long)linked);
 	} else {
 		log_info("%s changed number to %s", old, m->new_phone);
 	}
-	store_customer_clear(&c);
-	if (rc == OV_OK && m->new_user_id[0] != '\0')
+	if (m->new_user_id[0] != '\0')
 		rc = join(st, m->new_user_id, m->new_phone, now);
 	return rc;
 }
