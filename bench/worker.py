@@ -16,6 +16,10 @@ Prints:
   - reply latency p50 / p99 (POST sent to reply recorded by the stand-in).
 Targets (issue 5): >= 50 messages/s, <= 10 ms CPU per message.
 
+BENCH_VOICE=P makes P % of the messages voice notes (issue 11): the worker
+fetches the audio from the Graph stand-in's media endpoints and has it
+transcribed by the OpenAI stand-in (both instant), then answers the text.
+
 Run through bench/worker (which builds and sandboxes it).
 """
 import http.client
@@ -32,6 +36,12 @@ from harness import Ovidio
 
 HOME, WORK, FIXTURES = sys.argv[1], sys.argv[2], sys.argv[3]
 MESSAGES = int(os.environ.get("BENCH_MESSAGES", "1000"))
+VOICE_PCT = int(os.environ.get("BENCH_VOICE", "0"))
+VOICE_MEDIA = "9000001"
+VOICE_TEXT = "tenés domos dahua de 4mp?"
+# A 3-second Ogg/Opus voice note as far as Ovidio looks (granule 144000).
+VOICE_OGG = (b"OggS" + b"\0" * 44 + b"OggS\0\0" +
+             (144000).to_bytes(8, "little") + b"\0" * 34)
 THREADS = 8
 HERE = os.path.dirname(os.path.abspath(__file__))
 STANDINS = os.path.join(HERE, "standins")
@@ -90,6 +100,33 @@ def start_graph():
     raise RuntimeError("graph stand-in did not start")
 
 
+def start_openai():
+    portfile = os.path.join(WORK, "openai.port")
+    log = open(os.path.join(WORK, "openai.log"), "wb")
+    boot = ("import sys; sys.path.insert(0, %r); sys.argv[0] = 'openai_server';"
+            " import openai_server as o; o.Handler.disable_nagle_algorithm = True;"
+            " sys.exit(o.main())" % STANDINS)
+    p = subprocess.Popen(["/usr/bin/python3", "-c", boot,
+                          "--port", "0", "--port-file", portfile],
+                         stdout=log, stderr=log)
+    for _ in range(400):
+        if os.path.exists(portfile):
+            with open(portfile) as f:
+                s = f.read().strip()
+            if s:
+                return p, int(s)
+        time.sleep(0.05)
+    raise RuntimeError("openai stand-in did not start")
+
+
+def post(port, path, obj):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request("POST", path, json.dumps(obj).encode(),
+              {"Content-Type": "application/json"})
+    c.getresponse().read()
+    c.close()
+
+
 def sent_count(port):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     c.request("GET", "/__sent")
@@ -103,6 +140,9 @@ def body(sender, i, kind, value):
          "timestamp": str(1764000000 + i)}
     if kind == "text":
         m.update(type="text", text={"body": value})
+    elif kind == "voice":
+        m.update(type="audio", audio={"id": VOICE_MEDIA, "voice": True,
+                                      "mime_type": "audio/ogg; codecs=opus"})
     else:
         m.update(type="interactive", interactive={
             "type": "list_reply", "list_reply": {"id": value, "title": "x"}})
@@ -118,14 +158,24 @@ def body(sender, i, kind, value):
 def main():
     graph, gport = start_graph()
     cianbox, cport = start_cianbox()
-    ov = Ovidio(HOME, WORK, {
+    openai, oport = start_openai()
+    voice_conf = {}
+    if VOICE_PCT > 0:
+        import base64
+        post(gport, "/__control", {"inbound_media": {VOICE_MEDIA: {
+            "mime_type": "audio/ogg",
+            "data_b64": base64.b64encode(VOICE_OGG).decode()}}})
+        post(oport, "/__script_audio", [{"text": VOICE_TEXT}] * MESSAGES)
+        voice_conf = {"TRANSCRIBE_API_KEY": "sk-test-ovidio",
+                      "TRANSCRIBE_BASE_URL": "http://127.0.0.1:%d/v1" % oport}
+    ov = Ovidio(HOME, WORK, dict(voice_conf, **{
         "WHATSAPP_TOKEN": TOKEN, "PHONE_NUMBER_ID": PHONE_ID,
         "WHATSAPP_API_URL": "http://127.0.0.1:%d/v21.0" % gport,
         "CIANBOX_URL": "http://127.0.0.1:%d" % cport,
         "CIANBOX_ACCOUNT": "micuenta", "CIANBOX_USER": "ovidio",
         "CIANBOX_PASS": "bench",
         "OVIDIO_LOG": "info",
-        "OVIDIO_WORKERS": os.environ.get("BENCH_WORKERS", "4")})
+        "OVIDIO_WORKERS": os.environ.get("BENCH_WORKERS", "4")}))
     ov.start()
     try:
         r = ov.run_worker()
@@ -147,6 +197,9 @@ def main():
             for k in range(per_thread):
                 i = t * per_thread + k
                 kind, value = TEXTS[k % len(TEXTS)]
+                # Every (100 / P)-th message a voice note, spread evenly.
+                if VOICE_PCT > 0 and (i * VOICE_PCT) % 100 < VOICE_PCT:
+                    kind, value = "voice", None
                 raw = body(sender, i, kind, value)
                 t0 = time.time()
                 conn.request("POST", "/cgi-bin/webhook", raw, {
@@ -195,8 +248,13 @@ def main():
                     runs += 1
         latencies.sort()
         p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]
+        voices = sum(1 for i in range(n) if VOICE_PCT > 0 and
+                     (i * VOICE_PCT) % 100 < VOICE_PCT)
         print("bench/worker: %d messages from %d customers, rules (no model), "
               "instant Graph stand-in" % (n, THREADS))
+        if VOICE_PCT > 0:
+            print("  voice notes      %d (%d %%), transcribed by the instant "
+                  "OpenAI stand-in" % (voices, VOICE_PCT))
         print("  handled          %d / %d (replies sent: %d)" % (handled, n, replies))
         print("  throughput       %.1f messages/s (target >= 50)" % (n / wall))
         print("  worker CPU       %.2f ms per message over %d worker runs "
@@ -205,7 +263,7 @@ def main():
         return 0 if handled == n else 1
     finally:
         ov.stop()
-        for p in (graph, cianbox):
+        for p in (graph, cianbox, openai):
             p.terminate()
             p.wait()
 

@@ -106,7 +106,7 @@ struct event {
 };
 
 struct sender {
-	char wa_id[WA_NUMBER_MAX + 1];
+	char wa_id[WA_KEY_MAX + 1];   /* phone or BSUID (wa_payload.h) */
 	struct event *queue;     /* waiting for a child */
 	size_t nqueue, capqueue;
 	struct event *busy;      /* handed to the running child */

@@ -28,9 +28,11 @@
 #include "cianbox.h"
 #include "clock.h"
 #include "config.h"
+#include "contact.h"
 #include "conv.h"
 #include "copy_es.h"
 #include "decide.h"
+#include "enrich.h"
 #include "err.h"
 #include "llm.h"
 #include "log.h"
@@ -41,6 +43,7 @@
 #include "rules.h"
 #include "sha256.h"
 #include "store.h"
+#include "transcribe.h"
 #include "turn.h"
 #include "utf8.h"
 #include "wa_payload.h"
@@ -259,7 +262,8 @@ gather(struct turn *t, const struct wa_message *const *msgs, size_t n)
 			any = true;
 			break;
 		case WA_REACTION:
-			break;   /* a thumbs-up needs no answer */
+		case WA_SYSTEM:
+			break;   /* a thumbs-up, a number change: no answer */
 		default:
 			t->unsupported = true;
 			break;
@@ -294,7 +298,17 @@ identify(struct turn *t, const struct wa_message *last)
 {
 	int rc;
 
-	rc = customer_identify(t->b->st, t->b->cb, t->wa_id, &t->identity);
+	if (t->hold) {
+		/* A number change left the Cianbox link behind: nobody by
+		 * phone until a person sorts it out. */
+		log_info("%s: account data withheld after a number change",
+		    t->wa_id);
+		memset(&t->identity, 0, sizeof(t->identity));
+		rc = OV_OK;
+	} else {
+		rc = customer_identify(t->b->st, t->b->cb, t->wa_id,
+		    &t->identity);
+	}
 	if (rc != OV_OK) {
 		log_warn("cannot identify %s: %s", t->wa_id, ov_strerror(rc));
 		memset(&t->identity, 0, sizeof(t->identity));
@@ -427,6 +441,7 @@ int
 bot_turn(struct bot *b, const struct wa_message *const *msgs, size_t n)
 {
 	struct turn t;
+	struct enrich en;
 	const char *ids[IDS_MAX];
 	struct tm tm;
 	time_t now;
@@ -437,9 +452,23 @@ bot_turn(struct bot *b, const struct wa_message *const *msgs, size_t n)
 	if (n == 0)
 		return OV_OK;
 	memset(&t, 0, sizeof(t));
+	memset(&en, 0, sizeof(en));
 	t.b = b;
-	t.wa_id = msgs[0]->from;
 	t.now = clock_now();
+	/* Whom it is for: phone or BSUID, joined, changes followed. */
+	{
+		struct contact_who who;
+
+		if ((rc = contact_resolve(b->st, msgs, n, t.now, &who)) !=
+		    OV_OK) {
+			log_error("cannot tell whom messages from %s are for: "
+			    "%s", msgs[0]->from, ov_strerror(rc));
+			return rc;
+		}
+		memcpy(t.key, who.key, sizeof(t.key));
+		t.hold = who.hold;
+	}
+	t.wa_id = t.key;
 	now = (time_t)t.now;
 	localtime_r(&now, &tm);
 	strftime(t.today, sizeof(t.today), "%Y-%m-%d", &tm);
@@ -473,8 +502,11 @@ bot_turn(struct bot *b, const struct wa_message *const *msgs, size_t n)
 		t.conv.agent[0] = '\0';
 		t.conv.owner_until = 0;
 	}
-	words = gather(&t, msgs, n);
-	if (!words && !t.unsupported)
+	/* Voice notes and photos become words (lib/enrich) first. */
+	if ((rc = enrich_turn(&t, msgs, n, &en)) != OV_OK)
+		goto fail;
+	words = gather(&t, en.ptrs, n);
+	if (!words && !t.unsupported && !en.answered)
 		goto commit;   /* reactions only */
 	{
 		struct rules_result r;
@@ -485,7 +517,9 @@ bot_turn(struct bot *b, const struct wa_message *const *msgs, size_t n)
 	}
 	mark_read(b, msgs[n - 1]->id);
 
-	if (!words && t.picture) {
+	if (!words && en.answered) {
+		/* The media's own answers (enrich_finish) are the reply. */
+	} else if (!words && t.picture) {
 		say(&t, T_NO_PICTURES);
 	} else if (!words) {
 		say(&t, T_TEXT_ONLY);
@@ -504,6 +538,7 @@ bot_turn(struct bot *b, const struct wa_message *const *msgs, size_t n)
 	} else {
 		decide_rules_turn(&t);
 	}
+	enrich_finish(&t, &en);
 	if (!t.handed_off)
 		greet(&t);
 	replies_consolidate(&t);
@@ -522,6 +557,7 @@ commit:
 fail:
 	store_conv_release(b->st, t.wa_id, b->holder);
 out:
+	enrich_free(&en);
 	replies_free(&t);
 	notices_free(&t);
 	store_customer_clear(&t.cust);
@@ -571,6 +607,10 @@ bot_open(struct bot **out, const struct config *cfg, struct store *st,
 	}
 	if ((rc = business_load(cfg, &b->biz, err, errlen)) != OV_OK)
 		goto fail;
+	if ((rc = transcribe_open(cfg, &b->tr, err, errlen)) != OV_OK ||
+	    (rc = media_http_init(&b->media, cfg, err, errlen)) != OV_OK)
+		goto fail;
+	b->media_ready = true;
 	if ((rc = config_get_long(cfg, "HANDOFF_HOURS", 4, 0, 24 * 30,
 	    &b->handoff_hours, err, errlen)) != OV_OK ||
 	    (rc = config_get_long(cfg, "LLM_BUDGET_MS", 20000, 100, 600000,
@@ -609,5 +649,8 @@ bot_close(struct bot *b)
 	cianbox_close(b->cb);
 	quote_pdf_brand_free(b->brand);
 	business_free(b->biz);
+	transcribe_close(b->tr);
+	if (b->media_ready)
+		media_http_free(&b->media);
 	free(b);
 }

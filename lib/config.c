@@ -68,6 +68,15 @@ static const struct config_key keys[] = {
 	{ "LLM_BUDGET_MS", "20000", 0 },   /* the model's time per turn */
 	{ "OUTBOX_RETRY_S", "60", 0 },     /* first wait before a resend */
 	{ "OUTBOX_MAX_ATTEMPTS", "30", 0 },/* then (or after 24 h) give up */
+	/* Media from customers (lib/media, lib/transcribe, lib/enrich). */
+	{ "TRANSCRIBE_MODEL", "gpt-4o-mini-transcribe", 0 },
+	{ "TRANSCRIBE_BASE_URL", NULL, 0 },  /* default OPENAI_BASE_URL */
+	{ "TRANSCRIBE_API_KEY", NULL, 1 },   /* default OPENAI_API_KEY */
+	{ "TRANSCRIBE_MAX_SECONDS", "120", 0 },
+	{ "VISION_MODEL", NULL, 0 },         /* unset: photos go to a person */
+	{ "MEDIA_MAX_BYTES", "16777216", 0 },/* download cap (16 MB) */
+	{ "MEDIA_TIMEOUT_MS", "30000", 0 },  /* per download or model call */
+	{ "MEDIA_ATTEMPTS", "2", 0 },        /* tries on 429, 5xx, time-outs */
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

@@ -151,5 +151,22 @@
 #define T_BTN_PROMO_YES     "Sí, avisame"
 #define T_BTN_PROMO_NO      "No, gracias"
 #define T_RENEW_NONE        "No encontré ese presupuesto 🤔 ¿Te armo uno nuevo?"
+/* ---- media from the customer (lib/enrich) -------------------------- */
+#define T_VOICE_ECHO        "🎤 Entendí: «%s»"
+/* %s: T_TOLD_SELLER when the salesperson was told, else "". */
+#define T_VOICE_NO_KEY      "Todavía no puedo escuchar audios 🙏%s ¿Me lo escribís?"
+#define T_VOICE_TOO_LONG    "El audio es largo para mí 🙏%s ¿Me escribís en pocas palabras qué necesitás?"
+#define T_VOICE_FAILED      "No pude entender el audio 🙏%s ¿Me lo escribís?"
+#define T_TOLD_SELLER       " Igual ya le avisé a un vendedor."
+#define T_PHOTO_LEAD        "Encontré esto en tu foto: %s"
+#define T_PHOTO_NO_VISION   "¡Gracias por la foto! Todavía no puedo verlas, así que se la paso a un vendedor."
+#define T_PHOTO_UNREADABLE  "No pude leer productos en la foto 🙏 Se la paso a un vendedor."
+#define T_PHOTO_UNMATCHED   "Leí en tu foto: %s, pero no encontré esos productos 🙏 Se la paso a un vendedor."
+#define T_DOC_RECEIVED      "¡Recibí el archivo, gracias! Se lo paso a un vendedor para que lo revise."
+#define T_LOCATION_THANKS   "¡Gracias por la ubicación! 📍 ¿En qué te puedo ayudar?"
+#define T_CONTACT_THANKS    "¡Gracias por el contacto! ¿En qué te puedo ayudar?"
+#define T_WHY_VOICE         "Nota de voz que Ovidio no pudo transcribir (%s, media %s)"
+#define T_WHY_PHOTO         "Foto del cliente (media %s)%s"
+#define T_WHY_DOCUMENT      "Documento del cliente (media %s)"
 
 #endif

@@ -98,7 +98,9 @@ customer_phone_matches(const struct cianbox_cliente *c, const char *wa_id)
 {
 	char national[PHONE_NATIONAL_LEN + 1];
 
-	if (c == NULL || phone_to_national(wa_id, national) != OV_OK)
+	/* A BSUID is never a phone, whatever digits it holds. */
+	if (c == NULL || !store_key_is_phone(wa_id) ||
+	    phone_to_national(wa_id, national) != OV_OK)
 		return false;
 	return phone_field_matches(c->celular, national) ||
 	    phone_field_matches(c->telefono, national);
@@ -392,8 +394,11 @@ valid_wa_id(const char *wa_id)
 	if (wa_id == NULL)
 		return false;
 	n = strnlen(wa_id, STORE_WAID_MAX + 1);
-	return n > 0 && n <= STORE_WAID_MAX &&
-	    strspn(wa_id, "0123456789") == n;
+	/* A phone number, or a BSUID: a customer without a number is
+	 * identified by CUIT for prices only (no phone ever matches). */
+	return n > 0 && n <= STORE_WAID_MAX && strspn(wa_id,
+	    "0123456789.ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+	    == n;
 }
 
 int
@@ -439,7 +444,10 @@ customer_identify(struct store *st, struct cianbox *cb, const char *wa_id,
 	if (found)
 		store_customer_clear(&rec);
 	/* 2. The synced clients, by the sender's national number. (3. The
-	 * API cannot search clients by phone: nothing to ask it.) */
+	 * API cannot search clients by phone: nothing to ask it.) A sender
+	 * known by BSUID alone has no number to match. */
+	if (!store_key_is_phone(wa_id))
+		return OV_OK;
 	rc = customer_client_by_phone(st, wa_id, &out->client,
 	    &out->have_client);
 	if (rc != OV_OK || !out->have_client)

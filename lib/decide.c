@@ -756,7 +756,7 @@ decide_one(struct turn *t, const char *text, const char *reply_id)
 	/* A list of products with their quantities is an order: into the
 	 * pedido, and the quote that shows it. */
 	if (r.nitems >= 2 && (r.intent == RULES_STOCK ||
-	    r.intent == RULES_CART_ADD || r.intent == RULES_SEARCH)) {
+	    r.intent == RULES_SEARCH)) {
 		bool all_qty = true;
 
 		for (size_t i = 0; i < r.nitems; i++)

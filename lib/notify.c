@@ -69,6 +69,10 @@ notice_add(struct turn *t, const char *to, const char *subject,
 void
 notices_send(struct turn *t)
 {
+	/* What this turn queued (a handoff) goes now, not at the next
+	 * worker run. */
+	if (t->mail_queued)
+		mail_queue_drain(t->b->mail, NULL, NULL);
 	for (size_t i = 0; i < t->nnotices; i++) {
 		int rc = mail_send_or_queue(t->b->mail, t->notices[i].to,
 		    t->notices[i].subject, t->notices[i].html, NULL);
@@ -179,6 +183,8 @@ notify_handoff(struct turn *t, const char *why, const char *link)
 	 * never zero times). */
 	clean_subject(subject, subj, sizeof(subj));
 	ok = mail_queue(b->mail, b->vendedor, subj, h->buf) == OV_OK;
+	if (ok)
+		t->mail_queued = true;
 	free(h);
 	return ok;
 }

@@ -698,8 +698,10 @@ valid_wa_id(const char *s)
 	n = strnlen(s, STORE_WAID_MAX + 1);
 	if (n == 0 || n > STORE_WAID_MAX)
 		return false;
+	/* A phone number, or a BSUID (a customer without one). */
 	for (size_t i = 0; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' &&
+		    s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') || s[i] == '.'))
 			return false;
 	return true;
 }

@@ -60,8 +60,11 @@ valid_waid(const char *s)
 	n = strnlen(s, STORE_WAID_MAX + 1);
 	if (n == 0 || n > STORE_WAID_MAX)
 		return 0;
+	/* A phone number, or a BSUID for a customer without one (see
+	 * "identities" in store.h). */
 	for (size_t i = 0; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' &&
+		    s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') || s[i] == '.'))
 			return 0;
 	return 1;
 }
@@ -960,4 +963,47 @@ store_demand_delete(struct store *st, const char *wa_id, int64_t product_id)
 	if (!valid_conv_key(wa_id) || product_id <= 0)
 		return OV_EINVAL;
 	return st->ops->demand_delete(st->impl, wa_id, product_id);
+}
+
+/* ---- identities -------------------------------------------------------- */
+
+bool
+store_key_is_phone(const char *key)
+{
+	size_t n;
+
+	if (key == NULL)
+		return false;
+	n = strnlen(key, STORE_WAID_MAX + 1);
+	return n > 0 && n <= STORE_WAID_MAX && strspn(key, "0123456789") == n;
+}
+
+int
+store_identity_get(struct store *st, const char *key,
+    struct store_identity *out, bool *found)
+{
+	if (!valid_waid(key) || out == NULL || found == NULL)
+		return OV_EINVAL;
+	memset(out, 0, sizeof(*out));
+	*found = false;
+	return st->ops->identity_get(st->impl, key, out, found);
+}
+
+int
+store_identity_put(struct store *st, const struct store_identity *id,
+    int64_t now)
+{
+	if (id == NULL || !valid_waid(id->key) ||
+	    (id->phone[0] != '\0' && !store_key_is_phone(id->phone)))
+		return OV_EINVAL;
+	return st->ops->identity_put(st->impl, id, now);
+}
+
+int
+store_identity_move(struct store *st, const char *from, const char *to,
+    int64_t now)
+{
+	if (!valid_waid(from) || !valid_waid(to) || strcmp(from, to) == 0)
+		return OV_EINVAL;
+	return st->ops->identity_move(st->impl, from, to, now);
 }

@@ -478,4 +478,44 @@ int store_demand_scan(struct store *st, const struct store_demand *after,
 int store_demand_delete(struct store *st, const char *wa_id,
     int64_t product_id);
 
+/* ---- identities ------------------------------------------------------ */
+
+/*
+ * Meta identifies a WhatsApp user by phone number (wa_id) and, since
+ * April 2026, by a business-scoped user id (BSUID, "AR.1502576394655843");
+ * a user with a username may come with the BSUID alone. Ovidio keys a
+ * customer (conversaciones, clientes, mensajes, presupuestos, outbox) by
+ * the phone number when there is one, else by the BSUID: both are
+ * 1..STORE_WAID_MAX bytes of [0-9A-Za-z.] (store_key_is_phone tells them
+ * apart). An identity record, by key:
+ *   - a BSUID's record names the phone it was seen with (phone, "" when
+ *     none yet), so a later message with the BSUID alone finds the
+ *     customer's phone key;
+ *   - hold: the key's account data is withheld (a number change moved a
+ *     customer whose new number is not the one on file in Cianbox): no
+ *     identification by phone until a person clears it.
+ */
+struct store_identity {
+	char key[STORE_WAID_MAX + 1];   /* a BSUID or a phone number */
+	char phone[STORE_WAID_MAX + 1]; /* digits, or "" */
+	bool hold;
+	int64_t updated_at;             /* set by the store */
+};
+
+/* True for a key of digits only (a phone number). */
+bool store_key_is_phone(const char *key);
+/* *found false and OV_OK when there is no record. */
+int store_identity_get(struct store *st, const char *key,
+    struct store_identity *out, bool *found);
+/* Upsert by key. */
+int store_identity_put(struct store *st, const struct store_identity *id,
+    int64_t now);
+/* Move a customer from one key to another (a BSUID joined to its phone, a
+ * number or BSUID changed): the conversation and the clientes record go
+ * to `to` unless `to` has its own (then the one at `from` is dropped:
+ * the newer key's record wins); the history, quotes and waiting replies
+ * are re-keyed. Nothing at `from` is OV_OK. from == to is OV_EINVAL. */
+int store_identity_move(struct store *st, const char *from, const char *to,
+    int64_t now);
+
 #endif

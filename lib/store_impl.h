@@ -111,6 +111,13 @@ struct store_ops {
 	int (*demand_scan)(void *impl, const struct store_demand *after,
 	    int limit, struct store_demand **out, size_t *n);
 	int (*demand_delete)(void *impl, const char *wa_id, int64_t product_id);
+	/* ---- identities (keys validated, distinct for move) */
+	int (*identity_get)(void *impl, const char *key,
+	    struct store_identity *out, bool *found);
+	int (*identity_put)(void *impl, const struct store_identity *id,
+	    int64_t now);
+	int (*identity_move)(void *impl, const char *from, const char *to,
+	    int64_t now);
 };
 
 extern const struct store_ops store_sqlite_ops;

@@ -2779,6 +2779,142 @@ mongo_demand_delete(void *impl, const char *wa_id, int64_t product_id)
 	return rc;
 }
 
+/* ---- identities ---------------------------------------------------------- */
+
+/* identidades: {_id: key, phone, hold, updated_at}. The collection is
+ * asked for by name, apart from the numbered collections above. */
+static mongoc_collection_t *
+identity_coll(struct mongo *m)
+{
+	return mongoc_client_get_collection(m->client, m->db, "identidades");
+}
+
+static int
+mongo_identity_get(void *impl, const char *key, struct store_identity *out,
+    bool *found)
+{
+	struct mongo *m = impl;
+	mongoc_collection_t *c = identity_coll(m);
+	bson_t *doc = NULL;
+	int rc;
+
+	rc = find_by_id(c, key, "identity get", &doc);
+	if (rc == OV_OK && doc != NULL) {
+		snprintf(out->key, sizeof(out->key), "%s", key);
+		get_str(doc, "phone", out->phone, sizeof(out->phone));
+		out->hold = get_bool(doc, "hold");
+		out->updated_at = get_i64(doc, "updated_at");
+		*found = true;
+	}
+	bson_destroy(doc);
+	mongoc_collection_destroy(c);
+	return rc;
+}
+
+static int
+mongo_identity_put(void *impl, const struct store_identity *id, int64_t now)
+{
+	struct mongo *m = impl;
+	mongoc_collection_t *c = identity_coll(m);
+	bson_t doc = BSON_INITIALIZER;
+	int rc = OV_EINVAL;
+
+	BSON_APPEND_BOOL(&doc, "hold", id->hold);
+	BSON_APPEND_INT64(&doc, "updated_at", now);
+	if (put_str(&doc, "_id", id->key) && put_str(&doc, "phone", id->phone))
+		rc = replace_by_id(c, id->key, &doc, "identity put");
+	bson_destroy(&doc);
+	mongoc_collection_destroy(c);
+	return rc;
+}
+
+/* The document with _id from goes to _id to, unless to has one (then
+ * the one at from is dropped). Each step is safe to repeat. */
+static int
+move_by_id(mongoc_collection_t *c, const char *from, const char *to,
+    bool clear_lease, const char *op)
+{
+	bson_t *old = NULL, *have = NULL, filter = BSON_INITIALIZER;
+	bson_t copy = BSON_INITIALIZER;
+	bson_iter_t it;
+	bson_error_t error;
+	int rc;
+
+	if ((rc = find_by_id(c, from, op, &old)) != OV_OK || old == NULL)
+		goto out;
+	if ((rc = find_by_id(c, to, op, &have)) != OV_OK)
+		goto out;
+	if (have == NULL) {
+		BSON_APPEND_UTF8(&copy, "_id", to);
+		if (bson_iter_init(&it, old))
+			while (bson_iter_next(&it)) {
+				const char *k = bson_iter_key(&it);
+
+				if (strcmp(k, "_id") == 0 || (clear_lease &&
+				    (strcmp(k, "lease_holder") == 0 ||
+				    strcmp(k, "lease_until") == 0)))
+					continue;
+				bson_append_iter(&copy, k, -1, &it);
+			}
+		if (clear_lease)
+			BSON_APPEND_INT64(&copy, "lease_until", 0);
+		if (!mongoc_collection_insert_one(c, &copy, NULL, NULL,
+		    &error) && !is_duplicate(&error)) {
+			rc = mongo_fail(op, &error);
+			goto out;
+		}
+	}
+	BSON_APPEND_UTF8(&filter, "_id", from);
+	if (!mongoc_collection_delete_one(c, &filter, NULL, NULL, &error))
+		rc = mongo_fail(op, &error);
+out:
+	bson_destroy(old);
+	bson_destroy(have);
+	bson_destroy(&filter);
+	bson_destroy(&copy);
+	return rc;
+}
+
+static int
+rekey_many(mongoc_collection_t *c, const char *from, const char *to,
+    const char *op)
+{
+	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER, set;
+	bson_error_t error;
+	int rc = OV_OK;
+
+	BSON_APPEND_UTF8(&filter, "wa_id", from);
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+	BSON_APPEND_UTF8(&set, "wa_id", to);
+	bson_append_document_end(&update, &set);
+	if (!mongoc_collection_update_many(c, &filter, &update, NULL, NULL,
+	    &error))
+		rc = mongo_fail(op, &error);
+	bson_destroy(&filter);
+	bson_destroy(&update);
+	return rc;
+}
+
+static int
+mongo_identity_move(void *impl, const char *from, const char *to,
+    int64_t now)
+{
+	struct mongo *m = impl;
+	int rc;
+
+	(void)now;
+	if ((rc = move_by_id(m->coll[COLL_CONVERSACIONES], from, to, true,
+	    "move conv")) != OV_OK ||
+	    (rc = move_by_id(m->coll[COLL_CLIENTES], from, to, false,
+	    "move customer")) != OV_OK ||
+	    (rc = rekey_many(m->coll[COLL_MENSAJES], from, to,
+	    "move history")) != OV_OK ||
+	    (rc = rekey_many(m->coll[COLL_PRESUPUESTOS], from, to,
+	    "move quotes")) != OV_OK)
+		return rc;
+	return rekey_many(m->coll[COLL_OUTBOX], from, to, "move outbox");
+}
+
 const struct store_ops store_mongo_ops = {
 	.name = "mongodb",
 	.open = mongo_open,
@@ -2831,4 +2967,7 @@ const struct store_ops store_mongo_ops = {
 	.demand_put = mongo_demand_put,
 	.demand_scan = mongo_demand_scan,
 	.demand_delete = mongo_demand_delete,
+	.identity_get = mongo_identity_get,
+	.identity_put = mongo_identity_put,
+	.identity_move = mongo_identity_move,
 };

@@ -2853,6 +2853,134 @@ sq_demand_delete(void *impl, const char *wa_id, int64_t product_id)
 	return rc;
 }
 
+/* ---- identities ---------------------------------------------------------- */
+
+/*
+ * Kept out of the numbered migrations: the table is made on first use
+ * (IF NOT EXISTS), so this section stands apart from the schema steps
+ * other work appends.
+ */
+static int
+sq_identity_table(struct sq *s)
+{
+	return sq_exec(s->db, "CREATE TABLE IF NOT EXISTS identidades ("
+	    " key TEXT PRIMARY KEY,"
+	    " phone TEXT NOT NULL DEFAULT '',"
+	    " hold INTEGER NOT NULL DEFAULT 0,"
+	    " updated_at INTEGER NOT NULL DEFAULT 0)", "identities table");
+}
+
+/* One statement with text parameters (NULL-terminated), no rows. */
+static int
+sq_run(struct sq *s, const char *sql, const char *op, const char *a,
+    const char *b)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL)) != SQLITE_OK)
+		return sq_fail(s->db, op, rc);
+	if ((a != NULL && bind_text(st, 1, a) != SQLITE_OK) ||
+	    (b != NULL && bind_text(st, 2, b) != SQLITE_OK)) {
+		sqlite3_finalize(st);
+		return sq_fail(s->db, op, SQLITE_ERROR);
+	}
+	rc = sq_step_done(s->db, st, op);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int
+sq_identity_get(void *impl, const char *key, struct store_identity *out,
+    bool *found)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = sq_identity_table(s)) != OV_OK)
+		return rc;
+	if ((rc = sqlite3_prepare_v2(s->db, "SELECT phone, hold, updated_at "
+	    "FROM identidades WHERE key = ?", -1, &st, NULL)) != SQLITE_OK)
+		return sq_fail(s->db, "identity get", rc);
+	bind_text(st, 1, key);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		snprintf(out->key, sizeof(out->key), "%s", key);
+		col_copy(out->phone, sizeof(out->phone), st, 0);
+		out->hold = sqlite3_column_int64(st, 1) != 0;
+		out->updated_at = sqlite3_column_int64(st, 2);
+		*found = true;
+		rc = OV_OK;
+	} else if (rc == SQLITE_DONE) {
+		rc = OV_OK;
+	} else {
+		rc = sq_fail(s->db, "identity get", rc);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int
+sq_identity_put(void *impl, const struct store_identity *id, int64_t now)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = sq_identity_table(s)) != OV_OK)
+		return rc;
+	if ((rc = sqlite3_prepare_v2(s->db, "INSERT INTO identidades (key, "
+	    "phone, hold, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO "
+	    "UPDATE SET phone = excluded.phone, hold = excluded.hold, "
+	    "updated_at = excluded.updated_at", -1, &st, NULL)) != SQLITE_OK)
+		return sq_fail(s->db, "identity put", rc);
+	bind_text(st, 1, id->key);
+	bind_text(st, 2, id->phone);
+	bind_int(st, 3, id->hold ? 1 : 0);
+	bind_int(st, 4, now);
+	rc = sq_step_done(s->db, st, "identity put");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* One transaction: a record already at `to` wins over the one at `from`. */
+static int
+sq_identity_move(void *impl, const char *from, const char *to, int64_t now)
+{
+	static const char *const steps[][2] = {
+		{ "DELETE FROM conversaciones WHERE key = ?1 AND EXISTS "
+		  "(SELECT 1 FROM conversaciones WHERE key = ?2)", "move conv" },
+		{ "UPDATE conversaciones SET key = ?2, lease_holder = NULL, "
+		  "lease_until = 0 WHERE key = ?1", "move conv" },
+		{ "DELETE FROM clientes WHERE wa_id = ?1 AND EXISTS "
+		  "(SELECT 1 FROM clientes WHERE wa_id = ?2)", "move customer" },
+		{ "UPDATE clientes SET wa_id = ?2 WHERE wa_id = ?1",
+		  "move customer" },
+		{ "UPDATE mensajes SET wa_id = ?2 WHERE wa_id = ?1",
+		  "move history" },
+		{ "UPDATE presupuestos SET wa_id = ?2 WHERE wa_id = ?1",
+		  "move quotes" },
+		{ "UPDATE outbox SET wa_id = ?2 WHERE wa_id = ?1",
+		  "move outbox" },
+	};
+	struct sq *s = impl;
+	int rc;
+
+	(void)now;
+	if ((rc = sq_begin_retry(s)) != OV_OK)
+		return rc;
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+		if ((rc = sq_run(s, steps[i][0], steps[i][1], from, to)) !=
+		    OV_OK)
+			goto out;
+	rc = sq_commit(s);
+out:
+	if (rc != OV_OK)
+		sq_rollback(s);
+	return rc;
+}
+
 const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -2905,4 +3033,7 @@ const struct store_ops store_sqlite_ops = {
 	.demand_put = sq_demand_put,
 	.demand_scan = sq_demand_scan,
 	.demand_delete = sq_demand_delete,
+	.identity_get = sq_identity_get,
+	.identity_put = sq_identity_put,
+	.identity_move = sq_identity_move,
 };

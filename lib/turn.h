@@ -21,6 +21,7 @@
 
 #include "conv.h"
 #include "customer.h"
+#include "media.h"
 #include "outbox.h"
 #include "store.h"
 #include "whatsapp.h"
@@ -31,6 +32,7 @@ struct cianbox;
 struct mail;
 struct quote_pdf_brand;
 struct business;
+struct transcriber;
 
 #define TURN_REPLIES_MAX 12       /* replies one turn may produce */
 #define TURN_TEXT_MAX 4000        /* bytes of one text reply */
@@ -52,6 +54,9 @@ struct bot {
 	struct mail *mail;
 	struct quote_pdf_brand *brand;
 	struct business *biz;        /* NULL: no BUSINESS_INFO */
+	struct transcriber *tr;      /* voice notes, photos (lib/transcribe) */
+	struct media_http media;     /* Meta's media (lib/media) */
+	bool media_ready;
 	long handoff_hours;
 	long llm_budget_ms;
 	long ttl_days;
@@ -78,7 +83,9 @@ struct notice {
 
 struct turn {
 	struct bot *b;
-	const char *wa_id;
+	const char *wa_id;           /* the customer's key (lib/contact) */
+	char key[STORE_WAID_MAX + 1];
+	bool hold;                   /* account data withheld (lib/contact) */
 	struct conv conv;
 	struct store_customer cust;  /* the clientes record */
 	struct customer_identity identity;
@@ -103,6 +110,7 @@ struct turn {
 	size_t nnotices;
 	const char *action;          /* the action running now, or NULL */
 	bool handed_off;             /* this turn handed over to a person */
+	bool mail_queued;            /* a notice waits in the mail queue */
 	struct {                     /* the model's calls of this turn */
 		const char *tool;
 		char args[256];

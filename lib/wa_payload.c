@@ -29,6 +29,7 @@ static const char *const kind_names[] = {
 	[WA_CONTACTS] = "contacts",
 	[WA_REACTION] = "reaction",
 	[WA_UNSUPPORTED] = "unsupported",
+	[WA_SYSTEM] = "system",
 };
 
 const char *
@@ -183,19 +184,30 @@ get_timestamp(const cJSON *obj, int64_t *out)
 }
 
 struct contact {
-	const char *wa_id;
-	const char *name;
+	const char *wa_id;     /* may be NULL (a username without number) */
+	const char *user_id;   /* may be NULL */
+	const char *name;      /* may be NULL */
+	const char *username;  /* may be NULL */
 };
 
-static int
-cmp_contact(const void *a, const void *b)
+bool
+wa_user_id_valid(const char *s)
 {
-	return strcmp(((const struct contact *)a)->wa_id,
-	    ((const struct contact *)b)->wa_id);
+	size_t n;
+
+	if (s == NULL || !(s[0] >= 'A' && s[0] <= 'Z') ||
+	    !(s[1] >= 'A' && s[1] <= 'Z') || s[2] != '.')
+		return false;
+	for (n = 3; s[n] != '\0'; n++)
+		if (n >= WA_KEY_MAX || !((s[n] >= '0' && s[n] <= '9') ||
+		    (s[n] >= 'A' && s[n] <= 'Z') || (s[n] >= 'a' &&
+		    s[n] <= 'z') || s[n] == '.'))
+			return false;
+	return n > 3;
 }
 
-/* contacts[] of one change value, sorted by wa_id for lookup. Pointers
- * are into the cJSON tree. */
+/* contacts[] of one change value. Pointers are into the cJSON tree; few
+ * contacts come per change, so a message finds its own by a scan. */
 static int
 load_contacts(const cJSON *value, struct contact **out, size_t *nout)
 {
@@ -212,33 +224,39 @@ load_contacts(const cJSON *value, struct contact **out, size_t *nout)
 	if (v == NULL)
 		return OV_ENOMEM;
 	cJSON_ArrayForEach(c, arr) {
-		const char *id = get_str(c, "wa_id");
-		const char *name = get_str(
-		    cJSON_GetObjectItemCaseSensitive(c, "profile"), "name");
+		const cJSON *prof = cJSON_GetObjectItemCaseSensitive(c,
+		    "profile");
 
-		if (id != NULL && name != NULL && *name != '\0') {
-			v[n].wa_id = id;
-			v[n].name = name;
+		v[n].wa_id = get_str(c, "wa_id");
+		v[n].user_id = get_str(c, "user_id");
+		v[n].name = get_str(prof, "name");
+		v[n].username = get_str(prof, "username");
+		if (v[n].name != NULL && *v[n].name == '\0')
+			v[n].name = NULL;
+		if (v[n].username != NULL && *v[n].username == '\0')
+			v[n].username = NULL;
+		if (v[n].wa_id != NULL || v[n].user_id != NULL)
 			n++;
-		}
 	}
-	if (n > 1)
-		qsort(v, n, sizeof(*v), cmp_contact);
 	*out = v;
 	*nout = n;
 	return OV_OK;
 }
 
-static const char *
-find_contact(const struct contact *v, size_t n, const char *wa_id)
+/* The sender's contact: by phone, else by BSUID, else the only one. */
+static const struct contact *
+find_contact(const struct contact *v, size_t n, const struct wa_message *m)
 {
-	struct contact key = { wa_id, NULL };
-	const struct contact *c;
-
-	if (n == 0)
-		return NULL;
-	c = bsearch(&key, v, n, sizeof(*v), cmp_contact);
-	return c != NULL ? c->name : NULL;
+	for (size_t i = 0; i < n; i++)
+		if (m->phone[0] != '\0' && v[i].wa_id != NULL &&
+		    strcmp(v[i].wa_id, m->phone) == 0)
+			return &v[i];
+	for (size_t i = 0; i < n; i++)
+		if (m->user_id[0] != '\0' && v[i].user_id != NULL &&
+		    strcmp(v[i].user_id, m->user_id) == 0)
+			return &v[i];
+	return n == 1 && (m->phone[0] == '\0' || v[0].wa_id == NULL) &&
+	    (m->user_id[0] == '\0' || v[0].user_id == NULL) ? &v[0] : NULL;
 }
 
 static void
@@ -247,6 +265,7 @@ message_clear(struct wa_message *m)
 	free(m->text);
 	free(m->reply_id);
 	free(m->profile_name);
+	free(m->username);
 	free(m->context_id);
 	free(m->raw);
 	memset(m, 0, sizeof(*m));
@@ -291,7 +310,8 @@ set_raw(struct parse_state *st, const cJSON *msg, struct wa_message *m)
 	snprintf(tsbuf, sizeof(tsbuf), "%lld", (long long)m->ts);
 	sum = cJSON_CreateObject();
 	if (sum == NULL ||
-	    cJSON_AddStringToObject(sum, "from", m->from) == NULL ||
+	    cJSON_AddStringToObject(sum, "from", m->phone[0] != '\0' ?
+	    m->phone : m->user_id) == NULL ||
 	    cJSON_AddStringToObject(sum, "id", m->id) == NULL ||
 	    cJSON_AddStringToObject(sum, "timestamp", tsbuf) == NULL ||
 	    cJSON_AddStringToObject(sum, "type", m->type) == NULL ||
@@ -320,6 +340,67 @@ type_ok(const char *t)
 /* Refuse the item being read, saying which rule failed. */
 #define REFUSE(reason) do { *why = (reason); return OV_EPARSE; } while (0)
 
+/* A media object's id and mime type (bounded; an odd one is left out:
+ * the message still counts, only its media cannot be fetched). */
+static void
+read_media(const cJSON *obj, struct wa_message *m)
+{
+	const char *s = get_str(obj, "id");
+	size_t n;
+
+	if (s != NULL && (n = strlen(s)) > 0 && n <= WA_MEDIA_REF_MAX &&
+	    strspn(s, "0123456789") == n)
+		memcpy(m->media_id, s, n + 1);
+	s = get_str(obj, "mime_type");
+	if (s != NULL && strlen(s) < sizeof(m->mime) &&
+	    strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789/.+-; =") ==
+	    strlen(s))
+		memcpy(m->mime, s, strlen(s) + 1);
+}
+
+/* system: {"type": "user_changed_number", "wa_id": new phone, "user_id":
+ * new BSUID, "previous_user_id"} or {"type": "user_changed_user_id",
+ * "user_id", "previous_user_id"}; older payloads say
+ * "customer_changed_number" with "new_wa_id". */
+static int
+read_system(const cJSON *obj, struct wa_message *m, const char **why)
+{
+	const char *t = get_str(obj, "type"), *s;
+
+	if (t == NULL)
+		t = "";
+	if (strcmp(t, "user_changed_number") == 0 ||
+	    strcmp(t, "customer_changed_number") == 0)
+		m->sys_change = WA_SYS_NUMBER;
+	else if (strcmp(t, "user_changed_user_id") == 0)
+		m->sys_change = WA_SYS_USER_ID;
+	s = get_str(obj, "wa_id");
+	if (s == NULL)
+		s = get_str(obj, "new_wa_id");
+	if (s != NULL && copy_number(m->new_phone, s) != 0)
+		REFUSE("system message with a bad new number");
+	s = get_str(obj, "user_id");
+	if (s != NULL) {
+		if (!wa_user_id_valid(s))
+			REFUSE("system message with a bad user id");
+		memcpy(m->new_user_id, s, strlen(s) + 1);
+	}
+	s = get_str(obj, "previous_user_id");
+	if (s != NULL) {
+		if (!wa_user_id_valid(s))
+			REFUSE("system message with a bad previous user id");
+		memcpy(m->prev_user_id, s, strlen(s) + 1);
+		/* The sender, by the identity the change leaves behind. */
+		if (m->user_id[0] == '\0')
+			memcpy(m->user_id, s, strlen(s) + 1);
+	}
+	if ((m->sys_change == WA_SYS_NUMBER && m->new_phone[0] == '\0') ||
+	    (m->sys_change == WA_SYS_USER_ID && m->new_user_id[0] == '\0'))
+		REFUSE("system change without its new identifier");
+	return OV_OK;
+}
+
+
 /* Fill m from one messages[] item. Returns OV_OK, OV_ENOMEM, or
  * OV_EPARSE with *why set (m is then cleared by the caller). */
 static int
@@ -328,13 +409,23 @@ read_message(struct parse_state *st, const cJSON *msg, struct wa_message *m,
 {
 	const cJSON *obj, *sub;
 	const char *type, *s, *t;
+	int rc;
 
 	if (!cJSON_IsObject(msg))
 		REFUSE("not an object");
 	if (copy_id(m->id, sizeof(m->id), get_str(msg, "id")) != 0)
 		REFUSE("missing or overlong id");
-	if (copy_number(m->from, get_str(msg, "from")) != 0)
+	/* The phone may be missing (a username); then the BSUID, here or in
+	 * contacts[] (read_value), identifies the sender. */
+	s = get_str(msg, "from");
+	if (s != NULL && copy_number(m->phone, s) != 0)
 		REFUSE("sender is not 6 to 20 digits");
+	s = get_str(msg, "from_user_id");
+	if (s != NULL) {
+		if (!wa_user_id_valid(s))
+			REFUSE("sender's user id is not a BSUID");
+		memcpy(m->user_id, s, strlen(s) + 1);
+	}
 	if (get_timestamp(msg, &m->ts) != 0)
 		REFUSE("bad timestamp");
 	type = get_str(msg, "type");
@@ -387,6 +478,7 @@ read_message(struct parse_state *st, const cJSON *msg, struct wa_message *m,
 		if (s != NULL && *s != '\0' &&
 		    (m->text = dup_bounded(s, WA_TEXT_MAX)) == NULL)
 			return OV_ENOMEM;
+		read_media(obj, m);
 	} else if (strcmp(type, "reaction") == 0) {
 		m->kind = WA_REACTION;
 		s = get_str(obj, "message_id");
@@ -401,8 +493,16 @@ read_message(struct parse_state *st, const cJSON *msg, struct wa_message *m,
 			return OV_ENOMEM;
 	} else if (strcmp(type, "audio") == 0) {
 		m->kind = WA_AUDIO;
+		read_media(obj, m);
+		m->voice = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(obj,
+		    "voice"));
 	} else if (strcmp(type, "sticker") == 0) {
 		m->kind = WA_STICKER;
+		read_media(obj, m);
+	} else if (strcmp(type, "system") == 0) {
+		m->kind = WA_SYSTEM;
+		if ((rc = read_system(obj, m, why)) != OV_OK)
+			return rc;
 	} else if (strcmp(type, "location") == 0) {
 		m->kind = WA_LOCATION;
 	} else if (strcmp(type, "contacts") == 0) {
@@ -443,8 +543,17 @@ read_status(const cJSON *item, struct wa_status *s, const char **why)
 	memcpy(s->status, st, strlen(st) + 1);
 	if (get_timestamp(item, &s->ts) != 0)
 		REFUSE("bad timestamp");
-	if (copy_number(s->recipient, get_str(item, "recipient_id")) != 0)
+	/* A reply sent to a BSUID may come back without a number: then the
+	 * BSUID (recipient_user_id) names the recipient. */
+	if (get_str(item, "recipient_id") == NULL &&
+	    wa_user_id_valid(get_str(item, "recipient_user_id"))) {
+		const char *u = get_str(item, "recipient_user_id");
+
+		memcpy(s->recipient, u, strlen(u) + 1);
+	} else if (copy_number(s->recipient, get_str(item, "recipient_id")) !=
+	    0) {
 		REFUSE("recipient is not 6 to 20 digits");
+	}
 
 	errs = cJSON_GetObjectItemCaseSensitive(item, "errors");
 	e0 = cJSON_IsArray(errs) ? cJSON_GetArrayItem(errs, 0) : NULL;
@@ -510,6 +619,42 @@ push_status(struct parse_state *st, struct wa_status *s)
 	return OV_OK;
 }
 
+/* The sender from its contact: name, username, the BSUID (and the phone
+ * when the message had none); then the key. A system message (no
+ * contacts) keeps what the message said. */
+static int
+sender_of(const struct contact *v, size_t n, struct wa_message *m,
+    const char **why)
+{
+	const struct contact *c = find_contact(v, n, m);
+
+	if (c != NULL) {
+		if (m->user_id[0] == '\0' && c->user_id != NULL &&
+		    wa_user_id_valid(c->user_id))
+			memcpy(m->user_id, c->user_id, strlen(c->user_id) + 1);
+		if (m->phone[0] == '\0' && c->wa_id != NULL &&
+		    copy_number(m->phone, c->wa_id) != 0)
+			m->phone[0] = '\0';
+		if (c->name != NULL &&
+		    (m->profile_name = dup_bounded(c->name, WA_NAME_MAX)) ==
+		    NULL)
+			return OV_ENOMEM;
+		if (c->username != NULL &&
+		    (m->username = dup_bounded(c->username, WA_NAME_MAX)) ==
+		    NULL)
+			return OV_ENOMEM;
+	}
+	if (m->phone[0] != '\0')
+		memcpy(m->from, m->phone, strlen(m->phone) + 1);
+	else if (m->user_id[0] != '\0')
+		memcpy(m->from, m->user_id, strlen(m->user_id) + 1);
+	else {
+		*why = "sender without a phone number or user id";
+		return OV_EPARSE;
+	}
+	return OV_OK;
+}
+
 static int
 read_value(struct parse_state *st, const cJSON *value)
 {
@@ -540,10 +685,7 @@ read_value(struct parse_state *st, const cJSON *value)
 		rc = read_message(st, it, &m, &why);
 		if (rc == OV_OK) {
 			memcpy(m.phone_number_id, pnid, sizeof(pnid));
-			s = find_contact(contacts, ncontacts, m.from);
-			if (s != NULL &&
-			    (m.profile_name = dup_bounded(s, WA_NAME_MAX)) == NULL)
-				rc = OV_ENOMEM;
+			rc = sender_of(contacts, ncontacts, &m, &why);
 		}
 		if (rc == OV_OK)
 			rc = push_message(st, &m);

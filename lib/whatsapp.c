@@ -337,10 +337,50 @@ filename_ok(const char *s)
 	    strcmp(s, "..") != 0;
 }
 
+/* A BSUID: two capital letters, '.', then [0-9A-Za-z.]. */
+static int
+bsuid_ok(const char *s)
+{
+	size_t n;
+
+	if (s == NULL || !isupper((unsigned char)s[0]) ||
+	    !isupper((unsigned char)s[1]) || s[2] != '.')
+		return 0;
+	for (n = 3; s[n] != '\0'; n++)
+		if (n >= WA_RECIPIENT_MAX || !(isalnum((unsigned char)s[n]) ||
+		    s[n] == '.'))
+			return 0;
+	return n > 3;
+}
+
 static int
 recipient_ok(const char *to)
 {
-	return to != NULL && digits_ok(to, 5, 20);
+	return to != NULL && (digits_ok(to, 5, 20) || bsuid_ok(to));
+}
+
+int
+wa_recipient(const char *key, char *out, size_t len, bool *by_user_id)
+{
+	size_t n;
+
+	*by_user_id = false;
+	if (!recipient_ok(key))
+		return OV_EINVAL;
+	n = strlen(key);
+	if (bsuid_ok(key)) {
+		*by_user_id = true;
+	} else if (n == 13 && strncmp(key, "549", 3) == 0) {
+		/* An Argentine mobile arrives as 549 + 10 digits; Meta only
+		 * delivers everywhere (test numbers included: 131030) to 54
+		 * + the 10 digits. */
+		if ((size_t)snprintf(out, len, "54%s", key + 3) >= len)
+			return OV_EINVAL;
+		return OV_OK;
+	}
+	if ((size_t)snprintf(out, len, "%s", key) >= len)
+		return OV_EINVAL;
+	return OV_OK;
 }
 
 /* ---- client ---------------------------------------------------------- */
@@ -859,7 +899,20 @@ message_new(struct jb *b, const char *to, const char *type, cJSON **body)
 	}
 	jadd_str(b, m, "messaging_product", "whatsapp");
 	jadd_str(b, m, "recipient_type", "individual");
-	jadd_str(b, m, "to", to);
+	/* The one place a customer's key becomes Meta's recipient: "to" a
+	 * phone number (549 -> 54) or, for a customer known by BSUID alone,
+	 * the BSUID (Meta's description of "to": "WhatsApp ID or phone
+	 * number of the message recipient"; it requires "to" and knows no
+	 * other recipient field). */
+	{
+		char addr[WA_RECIPIENT_MAX + 1];
+		bool by_user_id;
+
+		if (wa_recipient(to, addr, sizeof(addr), &by_user_id) != OV_OK)
+			b->failed = 1;
+		else
+			jadd_str(b, m, "to", addr);
+	}
 	jadd_str(b, m, "type", type);
 	*body = jadd_obj(b, m, type);
 	return m;

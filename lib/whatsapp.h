@@ -102,6 +102,7 @@ struct config;
 #define WA_WAMID_MAX 256
 #define WA_MEDIA_ID_MAX 128
 #define WA_ERROR_TEXT_MAX 256
+#define WA_RECIPIENT_MAX 32       /* a phone number or a BSUID */
 
 /* Client settings, filled from the configuration by wa_client_init(). The
  * numeric fields may be changed afterwards (tests use short ones). */
@@ -152,6 +153,17 @@ struct wa_result {
 /* Static name: "ok", "retry_later", "window_closed", "auth", "rejected",
  * "invalid". */
 const char *wa_send_status_name(enum wa_send_status s);
+
+/*
+ * Every wa_send_* takes `to` as Ovidio keys a customer: a phone number
+ * (5..20 digits, as Meta sent it) or a BSUID ("AR.1502576394655843").
+ * wa_recipient() is what goes on the wire: a BSUID goes in "recipient"
+ * (*by_user_id true); an Argentine mobile "549" + 10 digits becomes "54" +
+ * the 10 digits (the 549 form fails with 131030 on test numbers and in
+ * some live cases); other numbers are unchanged. OV_EINVAL for anything
+ * else or when out (WA_RECIPIENT_MAX + 1 is enough) is too small.
+ */
+int wa_recipient(const char *key, char *out, size_t len, bool *by_user_id);
 
 /* Read WHATSAPP_API_URL, WHATSAPP_TOKEN, PHONE_NUMBER_ID, PUBLIC_BASE_URL.
  * A missing or malformed key is OV_ECONFIG with err naming the key (never

@@ -37,7 +37,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			/* Invariants the worker relies on. */
 			if (m->raw == NULL || strlen(m->raw) > WA_RAW_MAX ||
-			    strlen(m->from) < 6 || m->id[0] == '\0' ||
+			    m->from[0] == '\0' || (strcmp(m->from, m->phone)
+			    != 0 && strcmp(m->from, m->user_id) != 0) ||
+			    (m->phone[0] != '\0' && strlen(m->phone) < 6) ||
+			    (m->user_id[0] != '\0' &&
+			    !wa_user_id_valid(m->user_id)) || m->id[0] == '\0' ||
 			    (m->text != NULL && strlen(m->text) > WA_TEXT_MAX))
 				__builtin_trap();
 			(void)wa_kind_name(m->kind);

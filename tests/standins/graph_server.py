@@ -67,6 +67,22 @@ For tests (not part of Meta's API):
                                status webhooks posted per accepted message
                                (needs --webhook); [] turns them off
     "status_delay": S          seconds between status webhooks (default 0.2)
+    "inbound_media": {"<id>": {"mime_type": M, "data_b64": B64 | "size": N,
+                     "file_size": N?}}
+                               media a customer sent: GET /{id} answers its
+                               metadata (file_size as given, else the real
+                               one) and its url, /__download/<id>, serves the
+                               bytes to the right bearer token only, as
+                               Meta's lookaside URLs do (401 otherwise);
+                               "size" makes N bytes of an Ogg-looking file.
+                               An id not given is error 100 (404 on download)
+    "reject_549": true         sends to "549" + 10 digits fail with 131030
+                               (Meta's test numbers do: "54" + 10 works)
+A send to "54" + 10 digits is recorded (and answered) under the wa_id Meta
+gives it, "549" + the 10 digits; the record's "input" is what was sent.
+Messages go "to" a phone number or, for a user known by BSUID alone, "to"
+the BSUID ("AR.1502576394655843"): Meta's description requires "to" ("WhatsApp
+ID or phone number of the message recipient").
 Status webhooks are POSTed to --webhook (loopback only) signed with
 X-Hub-Signature-256 over the body with --app-secret, shaped like Meta's.
 """
@@ -209,6 +225,9 @@ ERRORS = {
              None),
     131016: (503, "OAuthException", "(#131016) Service unavailable", None),
     131026: (400, "OAuthException", "(#131026) Message undeliverable", None),
+    131030: (400, "OAuthException",
+             "(#131030) Recipient phone number not in allowed list",
+             "Add recipient phone number to recipient list and try again."),
     131047: (400, "OAuthException", "(#131047) Re-engagement message",
              "Message failed to send because more than 24 hours have passed "
              "since the customer last replied to this number."),
@@ -286,6 +305,8 @@ class State:
         self.sent = []
         self.requests = []
         self.media = {}           # id -> (mime, filename, bytes)
+        self.claimed_size = {}    # id -> file_size to announce
+        self.reject_549 = False
         self.fail_next = []
         self.slow_next = 0
         self.slow_seconds = 2.0
@@ -590,6 +611,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
             with st.lock:
                 self.send_json(200, st.requests)
             return
+        m = re.fullmatch(r"/__download/([0-9]+)", path)
+        if m:
+            with st.lock:
+                media = st.media.get(m.group(1))
+                st.requests.append({"method": "GET", "path": path,
+                                    "endpoint": "download",
+                                    "http": 200 if media else 404,
+                                    "code": None})
+            try:
+                self.check_token()
+            except MetaError as e:
+                self.send_json(401, e.body())
+                return
+            if media is None:
+                self.send_json(404, {"error": "no such media"})
+            else:
+                self.send_bytes(200, media[0], media[2])
+            return
         m = re.fullmatch(r"/__media/([0-9]+)", path)
         if m:
             with st.lock:
@@ -648,6 +687,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 st.statuses = [str(x) for x in ctl["statuses"]]
             if "status_delay" in ctl:
                 st.status_delay = float(ctl["status_delay"])
+            if "reject_549" in ctl:
+                st.reject_549 = bool(ctl["reject_549"])
+            for mid, spec in ctl.get("inbound_media", {}).items():
+                if "data_b64" in spec:
+                    data = base64.b64decode(spec["data_b64"])
+                else:
+                    n = int(spec.get("size", 0))
+                    data = (b"OggS" + b"\0" * 60)[:n] + b"\0" * max(0, n - 64)
+                st.media[str(mid)] = (str(spec.get("mime_type",
+                                                   "audio/ogg")),
+                                      "inbound", data)
+                if "file_size" in spec:
+                    st.claimed_size[str(mid)] = int(spec["file_size"])
         self.send_json(200, {"ok": True})
 
     def api(self, method, path, body):
@@ -760,11 +812,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                             % media_id, etype="GraphMethodException")
         host, port = self.server.server_address[:2]
         return 200, {"messaging_product": "whatsapp",
-                     "url": "http://%s:%d/__media/%s" % (host, port,
-                                                         media_id),
+                     "url": "http://%s:%d/__download/%s" % (host, port,
+                                                            media_id),
                      "mime_type": media[0],
                      "sha256": hashlib.sha256(media[2]).hexdigest(),
-                     "file_size": len(media[2]), "id": media_id}
+                     "file_size": st.claimed_size.get(media_id,
+                                                      len(media[2])),
+                     "id": media_id}
 
     def messages(self, body):
         st = self.state()
@@ -791,9 +845,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             raise MetaError(100, message="(#100) Invalid parameter",
                             details="Param %s: %s" % bad)
         to = need_str(msg, "to", "")
-        if not re.fullmatch(r"\+?[0-9]{6,15}", to):
+        by_user_id = re.fullmatch(r"[A-Z]{2}\.[0-9A-Za-z.]{1,128}", to)
+        if not by_user_id and not re.fullmatch(r"\+?[0-9]{6,15}", to):
             raise MetaError(100, message="(#100) Invalid parameter",
-                            details="Param to is not a valid phone number.")
+                            details="Param to is neither a phone number nor "
+                            "a business-scoped user ID.")
         rtype = msg.get("recipient_type", "individual")
         if rtype != "individual":
             raise invalid("Param recipient_type must be individual.")
@@ -814,6 +870,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif mtype not in msg:
             raise invalid("The parameter %s is required." % mtype)
         wa_id = to.lstrip("+")
+        if st.reject_549 and re.fullmatch(r"549[0-9]{10}", wa_id):
+            raise MetaError(131030)
+        # Meta files an Argentine mobile sent to as 54 + 10 digits under
+        # its wa_id, 549 + 10 digits (what webhooks and answers say).
+        if re.fullmatch(r"54[1-8][0-9]{9}", wa_id):
+            wa_id = "549" + wa_id[2:]
         with st.lock:
             closed = wa_id in st.closed
         if closed and mtype != "template":
@@ -821,6 +883,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         wamid = st.next_wamid(wa_id)
         with st.lock:
             st.sent.append({"kind": "message", "wamid": wamid, "to": wa_id,
+                            "input": to,
                             "type": mtype, "time": time.time(),
                             "payload": msg})
             statuses = list(st.statuses)
@@ -828,7 +891,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if statuses and self.server.args.webhook:
             st.status_queue.put((wamid, wa_id, statuses, delay))
         answer = {"messaging_product": "whatsapp",
-                  "contacts": [{"input": to, "wa_id": wa_id}],
+                  "contacts": [{"input": to, "user_id": wa_id}
+                               if by_user_id else
+                               {"input": to, "wa_id": wa_id}],
                   "messages": [{"id": wamid}]}
         if mtype == "template":
             answer["messages"][0]["message_status"] = "accepted"

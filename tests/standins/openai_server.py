@@ -53,6 +53,20 @@ A step is a JSON object:
       then answer with the rest of the step (or the default).
   {"close": true}                           drop the connection unanswered.
 
+  POST /v1/audio/transcriptions
+      multipart/form-data with file (required, non-empty), model (required),
+      and optional language, prompt, response_format; the same bearer key
+      check. Answers {"text": ...} from the next step of its own script:
+  POST /__script_audio  a JSON list of steps for transcriptions:
+      {"text": "words"} (default "hola"), {"text": ""} (nothing heard),
+      {"http": 429, "retry_after": 1}, {"http": 500}, {"sleep": S},
+      {"close": true}; GET /__requests lists them too, with "fields"
+      (every text field) and "file" {"filename", "type", "size"}.
+
+Chat messages may carry content as a list of parts ({"type": "text",
+"text"} or {"type": "image_url", "image_url": {"url"}}), as vision input
+does; a step answering a vision request is an ordinary {"content": ...}.
+
 The script is followed even where a real model would not (tool calls under
 tool_choice "none", more calls than a client allows), so tests can make
 the model misbehave; everything else behaves like the real service.
@@ -74,7 +88,8 @@ BODY_MAX = 4 * 1024 * 1024
 ROLES = ("system", "user", "assistant", "tool", "developer")
 TOOL_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
-STATE = {"script": [], "requests": [], "lock": threading.Lock()}
+STATE = {"script": [], "audio": [], "requests": [],
+         "lock": threading.Lock()}
 ARGS = None
 
 
@@ -175,6 +190,16 @@ def check_request(body):
                     return "Invalid type for 'messages[%d].content'." % i
             elif not isinstance(content, str):
                 return "Invalid type for 'messages[%d].content'." % i
+        elif role == "user" and isinstance(content, list) and content:
+            for p in content:
+                if not isinstance(p, dict) or p.get("type") not in (
+                        "text", "image_url"):
+                    return "Invalid 'messages[%d].content' part." % i
+                if p["type"] == "image_url" and not (
+                        isinstance(p.get("image_url"), dict) and
+                        str(p["image_url"].get("url", "")).startswith(
+                            ("data:image/", "https://"))):
+                    return "Invalid image_url in 'messages[%d]'." % i
         elif not isinstance(content, str):
             return "Invalid type for 'messages[%d].content'." % i
     if pending:
@@ -275,6 +300,22 @@ class Handler(BaseHTTPRequestHandler):
                 STATE["requests"] = []
             self.send_json(200, {"steps": len(steps)})
             return
+        if self.path == "/__script_audio":
+            try:
+                steps = json.loads(raw.decode("utf-8"))
+                if not isinstance(steps, list):
+                    raise ValueError("not a list")
+            except ValueError as e:
+                self.send_json(400, {"error": "bad script: %s" % e})
+                return
+            with STATE["lock"]:
+                STATE["audio"] = steps
+                STATE["requests"] = []
+            self.send_json(200, {"steps": len(steps)})
+            return
+        if self.path == "/v1/audio/transcriptions":
+            self.transcription(raw)
+            return
         if self.path != "/v1/chat/completions":
             self.send_json(404, error_body("Invalid URL (POST %s)" % self.path,
                                            "invalid_request_error"))
@@ -318,6 +359,63 @@ class Handler(BaseHTTPRequestHandler):
         with STATE["lock"]:
             step = STATE["script"].pop(0) if STATE["script"] else {}
         self.answer(body, step)
+
+    def transcription(self, raw):
+        auth = self.headers.get("Authorization")
+        verdict = ("missing" if auth is None else
+                   "ok" if auth == "Bearer " + ARGS.key else "wrong")
+        m = re.match(r"multipart/form-data;.*boundary=\"?([^\";]+)\"?",
+                     self.headers.get("Content-Type", ""), re.I)
+        fields, files = (parse_multipart(raw, m.group(1).encode())
+                         if m else ({}, {}))
+        f = files.get("file")
+        with STATE["lock"]:
+            STATE["requests"].append({
+                "path": self.path, "auth": verdict, "fields": fields,
+                "file": {"filename": f[0], "type": f[1], "size": len(f[2])}
+                if f else None})
+        if verdict != "ok":
+            self.send_json(401, error_body("Incorrect API key provided.",
+                                           "invalid_request_error",
+                                           code="invalid_api_key"))
+            return
+        if not m or f is None or not f[2]:
+            self.send_json(400, error_body("Could not parse multipart form",
+                                           "invalid_request_error"))
+            return
+        if not fields.get("model"):
+            self.send_json(400, error_body("you must provide a model "
+                                           "parameter",
+                                           "invalid_request_error"))
+            return
+        if not re.search(r"\.(flac|m4a|mp3|mp4|mpeg|mpga|oga|ogg|wav|"
+                         r"webm)$", f[0] or ""):
+            self.send_json(400, error_body(
+                "Invalid file format. Supported formats: ['flac', 'm4a', "
+                "'mp3', 'mp4', 'mpeg', 'mpga', 'oga', 'ogg', 'wav', "
+                "'webm']", "invalid_request_error"))
+            return
+        with STATE["lock"]:
+            step = STATE["audio"].pop(0) if STATE["audio"] else {}
+        if step.get("sleep"):
+            time.sleep(float(step["sleep"]))
+        if step.get("close"):
+            self.close_connection = True
+            return
+        status = step.get("http", 200)
+        if status != 200:
+            headers = {}
+            if "retry_after" in step:
+                headers["Retry-After"] = str(step["retry_after"])
+            self.send_json(status, error_body(
+                "Rate limit reached" if status == 429 else
+                "The server had an error while processing your request.",
+                "requests" if status == 429 else "server_error"), headers)
+            return
+        self.send_json(200, {"text": step.get("text", "hola"),
+                             "usage": {"type": "tokens", "input_tokens": 10,
+                                       "output_tokens": 5,
+                                       "total_tokens": 15}})
 
     def answer(self, body, step):
         if not isinstance(step, dict):
@@ -368,6 +466,26 @@ class Handler(BaseHTTPRequestHandler):
             finish = "stop"
         finish = step.get("finish_reason", finish)
         self.send_json(200, completion(body, msg, finish))
+
+
+def parse_multipart(body, boundary):
+    """fields {name: str}, files {name: (filename, content_type, bytes)}."""
+    fields, files = {}, {}
+    for part in body.split(b"--" + boundary)[1:-1]:
+        head, _, data = part.partition(b"\r\n\r\n")
+        if data.endswith(b"\r\n"):
+            data = data[:-2]
+        disp = re.search(rb'name="([^"]*)"(?:; filename="([^"]*)")?', head)
+        if not disp:
+            continue
+        name = disp.group(1).decode()
+        ctype = re.search(rb"Content-Type: *([^\r\n]+)", head, re.I)
+        if disp.group(2) is not None:
+            files[name] = (disp.group(2).decode(),
+                           ctype.group(1).decode() if ctype else "", data)
+        else:
+            fields[name] = data.decode("utf-8", errors="replace")
+    return fields, files
 
 
 class Server(ThreadingHTTPServer):

@@ -1442,7 +1442,7 @@ test_invalid_arguments(void)
 	size_t nv = 0;
 	bool found = true;
 
-	CHECK_INT(claim(st, "wamid.bad.1", "54934155x0001", 1, 300, "x", &c),
+	CHECK_INT(claim(st, "wamid.bad.1", "54934155-0001", 1, 300, "x", &c),
 	    OV_EINVAL);
 	CHECK_INT(claim(st, "wamid.bad.2", "", 1, 300, "x", &c), OV_EINVAL);
 	CHECK_INT(claim(st, "wamid.bad.3", "+5493415550001", 1, 300, "x", &c),
@@ -1834,7 +1834,7 @@ test_outbox(void)
 	CHECK_INT(store_outbox_put(st, &o), OV_EINVAL);
 	CHECK_INT(store_outbox_due(st, 1, 0, &v, &n), OV_EINVAL);
 	CHECK_INT(store_outbox_due(st, 1, 1001, &v, &n), OV_EINVAL);
-	CHECK_INT(store_outbox_count_for(st, "abc", &count), OV_EINVAL);
+	CHECK_INT(store_outbox_count_for(st, "a/c", &count), OV_EINVAL);
 }
 
 /* Drains on several nodes listing one entry: exactly one claims it. */
@@ -2932,6 +2932,92 @@ test_demand(void)
 	CHECK_INT(store_demand_delete(st, "5493415558809", 77), OV_OK);
 }
 
+
+/* ---- identities ---------------------------------------------------------- */
+
+static void
+test_identities(void)
+{
+	struct store_identity id, got;
+	struct store_conv c, cg;
+	struct store_customer cu, cug;
+	struct store_msg *h = NULL;
+	size_t nh = 0;
+	bool found = true;
+
+	CHECK(store_key_is_phone("5493415550700"));
+	CHECK(!store_key_is_phone("AR.1502576394655843"));
+	CHECK_INT(store_identity_get(st, "AR.1000000000000700", &got, &found),
+	    OV_OK);
+	CHECK(!found);
+	memset(&id, 0, sizeof(id));
+	snprintf(id.key, sizeof(id.key), "AR.1000000000000700");
+	snprintf(id.phone, sizeof(id.phone), "5493415550700");
+	CHECK_INT(store_identity_put(st, &id, 1764000000), OV_OK);
+	CHECK_INT(store_identity_get(st, "AR.1000000000000700", &got, &found),
+	    OV_OK);
+	CHECK(found && !got.hold && got.updated_at == 1764000000);
+	CHECK_STR(got.phone, "5493415550700");
+	id.hold = true;
+	id.phone[0] = '\0';
+	CHECK_INT(store_identity_put(st, &id, 1764000001), OV_OK);
+	CHECK_INT(store_identity_get(st, "AR.1000000000000700", &got, &found),
+	    OV_OK);
+	CHECK(found && got.hold && got.phone[0] == '\0');
+	snprintf(id.phone, sizeof(id.phone), "54934x");
+	CHECK_INT(store_identity_put(st, &id, 1), OV_EINVAL);
+	CHECK_INT(store_identity_get(st, "AR/1", &got, &found), OV_EINVAL);
+
+	/* A BSUID's customer moves to the phone: conversation, record,
+	 * history. */
+	memset(&c, 0, sizeof(c));
+	snprintf(c.key, sizeof(c.key), "AR.1000000000000701");
+	c.doc = (char *)"{\"v\":1}";
+	CHECK_INT(store_conv_put(st, &c), OV_OK);
+	memset(&cu, 0, sizeof(cu));
+	snprintf(cu.wa_id, sizeof(cu.wa_id), "AR.1000000000000701");
+	cu.name = (char *)"Lucía";
+	CHECK_INT(store_customer_put(st, &cu), OV_OK);
+	CHECK_INT(claim(st, "wamid.id-701", "AR.1000000000000701", 1764000000,
+	    300, "hola", &(enum store_claim){0}), OV_OK);
+	CHECK_INT(store_identity_move(st, "AR.1000000000000701",
+	    "5493415550701", 1764000002), OV_OK);
+	CHECK_INT(store_conv_get(st, "AR.1000000000000701", &cg, &found), OV_OK);
+	CHECK(!found);
+	store_conv_clear(&cg);
+	CHECK_INT(store_conv_get(st, "5493415550701", &cg, &found), OV_OK);
+	CHECK(found && cg.doc != NULL && strcmp(cg.doc, "{\"v\":1}") == 0);
+	store_conv_clear(&cg);
+	CHECK_INT(store_customer_get(st, "5493415550701", &cug, &found), OV_OK);
+	CHECK(found && cug.name != NULL && strcmp(cug.name, "Lucía") == 0);
+	store_customer_clear(&cug);
+	CHECK_INT(store_customer_get(st, "AR.1000000000000701", &cug, &found),
+	    OV_OK);
+	CHECK(!found);
+	store_customer_clear(&cug);
+	CHECK_INT(store_history(st, "5493415550701", 10, &h, &nh), OV_OK);
+	CHECK_INT(nh, 1);
+	store_msgs_free(h, nh);
+
+	/* The key moved to already has a conversation: it wins. */
+	snprintf(c.key, sizeof(c.key), "AR.1000000000000702");
+	c.doc = (char *)"{\"v\":2}";
+	CHECK_INT(store_conv_put(st, &c), OV_OK);
+	CHECK_INT(store_identity_move(st, "AR.1000000000000702",
+	    "5493415550701", 1764000003), OV_OK);
+	CHECK_INT(store_conv_get(st, "5493415550701", &cg, &found), OV_OK);
+	CHECK(found && cg.doc != NULL && strcmp(cg.doc, "{\"v\":1}") == 0);
+	store_conv_clear(&cg);
+	CHECK_INT(store_conv_get(st, "AR.1000000000000702", &cg, &found), OV_OK);
+	CHECK(!found);
+	store_conv_clear(&cg);
+	/* Nothing to move is fine; to itself is not. */
+	CHECK_INT(store_identity_move(st, "AR.1000000000000799",
+	    "5493415550799", 1764000004), OV_OK);
+	CHECK_INT(store_identity_move(st, "5493415550701", "5493415550701", 1),
+	    OV_EINVAL);
+}
+
 int
 main(void)
 {
@@ -3012,6 +3098,7 @@ main(void)
 	RUN(test_conv_scan_pages);
 	RUN(test_quote_scan_expiring);
 	RUN(test_demand);
+	RUN(test_identities);
 	RUN(test_reopen_keeps_data);
 	rc = check_finish();
 out:

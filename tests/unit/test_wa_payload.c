@@ -39,7 +39,7 @@ slurp(const char *path, size_t *len)
 static char *
 fixture(const char *name, size_t *len)
 {
-	char path[1200];
+	char path[1400];
 
 	snprintf(path, sizeof(path), "%s/whatsapp/%s", fixdir, name);
 	return slurp(path, len);
@@ -809,6 +809,140 @@ test_statuses_and_many_entries(void)
 	wa_payload_free(&p);
 }
 
+
+/* ---- identities and media (issue 11; tests/fixtures of this tree) ---- */
+
+static int
+parse_own(const char *name, struct wa_payload *p)
+{
+	char path[256], *body;
+	size_t len;
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	snprintf(path, sizeof(path), "tests/fixtures/%s", name);
+	if ((body = slurp(path, &len)) == NULL)
+		return -1;
+	rc = wa_payload_parse(body, len, p);
+	free(body);
+	return rc;
+}
+
+static void
+test_bsuid_only_sender(void)
+{
+	struct wa_payload p;
+
+	CHECK_INT(parse_own("bsuid_only_text.json", &p), OV_OK);
+	CHECK_INT(p.n_msgs, 1);
+	if (p.n_msgs == 1) {
+		CHECK_STR(p.msgs[0].from, "AR.1502576394655843");
+		CHECK_STR(p.msgs[0].phone, "");
+		CHECK_STR(p.msgs[0].user_id, "AR.1502576394655843");
+		CHECK(p.msgs[0].username != NULL &&
+		    strcmp(p.msgs[0].username, "lucia.seguridad") == 0);
+		CHECK(p.msgs[0].profile_name != NULL &&
+		    strcmp(p.msgs[0].profile_name, "Lucía") == 0);
+	}
+	wa_payload_free(&p);
+	CHECK_INT(parse_own("phone_and_bsuid_text.json", &p), OV_OK);
+	CHECK_INT(p.n_msgs, 1);
+	if (p.n_msgs == 1) {
+		CHECK_STR(p.msgs[0].from, "5493415550900");
+		CHECK_STR(p.msgs[0].phone, "5493415550900");
+		CHECK_STR(p.msgs[0].user_id, "AR.1502576394655843");
+	}
+	wa_payload_free(&p);
+}
+
+static void
+test_bsuid_from_contacts_and_refusals(void)
+{
+	struct wa_payload p;
+	char *body;
+
+	/* The BSUID in contacts[] only; a bad BSUID or no sender at all is
+	 * skipped, never half-filled. */
+	body = strdup("{\"object\":\"whatsapp_business_account\",\"entry\":"
+	    "[{\"changes\":[{\"field\":\"messages\",\"value\":{\"contacts\":"
+	    "[{\"profile\":{\"name\":\"X\"},\"user_id\":\"US.1349120865\"}],"
+	    "\"messages\":[{\"id\":\"wamid.a\",\"timestamp\":\"1\",\"type\":"
+	    "\"text\",\"text\":{\"body\":\"hi\"}},{\"from_user_id\":"
+	    "\"ar.bad\",\"id\":\"wamid.b\",\"timestamp\":\"1\",\"type\":"
+	    "\"text\",\"text\":{\"body\":\"x\"}}]}}]}]}");
+	CHECK_INT(wa_payload_parse(body, strlen(body), &p), OV_OK);
+	CHECK_INT(p.n_msgs, 1);
+	CHECK_INT(p.n_skipped, 1);
+	if (p.n_msgs == 1)
+		CHECK_STR(p.msgs[0].from, "US.1349120865");
+	wa_payload_free(&p);
+	free(body);
+	body = strdup("{\"object\":\"whatsapp_business_account\",\"entry\":"
+	    "[{\"changes\":[{\"field\":\"messages\",\"value\":{"
+	    "\"messages\":[{\"id\":\"wamid.a\",\"timestamp\":\"1\",\"type\":"
+	    "\"text\",\"text\":{\"body\":\"hi\"}}]}}]}]}");
+	CHECK_INT(wa_payload_parse(body, strlen(body), &p), OV_OK);
+	CHECK_INT(p.n_msgs, 0);
+	CHECK_INT(p.n_skipped, 1);
+	wa_payload_free(&p);
+	free(body);
+	CHECK(wa_user_id_valid("AR.1502576394655843"));
+	CHECK(wa_user_id_valid("US.ENT.11815799212886844830"));
+	CHECK(!wa_user_id_valid("AR."));
+	CHECK(!wa_user_id_valid("5493415551234"));
+	CHECK(!wa_user_id_valid("AR.15025763946558431502576394655843"));
+	CHECK(!wa_user_id_valid("AR.150/2576"));
+}
+
+static void
+test_system_changes(void)
+{
+	struct wa_payload p;
+
+	CHECK_INT(parse_own("user_changed_number.json", &p), OV_OK);
+	CHECK_INT(p.n_msgs, 1);
+	if (p.n_msgs == 1) {
+		CHECK_INT(p.msgs[0].kind, WA_SYSTEM);
+		CHECK_INT(p.msgs[0].sys_change, WA_SYS_NUMBER);
+		CHECK_STR(p.msgs[0].from, "5493415550901");
+		CHECK_STR(p.msgs[0].new_phone, "5493415550902");
+		CHECK_STR(p.msgs[0].new_user_id, "AR.2000000000000002");
+		CHECK_STR(p.msgs[0].prev_user_id, "AR.2000000000000001");
+	}
+	wa_payload_free(&p);
+	CHECK_INT(parse_own("user_changed_user_id.json", &p), OV_OK);
+	CHECK_INT(p.n_msgs, 1);
+	if (p.n_msgs == 1) {
+		CHECK_INT(p.msgs[0].sys_change, WA_SYS_USER_ID);
+		CHECK_STR(p.msgs[0].from, "AR.3000000000000001");
+		CHECK_STR(p.msgs[0].new_user_id, "AR.3000000000000002");
+	}
+	wa_payload_free(&p);
+}
+
+static void
+test_media_references(void)
+{
+	struct wa_payload p;
+
+	CHECK_INT(parse_own("voice_note.json", &p), OV_OK);
+	CHECK_INT(p.n_msgs, 1);
+	if (p.n_msgs == 1) {
+		CHECK_INT(p.msgs[0].kind, WA_AUDIO);
+		CHECK_STR(p.msgs[0].media_id, "7001");
+		CHECK_STR(p.msgs[0].mime, "audio/ogg; codecs=opus");
+		CHECK(p.msgs[0].voice);
+	}
+	wa_payload_free(&p);
+	CHECK_INT(parse_own("image_list.json", &p), OV_OK);
+	if (p.n_msgs == 1) {
+		CHECK_INT(p.msgs[0].kind, WA_IMAGE);
+		CHECK_STR(p.msgs[0].media_id, "7004");
+		CHECK(p.msgs[0].text == NULL);
+	}
+	wa_payload_free(&p);
+}
+
 int
 main(void)
 {
@@ -835,5 +969,9 @@ main(void)
 	RUN(test_unknown_fields_any_order);
 	RUN(test_other_kinds);
 	RUN(test_statuses_and_many_entries);
+	RUN(test_bsuid_only_sender);
+	RUN(test_bsuid_from_contacts_and_refusals);
+	RUN(test_system_changes);
+	RUN(test_media_references);
 	return check_finish();
 }

@@ -34,6 +34,8 @@
 #define TOKEN "EAAGtest0123456789SecretToken"
 #define PHONE_ID "110000000000001"
 #define TO "5493415551234"
+/* What goes on the wire for TO: an Argentine mobile loses its 9. */
+#define TO_WIRE "543415551234"
 #define APP_SECRET "test-app-secret-whatsapp"
 
 static char dir[] = "/tmp/ov_test_whatsapp.XXXXXX";
@@ -462,7 +464,7 @@ test_text_arrives(void)
 	CHECK_STR(str_at(m, "wamid"), r.parts[0].wamid);
 	CHECK_STR(str_at(m, "payload.messaging_product"), "whatsapp");
 	CHECK_STR(str_at(m, "payload.recipient_type"), "individual");
-	CHECK_STR(str_at(m, "payload.to"), TO);
+	CHECK_STR(str_at(m, "payload.to"), TO_WIRE);
 	CHECK_STR(str_at(m, "payload.type"), "text");
 	CHECK_STR(str_at(m, "payload.text.body"), text);
 	cJSON_Delete(sent);
@@ -564,7 +566,7 @@ test_buttons_payload(void)
 		{ "x", "Sí" }, { "x", "No" },
 	};
 	static const char expected[] = "{\"messaging_product\":\"whatsapp\","
-	    "\"recipient_type\":\"individual\",\"to\":\"" TO "\","
+	    "\"recipient_type\":\"individual\",\"to\":\"" TO_WIRE "\","
 	    "\"type\":\"interactive\",\"interactive\":{\"type\":\"button\","
 	    "\"header\":{\"type\":\"text\",\"text\":\"Presupuesto N° 0042\"},"
 	    "\"body\":{\"text\":\"¿Te lo mando en PDF?\"},"
@@ -631,7 +633,7 @@ test_list_payload(void)
 	};
 	static const struct wa_section sec[] = { { "Cámaras", rows, 3 } };
 	static const char expected[] = "{\"messaging_product\":\"whatsapp\","
-	    "\"recipient_type\":\"individual\",\"to\":\"" TO "\","
+	    "\"recipient_type\":\"individual\",\"to\":\"" TO_WIRE "\","
 	    "\"type\":\"interactive\",\"interactive\":{\"type\":\"list\","
 	    "\"body\":{\"text\":\"Encontré estas opciones:\"},"
 	    "\"action\":{\"button\":\"Ver opciones\",\"sections\":[{"
@@ -1033,7 +1035,7 @@ test_template_payload(void)
 	static const char *const params[] = { "Martín", "0042", "$ 1.250.000" };
 	static const char *const bad[] = { "Martín\nGómez" };
 	static const char expected[] = "{\"messaging_product\":\"whatsapp\","
-	    "\"recipient_type\":\"individual\",\"to\":\"" TO "\","
+	    "\"recipient_type\":\"individual\",\"to\":\"" TO_WIRE "\","
 	    "\"type\":\"template\",\"template\":{\"name\":\"presupuesto_listo\","
 	    "\"language\":{\"policy\":\"deterministic\",\"code\":\"es_AR\"},"
 	    "\"components\":[{\"type\":"
