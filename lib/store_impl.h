@@ -89,6 +89,17 @@ struct store_ops {
 	/* conv->doc never NULL; replies and ids validated and distinct. */
 	int (*turn_commit)(void *impl, const struct store_turn *t);
 	int (*turn_recover)(void *impl, size_t *applied);
+
+	/* ---- inbox */
+	/* c normalised; expects non-NULL. */
+	int (*conv_swap)(void *impl, const struct store_conv *c,
+	    const char *expect_owner, const char *expect_agent,
+	    const char *holder, int64_t now, bool *got);
+	/* query NULL or lower-cased; out zeroed. */
+	int (*inbox_list)(void *impl, const char *query, int limit,
+	    struct store_inbox_row **out, size_t *n);
+	int (*inbox_stats)(void *impl, int64_t since, int64_t now,
+	    struct store_inbox_stats *out);
 };
 
 extern const struct store_ops store_sqlite_ops;
