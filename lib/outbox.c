@@ -227,6 +227,24 @@ send_one(struct outbox *o, const char *to, const char *kind, const cJSON *p,
 	return OV_EINVAL;
 }
 
+/* A salesperson's message (the inbox puts "agent" in its payload) is
+ * recorded with raw {"agent": name}, so the transcript tells who wrote
+ * it. NULL for Ovidio's own (or out of memory: the record stays). */
+static char *
+agent_raw(const cJSON *p)
+{
+	const char *who = jstr(p, "agent");
+	cJSON *o;
+	char *s = NULL;
+
+	if (who == NULL || *who == '\0' || (o = cJSON_CreateObject()) == NULL)
+		return NULL;
+	if (cJSON_AddStringToObject(o, "agent", who) != NULL)
+		s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return s;
+}
+
 /* Record what Meta accepted: one mensajes record per part. */
 static int
 record_sent(struct outbox *o, const char *to, const char *kind,
@@ -238,6 +256,8 @@ record_sent(struct outbox *o, const char *to, const char *kind,
 
 	if (desc == NULL)
 		return OV_ENOMEM;
+	char *who = agent_raw(p);
+
 	for (size_t i = 0; i < res->nparts && rc == OV_OK; i++) {
 		const char *text = jstr(p, "text");
 		char *part = NULL;
@@ -259,9 +279,11 @@ record_sent(struct outbox *o, const char *to, const char *kind,
 			}
 			m.body = part;
 		}
+		m.raw = who;
 		rc = store_outbound_put(o->st, &m);
 		free(part);
 	}
+	free(who);
 	free(desc);
 	if (rc != OV_OK)
 		log_error("cannot record a sent reply to %s: %s", to,
@@ -289,7 +311,9 @@ record_failed(struct outbox *o, const char *to, const char *kind,
 	snprintf(m.type, sizeof(m.type), "%s", record_type(kind));
 	snprintf(m.status, sizeof(m.status), "failed");
 	m.body = desc;
+	m.raw = agent_raw(p);
 	rc = store_outbound_put(o->st, &m);
+	free(m.raw);
 	if (rc == OV_OK)
 		rc = store_status_update(o->st, m.id, to, "failed", m.ts, why,
 		    NULL);
