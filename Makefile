@@ -24,7 +24,7 @@ FUZZ_CC ?= clang
 DEB_PACKAGES := build-essential pkg-config libcurl4-openssl-dev libcjson-dev \
 	libmongoc-dev libbson-dev libxml2-dev libhpdf-dev libpng-dev libsqlite3-dev \
 	apache2 python3 python3-mockupdb python3-mongomock poppler-utils \
-	wrk clang curl ca-certificates procps
+	wrk clang curl ca-certificates procps chromium
 
 # libpng: quote logos are decoded with it before libharu sees them.
 PKGS := libcurl libcjson libmongoc-1.0 libxml-2.0 sqlite3 libpng
@@ -152,6 +152,7 @@ bench: all
 	bench/sync
 	bench/search
 	bench/pdf
+	bench/inbox
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/cgi-bin $(DESTDIR)$(PREFIX)/jobs \
