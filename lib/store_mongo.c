@@ -2774,7 +2774,8 @@ mongo_inbox_stats(void *impl, int64_t since, int64_t now,
 		rc = mongo_fail("inbox stats", &error);
 		goto out;
 	}
-	qsort(lat, nlat, sizeof(*lat), cmp_i64);
+	if (nlat > 0)
+		qsort(lat, nlat, sizeof(*lat), cmp_i64);
 	out->latency_p50 = percentile(lat, nlat, 50);
 	out->latency_p99 = percentile(lat, nlat, 99);
 out:

@@ -2698,7 +2698,8 @@ sq_inbox_stats(void *impl, int64_t since, int64_t now,
 		goto out;
 	}
 	rc = OV_OK;
-	qsort(lat, nlat, sizeof(*lat), cmp_i64);
+	if (nlat > 0)
+		qsort(lat, nlat, sizeof(*lat), cmp_i64);
 	out->latency_p50 = percentile(lat, nlat, 50);
 	out->latency_p99 = percentile(lat, nlat, 99);
 out:
