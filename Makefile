@@ -87,6 +87,14 @@ cgi-bin/webhook: cgi-bin/webhook.c $(WEBHOOK_LIB:%=$(B)/lib/%.o)
 cgi-bin/presupuesto: cgi-bin/presupuesto.c $(PRESUPUESTO_LIB:%=$(B)/lib/%.o)
 	$(CC) $(OV_CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PRESUPUESTO_LIBS)
 
+# The health check reads files only: no store, no network library, so an
+# uptime monitor's request costs a process start and little more.
+HEALTH_LIB := err log config clock cgi status_file
+
+cgi-bin/health: cgi-bin/health.c $(HEALTH_LIB:%=$(B)/lib/%.o)
+	$(CC) $(OV_CFLAGS) $(PKG_CFLAGS) -o $@ $^ -Wl,--as-needed \
+		$(shell $(PKG_CONFIG) --libs libcjson 2>/dev/null) -lm
+
 cgi-bin/%: cgi-bin/%.c $(B)/libovidio.a
 	$(CC) $(OV_CFLAGS) $(PKG_CFLAGS) -o $@ $< $(B)/libovidio.a $(ALL_LIBS)
 

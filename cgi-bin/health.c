@@ -29,7 +29,7 @@
 #include "clock.h"
 #include "config.h"
 #include "err.h"
-#include "inbox.h"
+#include "status_file.h"
 #include "log.h"
 
 /* Age of the oldest file in dir (-1: none). */
@@ -60,7 +60,7 @@ status_age(const struct config *cfg, const char *name, int64_t now)
 	int64_t when = 0;
 	bool found = false;
 
-	if (inbox_status_read(cfg, name, &when, NULL, 0, &found) != OV_OK ||
+	if (status_file_read(cfg, name, &when, NULL, 0, &found) != OV_OK ||
 	    !found)
 		return -1;
 	return now - when < 0 ? 0 : now - when;

@@ -1117,7 +1117,7 @@ status_line(struct app *a, struct html *h, const char *label,
 	html_raw(h, "<tr><th>");
 	html_text(h, label);
 	html_raw(h, "</th><td>");
-	if (inbox_status_read(a->cfg, file, &when, text, sizeof(text),
+	if (status_file_read(a->cfg, file, &when, text, sizeof(text),
 	    &found) == OV_OK && found) {
 		fmt_time(when, t, sizeof(t));
 		fmt_age(a->now - when, age, sizeof(age));
@@ -1303,7 +1303,7 @@ h_status(struct app *a, const char *rest)
 	}
 	free(tok);   /* never shown */
 	html_raw(&h, "</td></tr>");
-	if (inbox_status_read(a->cfg, "sync.request", &exp, NULL, 0, &found) ==
+	if (status_file_read(a->cfg, "sync.request", &exp, NULL, 0, &found) ==
 	    OV_OK && found)
 		html_raw(&h, "<tr><th>Sincronización pedida</th><td>esperando "
 		    "al cron</td></tr>");
@@ -1397,7 +1397,7 @@ a_sync(struct app *a, const char *rest)
 
 	(void)rest;
 	snprintf(text, sizeof(text), "by %s", a->user);
-	if (inbox_status_write(a->cfg, "sync.request", a->now, text) != OV_OK) {
+	if (status_file_write(a->cfg, "sync.request", a->now, text) != OV_OK) {
 		message_page(a, 503, "No pudimos pedir la sincronización",
 		    "Revisá los permisos del directorio de datos.", NULL);
 		return;

@@ -36,7 +36,7 @@
 #include "clock.h"
 #include "config.h"
 #include "err.h"
-#include "inbox.h"
+#include "status_file.h"
 #include "log.h"
 #include "store.h"
 
@@ -153,7 +153,7 @@ run_one(struct job *j, bool products, char *sum, size_t sumlen)
 
 		snprintf(line, sizeof(line), "%zu items from %s", rep.items,
 		    rep.source);
-		if (inbox_status_write(j->cfg, products ? "sync-products.last" :
+		if (status_file_write(j->cfg, products ? "sync-products.last" :
 		    "sync-clients.last", (int64_t)time(NULL), line) != OV_OK)
 			log_warn("cannot write the %s sync status file", what);
 	}
@@ -232,12 +232,12 @@ main(int argc, char **argv)
 		int64_t when;
 		bool asked = false;
 
-		if (inbox_status_read(cfg, "sync.request", &when, NULL, 0,
+		if (status_file_read(cfg, "sync.request", &when, NULL, 0,
 		    &asked) != OV_OK || !asked) {
 			status = 0;
 			goto out;
 		}
-		(void)inbox_status_remove(cfg, "sync.request");
+		(void)status_file_remove(cfg, "sync.request");
 		log_warn("a catalog sync was asked for from the status page");
 	}
 	if (catalog_sync_source_parse(config_get(cfg, "CIANBOX_SYNC_SOURCE"),

@@ -864,7 +864,7 @@ main(int argc, char **argv)
 
 		snprintf(line, sizeof(line), "%zu files %zu messages %zu failed",
 		    w.n_files, w.n_msgs, w.n_failed_files);
-		if (inbox_status_write(cfg, "worker.last", (int64_t)time(NULL),
+		if (status_file_write(cfg, "worker.last", (int64_t)time(NULL),
 		    line) != OV_OK)
 			log_warn("cannot write status/worker.last");
 	}

@@ -1,8 +1,7 @@
 /*
  * inbox.h - the salesperson's side of a conversation (DESIGN.md section 6):
  * who owns it (take, give back, an agent's activity, a coexistence echo),
- * the inbox's CSRF tokens, and the small status files the operator's
- * status page and cgi-bin/health read.
+ * and the inbox's CSRF tokens.
  *
  * Ownership changes go through store_conv_swap() under the conversation's
  * lease, so a salesperson's change never interleaves with a bot turn and
@@ -10,12 +9,7 @@
  * lasts HANDOFF_HOURS from the last agent action (owner_until); after it
  * lib/bot gives the conversation back to Ovidio on the next message.
  *
- * Status files live in $OVIDIO_DATA_DIR/status/, one line each:
- * "<unix seconds> <text>", replaced whole (temp file + rename):
- *   worker.last           the worker's last run ("<files> <messages>")
- *   sync-products.last    the last good products sync ("<count> <source>")
- *   sync-clients.last     the last good clients sync ("<count> <source>")
- *   sync.request          a catalog sync asked for from the status page
+ * The status files the status page reads are lib/status_file's.
  *
  * Ownership of memory: nothing here allocates what the caller must free.
  */
@@ -26,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "status_file.h"
 #include "store.h"
 
 struct config;
@@ -78,14 +73,5 @@ int inbox_echo(struct store *st, const struct wa_message *m, int64_t now,
 
 /* HANDOFF_HOURS from the configuration (default 4). */
 long inbox_handoff_hours(const struct config *cfg);
-
-/* Write $OVIDIO_DATA_DIR/status/<name>: "<now> <text>\n", atomically. */
-int inbox_status_write(const struct config *cfg, const char *name,
-    int64_t now, const char *text);
-/* Read one; *found false when missing. text may be NULL. */
-int inbox_status_read(const struct config *cfg, const char *name,
-    int64_t *when, char *text, size_t textlen, bool *found);
-/* Remove one (a request acted on); missing is OV_OK. */
-int inbox_status_remove(const struct config *cfg, const char *name);
 
 #endif

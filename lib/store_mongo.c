@@ -377,6 +377,23 @@ create_indexes(struct mongo *m)
 		if (rc == OV_OK)
 			rc = create_index(m, COLL_TURNOS, "applied_key_seq",
 			    &pending, NULL);
+		/* inbox: unanswered counts and the day's figures. */
+		if (rc == OV_OK) {
+			bson_t wdt = BSON_INITIALIZER, dt = BSON_INITIALIZER;
+
+			BSON_APPEND_INT32(&wdt, "wa_id", 1);
+			BSON_APPEND_INT32(&wdt, "dir", 1);
+			BSON_APPEND_INT32(&wdt, "ts", 1);
+			BSON_APPEND_INT32(&dt, "dir", 1);
+			BSON_APPEND_INT32(&dt, "ts", 1);
+			rc = create_index(m, COLL_MENSAJES, "wa_id_dir_ts", &wdt,
+			    NULL);
+			if (rc == OV_OK)
+				rc = create_index(m, COLL_MENSAJES, "dir_ts", &dt,
+				    NULL);
+			bson_destroy(&wdt);
+			bson_destroy(&dt);
+		}
 		bson_destroy(&lane);
 		bson_destroy(&owner);
 		bson_destroy(&updated);

@@ -151,6 +151,11 @@ static const char *const migrations[] = {
 	" created_at INTEGER NOT NULL);"
 	"ALTER TABLE outbox ADD COLUMN lane INTEGER NOT NULL DEFAULT 0;"
 	"CREATE INDEX outbox_lane ON outbox (lane, created_at, seq);",
+	/* 5 -> 6 (inbox): a customer's messages by direction, for the
+	 * inbox's unanswered counts and the status page's daily figures. */
+	"CREATE INDEX IF NOT EXISTS mensajes_wa_dir_ts"
+	" ON mensajes (wa_id, dir, ts);"
+	"CREATE INDEX IF NOT EXISTS mensajes_dir_ts ON mensajes (dir, ts);",
 };
 
 #define SQ_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -2551,25 +2556,36 @@ sq_inbox_list(void *impl, const char *query, int limit,
 	size_t len = 0;
 	int rc;
 
-	if ((rc = sq_prepare(s, "SELECT c.key, c.owner, c.agent,"
-	    " c.last_inbound, c.updated_at, c.doc, cl.name,"
-	    " (c.owner = 'agent' AND c.agent = 'handoff') AS waiting"
-	    " FROM conversaciones c LEFT JOIN clientes cl ON cl.wa_id = c.key"
+	/* The page first, then its names: joining every conversation
+	 * before the sort costs ten times more. */
+	if ((rc = sq_prepare(s, "SELECT p.key, p.owner, p.agent,"
+	    " p.last_inbound, p.updated_at, p.doc, cl.name, p.waiting FROM"
+	    " (SELECT c.key, c.owner, c.agent, c.last_inbound, c.updated_at,"
+	    " c.doc, (c.owner = 'agent' AND c.agent = 'handoff') AS waiting"
+	    " FROM conversaciones c"
 	    " WHERE c.last_inbound > 0 AND (?1 IS NULL"
 	    " OR instr(lower(c.key), ?1) > 0"
-	    " OR instr(lower(ifnull(cl.name, '')), ?1) > 0"
-	    " OR instr(ifnull(" SQ_DOC_FIELD("cuit") ", ''), ?1) > 0"
-	    " OR instr(lower(ifnull(" SQ_DOC_FIELD("razon") ", '')), ?1) > 0)"
+	    " OR (?3 AND instr(ifnull(" SQ_DOC_FIELD("cuit") ", ''), ?1) > 0)"
+	    " OR (NOT ?3 AND instr(c.doc, '\"razon\"') > 0"
+	    "  AND instr(lower(ifnull(" SQ_DOC_FIELD("razon") ", '')), ?1) > 0)"
+	    " OR c.key IN (SELECT x.wa_id FROM clientes x"
+	    "  WHERE instr(lower(ifnull(x.name, '')), ?1) > 0))"
 	    " ORDER BY waiting DESC,"
 	    " CASE WHEN waiting THEN c.last_inbound END ASC,"
-	    " c.last_inbound DESC, c.key LIMIT ?2", &st)) != OV_OK)
+	    " c.last_inbound DESC, c.key LIMIT ?2) p"
+	    " LEFT JOIN clientes cl ON cl.wa_id = p.key"
+	    " ORDER BY p.waiting DESC,"
+	    " CASE WHEN p.waiting THEN p.last_inbound END ASC,"
+	    " p.last_inbound DESC, p.key", &st)) != OV_OK)
 		goto out;
 	if ((rc = sq_prepare(s, "SELECT count(*) FROM mensajes"
 	    " WHERE wa_id = ?1 AND dir = 0 AND ts > ifnull((SELECT max(ts)"
-	    " FROM mensajes WHERE wa_id = ?1 AND dir = 1"
-	    " AND type IS NOT NULL), 0)", &cnt)) != OV_OK)
+	    " FROM mensajes WHERE wa_id = ?1 AND dir = 1), 0)", &cnt)) != OV_OK)
 		goto out;
-	if (bind_text(st, 1, query) || bind_int(st, 2, limit)) {
+	/* ?3: the query could be (part of) a CUIT: digits only. */
+	if (bind_text(st, 1, query) || bind_int(st, 2, limit) ||
+	    bind_int(st, 3, query != NULL &&
+	    query[strspn(query, "0123456789")] == '\0')) {
 		rc = sq_fail(s->db, "inbox list", SQLITE_ERROR);
 		goto out;
 	}

@@ -319,19 +319,19 @@ test_status_files(void)
 	int64_t when = 0;
 	bool found = true;
 
-	CHECK_INT(inbox_status_read(cfg, "worker.last", &when, text,
+	CHECK_INT(status_file_read(cfg, "worker.last", &when, text,
 	    sizeof(text), &found), OV_OK);
 	CHECK(!found);
-	CHECK_INT(inbox_status_write(cfg, "worker.last", 1234, "3 files\n7"),
+	CHECK_INT(status_file_write(cfg, "worker.last", 1234, "3 files\n7"),
 	    OV_OK);
-	CHECK_INT(inbox_status_read(cfg, "worker.last", &when, text,
+	CHECK_INT(status_file_read(cfg, "worker.last", &when, text,
 	    sizeof(text), &found), OV_OK);
 	CHECK(found);
 	CHECK_INT(when, 1234);
 	CHECK_STR(text, "3 files 7");
-	CHECK_INT(inbox_status_write(cfg, "../x", 1, ""), OV_EINVAL);
-	CHECK_INT(inbox_status_remove(cfg, "worker.last"), OV_OK);
-	CHECK_INT(inbox_status_remove(cfg, "worker.last"), OV_OK);
+	CHECK_INT(status_file_write(cfg, "../x", 1, ""), OV_EINVAL);
+	CHECK_INT(status_file_remove(cfg, "worker.last"), OV_OK);
+	CHECK_INT(status_file_remove(cfg, "worker.last"), OV_OK);
 }
 
 static int
