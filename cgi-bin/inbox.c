@@ -101,6 +101,7 @@ struct app {
 	char csrf[INBOX_CSRF_LEN + 1];
 	char csp[256];
 	char base[256];              /* SCRIPT_NAME */
+	char pdf_base[256];          /* cgi-bin/presupuesto beside it */
 	int64_t now;
 	long hours;
 	struct cgi_query form;       /* a POST's fields */
@@ -556,9 +557,8 @@ customer_panel(struct app *a, struct html *h, const char *key,
 
 		fmt_time(q.expires_at, exp, sizeof(exp));
 		html_raw(h, "<h2>Presupuesto abierto</h2><p><a href=\"");
-		html_attr(h, a->base);
-		/* cgi-bin/presupuesto sits beside this program. */
-		html_raw(h, "/../presupuesto/");
+		html_attr(h, a->pdf_base);
+		html_raw(h, "/");
 		html_url(h, q.id);
 		html_raw(h, ".pdf\">Presupuesto N.º ");
 		html_int(h, q.number);
@@ -1662,6 +1662,14 @@ main(void)
 	snprintf(a.base, sizeof(a.base), "%s", sn != NULL && sn[0] == '/' &&
 	    strlen(sn) < 200 && strpbrk(sn, "\"<>'\\ ") == NULL ? sn :
 	    "/cgi-bin/inbox");
+	/* cgi-bin/presupuesto sits beside this program. */
+	{
+		const char *slash = strrchr(a.base, '/');
+		int dl = slash != NULL ? (int)(slash - a.base) : 0;
+
+		snprintf(a.pdf_base, sizeof(a.pdf_base), "%.*s/presupuesto", dl,
+		    a.base);
+	}
 	sha256(css, strlen(css), digest);
 	base64(digest, sizeof(digest), b64);
 	snprintf(a.csp, sizeof(a.csp), "default-src 'none'; style-src "

@@ -10,6 +10,7 @@ Screenshots go to $OVIDIO_ARTIFACTS (default /tmp/ovidio-artifacts-inbox-
 """
 import base64
 import http.client
+import uuid
 import json
 import os
 import re
@@ -84,7 +85,9 @@ ov = Ovidio(HOME, WORK, {
     "INBOX_SECRET": "it-inbox-secret-0123456789",
     "HANDOFF_HOURS": "4",
     "INBOX_TEMPLATES": "retomar_conversacion|Retomar la conversación",
+    "PRESUPUESTOS_DIR": os.path.join(WORK, "presupuestos"),
 })
+os.makedirs(os.path.join(WORK, "presupuestos"), exist_ok=True)
 HTPASSWD = os.path.join(WORK, "htpasswd")
 subprocess.run(["htpasswd", "-cbB", HTPASSWD, USER, PASSWORD], check=True,
                capture_output=True)
@@ -356,6 +359,84 @@ def test_echo_pauses_ovidio():
     expect("app WhatsApp Business" in t, t)
 
 
+QUOTE = {"id": str(uuid.uuid4()), "number": 2001}
+
+
+def test_open_quote_pdf_sent_from_the_inbox():
+    now = int(time.time())
+    doc = json.dumps({
+        "v": 1,
+        "customer": {"name": "Martín Gómez", "cuit": "20284567898",
+                     "phone": "0341 15-555-1234"},
+        "currency": "USD", "usd_rate_cents": 104550,
+        "items": [{"product_id": 10452, "code": "DH-HAC-HDW1400TP",
+                   "name": "Cámara Domo Dahua 4MP HAC-HDW1400 2.8mm",
+                   "quantity": 8, "unit_cents": 4850, "iva": 210}]},
+        ensure_ascii=False)
+    c = ov.db()
+    try:
+        c.execute("INSERT INTO presupuestos (id, number, wa_id, state,"
+                  " created_at, expires_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                  (QUOTE["id"], QUOTE["number"], MARTIN,
+                   "pendiente_confirmacion", now, now + 15 * 86400, doc))
+        c.commit()
+    finally:
+        c.close()
+    p = page_for()
+    p.goto(inbox_url("/c/" + MARTIN))
+    t = p.text()
+    expect("Presupuesto N.º 2001" in t, t)
+    href = p.eval("document.querySelector('a[href$=\".pdf\"]').getAttribute('href')")
+    expect_eq(href, "/cgi-bin/presupuesto/%s.pdf" % QUOTE["id"], "PDF link")
+    before = len(sent())
+    expect_eq(p.submit("document.querySelector('form[action$=\"/pdf\"] "
+                       "button')"), 200, "send the PDF")
+    expect("PDF enviado" in p.text(), p.text())
+    got = [e for e in sent()[before:] if e.get("to") == MARTIN and
+           e["kind"] == "message"]
+    expect(got and got[0]["payload"]["type"] == "document", str(got))
+    expect_eq(got[0]["payload"]["document"].get("filename"),
+              "Presupuesto-2001.pdf", "file name")
+    expect_eq(conv(MARTIN)["agent"], USER, "sending takes the conversation")
+    shot(p, "5-presupuesto")
+    p.submit("document.querySelector('form[action$=\"/devolver\"] button')")
+
+
+def test_outside_24h_only_templates():
+    old = "5493415556666"
+    say(old, "hola", name="Cliente Viejo")
+    c = ov.db()
+    try:
+        c.execute("UPDATE conversaciones SET last_inbound = last_inbound"
+                  " - 2 * 86400 WHERE key = ?", (old,))
+        c.commit()
+    finally:
+        c.close()
+    p = page_for()
+    p.goto(inbox_url("/c/" + old))
+    t = p.text()
+    expect("más de 24 horas" in t, t)
+    expect_eq(p.eval("document.querySelectorAll('textarea').length"), 0,
+              "no reply box")
+    before = len(sent())
+    expect_eq(p.submit("document.querySelector('form[action$=\"/plantilla\"]"
+                       " button')"), 200, "template")
+    expect("Plantilla enviada" in p.text(), p.text())
+    got = [e for e in sent()[before:] if e.get("to") == old and
+           e["kind"] == "message"]
+    expect(got and got[0]["payload"]["type"] == "template", str(got))
+    expect_eq(got[0]["payload"]["template"]["name"], "retomar_conversacion",
+              "the configured template")
+    # A text reply is refused by the CGI too, not only hidden.
+    tok = p.eval("document.querySelector('input[name=csrf]').value")
+    form = urllib.parse.urlencode({"csrf": tok, "texto": "hola"}).encode()
+    st, _, _ = ov.request("POST", "/cgi-bin/inbox/c/%s/responder" % old, form,
+                          {"Authorization": auth(), "Origin": base(),
+                           "Content-Type": "application/x-www-form-urlencoded"})
+    expect_eq(st, 409, "text outside the window")
+    shot(p, "6-fuera-de-ventana")
+
+
 def test_status_page_and_retry():
     failed = os.path.join(ov.data, "spool", "failed")
     os.makedirs(failed, exist_ok=True)
@@ -453,6 +534,8 @@ def main():
                    test_xss_in_name_and_text_is_shown_as_text,
                    test_post_without_csrf_token_is_403,
                    test_echo_pauses_ovidio,
+                   test_open_quote_pdf_sent_from_the_inbox,
+                   test_outside_24h_only_templates,
                    test_status_page_and_retry,
                    test_health,
                    test_auth_block_removed_the_cgi_answers_403):
