@@ -57,7 +57,11 @@
 #include "whatsapp.h"
 
 #define PAGE_MAX (2u * 1024 * 1024)
-#define BODY_MAX 8192            /* a form; cgi.h's query bounds */
+#define BODY_MAX (16 * 1024)     /* a form: 1000 characters, %-encoded */
+#define FORM_FIELDS_MAX 8
+#define FORM_NAME_MAX 16
+#define FORM_VALUE_MAX 4096      /* bytes of one decoded value */
+#define REPLY_CHARS_MAX 1000     /* characters of a salesperson's reply */
 #define LIST_ROWS 100
 #define HISTORY_ROWS 200
 #define WINDOW_S 86400           /* Meta's customer service window */
@@ -104,7 +108,11 @@ struct app {
 	char pdf_base[256];          /* cgi-bin/presupuesto beside it */
 	int64_t now;
 	long hours;
-	struct cgi_query form;       /* a POST's fields */
+	struct form {                /* a POST's fields */
+		char name[FORM_FIELDS_MAX][FORM_NAME_MAX + 1];
+		char *value[FORM_FIELDS_MAX];   /* malloc'd */
+		size_t n;
+	} form;
 };
 
 /* ---- responses ------------------------------------------------------ */
@@ -878,12 +886,115 @@ out:
 	return rc;
 }
 
+static int
+hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ?
+	    c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Decode s[0..n) (application/x-www-form-urlencoded) into out (cap bytes
+ * and a NUL). OV_EINVAL for a bad escape or a NUL, OV_ETOOBIG over cap. */
+static int
+form_decode(const char *s, size_t n, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int c = (unsigned char)s[i];
+
+		if (c == '+') {
+			c = ' ';
+		} else if (c == '%') {
+			int hi, lo;
+
+			if (i + 2 >= n || (hi = hexval(s[i + 1])) < 0 ||
+			    (lo = hexval(s[i + 2])) < 0)
+				return OV_EINVAL;
+			c = hi * 16 + lo;
+			i += 2;
+		}
+		if (c == 0)
+			return OV_EINVAL;
+		if (o == cap)
+			return OV_ETOOBIG;
+		out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	return OV_OK;
+}
+
+/* The form's fields: at most FORM_FIELDS_MAX, names FORM_NAME_MAX, values
+ * FORM_VALUE_MAX bytes once decoded. */
+static int
+form_parse(const char *body, struct form *f)
+{
+	const char *p = body;
+	int rc;
+
+	while (*p != '\0') {
+		size_t len = strcspn(p, "&");
+		const char *eq = memchr(p, '=', len);
+		size_t nl = eq != NULL ? (size_t)(eq - p) : len;
+
+		if (len == 0) {
+			p++;
+			continue;
+		}
+		if (f->n == FORM_FIELDS_MAX)
+			return OV_ETOOBIG;
+		if (nl == 0 || nl > FORM_NAME_MAX * 3)
+			return OV_EINVAL;
+		if ((rc = form_decode(p, nl, f->name[f->n], FORM_NAME_MAX)) !=
+		    OV_OK)
+			return rc == OV_ETOOBIG ? OV_EINVAL : rc;
+		if ((f->value[f->n] = malloc(FORM_VALUE_MAX + 1)) == NULL)
+			return OV_ENOMEM;
+		f->n++;
+		rc = eq != NULL ? form_decode(eq + 1, len - nl - 1,
+		    f->value[f->n - 1], FORM_VALUE_MAX) :
+		    form_decode("", 0, f->value[f->n - 1], FORM_VALUE_MAX);
+		if (rc != OV_OK)
+			return rc;
+		p += len;
+		if (*p == '&')
+			p++;
+	}
+	return OV_OK;
+}
+
+static void
+form_free(struct form *f)
+{
+	for (size_t i = 0; i < f->n; i++)
+		free(f->value[i]);
+	f->n = 0;
+}
+
+/* Characters (code points) of valid UTF-8 s. */
+static size_t
+utf8_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
 static const char *
 field(struct app *a, const char *name)
 {
 	const char *v = NULL;
 
-	return cgi_query_get(&a->form, name, &v) == OV_OK ? v : NULL;
+	for (size_t i = 0; i < a->form.n; i++)
+		if (strcmp(a->form.name[i], name) == 0) {
+			if (v != NULL)
+				return NULL;   /* twice: ambiguous, refused */
+			v = a->form.value[i];
+		}
+	return v;
 }
 
 static void
@@ -902,7 +1013,8 @@ a_reply(struct app *a, const char *key)
 		    "enviar.", back);
 		return;
 	}
-	if (strlen(text) > 1000 || wa_utf8_valid(text, strlen(text)) != 1) {
+	if (wa_utf8_valid(text, strlen(text)) != 1 ||
+	    utf8_chars(text) > REPLY_CHARS_MAX) {
 		message_page(a, 400, "Mensaje inválido", "El mensaje puede tener "
 		    "hasta 1000 caracteres de texto.", back);
 		return;
@@ -1493,7 +1605,7 @@ post_ok(struct app *a)
 		    "formulario.", a->base);
 		return false;
 	}
-	rc = cgi_query_parse(body, &a->form);
+	rc = form_parse(body, &a->form);
 	free(body);
 	if (rc == OV_ETOOBIG) {
 		message_page(a, 413, "Mensaje demasiado largo", "El mensaje "
@@ -1510,7 +1622,7 @@ post_ok(struct app *a)
 		    "INBOX_SECRET en la configuración.", a->base);
 		return false;
 	}
-	if (cgi_query_get(&a->form, "csrf", &token) != OV_OK ||
+	if ((token = field(a, "csrf")) == NULL ||
 	    !inbox_csrf_ok(a->secret, a->user, token)) {
 		log_warn("inbox: %s: POST without a valid CSRF token refused",
 		    a->user);
@@ -1686,7 +1798,7 @@ main(void)
 	dispatch(&a, m == CGI_METHOD_HEAD ? CGI_METHOD_GET : m);
 out:
 	fflush(stdout);
-	cgi_query_free(&a.form);
+	form_free(&a.form);
 	store_close(a.st);
 	config_free(cfg);
 	return status;

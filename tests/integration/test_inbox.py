@@ -283,6 +283,25 @@ def test_give_back_and_ovidio_answers_again():
     expect(replies, "Ovidio answers again")
 
 
+def test_hold_runs_out_after_handoff_hours():
+    p = page_for()
+    p.goto(inbox_url("/c/" + MARTIN))
+    p.submit("document.querySelector('form[action$=\"/tomar\"] button')")
+    expect_eq(conv(MARTIN)["agent"], USER, "taken")
+    expect_eq(say(MARTIN, "sigo acá", name="Martín Gómez"), [], "quiet")
+    # Laura's last action was HANDOFF_HOURS ago.
+    c = ov.db()
+    try:
+        c.execute("UPDATE conversaciones SET doc = json_set(doc,"
+                  " '$.owner_until', ?) WHERE key = ?",
+                  (int(time.time()) - 60, MARTIN))
+        c.commit()
+    finally:
+        c.close()
+    expect(say(MARTIN, "hola?", name="Martín Gómez"), "Ovidio answers again")
+    expect_eq(conv(MARTIN)["owner"], "bot", "back with Ovidio")
+
+
 def test_xss_in_name_and_text_is_shown_as_text():
     say(XSS, XSS_TEXT, name=XSS_NAME)
     p = page_for()
@@ -320,6 +339,22 @@ def test_post_without_csrf_token_is_403():
     st, _, _ = ov.request("POST", "/cgi-bin/inbox/c/%s/tomar" % MARTIN, form,
                           dict(h, Origin="http://evil.example"))
     expect_eq(st, 403, "another origin")
+    # Bounded inputs, with a clear answer.
+    form = urllib.parse.urlencode({"csrf": mine, "texto": "x" * 1500}).encode()
+    st, _, body = ov.request("POST", "/cgi-bin/inbox/c/%s/responder" % MARTIN,
+                             form, h)
+    expect_eq(st, 400, "reply over 1000 characters")
+    expect("hasta 1000 caracteres" in body.decode(), body[:300])
+    form = urllib.parse.urlencode({"csrf": mine, "texto": "ñ" * 3000}).encode()
+    st, _, body = ov.request("POST", "/cgi-bin/inbox/c/%s/responder" % MARTIN,
+                             form, h)
+    expect_eq(st, 413, "form over the body limit")
+    st, _, _ = ov.request("GET", "/cgi-bin/inbox?q=" + "a" * 80,
+                          headers={"Authorization": auth()})
+    expect_eq(st, 400, "search over 64 characters")
+    st, _, _ = ov.request("GET", "/cgi-bin/inbox/c/54934%27%3Cx",
+                          headers={"Authorization": auth()})
+    expect_eq(st, 404, "a key that is not a number")
     # A GET never changes anything.
     st, _, _ = ov.request("GET", "/cgi-bin/inbox/c/%s/tomar" % MARTIN,
                           headers={"Authorization": auth()})
@@ -353,6 +388,10 @@ def test_echo_pauses_ovidio():
     expect_eq(say(ECHO, "dale, pasame precio"), [],
               "Ovidio silent after the salesperson wrote from the app")
     p = page_for()
+    p.goto(inbox_url("?q=" + ECHO))
+    expect_eq(p.eval("document.querySelector('.badge') && "
+                     "document.querySelector('.badge').textContent"), "1",
+              "one message nobody answered yet")
     p.goto(inbox_url("/c/" + ECHO))
     t = p.text()
     expect("soy Laura de ventas" in t, t)
@@ -444,9 +483,21 @@ def test_status_page_and_retry():
         f.write("not json")
     with open(os.path.join(failed, "1764000000.bad.why"), "w") as f:
         f.write("not a WhatsApp payload\n")
+    logdir = os.path.join(ov.data, "log")
+    os.makedirs(logdir, exist_ok=True)
+    stamp = lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+    with open(os.path.join(logdir, "worker.log"), "a") as f:
+        f.write("%s ovidio-worker[1] error: an old <b>failure</b>\n"
+                % stamp(time.time() - 3 * 86400))
+        f.write("%s ovidio-worker[2] error: cannot reach <Graph> today\n"
+                % stamp(time.time() - 60))
+        f.write("%s ovidio-worker[3] info: all fine\n" % stamp(time.time()))
     p = page_for()
     expect_eq(p.goto(inbox_url("/estado")), 200, "status page")
     t = p.text()
+    expect("cannot reach <Graph> today" in t, "today's error shown: " + t)
+    expect("an old <b>failure</b>" not in t, "errors older than 24 h left out")
+    expect("all fine" not in t, "only errors")
     for want in ("Spool new", "Spool failed", "Outbox", "Mensajes hoy",
                  "Demora de respuesta", "Última corrida del worker",
                  "Token de Cianbox", "not a WhatsApp payload"):
@@ -531,6 +582,7 @@ def main():
                    test_list_shows_the_waiting_customer,
                    test_take_reply_and_ovidio_stays_silent,
                    test_give_back_and_ovidio_answers_again,
+                   test_hold_runs_out_after_handoff_hours,
                    test_xss_in_name_and_text_is_shown_as_text,
                    test_post_without_csrf_token_is_403,
                    test_echo_pauses_ovidio,
