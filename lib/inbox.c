@@ -147,12 +147,22 @@ inbox_own(struct store *st, const char *key, const char *user,
 	char holder[STORE_HOLDER_MAX + 1];
 	struct store_conv sc;
 	struct conv c;
+	bool found = false;
 	int rc;
 
 	if (who != NULL && wholen > 0)
 		who[0] = '\0';
 	if (!inbox_user_ok(user))
 		return OV_EINVAL;
+	/* The lease would make a record for any number: only a customer
+	 * who exists can be taken or given back. */
+	memset(&sc, 0, sizeof(sc));
+	rc = store_conv_get(st, key, &sc, &found);
+	store_conv_clear(&sc);
+	if (rc != OV_OK)
+		return rc;
+	if (!found)
+		return OV_ENOTFOUND;
 	snprintf(holder, sizeof(holder), "inbox:%s", user);
 	if ((rc = begin(st, key, holder, now, &sc, &c)) != OV_OK)
 		return rc;

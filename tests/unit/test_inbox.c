@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cgi.h"
 #include "check.h"
 #include "config.h"
 #include "conv.h"
@@ -105,6 +106,9 @@ test_csrf(void)
 		snprintf(longer, sizeof(longer), "%s0", a);
 		CHECK(!inbox_csrf_ok("secret", "ana", longer));
 	}
+	/* The inbox's answers have their reason phrases (lib/cgi). */
+	CHECK_STR(cgi_status_reason(303), "See Other");
+	CHECK_STR(cgi_status_reason(409), "Conflict");
 	CHECK(inbox_user_ok("laura.ventas"));
 	CHECK(!inbox_user_ok(""));
 	CHECK(!inbox_user_ok("a b"));
@@ -192,6 +196,19 @@ test_take_and_give_back(void)
 	CHECK_INT(c.owner_until, 0);
 	CHECK_INT(inbox_own(st, k, "a b", INBOX_TAKE, 1, 4, NULL, 0),
 	    OV_EINVAL);
+	/* Nobody by that number: nothing taken, no record made. */
+	{
+		struct store_conv sc;
+		bool found = true;
+
+		CHECK_INT(inbox_own(st, "5493415550999", "ana", INBOX_TAKE, 1, 4,
+		    NULL, 0), OV_ENOTFOUND);
+		memset(&sc, 0, sizeof(sc));
+		CHECK_INT(store_conv_get(st, "5493415550999", &sc, &found),
+		    OV_OK);
+		CHECK(!found);
+		store_conv_clear(&sc);
+	}
 }
 
 /* Two salespeople pressing "Tomar" at once: exactly one gets it. */
