@@ -25,7 +25,7 @@ DEB_PACKAGES := build-essential pkg-config libcurl4-openssl-dev libcjson-dev \
 	libmongoc-dev libbson-dev libxml2-dev libhpdf-dev libpng-dev libsqlite3-dev \
 	apache2 python3 python3-mockupdb python3-mongomock python3-jsonschema \
 	python3-yaml poppler-utils \
-	wrk clang curl ca-certificates procps
+	wrk clang curl ca-certificates procps chromium
 
 # libpng: quote logos are decoded with it before libharu sees them.
 PKGS := libcurl libcjson libmongoc-1.0 libxml-2.0 sqlite3 libpng
@@ -86,6 +86,14 @@ cgi-bin/webhook: cgi-bin/webhook.c $(WEBHOOK_LIB:%=$(B)/lib/%.o)
 
 cgi-bin/presupuesto: cgi-bin/presupuesto.c $(PRESUPUESTO_LIB:%=$(B)/lib/%.o)
 	$(CC) $(OV_CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PRESUPUESTO_LIBS)
+
+# The health check reads files only: no store, no network library, so an
+# uptime monitor's request costs a process start and little more.
+HEALTH_LIB := err log config clock cgi status_file
+
+cgi-bin/health: cgi-bin/health.c $(HEALTH_LIB:%=$(B)/lib/%.o)
+	$(CC) $(OV_CFLAGS) $(PKG_CFLAGS) -o $@ $^ -Wl,--as-needed \
+		$(shell $(PKG_CONFIG) --libs libcjson 2>/dev/null) -lm
 
 cgi-bin/%: cgi-bin/%.c $(B)/libovidio.a
 	$(CC) $(OV_CFLAGS) $(PKG_CFLAGS) -o $@ $< $(B)/libovidio.a $(ALL_LIBS)
@@ -154,6 +162,7 @@ bench: all
 	bench/pdf
 	bench/dialogues
 	bench/notify
+	bench/inbox
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/cgi-bin $(DESTDIR)$(PREFIX)/jobs \

@@ -2,6 +2,7 @@
  * jobs/catalog-sync - copy Cianbox's products and clients into the store.
  *
  *   catalog-sync [--products] [--clients] [--dry-run] [--force] [-v]
+ *   catalog-sync --requested   (both, only when the inbox asked for it)
  *
  * Without --products or --clients, both. Products come from the API, else
  * from the panel (CIANBOX_SYNC_SOURCE: auto, api, panel); clients from the
@@ -35,6 +36,7 @@
 #include "clock.h"
 #include "config.h"
 #include "err.h"
+#include "status_file.h"
 #include "log.h"
 #include "store.h"
 
@@ -145,6 +147,16 @@ run_one(struct job *j, bool products, char *sum, size_t sumlen)
 		    rep.why[0] != '\0' ? rep.why : ov_strerror(rc));
 		return rc;
 	}
+	if (!j->opts.dry_run) {
+		/* inbox: the status page and cgi-bin/health read this. */
+		char line[64];
+
+		snprintf(line, sizeof(line), "%zu items from %s", rep.items,
+		    rep.source);
+		if (status_file_write(j->cfg, products ? "sync-products.last" :
+		    "sync-clients.last", (int64_t)time(NULL), line) != OV_OK)
+			log_warn("cannot write the %s sync status file", what);
+	}
 	snprintf(sum + used, sumlen - used, "%s%s: %zu items from %s in %.1f s"
 	    " (%zu skipped%s)", used > 0 ? "; " : "", what, rep.items,
 	    rep.source, seconds_since(&t0), rep.skipped,
@@ -162,11 +174,12 @@ main(int argc, char **argv)
 		{ "force", no_argument, NULL, 'f' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "requested", no_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct config *cfg = NULL;
 	struct job j;
-	bool products = false, clients = false;
+	bool products = false, clients = false, requested = false;
 	char err[512], sum[512] = "";
 	int c, rc, status = 1;
 
@@ -175,7 +188,7 @@ main(int argc, char **argv)
 	/* Quiet for cron: the summary, or the reason for a failure. */
 	if (log_get_level() > LOG_WARN)
 		log_set_level(LOG_WARN);
-	while ((c = getopt_long(argc, argv, "pcnfvh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "pcnfvhr", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			products = true;
@@ -191,6 +204,9 @@ main(int argc, char **argv)
 			break;
 		case 'v':
 			log_set_level(LOG_DEBUG);
+			break;
+		case 'r':
+			requested = true;   /* inbox: only if asked for */
 			break;
 		default:
 			usage();
@@ -210,6 +226,20 @@ main(int argc, char **argv)
 		goto out;
 	}
 	j.cfg = cfg;
+	/* inbox: --requested syncs only when the status page asked for it
+	 * (status/sync.request; cron runs it every minute, silently). */
+	if (requested) {
+		int64_t when;
+		bool asked = false;
+
+		if (status_file_read(cfg, "sync.request", &when, NULL, 0,
+		    &asked) != OV_OK || !asked) {
+			status = 0;
+			goto out;
+		}
+		(void)status_file_remove(cfg, "sync.request");
+		log_warn("a catalog sync was asked for from the status page");
+	}
 	if (catalog_sync_source_parse(config_get(cfg, "CIANBOX_SYNC_SOURCE"),
 	    &j.opts.source) != OV_OK) {
 		log_error("CIANBOX_SYNC_SOURCE must be auto, api or panel");

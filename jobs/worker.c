@@ -68,6 +68,7 @@
 #include "config.h"
 #include "err.h"
 #include "fsperm.h"
+#include "inbox.h"
 #include "log.h"
 #include "mail.h"
 #include "spool.h"
@@ -95,7 +96,7 @@ struct held_file {
 	char error[128];         /* how it failed (first failure) */
 };
 
-enum event_kind { EV_MESSAGE, EV_STATUS };
+enum event_kind { EV_MESSAGE, EV_STATUS, EV_ECHO /* inbox */ };
 
 struct event {
 	size_t file;             /* index into worker.files */
@@ -478,6 +479,11 @@ run_sender(struct worker *w, struct sender *s)
 				message_poisoned(w, &p->msgs[ev->idx], rc);
 				rc = OV_OK;
 			}
+		} else if (ev->kind == EV_ECHO) {
+			/* inbox: a salesperson wrote from the app; Ovidio
+			 * stays quiet (before this sender's turn runs). */
+			rc = inbox_echo(st, &p->echoes[ev->idx], clock_now(),
+			    inbox_handoff_hours(w->cfg));
 		} else {
 			rc = handle_status(st, &p->statuses[ev->idx]);
 			/* A status is information only: one the store refuses
@@ -783,6 +789,12 @@ take_file(struct worker *w, char *name)
 		const struct wa_status *s = &w->files[idx].payload.statuses[i];
 		struct event ev = { idx, EV_STATUS, i, s->ts, 0 };
 		rc = enqueue(w, s->recipient, ev);
+	}
+	/* inbox: coexistence echoes, in order with the customer's own. */
+	for (size_t i = 0; i < f->payload.n_echoes && rc == OV_OK; i++) {
+		const struct wa_message *m = &w->files[idx].payload.echoes[i];
+		struct event ev = { idx, EV_ECHO, i, m->ts, 0 };
+		rc = enqueue(w, m->from, ev);
 	}
 	if (rc != OV_OK) {
 		/* Part of it is queued: once that part is done the file must
@@ -1220,6 +1232,16 @@ main(int argc, char **argv)
 		    w.n_files, w.n_msgs, w.n_statuses, w.n_failed_files,
 		    w.n_poisoned, cpu_ms());
 	status = w.n_failed_files == 0 ? 0 : 1;
+	{
+		/* inbox: the status page and cgi-bin/health read this. */
+		char line[96];
+
+		snprintf(line, sizeof(line), "%zu files %zu messages %zu failed",
+		    w.n_files, w.n_msgs, w.n_failed_files);
+		if (status_file_write(cfg, "worker.last", (int64_t)time(NULL),
+		    line) != OV_OK)
+			log_warn("cannot write status/worker.last");
+	}
 out:
 	if (lockfd >= 0)
 		close(lockfd);

@@ -248,6 +248,24 @@ send_one(struct outbox *o, const char *to, const char *kind, const cJSON *p,
 	return OV_EINVAL;
 }
 
+/* A salesperson's message (the inbox puts "agent" in its payload) is
+ * recorded with raw {"agent": name}, so the transcript tells who wrote
+ * it. NULL for Ovidio's own (or out of memory: the record stays). */
+static char *
+agent_raw(const cJSON *p)
+{
+	const char *who = jstr(p, "agent");
+	cJSON *o;
+	char *s = NULL;
+
+	if (who == NULL || *who == '\0' || (o = cJSON_CreateObject()) == NULL)
+		return NULL;
+	if (cJSON_AddStringToObject(o, "agent", who) != NULL)
+		s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return s;
+}
+
 /* Record what Meta accepted: one mensajes record per part. */
 static int
 record_sent(struct outbox *o, const char *to, const char *kind,
@@ -259,10 +277,14 @@ record_sent(struct outbox *o, const char *to, const char *kind,
 	    cJSON_PrintUnformatted(p) : NULL;
 	int rc = OV_OK;
 
+	char *who = agent_raw(p);
+
 	if (desc == NULL) {
 		free(raw);
+		free(who);
 		return OV_ENOMEM;
 	}
+
 	for (size_t i = 0; i < res->nparts && rc == OV_OK; i++) {
 		const char *text = jstr(p, "text");
 		char *part = NULL;
@@ -288,9 +310,12 @@ record_sent(struct outbox *o, const char *to, const char *kind,
 			}
 			m.body = part;
 		}
+		if (who != NULL)
+			m.raw = who;   /* the salesperson who wrote it */
 		rc = store_outbound_put(o->st, &m);
 		free(part);
 	}
+	free(who);
 	free(desc);
 	free(raw);
 	if (rc != OV_OK)
@@ -319,7 +344,9 @@ record_failed(struct outbox *o, const char *to, const char *kind,
 	snprintf(m.type, sizeof(m.type), "%s", record_type(kind));
 	snprintf(m.status, sizeof(m.status), "failed");
 	m.body = desc;
+	m.raw = agent_raw(p);
 	rc = store_outbound_put(o->st, &m);
+	free(m.raw);
 	if (rc == OV_OK)
 		rc = store_status_update(o->st, m.id, to, "failed", m.ts, why,
 		    NULL);

@@ -1007,3 +1007,81 @@ store_identity_move(struct store *st, const char *from, const char *to,
 		return OV_EINVAL;
 	return st->ops->identity_move(st->impl, from, to, now);
 }
+
+/* ---- inbox ------------------------------------------------------------ */
+
+int
+store_conv_swap(struct store *st, const struct store_conv *c,
+    const char *expect_owner, const char *expect_agent, const char *holder,
+    bool *got)
+{
+	struct store_conv n;
+	const char *eo;
+
+	if (got == NULL)
+		return OV_EINVAL;
+	*got = false;
+	if (!valid_conv(c) || expect_owner == NULL || expect_agent == NULL ||
+	    !valid_holder(holder) || strnlen(expect_agent, STORE_HOLDER_MAX + 1) >
+	    STORE_HOLDER_MAX)
+		return OV_EINVAL;
+	eo = expect_owner[0] == '\0' ? "bot" : expect_owner;
+	if (strcmp(eo, "bot") != 0 && strcmp(eo, "agent") != 0)
+		return OV_EINVAL;
+	conv_normal(c, &n);
+	return st->ops->conv_swap(st->impl, &n, eo, expect_agent, holder,
+	    (int64_t)time(NULL), got);
+}
+
+int
+store_inbox_list(struct store *st, const char *query, int limit,
+    struct store_inbox_row **out, size_t *n)
+{
+	char q[STORE_INBOX_QUERY_MAX + 1];
+	size_t len;
+
+	if (out == NULL || n == NULL)
+		return OV_EINVAL;
+	*out = NULL;
+	*n = 0;
+	if (limit < 1 || limit > STORE_INBOX_LIST_MAX)
+		return OV_EINVAL;
+	if (query != NULL && query[0] != '\0') {
+		len = strnlen(query, STORE_INBOX_QUERY_MAX + 1);
+		if (len > STORE_INBOX_QUERY_MAX)
+			return OV_EINVAL;
+		for (size_t i = 0; i < len; i++) {
+			unsigned char ch = (unsigned char)query[i];
+
+			if (ch < 0x20 || ch == 0x7f)
+				return OV_EINVAL;
+			q[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+		}
+		q[len] = '\0';
+		return st->ops->inbox_list(st->impl, q, limit, out, n);
+	}
+	return st->ops->inbox_list(st->impl, NULL, limit, out, n);
+}
+
+void
+store_inbox_rows_free(struct store_inbox_row *v, size_t n)
+{
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		store_conv_clear(&v[i].conv);
+		free(v[i].name);
+	}
+	free(v);
+}
+
+int
+store_inbox_stats(struct store *st, int64_t since, int64_t now,
+    struct store_inbox_stats *out)
+{
+	if (out == NULL)
+		return OV_EINVAL;
+	memset(out, 0, sizeof(*out));
+	out->latency_p50 = out->latency_p99 = -1;
+	return st->ops->inbox_stats(st->impl, since, now, out);
+}

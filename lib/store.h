@@ -518,4 +518,65 @@ int store_identity_put(struct store *st, const struct store_identity *id,
 int store_identity_move(struct store *st, const char *from, const char *to,
     int64_t now);
 
+/* ---- inbox: the salesperson's web inbox and the status page --------- */
+
+/*
+ * Compare-and-set of a conversation's owner, for "Tomar", "Devolver a
+ * Ovidio" and an agent's reply: write c (owner, agent, last_inbound, doc)
+ * only when the record's owner and agent still are expect_owner and
+ * expect_agent ("" owner reads as "bot") and holder holds its lease
+ * (store_conv_lease first, so no turn commits in between); the lease is
+ * released by a write. *got false, nothing written (lease kept), when the
+ * record is missing, the owner changed (another salesperson took it
+ * first) or the lease is not holder's.
+ */
+int store_conv_swap(struct store *st, const struct store_conv *c,
+    const char *expect_owner, const char *expect_agent, const char *holder,
+    bool *got);
+
+#define STORE_INBOX_LIST_MAX 200   /* rows of one list */
+#define STORE_INBOX_QUERY_MAX 64   /* bytes of a search */
+
+/* One row of the inbox list; conv.doc and name malloc'd, owned. */
+struct store_inbox_row {
+	struct store_conv conv;
+	char *name;                /* clientes.name; may be NULL */
+	int64_t unanswered;        /* inbound messages after the last outbound */
+	bool waiting;              /* owner agent "handoff": nobody took it */
+};
+
+/*
+ * The inbox list: conversations waiting for a person (owner "agent",
+ * agent "handoff") first, longest waiting (oldest last_inbound) first;
+ * then the rest, most recent last_inbound first; conversations with no
+ * inbound message (last_inbound 0) are left out. query NULL or "": all;
+ * otherwise 1..STORE_INBOX_QUERY_MAX bytes matched case-insensitively
+ * (ASCII) as a plain substring (never a pattern) of the key, the
+ * customer's name (clientes) and the document's "cuit" and "razon".
+ * At most limit (1..STORE_INBOX_LIST_MAX) rows; *out malloc'd (NULL when
+ * none), free with store_inbox_rows_free().
+ */
+int store_inbox_list(struct store *st, const char *query, int limit,
+    struct store_inbox_row **out, size_t *n);
+void store_inbox_rows_free(struct store_inbox_row *v, size_t n);
+
+/* Figures for the status page. Messages in and out with since <= ts;
+ * reply latencies: for each inbound message since `since` that got an
+ * outbound answer, seconds until the first outbound after it (p50, p99;
+ * -1 when none). Outbox: entries due now (attempts 0), retrying
+ * (attempts > 0); outbound messages "failed" since (given up or
+ * refused). */
+struct store_inbox_stats {
+	int64_t msgs_in;
+	int64_t msgs_out;
+	int64_t msgs_failed;
+	int64_t latency_p50;
+	int64_t latency_p99;
+	int64_t outbox_due;
+	int64_t outbox_retrying;
+};
+
+int store_inbox_stats(struct store *st, int64_t since, int64_t now,
+    struct store_inbox_stats *out);
+
 #endif

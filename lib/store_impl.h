@@ -118,6 +118,16 @@ struct store_ops {
 	    int64_t now);
 	int (*identity_move)(void *impl, const char *from, const char *to,
 	    int64_t now);
+	/* ---- inbox */
+	/* c normalised; expects non-NULL. */
+	int (*conv_swap)(void *impl, const struct store_conv *c,
+	    const char *expect_owner, const char *expect_agent,
+	    const char *holder, int64_t now, bool *got);
+	/* query NULL or lower-cased; out zeroed. */
+	int (*inbox_list)(void *impl, const char *query, int limit,
+	    struct store_inbox_row **out, size_t *n);
+	int (*inbox_stats)(void *impl, int64_t since, int64_t now,
+	    struct store_inbox_stats *out);
 };
 
 extern const struct store_ops store_sqlite_ops;

@@ -377,6 +377,23 @@ create_indexes(struct mongo *m)
 		if (rc == OV_OK)
 			rc = create_index(m, COLL_TURNOS, "applied_key_seq",
 			    &pending, NULL);
+		/* inbox: unanswered counts and the day's figures. */
+		if (rc == OV_OK) {
+			bson_t wdt = BSON_INITIALIZER, dt = BSON_INITIALIZER;
+
+			BSON_APPEND_INT32(&wdt, "wa_id", 1);
+			BSON_APPEND_INT32(&wdt, "dir", 1);
+			BSON_APPEND_INT32(&wdt, "ts", 1);
+			BSON_APPEND_INT32(&dt, "dir", 1);
+			BSON_APPEND_INT32(&dt, "ts", 1);
+			rc = create_index(m, COLL_MENSAJES, "wa_id_dir_ts", &wdt,
+			    NULL);
+			if (rc == OV_OK)
+				rc = create_index(m, COLL_MENSAJES, "dir_ts", &dt,
+				    NULL);
+			bson_destroy(&wdt);
+			bson_destroy(&dt);
+		}
 		bson_destroy(&lane);
 		bson_destroy(&owner);
 		bson_destroy(&updated);
@@ -2915,6 +2932,409 @@ mongo_identity_move(void *impl, const char *from, const char *to,
 	return rekey_many(m->coll[COLL_OUTBOX], from, to, "move outbox");
 }
 
+/* ---- inbox ------------------------------------------------------------------ */
+
+static int
+mongo_conv_swap(void *impl, const struct store_conv *c,
+    const char *expect_owner, const char *expect_agent, const char *holder,
+    int64_t now, bool *got)
+{
+	struct mongo *m = impl;
+	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER;
+	bson_t reply = BSON_INITIALIZER, set, in;
+	bson_error_t error;
+	int rc = OV_OK;
+
+	*got = false;
+	BSON_APPEND_UTF8(&filter, "_id", c->key);
+	if (strcmp(expect_owner, "bot") == 0) {
+		BSON_APPEND_DOCUMENT_BEGIN(&filter, "owner", &in);
+		bson_t arr;
+		BSON_APPEND_ARRAY_BEGIN(&in, "$in", &arr);
+		BSON_APPEND_UTF8(&arr, "0", "bot");
+		BSON_APPEND_UTF8(&arr, "1", "");
+		bson_append_array_end(&in, &arr);
+		bson_append_document_end(&filter, &in);
+	} else {
+		BSON_APPEND_UTF8(&filter, "owner", expect_owner);
+	}
+	if (!put_str(&filter, "agent", expect_agent) ||
+	    !put_str(&filter, "lease_holder", holder)) {
+		rc = OV_EINVAL;
+		goto out;
+	}
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+	BSON_APPEND_UTF8(&set, "owner", c->owner);
+	BSON_APPEND_UTF8(&set, "agent", c->agent);
+	BSON_APPEND_INT64(&set, "last_inbound", c->last_inbound);
+	BSON_APPEND_INT64(&set, "updated_at", now);
+	BSON_APPEND_NULL(&set, "lease_holder");
+	BSON_APPEND_INT64(&set, "lease_until", 0);
+	if (!put_str(&set, "doc", c->doc)) {
+		bson_append_document_end(&update, &set);
+		rc = OV_EINVAL;
+		goto out;
+	}
+	bson_append_document_end(&update, &set);
+	if (!mongoc_collection_update_one(m->coll[COLL_CONVERSACIONES], &filter,
+	    &update, NULL, &reply, &error)) {
+		rc = mongo_fail("conversation swap", &error);
+		goto out;
+	}
+	*got = get_i64(&reply, "matchedCount") == 1;
+out:
+	bson_destroy(&filter);
+	bson_destroy(&update);
+	bson_destroy(&reply);
+	return rc;
+}
+
+/* ASCII case-insensitive substring; q is lower case already. */
+static bool
+contains_ci(const char *s, const char *q)
+{
+	size_t n = strlen(q);
+
+	if (s == NULL)
+		return false;
+	for (; *s != '\0'; s++) {
+		size_t i = 0;
+
+		for (; i < n && s[i] != '\0'; i++) {
+			char ch = s[i];
+
+			if (ch >= 'A' && ch <= 'Z')
+				ch = (char)(ch + 32);
+			if (ch != q[i])
+				break;
+		}
+		if (i == n)
+			return true;
+	}
+	return false;
+}
+
+/* A string member of the conversation's JSON document (cuit, razon);
+ * a small scan, not a JSON parse: values are escaped JSON strings. */
+static bool
+doc_field_contains(const char *doc, const char *field, const char *q)
+{
+	char key[32], val[256];
+	const char *p;
+	size_t o = 0;
+
+	snprintf(key, sizeof(key), "\"%s\":\"", field);
+	if (doc == NULL || (p = strstr(doc, key)) == NULL)
+		return false;
+	for (p += strlen(key); *p != '\0' && *p != '"' && o + 1 < sizeof(val);
+	    p++)
+		val[o++] = *p;
+	val[o] = '\0';
+	return contains_ci(val, q);
+}
+
+/* Inbound messages of wa_id after its last outbound one. */
+static int
+mongo_unanswered(struct mongo *m, const char *wa_id, int64_t *n)
+{
+	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, sort;
+	bson_t cond, exists;
+	bson_t *last = NULL;
+	bson_error_t error;
+	int64_t since = 0, c;
+	int rc;
+
+	*n = 0;
+	BSON_APPEND_UTF8(&filter, "wa_id", wa_id);
+	BSON_APPEND_INT32(&filter, "dir", STORE_OUT);
+	BSON_APPEND_DOCUMENT_BEGIN(&filter, "type", &exists);
+	BSON_APPEND_BOOL(&exists, "$exists", true);
+	bson_append_document_end(&filter, &exists);
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+	BSON_APPEND_INT32(&sort, "ts", -1);
+	bson_append_document_end(&opts, &sort);
+	BSON_APPEND_INT64(&opts, "limit", 1);
+	{
+		mongoc_cursor_t *cur = mongoc_collection_find_with_opts(
+		    m->coll[COLL_MENSAJES], &filter, &opts, NULL);
+		const bson_t *doc;
+
+		if (mongoc_cursor_next(cur, &doc))
+			since = get_i64(doc, "ts");
+		rc = mongoc_cursor_error(cur, &error) ?
+		    mongo_fail("inbox unanswered", &error) : OV_OK;
+		mongoc_cursor_destroy(cur);
+	}
+	bson_destroy(&filter);
+	bson_init(&filter);
+	if (rc != OV_OK)
+		goto out;
+	BSON_APPEND_UTF8(&filter, "wa_id", wa_id);
+	BSON_APPEND_INT32(&filter, "dir", STORE_IN);
+	BSON_APPEND_DOCUMENT_BEGIN(&filter, "ts", &cond);
+	BSON_APPEND_INT64(&cond, "$gt", since);
+	bson_append_document_end(&filter, &cond);
+	c = mongoc_collection_count_documents(m->coll[COLL_MENSAJES], &filter,
+	    NULL, NULL, NULL, &error);
+	if (c < 0) {
+		rc = mongo_fail("inbox unanswered", &error);
+		goto out;
+	}
+	*n = c;
+out:
+	bson_destroy(last);
+	bson_destroy(&filter);
+	bson_destroy(&opts);
+	return rc;
+}
+
+/* Append the rows of one find over conversaciones to v (skip: waiting
+ * ones, already listed). */
+static int
+inbox_scan(struct mongo *m, bool waiting, const char *query, size_t limit,
+    struct store_inbox_row *v, size_t *len)
+{
+	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
+	bson_t cond, sort;
+	mongoc_cursor_t *cur;
+	const bson_t *doc;
+	bson_error_t error;
+	int rc = OV_OK;
+
+	BSON_APPEND_DOCUMENT_BEGIN(&filter, "last_inbound", &cond);
+	BSON_APPEND_INT64(&cond, "$gt", 0);
+	bson_append_document_end(&filter, &cond);
+	if (waiting) {
+		BSON_APPEND_UTF8(&filter, "owner", "agent");
+		BSON_APPEND_UTF8(&filter, "agent", "handoff");
+	}
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+	BSON_APPEND_INT32(&sort, "last_inbound", waiting ? 1 : -1);
+	BSON_APPEND_INT32(&sort, "_id", 1);
+	bson_append_document_end(&opts, &sort);
+	cur = mongoc_collection_find_with_opts(m->coll[COLL_CONVERSACIONES],
+	    &filter, &opts, NULL);
+	while (*len < limit && mongoc_cursor_next(cur, &doc)) {
+		struct store_inbox_row *r = &v[*len];
+		bson_t *cl = NULL;
+		bool is_waiting;
+
+		memset(r, 0, sizeof(*r));
+		if ((rc = conv_from_doc(doc, &r->conv)) != OV_OK)
+			break;
+		is_waiting = strcmp(r->conv.owner, "agent") == 0 &&
+		    strcmp(r->conv.agent, "handoff") == 0;
+		if (!waiting && is_waiting) {
+			store_conv_clear(&r->conv);
+			continue;
+		}
+		r->waiting = is_waiting;
+		if ((rc = find_by_id(m->coll[COLL_CLIENTES], r->conv.key,
+		    "inbox list", &cl)) != OV_OK) {
+			store_conv_clear(&r->conv);
+			break;
+		}
+		if (cl != NULL)
+			rc = get_dup(cl, "name", &r->name);
+		bson_destroy(cl);
+		if (rc != OV_OK) {
+			store_conv_clear(&r->conv);
+			break;
+		}
+		if (query != NULL && !contains_ci(r->conv.key, query) &&
+		    !contains_ci(r->name, query) &&
+		    !doc_field_contains(r->conv.doc, "cuit", query) &&
+		    !doc_field_contains(r->conv.doc, "razon", query)) {
+			store_conv_clear(&r->conv);
+			free(r->name);
+			r->name = NULL;
+			continue;
+		}
+		(*len)++;
+		if ((rc = mongo_unanswered(m, r->conv.key, &r->unanswered)) !=
+		    OV_OK)
+			break;
+	}
+	if (rc == OV_OK && mongoc_cursor_error(cur, &error))
+		rc = mongo_fail("inbox list", &error);
+	mongoc_cursor_destroy(cur);
+	bson_destroy(&filter);
+	bson_destroy(&opts);
+	return rc;
+}
+
+static int
+mongo_inbox_list(void *impl, const char *query, int limit,
+    struct store_inbox_row **out, size_t *n)
+{
+	struct mongo *m = impl;
+	struct store_inbox_row *v;
+	size_t len = 0;
+	int rc;
+
+	if ((v = calloc((size_t)limit, sizeof(*v))) == NULL)
+		return OV_ENOMEM;
+	rc = inbox_scan(m, true, query, (size_t)limit, v, &len);
+	if (rc == OV_OK)
+		rc = inbox_scan(m, false, query, (size_t)limit, v, &len);
+	if (rc != OV_OK || len == 0) {
+		store_inbox_rows_free(v, len);
+		return rc;
+	}
+	*out = v;
+	*n = len;
+	return OV_OK;
+}
+
+static int
+mongo_count(struct mongo *m, enum mongo_coll which, const bson_t *filter,
+    int64_t *out)
+{
+	bson_error_t error;
+	int64_t c = mongoc_collection_count_documents(m->coll[which], filter,
+	    NULL, NULL, NULL, &error);
+
+	if (c < 0)
+		return mongo_fail("inbox stats", &error);
+	*out = c;
+	return OV_OK;
+}
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int64_t
+percentile(const int64_t *v, size_t n, int p)
+{
+	size_t k;
+
+	if (n == 0)
+		return -1;
+	k = ((size_t)p * n + 99) / 100;
+	return v[k == 0 ? 0 : k - 1];
+}
+
+static int
+mongo_inbox_stats(void *impl, int64_t since, int64_t now,
+    struct store_inbox_stats *out)
+{
+	struct mongo *m = impl;
+	bson_t f = BSON_INITIALIZER, cond, exists, opts = BSON_INITIALIZER;
+	bson_t sort;
+	mongoc_cursor_t *cur = NULL;
+	const bson_t *doc;
+	bson_error_t error;
+	int64_t *lat = NULL, *nl;
+	size_t nlat = 0, cap = 0;
+	int rc;
+
+#define TS_SINCE(b) do { \
+	BSON_APPEND_DOCUMENT_BEGIN(b, "ts", &cond); \
+	BSON_APPEND_INT64(&cond, "$gte", since); \
+	bson_append_document_end(b, &cond); } while (0)
+	BSON_APPEND_INT32(&f, "dir", STORE_IN);
+	TS_SINCE(&f);
+	if ((rc = mongo_count(m, COLL_MENSAJES, &f, &out->msgs_in)) != OV_OK)
+		goto out;
+	bson_reinit(&f);
+	BSON_APPEND_INT32(&f, "dir", STORE_OUT);
+	TS_SINCE(&f);
+	BSON_APPEND_DOCUMENT_BEGIN(&f, "type", &exists);
+	BSON_APPEND_BOOL(&exists, "$exists", true);
+	bson_append_document_end(&f, &exists);
+	if ((rc = mongo_count(m, COLL_MENSAJES, &f, &out->msgs_out)) != OV_OK)
+		goto out;
+	bson_reinit(&f);
+	BSON_APPEND_INT32(&f, "dir", STORE_OUT);
+	TS_SINCE(&f);
+	BSON_APPEND_UTF8(&f, "status", "failed");
+	if ((rc = mongo_count(m, COLL_MENSAJES, &f, &out->msgs_failed)) !=
+	    OV_OK)
+		goto out;
+	bson_reinit(&f);
+	BSON_APPEND_INT32(&f, "attempts", 0);
+	BSON_APPEND_DOCUMENT_BEGIN(&f, "next_attempt_at", &cond);
+	BSON_APPEND_INT64(&cond, "$lte", now);
+	bson_append_document_end(&f, &cond);
+	if ((rc = mongo_count(m, COLL_OUTBOX, &f, &out->outbox_due)) != OV_OK)
+		goto out;
+	bson_reinit(&f);
+	BSON_APPEND_DOCUMENT_BEGIN(&f, "attempts", &cond);
+	BSON_APPEND_INT32(&cond, "$gt", 0);
+	bson_append_document_end(&f, &cond);
+	if ((rc = mongo_count(m, COLL_OUTBOX, &f, &out->outbox_retrying)) !=
+	    OV_OK)
+		goto out;
+	/* Latency: messages since, oldest first per customer; the first
+	 * outbound at or after each inbound one. */
+	bson_reinit(&f);
+	TS_SINCE(&f);
+	BSON_APPEND_DOCUMENT_BEGIN(&f, "type", &exists);
+	BSON_APPEND_BOOL(&exists, "$exists", true);
+	bson_append_document_end(&f, &exists);
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+	BSON_APPEND_INT32(&sort, "wa_id", 1);
+	BSON_APPEND_INT32(&sort, "ts", 1);
+	BSON_APPEND_INT32(&sort, "dir", 1);
+	bson_append_document_end(&opts, &sort);
+#undef TS_SINCE
+	cur = mongoc_collection_find_with_opts(m->coll[COLL_MENSAJES], &f,
+	    &opts, NULL);
+	{
+		char who[STORE_WAID_MAX + 1] = "", w[STORE_WAID_MAX + 1];
+		int64_t pend[64];
+		size_t np = 0;
+
+		while (mongoc_cursor_next(cur, &doc)) {
+			int64_t ts = get_i64(doc, "ts");
+
+			get_str(doc, "wa_id", w, sizeof(w));
+			if (strcmp(w, who) != 0) {
+				np = 0;
+				memcpy(who, w, sizeof(who));
+			}
+			if (get_i64(doc, "dir") == STORE_IN) {
+				if (np < sizeof(pend) / sizeof(pend[0]))
+					pend[np++] = ts;
+				continue;
+			}
+			for (size_t i = 0; i < np; i++) {
+				if (nlat == cap) {
+					cap = cap == 0 ? 256 : cap * 2;
+					nl = realloc(lat, cap * sizeof(*lat));
+					if (nl == NULL) {
+						rc = OV_ENOMEM;
+						goto out;
+					}
+					lat = nl;
+				}
+				lat[nlat++] = ts - pend[i];
+			}
+			np = 0;
+		}
+	}
+	if (mongoc_cursor_error(cur, &error)) {
+		rc = mongo_fail("inbox stats", &error);
+		goto out;
+	}
+	if (nlat > 0)
+		qsort(lat, nlat, sizeof(*lat), cmp_i64);
+	out->latency_p50 = percentile(lat, nlat, 50);
+	out->latency_p99 = percentile(lat, nlat, 99);
+out:
+	if (cur != NULL)
+		mongoc_cursor_destroy(cur);
+	free(lat);
+	bson_destroy(&f);
+	bson_destroy(&opts);
+	return rc;
+}
+
 const struct store_ops store_mongo_ops = {
 	.name = "mongodb",
 	.open = mongo_open,
@@ -2970,4 +3390,8 @@ const struct store_ops store_mongo_ops = {
 	.identity_get = mongo_identity_get,
 	.identity_put = mongo_identity_put,
 	.identity_move = mongo_identity_move,
+	/* ---- inbox */
+	.conv_swap = mongo_conv_swap,
+	.inbox_list = mongo_inbox_list,
+	.inbox_stats = mongo_inbox_stats,
 };

@@ -151,6 +151,11 @@ static const char *const migrations[] = {
 	" created_at INTEGER NOT NULL);"
 	"ALTER TABLE outbox ADD COLUMN lane INTEGER NOT NULL DEFAULT 0;"
 	"CREATE INDEX outbox_lane ON outbox (lane, created_at, seq);",
+	/* 5 -> 6 (inbox): a customer's messages by direction, for the
+	 * inbox's unanswered counts and the status page's daily figures. */
+	"CREATE INDEX IF NOT EXISTS mensajes_wa_dir_ts"
+	" ON mensajes (wa_id, dir, ts);"
+	"CREATE INDEX IF NOT EXISTS mensajes_dir_ts ON mensajes (dir, ts);",
 };
 
 #define SQ_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -2981,6 +2986,253 @@ out:
 	return rc;
 }
 
+/* ---- inbox ---------------------------------------------------------------- */
+
+/* The inbox's statements are prepared per call: a page view runs a few,
+ * and keeping them here leaves the shared statement table alone. */
+static int
+sq_prepare(struct sq *s, const char *sql, sqlite3_stmt **out)
+{
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, out, NULL);
+
+	if (rc != SQLITE_OK) {
+		*out = NULL;
+		return sq_fail(s->db, "prepare", rc);
+	}
+	return OV_OK;
+}
+
+static int
+sq_conv_swap(void *impl, const struct store_conv *c, const char *expect_owner,
+    const char *expect_agent, const char *holder, int64_t now, bool *got)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*got = false;
+	rc = sq_prepare(s, "UPDATE conversaciones SET owner = ?2, agent = ?3,"
+	    " last_inbound = ?4, doc = ?5, updated_at = ?6,"
+	    " lease_holder = NULL, lease_until = 0"
+	    " WHERE key = ?1 AND ifnull(nullif(owner, ''), 'bot') = ?7"
+	    " AND agent = ?8 AND lease_holder = ?9", &st);
+	if (rc != OV_OK)
+		return rc;
+	if (bind_text(st, 1, c->key) || bind_text(st, 2, c->owner) ||
+	    bind_text(st, 3, c->agent) || bind_int(st, 4, c->last_inbound) ||
+	    bind_text(st, 5, c->doc) || bind_int(st, 6, now) ||
+	    bind_text(st, 7, expect_owner) || bind_text(st, 8, expect_agent) ||
+	    bind_text(st, 9, holder)) {
+		rc = sq_fail(s->db, "conversation swap", SQLITE_ERROR);
+		goto out;
+	}
+	if ((rc = sq_step_done(s->db, st, "conversation swap")) != OV_OK)
+		goto out;
+	*got = sqlite3_changes(s->db) == 1;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Inbound messages of wa_id after its last outbound one. */
+static int
+sq_unanswered(struct sq *s, sqlite3_stmt *st, const char *wa_id, int64_t *n)
+{
+	int rc;
+
+	*n = 0;
+	sqlite3_reset(st);
+	if (bind_text(st, 1, wa_id))
+		return sq_fail(s->db, "inbox unanswered", SQLITE_ERROR);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*n = (int64_t)sqlite3_column_int64(st, 0);
+	else if (rc != SQLITE_DONE)
+		return sq_fail(s->db, "inbox unanswered", rc);
+	return OV_OK;
+}
+
+#define SQ_DOC_FIELD(f) "(CASE WHEN json_valid(c.doc) THEN" \
+	" json_extract(c.doc, '$." f "') END)"
+
+static int
+sq_inbox_list(void *impl, const char *query, int limit,
+    struct store_inbox_row **out, size_t *n)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL, *cnt = NULL;
+	struct store_inbox_row *v = NULL;
+	size_t len = 0;
+	int rc;
+
+	/* The page first, then its names: joining every conversation
+	 * before the sort costs ten times more. */
+	if ((rc = sq_prepare(s, "SELECT p.key, p.owner, p.agent,"
+	    " p.last_inbound, p.updated_at, p.doc, cl.name, p.waiting FROM"
+	    " (SELECT c.key, c.owner, c.agent, c.last_inbound, c.updated_at,"
+	    " c.doc, (c.owner = 'agent' AND c.agent = 'handoff') AS waiting"
+	    " FROM conversaciones c"
+	    " WHERE c.last_inbound > 0 AND (?1 IS NULL"
+	    " OR instr(lower(c.key), ?1) > 0"
+	    " OR (?3 AND instr(ifnull(" SQ_DOC_FIELD("cuit") ", ''), ?1) > 0)"
+	    " OR (NOT ?3 AND instr(c.doc, '\"razon\"') > 0"
+	    "  AND instr(lower(ifnull(" SQ_DOC_FIELD("razon") ", '')), ?1) > 0)"
+	    " OR c.key IN (SELECT x.wa_id FROM clientes x"
+	    "  WHERE instr(lower(ifnull(x.name, '')), ?1) > 0))"
+	    " ORDER BY waiting DESC,"
+	    " CASE WHEN waiting THEN c.last_inbound END ASC,"
+	    " c.last_inbound DESC, c.key LIMIT ?2) p"
+	    " LEFT JOIN clientes cl ON cl.wa_id = p.key"
+	    " ORDER BY p.waiting DESC,"
+	    " CASE WHEN p.waiting THEN p.last_inbound END ASC,"
+	    " p.last_inbound DESC, p.key", &st)) != OV_OK)
+		goto out;
+	if ((rc = sq_prepare(s, "SELECT count(*) FROM mensajes"
+	    " WHERE wa_id = ?1 AND dir = 0 AND ts > ifnull((SELECT max(ts)"
+	    " FROM mensajes WHERE wa_id = ?1 AND dir = 1), 0)", &cnt)) != OV_OK)
+		goto out;
+	/* ?3: the query could be (part of) a CUIT: digits only. */
+	if (bind_text(st, 1, query) || bind_int(st, 2, limit) ||
+	    bind_int(st, 3, query != NULL &&
+	    query[strspn(query, "0123456789")] == '\0')) {
+		rc = sq_fail(s->db, "inbox list", SQLITE_ERROR);
+		goto out;
+	}
+	if ((v = calloc((size_t)limit, sizeof(*v))) == NULL) {
+		rc = OV_ENOMEM;
+		goto out;
+	}
+	while (len < (size_t)limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_inbox_row *r = &v[len++];
+
+		col_copy(r->conv.key, sizeof(r->conv.key), st, 0);
+		col_copy(r->conv.owner, sizeof(r->conv.owner), st, 1);
+		col_copy(r->conv.agent, sizeof(r->conv.agent), st, 2);
+		r->conv.last_inbound = (int64_t)sqlite3_column_int64(st, 3);
+		r->conv.updated_at = (int64_t)sqlite3_column_int64(st, 4);
+		r->waiting = sqlite3_column_int(st, 7) != 0;
+		if ((rc = col_dup(st, 5, &r->conv.doc)) != OV_OK ||
+		    (rc = col_dup(st, 6, &r->name)) != OV_OK)
+			goto out;
+		if (r->conv.doc == NULL &&
+		    (r->conv.doc = strdup("{}")) == NULL) {
+			rc = OV_ENOMEM;
+			goto out;
+		}
+		if ((rc = sq_unanswered(s, cnt, r->conv.key,
+		    &r->unanswered)) != OV_OK)
+			goto out;
+		rc = SQLITE_DONE;
+	}
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		rc = sq_fail(s->db, "inbox list", rc);
+		goto out;
+	}
+	rc = OV_OK;
+	if (len > 0) {
+		*out = v;
+		*n = len;
+		v = NULL;
+	}
+out:
+	sqlite3_finalize(st);
+	sqlite3_finalize(cnt);
+	store_inbox_rows_free(v, len);
+	return rc;
+}
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The p-th percentile (0..100) of sorted v[0..n), nearest rank. */
+static int64_t
+percentile(const int64_t *v, size_t n, int p)
+{
+	size_t k;
+
+	if (n == 0)
+		return -1;
+	k = ((size_t)p * n + 99) / 100;
+	return v[k == 0 ? 0 : k - 1];
+}
+
+static int
+sq_inbox_stats(void *impl, int64_t since, int64_t now,
+    struct store_inbox_stats *out)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	int64_t *lat = NULL, *nl;
+	size_t nlat = 0, cap = 0;
+	int rc;
+
+	if ((rc = sq_prepare(s, "SELECT"
+	    " (SELECT count(*) FROM mensajes WHERE dir = 0 AND ts >= ?1),"
+	    " (SELECT count(*) FROM mensajes WHERE dir = 1 AND ts >= ?1"
+	    "  AND type IS NOT NULL),"
+	    " (SELECT count(*) FROM mensajes WHERE dir = 1 AND ts >= ?1"
+	    "  AND status = 'failed'),"
+	    " (SELECT count(*) FROM outbox WHERE attempts = 0"
+	    "  AND next_attempt_at <= ?2),"
+	    " (SELECT count(*) FROM outbox WHERE attempts > 0)", &st)) != OV_OK)
+		goto out;
+	if (bind_int(st, 1, since) || bind_int(st, 2, now)) {
+		rc = sq_fail(s->db, "inbox stats", SQLITE_ERROR);
+		goto out;
+	}
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+		rc = sq_fail(s->db, "inbox stats", rc);
+		goto out;
+	}
+	out->msgs_in = (int64_t)sqlite3_column_int64(st, 0);
+	out->msgs_out = (int64_t)sqlite3_column_int64(st, 1);
+	out->msgs_failed = (int64_t)sqlite3_column_int64(st, 2);
+	out->outbox_due = (int64_t)sqlite3_column_int64(st, 3);
+	out->outbox_retrying = (int64_t)sqlite3_column_int64(st, 4);
+	sqlite3_finalize(st);
+	st = NULL;
+	if ((rc = sq_prepare(s, "SELECT (SELECT min(o.ts) FROM mensajes o"
+	    " WHERE o.wa_id = m.wa_id AND o.dir = 1 AND o.ts >= m.ts"
+	    " AND o.type IS NOT NULL) - m.ts FROM mensajes m"
+	    " WHERE m.dir = 0 AND m.ts >= ?1", &st)) != OV_OK)
+		goto out;
+	if (bind_int(st, 1, since)) {
+		rc = sq_fail(s->db, "inbox stats", SQLITE_ERROR);
+		goto out;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (sqlite3_column_type(st, 0) == SQLITE_NULL)
+			continue;
+		if (nlat == cap) {
+			cap = cap == 0 ? 256 : cap * 2;
+			if ((nl = realloc(lat, cap * sizeof(*lat))) == NULL) {
+				rc = OV_ENOMEM;
+				goto out;
+			}
+			lat = nl;
+		}
+		lat[nlat++] = (int64_t)sqlite3_column_int64(st, 0);
+	}
+	if (rc != SQLITE_DONE) {
+		rc = sq_fail(s->db, "inbox stats", rc);
+		goto out;
+	}
+	rc = OV_OK;
+	if (nlat > 0)
+		qsort(lat, nlat, sizeof(*lat), cmp_i64);
+	out->latency_p50 = percentile(lat, nlat, 50);
+	out->latency_p99 = percentile(lat, nlat, 99);
+out:
+	sqlite3_finalize(st);
+	free(lat);
+	return rc;
+}
+
 const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -3036,4 +3288,8 @@ const struct store_ops store_sqlite_ops = {
 	.identity_get = sq_identity_get,
 	.identity_put = sq_identity_put,
 	.identity_move = sq_identity_move,
+	/* ---- inbox */
+	.conv_swap = sq_conv_swap,
+	.inbox_list = sq_inbox_list,
+	.inbox_stats = sq_inbox_stats,
 };

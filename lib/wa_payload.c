@@ -280,7 +280,7 @@ status_clear(struct wa_status *s)
 
 struct parse_state {
 	struct wa_payload *p;
-	size_t cap_msgs, cap_statuses;
+	size_t cap_msgs, cap_statuses, cap_echoes;
 	char *printbuf;        /* WA_RAW_MAX + slack, for cJSON printing */
 };
 
@@ -656,6 +656,88 @@ sender_of(const struct contact *v, size_t n, struct wa_message *m,
 }
 
 static int
+push_echo(struct parse_state *st, struct wa_message *m)
+{
+	struct wa_payload *p = st->p;
+
+	if (p->n_echoes == st->cap_echoes) {
+		size_t cap = st->cap_echoes ? st->cap_echoes * 2 : 4;
+		struct wa_message *v = realloc(p->echoes, cap * sizeof(*v));
+
+		if (v == NULL)
+			return OV_ENOMEM;
+		p->echoes = v;
+		st->cap_echoes = cap;
+	}
+	p->echoes[p->n_echoes++] = *m;
+	memset(m, 0, sizeof(*m));
+	return OV_OK;
+}
+
+/* smb_message_echoes: each item is a message with "to" (the customer);
+ * read as a message whose sender is that customer. */
+static int
+read_echoes(struct parse_state *st, const cJSON *value)
+{
+	const cJSON *arr, *it, *to;
+	char pnid[32] = "";
+	const char *s;
+	int rc = OV_OK;
+
+	s = get_str(cJSON_GetObjectItemCaseSensitive(value, "metadata"),
+	    "phone_number_id");
+	if (s != NULL && strlen(s) < sizeof(pnid))
+		memcpy(pnid, s, strlen(s) + 1);
+	arr = cJSON_GetObjectItemCaseSensitive(value, "message_echoes");
+	if (arr != NULL && !cJSON_IsArray(arr)) {
+		skipped(st, "message_echoes", "not an array");
+		return OV_OK;
+	}
+	cJSON_ArrayForEach(it, arr) {
+		struct wa_message m;
+		const char *why = "malformed";
+		cJSON *copy = NULL, *from;
+
+		memset(&m, 0, sizeof(m));
+		to = cJSON_GetObjectItemCaseSensitive(it, "to");
+		if (!cJSON_IsObject(it) || !cJSON_IsString(to)) {
+			skipped(st, "echo", "no recipient");
+			continue;
+		}
+		if ((copy = cJSON_Duplicate(it, 1)) == NULL ||
+		    (from = cJSON_CreateString(to->valuestring)) == NULL) {
+			cJSON_Delete(copy);
+			return OV_ENOMEM;
+		}
+		cJSON_DeleteItemFromObjectCaseSensitive(copy, "from");
+		cJSON_AddItemToObject(copy, "from", from);
+		rc = read_message(st, copy, &m, &why);
+		cJSON_Delete(copy);
+		/* The customer is the key, as for their own messages. */
+		if (rc == OV_OK && m.phone[0] != '\0')
+			memcpy(m.from, m.phone, strlen(m.phone) + 1);
+		else if (rc == OV_OK && m.user_id[0] != '\0')
+			memcpy(m.from, m.user_id, strlen(m.user_id) + 1);
+		else if (rc == OV_OK) {
+			why = "recipient without a phone number or user id";
+			rc = OV_EPARSE;
+		}
+		if (rc == OV_OK) {
+			memcpy(m.phone_number_id, pnid, sizeof(pnid));
+			rc = push_echo(st, &m);
+		}
+		message_clear(&m);
+		if (rc == OV_EPARSE) {
+			skipped(st, "echo", why);
+			rc = OV_OK;
+		}
+		if (rc != OV_OK)
+			return rc;
+	}
+	return OV_OK;
+}
+
+static int
 read_value(struct parse_state *st, const cJSON *value)
 {
 	const cJSON *meta, *arr, *it;
@@ -757,11 +839,17 @@ wa_payload_parse(const char *body, size_t len, struct wa_payload *out)
 			/* Other fields (account updates, template reviews)
 			 * carry no messages for us. */
 			field = cJSON_GetObjectItemCaseSensitive(c, "field");
-			if (cJSON_IsString(field) &&
-			    strcmp(field->valuestring, "messages") != 0)
-				continue;
 			value = cJSON_GetObjectItemCaseSensitive(c, "value");
 			if (!cJSON_IsObject(value))
+				continue;
+			if (cJSON_IsString(field) &&
+			    strcmp(field->valuestring, "smb_message_echoes") == 0) {
+				if ((rc = read_echoes(&st, value)) != OV_OK)
+					goto out;
+				continue;
+			}
+			if (cJSON_IsString(field) &&
+			    strcmp(field->valuestring, "messages") != 0)
 				continue;
 			if ((rc = read_value(&st, value)) != OV_OK)
 				goto out;
@@ -787,6 +875,9 @@ wa_payload_free(struct wa_payload *p)
 		message_clear(&p->msgs[i]);
 	for (size_t i = 0; i < p->n_statuses; i++)
 		status_clear(&p->statuses[i]);
+	for (size_t i = 0; i < p->n_echoes; i++)
+		message_clear(&p->echoes[i]);
+	free(p->echoes);
 	free(p->msgs);
 	free(p->statuses);
 	memset(p, 0, sizeof(*p));

@@ -97,6 +97,12 @@ struct wa_payload {
 	struct wa_status *statuses;
 	size_t n_statuses;
 	size_t n_skipped;                /* malformed items skipped (logged) */
+	/* Coexistence: messages the business sent from the WhatsApp
+	 * Business app on the same number (field "smb_message_echoes",
+	 * value.message_echoes[]). Parsed as messages are, except that
+	 * `from` holds the customer's number (the echo's "to"). */
+	struct wa_message *echoes;
+	size_t n_echoes;
 };
 
 /* Parse a webhook body. OV_EPARSE when it is not JSON, not valid UTF-8,

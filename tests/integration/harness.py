@@ -86,12 +86,17 @@ LoadModule authz_core_module {MODULES}/mod_authz_core.so
 LoadModule alias_module {MODULES}/mod_alias.so
 LoadModule env_module {MODULES}/mod_env.so
 LoadModule cgid_module {MODULES}/mod_cgid.so
+LoadModule auth_basic_module {MODULES}/mod_auth_basic.so
+LoadModule authn_core_module {MODULES}/mod_authn_core.so
+LoadModule authn_file_module {MODULES}/mod_authn_file.so
+LoadModule authz_user_module {MODULES}/mod_authz_user.so
 ScriptSock "{run}/cgid.sock"
 Timeout 30
 KeepAlive On
 Define OVIDIO_HOME "{self.home}"
 Define OVIDIO_DATA "{self.data}"
 Define OVIDIO_CONFIG "{self.config}"
+Define OVIDIO_HTPASSWD "{self.work}/htpasswd"
 Include "{include}"
 """)
         self.proc = subprocess.Popen(

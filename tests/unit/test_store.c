@@ -3018,6 +3018,224 @@ test_identities(void)
 	    OV_EINVAL);
 }
 
+/* ---- inbox ------------------------------------------------------------ */
+
+/* Take, give back and the race between two salespeople: compare-and-set
+ * on the owner, only under the caller's lease. */
+static void
+test_inbox_conv_swap(void)
+{
+	const char *k = "5493419990100";
+	struct store_conv c, got_c;
+	bool got = false, found = false;
+
+	conv_set(&c, k, "agent", "handoff", 500, "{\"owner_until\":900}");
+	CHECK_INT(store_conv_put(st, &c), OV_OK);
+	/* Without the lease: refused, nothing written. */
+	conv_set(&c, k, "agent", "ana", 500, "{\"owner_until\":1900}");
+	CHECK_INT(store_conv_swap(st, &c, "agent", "handoff", "inbox:ana",
+	    &got), OV_OK);
+	CHECK(!got);
+	/* Ana takes it under her lease. */
+	CHECK_INT(store_conv_lease(st, k, "inbox:ana", 1000, 1010, &got), OV_OK);
+	CHECK(got);
+	CHECK_INT(store_conv_swap(st, &c, "agent", "handoff", "inbox:ana",
+	    &got), OV_OK);
+	CHECK(got);
+	CHECK_INT(store_conv_get(st, k, &got_c, &found), OV_OK);
+	CHECK(found);
+	if (found) {
+		CHECK_STR(got_c.owner, "agent");
+		CHECK_STR(got_c.agent, "ana");
+		CHECK_STR(got_c.doc, "{\"owner_until\":1900}");
+		store_conv_clear(&got_c);
+	}
+	/* The write released the lease: Beto may lease it, but his take,
+	 * made from what he read before Ana's, fails. */
+	CHECK_INT(store_conv_lease(st, k, "inbox:beto", 1001, 1011, &got),
+	    OV_OK);
+	CHECK(got);
+	conv_set(&c, k, "agent", "beto", 500, "{\"owner_until\":1901}");
+	CHECK_INT(store_conv_swap(st, &c, "agent", "handoff", "inbox:beto",
+	    &got), OV_OK);
+	CHECK(!got);
+	CHECK_INT(store_conv_release(st, k, "inbox:beto"), OV_OK);
+	/* Ana gives it back to Ovidio. */
+	CHECK_INT(store_conv_lease(st, k, "inbox:ana", 1002, 1012, &got), OV_OK);
+	conv_set(&c, k, "bot", "", 500, "{}");
+	CHECK_INT(store_conv_swap(st, &c, "agent", "ana", "inbox:ana", &got),
+	    OV_OK);
+	CHECK(got);
+	/* "" reads as "bot" on both sides. */
+	CHECK_INT(store_conv_lease(st, k, "inbox:ana", 1003, 1013, &got), OV_OK);
+	conv_set(&c, k, "agent", "ana", 500, "{}");
+	CHECK_INT(store_conv_swap(st, &c, "", "", "inbox:ana", &got), OV_OK);
+	CHECK(got);
+	/* Missing record: not written. */
+	conv_set(&c, "5493419990199", "agent", "ana", 1, "{}");
+	CHECK_INT(store_conv_swap(st, &c, "bot", "", "inbox:ana", &got), OV_OK);
+	CHECK(!got);
+	CHECK_INT(store_conv_get(st, "5493419990199", &got_c, &found), OV_OK);
+	CHECK(!found);
+	CHECK_INT(store_conv_swap(st, &c, "robot", "", "inbox:ana", &got),
+	    OV_EINVAL);
+	CHECK_INT(store_conv_swap(st, &c, "bot", "", "", &got), OV_EINVAL);
+	CHECK_INT(store_conv_swap(st, &c, "bot", "", "h", NULL), OV_EINVAL);
+}
+
+static void
+test_inbox_list(void)
+{
+	struct store_customer cu;
+	struct store_conv c;
+	struct store_inbox_row *v = NULL;
+	enum store_claim cl;
+	size_t n = 0;
+
+	/* Two waiting (the one waiting longest first), one taken, one with
+	 * Ovidio, one never written to. */
+	conv_set(&c, "5493419990201", "bot", "", 3000, "{}");
+	CHECK_INT(store_conv_put(st, &c), OV_OK);
+	conv_set(&c, "5493419990202", "agent", "handoff", 2000,
+	    "{\"cuit\":\"20284567898\",\"razon\":\"Seguridad Ñandú SRL\"}");
+	CHECK_INT(store_conv_put(st, &c), OV_OK);
+	conv_set(&c, "5493419990203", "agent", "handoff", 1000, "{}");
+	CHECK_INT(store_conv_put(st, &c), OV_OK);
+	conv_set(&c, "5493419990204", "agent", "ana", 4000, "not json");
+	CHECK_INT(store_conv_put(st, &c), OV_OK);
+	conv_set(&c, "5493419990205", "bot", "", 0, "{}");
+	CHECK_INT(store_conv_put(st, &c), OV_OK);
+	memset(&cu, 0, sizeof(cu));
+	snprintf(cu.wa_id, sizeof(cu.wa_id), "5493419990201");
+	cu.name = "Martín <b>Gómez</b> 100%_";
+	CHECK_INT(store_customer_put(st, &cu), OV_OK);
+	/* 0203: answered at 1001, then two more words. */
+	CHECK_INT(claim(st, "ib.1", "5493419990203", 1000, 300, "hola", &cl),
+	    OV_OK);
+	CHECK_INT(put_out("ib.2", "5493419990203", 1001, "sent", "Hola"),
+	    OV_OK);
+	CHECK_INT(claim(st, "ib.3", "5493419990203", 1002, 300, "¿hay?", &cl),
+	    OV_OK);
+	CHECK_INT(claim(st, "ib.4", "5493419990203", 1003, 300, "?", &cl),
+	    OV_OK);
+
+	CHECK_INT(store_inbox_list(st, "54934199902", 50, &v, &n), OV_OK);
+	CHECK_INT(n, 4);
+	if (n == 4) {
+		CHECK_STR(v[0].conv.key, "5493419990203");
+		CHECK(v[0].waiting);
+		CHECK_INT(v[0].unanswered, 2);
+		CHECK_STR(v[1].conv.key, "5493419990202");
+		CHECK(v[1].waiting);
+		CHECK_INT(v[1].unanswered, 0);
+		CHECK_STR(v[2].conv.key, "5493419990204");
+		CHECK(!v[2].waiting);
+		CHECK_STR(v[2].conv.agent, "ana");
+		CHECK_STR(v[3].conv.key, "5493419990201");
+		CHECK_STR(v[3].name, "Martín <b>Gómez</b> 100%_");
+	}
+	store_inbox_rows_free(v, n);
+	/* Limit. */
+	v = NULL;
+	CHECK_INT(store_inbox_list(st, "54934199902", 1, &v, &n), OV_OK);
+	CHECK_INT(n, 1);
+	store_inbox_rows_free(v, n);
+	/* By name, any case; by CUIT; by razón social. */
+	v = NULL;
+	CHECK_INT(store_inbox_list(st, "GÓMEZ", 50, &v, &n), OV_OK);
+	/* Only ASCII folds: "GÓMEZ" lower-cases to "gÓmez", no match. */
+	CHECK_INT(n, 0);
+	store_inbox_rows_free(v, n);
+	v = NULL;
+	CHECK_INT(store_inbox_list(st, "<B>gómez", 50, &v, &n), OV_OK);
+	CHECK_INT(n, 1);
+	if (n == 1)
+		CHECK_STR(v[0].conv.key, "5493419990201");
+	store_inbox_rows_free(v, n);
+	v = NULL;
+	CHECK_INT(store_inbox_list(st, "28456789", 50, &v, &n), OV_OK);
+	CHECK_INT(n, 1);
+	if (n == 1)
+		CHECK_STR(v[0].conv.key, "5493419990202");
+	store_inbox_rows_free(v, n);
+	v = NULL;
+	CHECK_INT(store_inbox_list(st, "ANDú SRL", 50, &v, &n), OV_OK);
+	CHECK_INT(n, 1);
+	store_inbox_rows_free(v, n);
+	/* Wildcards and operators are plain text. */
+	v = NULL;
+	CHECK_INT(store_inbox_list(st, "100%_", 50, &v, &n), OV_OK);
+	CHECK_INT(n, 1);
+	store_inbox_rows_free(v, n);
+	v = NULL;
+	CHECK_INT(store_inbox_list(st, "%", 50, &v, &n), OV_OK);
+	CHECK_INT(n, 1);
+	store_inbox_rows_free(v, n);
+	v = NULL;
+	CHECK_INT(store_inbox_list(st, ".*", 50, &v, &n), OV_OK);
+	CHECK_INT(n, 0);
+	store_inbox_rows_free(v, n);
+	v = NULL;
+	CHECK_INT(store_inbox_list(st, "x", 0, &v, &n), OV_EINVAL);
+	CHECK_INT(store_inbox_list(st, "x", STORE_INBOX_LIST_MAX + 1, &v, &n),
+	    OV_EINVAL);
+	CHECK_INT(store_inbox_list(st, "a\nb", 5, &v, &n), OV_EINVAL);
+	CHECK_INT(store_inbox_list(st, "0123456789012345678901234567890123"
+	    "4567890123456789012345678901234", 5, &v, &n), OV_EINVAL);
+}
+
+static void
+test_inbox_stats(void)
+{
+	const int64_t day = 6000000000;   /* far from other tests' times */
+	struct store_inbox_stats a, b;
+	struct store_outbox o;
+	enum store_claim cl;
+
+	CHECK_INT(store_inbox_stats(st, day, day, &a), OV_OK);
+	CHECK_INT(a.msgs_in, 0);
+	CHECK_INT(a.latency_p50, -1);
+	/* Answered after 2 s, 4 s and 100 s; one not answered. */
+	CHECK_INT(claim(st, "is.1", "5493419990301", day + 10, 300, "a", &cl),
+	    OV_OK);
+	CHECK_INT(put_out("is.2", "5493419990301", day + 12, "sent", "b"),
+	    OV_OK);
+	CHECK_INT(claim(st, "is.3", "5493419990302", day + 20, 300, "c", &cl),
+	    OV_OK);
+	CHECK_INT(put_out("is.4", "5493419990302", day + 24, "read", "d"),
+	    OV_OK);
+	CHECK_INT(claim(st, "is.5", "5493419990302", day + 30, 300, "e", &cl),
+	    OV_OK);
+	CHECK_INT(put_out("is.6", "5493419990302", day + 130, "failed", "f"),
+	    OV_OK);
+	CHECK_INT(claim(st, "is.7", "5493419990303", day + 40, 300, "g", &cl),
+	    OV_OK);
+	memset(&o, 0, sizeof(o));
+	snprintf(o.id, sizeof(o.id), "is.ob1");
+	snprintf(o.wa_id, sizeof(o.wa_id), "5493419990303");
+	snprintf(o.kind, sizeof(o.kind), "text");
+	o.payload = "{\"text\":\"x\"}";
+	o.lane = STORE_LANE_AGENT;
+	o.created_at = day;
+	o.next_attempt_at = day;
+	CHECK_INT(store_outbox_put(st, &o), OV_OK);
+	snprintf(o.id, sizeof(o.id), "is.ob2");
+	o.attempts = 2;
+	o.next_attempt_at = day + 999999;
+	CHECK_INT(store_outbox_put(st, &o), OV_OK);
+	CHECK_INT(store_inbox_stats(st, day, day + 200, &b), OV_OK);
+	CHECK_INT(b.msgs_in, 4);
+	CHECK_INT(b.msgs_out, 3);
+	CHECK_INT(b.msgs_failed, 1);
+	CHECK_INT(b.latency_p50, 4);
+	CHECK_INT(b.latency_p99, 100);
+	CHECK_INT(b.outbox_due - a.outbox_due, 1);
+	CHECK_INT(b.outbox_retrying - a.outbox_retrying, 1);
+	CHECK_INT(store_outbox_delete(st, "is.ob1"), OV_OK);
+	CHECK_INT(store_outbox_delete(st, "is.ob2"), OV_OK);
+	CHECK_INT(store_inbox_stats(st, day, day, NULL), OV_EINVAL);
+}
+
 int
 main(void)
 {
@@ -3100,6 +3318,10 @@ main(void)
 	RUN(test_demand);
 	RUN(test_identities);
 	RUN(test_reopen_keeps_data);
+	/* ---- inbox */
+	RUN(test_inbox_conv_swap);
+	RUN(test_inbox_list);
+	RUN(test_inbox_stats);
 	rc = check_finish();
 out:
 	store_close(st);
