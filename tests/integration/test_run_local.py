@@ -130,17 +130,21 @@ def test_everything_it_started_is_stopped():
 
 
 def test_unknown_customer_and_bad_pick_are_handled():
-    rc, out, work = chat("unknown", ["/quien 99", "0", "13", "hola"], who=1)
+    rc, out, work = chat("unknown", ["/quien 99", "0", "13", "cuánto debo?"],
+                         who=1)
     expect(rc == 0, "chat exit code %d:\n%s" % (rc, out))
     expect("Elegí un número de 1 a 13." in out,
            "an impossible customer number is refused:\n" + out)
     expect("Ahora sos Jorge Romero (Un número desconocido" in out,
            "the unknown number can be chosen:\n" + out)
-    expect(stored_in(work, "5493417770001") == ["hola"],
+    expect(stored_in(work, "5493417770001") == ["cuánto debo?"],
            "the message is stored as the unknown number's")
-    reply = after(out, "vos> hola\n")
+    # The account needs to know who it is: the CUIT is asked then (and
+    # only then: a greeting is just answered).
+    reply = after(out, "vos> cuánto debo?\n")
     expect("Ovidio › " in reply and "CUIT" in reply,
-           "an unknown number is asked for a CUIT:\n" + out)
+           "an unknown number asking for its account is asked for a CUIT:\n"
+           + out)
     left = processes_under(work)
     expect(not left, "nothing left running: %s" % left)
 
