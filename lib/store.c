@@ -811,3 +811,54 @@ store_turn_recover(struct store *st, size_t *applied)
 	*applied = 0;
 	return st->ops->turn_recover(st->impl, applied);
 }
+
+/* ---- legacy and ISR ---------------------------------------------------- */
+
+int
+store_msgs_import(struct store *st, const struct store_msg *v, size_t n,
+    size_t *added)
+{
+	size_t dummy;
+
+	if ((v == NULL && n > 0) || n > STORE_IMPORT_BATCH)
+		return OV_EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (!valid_msg(&v[i]) || v[i].type[0] == '\0' ||
+		    (v[i].dir != STORE_IN && v[i].dir != STORE_OUT))
+			return OV_EINVAL;
+		if (v[i].dir == STORE_OUT && store_status_rank(v[i].status) < 0)
+			return OV_EINVAL;
+	}
+	if (added == NULL)
+		added = &dummy;
+	*added = 0;
+	if (n == 0)
+		return OV_OK;
+	return st->ops->msgs_import(st->impl, v, n, added);
+}
+
+int
+store_counter_raise(struct store *st, const char *name, int64_t at_least,
+    bool *raised)
+{
+	bool dummy;
+
+	if (!valid_text(name, STORE_NAME_MAX) || at_least < 1 ||
+	    at_least > INT64_MAX / 2)
+		return OV_EINVAL;
+	if (raised == NULL)
+		raised = &dummy;
+	*raised = false;
+	return st->ops->counter_raise(st->impl, name, at_least, raised);
+}
+
+int
+store_quote_by_number(struct store *st, int64_t number,
+    struct store_quote *out, bool *found)
+{
+	if (number < 1 || out == NULL || found == NULL)
+		return OV_EINVAL;
+	memset(out, 0, sizeof(*out));
+	*found = false;
+	return st->ops->quote_by_number(st->impl, number, out, found);
+}

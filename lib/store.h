@@ -396,4 +396,29 @@ int store_turn_commit(struct store *st, const struct store_turn *t);
  * still applying. *applied may be NULL. Run by the outbox drain. */
 int store_turn_recover(struct store *st, size_t *applied);
 
+/* ---- legacy and ISR ---------------------------------------------------- */
+
+/*
+ * What jobs/import-legacy needs to bring an old bot's data over in bulk
+ * and to be run again without changing anything.
+ */
+#define STORE_IMPORT_BATCH 1000   /* messages per store_msgs_import() */
+
+/* Insert messages whose id the store does not hold yet, each as it is
+ * (dir, ts, type, status, body, raw; an inbound one is recorded handled
+ * at its ts); an id already there is left alone. 0..STORE_IMPORT_BATCH
+ * messages; *added (may be NULL) counts the new ones. */
+int store_msgs_import(struct store *st, const struct store_msg *v, size_t n,
+    size_t *added);
+
+/* Make the counter name worth at least at_least (1..INT64_MAX / 2), so
+ * the next store_counter_next() gives more than it; a counter already
+ * there or past it is left alone. *raised (may be NULL): it moved. */
+int store_counter_raise(struct store *st, const char *name, int64_t at_least,
+    bool *raised);
+
+/* The quote with this number (> 0). *found false and OV_OK when none. */
+int store_quote_by_number(struct store *st, int64_t number,
+    struct store_quote *out, bool *found);
+
 #endif

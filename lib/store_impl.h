@@ -89,6 +89,14 @@ struct store_ops {
 	/* conv->doc never NULL; replies and ids validated and distinct. */
 	int (*turn_commit)(void *impl, const struct store_turn *t);
 	int (*turn_recover)(void *impl, size_t *applied);
+	/* ---- legacy and ISR */
+	/* 0 < n <= STORE_IMPORT_BATCH, ids and fields validated. */
+	int (*msgs_import)(void *impl, const struct store_msg *v, size_t n,
+	    size_t *added);
+	int (*counter_raise)(void *impl, const char *name, int64_t at_least,
+	    bool *raised);
+	int (*quote_by_number)(void *impl, int64_t number,
+	    struct store_quote *out, bool *found);
 };
 
 extern const struct store_ops store_sqlite_ops;

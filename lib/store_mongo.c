@@ -2384,6 +2384,163 @@ mongo_turn_recover(void *impl, size_t *applied)
 	return rc;
 }
 
+/* ---- legacy and ISR ---------------------------------------------------- */
+
+/* Unordered inserts: an id already there is a duplicate-key write error
+ * and leaves that record alone; any other error fails the call. */
+static int
+mongo_msgs_import(void *impl, const struct store_msg *v, size_t n,
+    size_t *added)
+{
+	struct mongo *m = impl;
+	bson_t **docs = NULL, opts = BSON_INITIALIZER, reply = BSON_INITIALIZER;
+	bson_error_t error;
+	bson_iter_t it, errs, one;
+	size_t made = 0;
+	int rc = OV_OK;
+
+	if ((docs = calloc(n, sizeof(*docs))) == NULL)
+		return OV_ENOMEM;
+	for (; made < n; made++) {
+		const struct store_msg *msg = &v[made];
+		bool in = msg->dir == STORE_IN;
+		bson_t *d = bson_new();
+
+		if (d == NULL) {
+			rc = OV_ENOMEM;
+			goto out;
+		}
+		docs[made] = d;
+		BSON_APPEND_UTF8(d, "wa_id", msg->wa_id);
+		BSON_APPEND_INT32(d, "dir", in ? STORE_IN : STORE_OUT);
+		BSON_APPEND_INT64(d, "ts", msg->ts);
+		BSON_APPEND_INT64(d, "seq", next_seq(m));
+		if (in) {
+			BSON_APPEND_UTF8(d, "status", "handled");
+			BSON_APPEND_INT64(d, "claimed_at", msg->ts);
+			BSON_APPEND_INT64(d, "handled_at", msg->ts);
+		} else {
+			BSON_APPEND_UTF8(d, "status", msg->status);
+			BSON_APPEND_INT32(d, "rank",
+			    store_status_rank(msg->status));
+		}
+		if (!put_str(d, "_id", msg->id) ||
+		    !put_str(d, "type", msg->type) ||
+		    !put_str(d, "body", msg->body) ||
+		    !put_str(d, "raw", msg->raw)) {
+			made++;
+			rc = OV_EINVAL;
+			goto out;
+		}
+	}
+	BSON_APPEND_BOOL(&opts, "ordered", false);
+	if (mongoc_collection_insert_many(m->coll[COLL_MENSAJES],
+	    (const bson_t **)docs, n, &opts, &reply, &error)) {
+		*added = (size_t)get_i64(&reply, "insertedCount");
+		goto out;
+	}
+	if (!bson_iter_init_find(&it, &reply, "writeErrors") ||
+	    !BSON_ITER_HOLDS_ARRAY(&it) || !bson_iter_recurse(&it, &errs)) {
+		rc = mongo_fail("import messages", &error);
+		goto out;
+	}
+	while (bson_iter_next(&errs)) {
+		bson_iter_t code;
+
+		if (!BSON_ITER_HOLDS_DOCUMENT(&errs) ||
+		    !bson_iter_recurse(&errs, &one) ||
+		    !bson_iter_find(&one, "code") ||
+		    (code = one, bson_iter_as_int64(&code)) != 11000) {
+			rc = mongo_fail("import messages", &error);
+			goto out;
+		}
+	}
+	*added = (size_t)get_i64(&reply, "insertedCount");
+out:
+	for (size_t i = 0; i < made; i++)
+		bson_destroy(docs[i]);
+	free(docs);
+	bson_destroy(&opts);
+	bson_destroy(&reply);
+	return rc;
+}
+
+/* One update raises a lower (or missing: another program's record)
+ * value; when nothing matched, an insert creates the counter, and a
+ * duplicate key then means it already stands at or past at_least. */
+static int
+mongo_counter_raise(void *impl, const char *name, int64_t at_least,
+    bool *raised)
+{
+	struct mongo *m = impl;
+	mongoc_collection_t *c = m->coll[COLL_CONTADORES];
+	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER;
+	bson_t reply = BSON_INITIALIZER, doc = BSON_INITIALIZER;
+	bson_t or, alt, cond, set;
+	bson_error_t error;
+	int rc = OV_OK;
+
+	if (!put_str(&filter, "_id", name) || !put_str(&doc, "_id", name)) {
+		rc = OV_EINVAL;
+		goto out;
+	}
+	BSON_APPEND_ARRAY_BEGIN(&filter, "$or", &or);
+	BSON_APPEND_DOCUMENT_BEGIN(&or, "0", &alt);
+	BSON_APPEND_DOCUMENT_BEGIN(&alt, "value", &cond);
+	BSON_APPEND_INT64(&cond, "$lt", at_least);
+	bson_append_document_end(&alt, &cond);
+	bson_append_document_end(&or, &alt);
+	BSON_APPEND_DOCUMENT_BEGIN(&or, "1", &alt);
+	BSON_APPEND_DOCUMENT_BEGIN(&alt, "value", &cond);
+	BSON_APPEND_BOOL(&cond, "$exists", false);
+	bson_append_document_end(&alt, &cond);
+	bson_append_document_end(&or, &alt);
+	bson_append_array_end(&filter, &or);
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+	BSON_APPEND_INT64(&set, "value", at_least);
+	bson_append_document_end(&update, &set);
+	if (!mongoc_collection_update_one(c, &filter, &update, NULL, &reply,
+	    &error)) {
+		rc = mongo_fail("counter raise", &error);
+		goto out;
+	}
+	if (get_i64(&reply, "matchedCount") == 1) {
+		*raised = true;
+		goto out;
+	}
+	BSON_APPEND_INT64(&doc, "value", at_least);
+	if (mongoc_collection_insert_one(c, &doc, NULL, NULL, &error))
+		*raised = true;
+	else if (!is_duplicate(&error))
+		rc = mongo_fail("counter raise", &error);
+out:
+	bson_destroy(&filter);
+	bson_destroy(&update);
+	bson_destroy(&reply);
+	bson_destroy(&doc);
+	return rc;
+}
+
+static int
+mongo_quote_by_number(void *impl, int64_t number, struct store_quote *out,
+    bool *found)
+{
+	struct mongo *m = impl;
+	bson_t filter = BSON_INITIALIZER, *doc = NULL;
+	int rc;
+
+	BSON_APPEND_INT64(&filter, "number", number);
+	rc = find_one(m->coll[COLL_PRESUPUESTOS], &filter, "quote by number",
+	    &doc);
+	if (rc == OV_OK && doc != NULL) {
+		rc = quote_from_doc(doc, out);
+		*found = rc == OV_OK;
+	}
+	bson_destroy(doc);
+	bson_destroy(&filter);
+	return rc;
+}
+
 const struct store_ops store_mongo_ops = {
 	.name = "mongodb",
 	.open = mongo_open,
@@ -2426,4 +2583,8 @@ const struct store_ops store_mongo_ops = {
 	.conv_release = mongo_conv_release,
 	.turn_commit = mongo_turn_commit,
 	.turn_recover = mongo_turn_recover,
+	/* legacy and ISR */
+	.msgs_import = mongo_msgs_import,
+	.counter_raise = mongo_counter_raise,
+	.quote_by_number = mongo_quote_by_number,
 };

@@ -2472,6 +2472,127 @@ sq_turn_recover(void *impl, size_t *applied)
 	return OV_OK;
 }
 
+/* ---- legacy and ISR ---------------------------------------------------- */
+
+/* Statements used by one run of an import: prepared per call, not cached. */
+static int
+sq_prepare(struct sq *s, const char *sql, sqlite3_stmt **out)
+{
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, out, NULL);
+
+	if (rc != SQLITE_OK) {
+		*out = NULL;
+		return sq_fail(s->db, "prepare", rc);
+	}
+	return OV_OK;
+}
+
+static int
+sq_msgs_import(void *impl, const struct store_msg *v, size_t n,
+    size_t *added)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	size_t count = 0;
+	int rc;
+
+	if ((rc = sq_begin_retry(s)) != OV_OK)
+		return rc;
+	rc = sq_prepare(s, "INSERT INTO mensajes (id, wa_id, dir, ts, type,"
+	    " status, body, raw, claimed_at, handled_at)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)"
+	    " ON CONFLICT (id) DO NOTHING", &st);
+	if (rc != OV_OK)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		const struct store_msg *m = &v[i];
+		bool in = m->dir == STORE_IN;
+
+		if (bind_text(st, 1, m->id) || bind_text(st, 2, m->wa_id) ||
+		    bind_int(st, 3, in ? 0 : 1) || bind_int(st, 4, m->ts) ||
+		    bind_text(st, 5, m->type) ||
+		    bind_text(st, 6, in ? "handled" : m->status) ||
+		    bind_text(st, 7, m->body) || bind_text(st, 8, m->raw) ||
+		    (in ? bind_int(st, 9, m->ts) : sqlite3_bind_null(st, 9))) {
+			rc = sq_fail(s->db, "import messages", SQLITE_ERROR);
+			goto out;
+		}
+		if ((rc = sq_step_done(s->db, st, "import messages")) != OV_OK)
+			goto out;
+		count += (size_t)sqlite3_changes(s->db);
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if ((rc = sq_commit(s)) != OV_OK)
+		goto out;
+	*added = count;
+out:
+	sqlite3_finalize(st);
+	if (rc != OV_OK)
+		sq_rollback(s);
+	return rc;
+}
+
+static int
+sq_counter_raise(void *impl, const char *name, int64_t at_least,
+    bool *raised)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	rc = sq_prepare(s, "INSERT INTO contadores (name, value) VALUES (?1, ?2)"
+	    " ON CONFLICT (name) DO UPDATE SET value = excluded.value"
+	    " WHERE value < excluded.value", &st);
+	if (rc != OV_OK)
+		goto out;
+	if (bind_text(st, 1, name) || bind_int(st, 2, at_least)) {
+		rc = sq_fail(s->db, "counter raise", SQLITE_ERROR);
+		goto out;
+	}
+	if ((rc = sq_step_done(s->db, st, "counter raise")) != OV_OK)
+		goto out;
+	*raised = sqlite3_changes(s->db) > 0;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int
+sq_quote_by_number(void *impl, int64_t number, struct store_quote *out,
+    bool *found)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	rc = sq_prepare(s, "SELECT " QUOTE_COLS " FROM presupuestos"
+	    " WHERE number = ?1", &st);
+	if (rc != OV_OK)
+		goto out;
+	if (bind_int(st, 1, number)) {
+		rc = sq_fail(s->db, "quote by number", SQLITE_ERROR);
+		goto out;
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		rc = OV_OK;
+		goto out;
+	}
+	if (rc != SQLITE_ROW) {
+		rc = sq_fail(s->db, "quote by number", rc);
+		goto out;
+	}
+	if ((rc = read_quote(st, out)) != OV_OK)
+		goto out;
+	*found = true;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
 const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -2514,4 +2635,8 @@ const struct store_ops store_sqlite_ops = {
 	.conv_release = sq_conv_release,
 	.turn_commit = sq_turn_commit,
 	.turn_recover = sq_turn_recover,
+	/* legacy and ISR */
+	.msgs_import = sq_msgs_import,
+	.counter_raise = sq_counter_raise,
+	.quote_by_number = sq_quote_by_number,
 };

@@ -2671,6 +2671,110 @@ rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 	return remove(path);
 }
 
+/* ---- legacy and ISR ---------------------------------------------------- */
+
+static void
+legacy_msg(struct store_msg *m, const char *id, enum store_dir dir,
+    int64_t ts, const char *body)
+{
+	memset(m, 0, sizeof(*m));
+	snprintf(m->id, sizeof(m->id), "%s", id);
+	snprintf(m->wa_id, sizeof(m->wa_id), "5493417770001");
+	m->dir = dir;
+	m->ts = ts;
+	snprintf(m->type, sizeof(m->type), "text");
+	snprintf(m->status, sizeof(m->status), "%s",
+	    dir == STORE_IN ? "handled" : "sent");
+	m->body = (char *)body;
+}
+
+/* An import adds what is new, leaves what is there, and lands in the
+ * customer's history in time order with inbound messages handled. */
+static void
+test_msgs_import(void)
+{
+	struct store_msg v[3], got, *h = NULL;
+	size_t added = 99, n = 0;
+	bool found = false;
+	enum store_claim claim;
+
+	legacy_msg(&v[0], "legacy.t.0", STORE_IN, 100, "hola");
+	legacy_msg(&v[1], "legacy.t.1", STORE_OUT, 101, "buenas");
+	legacy_msg(&v[2], "legacy.t.2", STORE_IN, 102, "gracias");
+	CHECK_INT(store_msgs_import(st, v, 2, &added), OV_OK);
+	CHECK_INT(added, 2);
+	CHECK_INT(store_msgs_import(st, v, 3, &added), OV_OK);
+	CHECK_INT(added, 1);
+	CHECK_INT(store_msgs_import(st, v, 3, &added), OV_OK);
+	CHECK_INT(added, 0);
+	CHECK_INT(store_msgs_import(st, v, 0, &added), OV_OK);
+	CHECK_INT(added, 0);
+	CHECK_INT(store_msg_get(st, "legacy.t.0", &got, &found), OV_OK);
+	CHECK(found);
+	if (found) {
+		CHECK_STR(got.status, "handled");
+		CHECK_INT(got.dir, STORE_IN);
+		store_msg_clear(&got);
+	}
+	/* Handled: a webhook replay of the same id is a duplicate. */
+	CHECK_INT(store_inbound_claim(st, &v[0], 200, 60, &claim), OV_OK);
+	CHECK_INT(claim, STORE_CLAIM_DUPLICATE);
+	CHECK_INT(store_history(st, "5493417770001", 10, &h, &n), OV_OK);
+	CHECK_INT(n, 3);
+	if (n == 3) {
+		CHECK_STR(h[0].body, "hola");
+		CHECK_STR(h[1].body, "buenas");
+		CHECK_INT(h[1].dir, STORE_OUT);
+		CHECK_STR(h[2].body, "gracias");
+	}
+	store_msgs_free(h, n);
+	v[1].type[0] = '\0';
+	CHECK_INT(store_msgs_import(st, v, 3, &added), OV_EINVAL);
+	CHECK_INT(store_msgs_import(st, v, STORE_IMPORT_BATCH + 1, &added),
+	    OV_EINVAL);
+}
+
+static void
+test_counter_raise(void)
+{
+	int64_t v = 0;
+	bool raised = false;
+
+	CHECK_INT(store_counter_raise(st, "test.raise", 58, &raised), OV_OK);
+	CHECK(raised);
+	CHECK_INT(store_counter_next(st, "test.raise", &v), OV_OK);
+	CHECK_INT(v, 59);
+	CHECK_INT(store_counter_raise(st, "test.raise", 40, &raised), OV_OK);
+	CHECK(!raised);
+	CHECK_INT(store_counter_raise(st, "test.raise", 59, &raised), OV_OK);
+	CHECK(!raised);
+	CHECK_INT(store_counter_next(st, "test.raise", &v), OV_OK);
+	CHECK_INT(v, 60);
+	CHECK_INT(store_counter_raise(st, "test.raise", 0, &raised), OV_EINVAL);
+}
+
+static void
+test_quote_by_number(void)
+{
+	static const char *const id = "0a1b2c3d-0000-4000-8000-0000000000aa";
+	struct store_quote q, got;
+	bool found = true;
+
+	CHECK_INT(store_quote_by_number(st, 9056, &got, &found), OV_OK);
+	CHECK(!found);
+	quote_init(&q, id, 9056, 5000, "enviado", "{\"n\":9056}");
+	CHECK_INT(store_quote_put(st, &q), OV_OK);
+	CHECK_INT(store_quote_by_number(st, 9056, &got, &found), OV_OK);
+	CHECK(found);
+	if (found) {
+		CHECK_STR(got.id, id);
+		CHECK_STR(got.state, "enviado");
+		store_quote_clear(&got);
+	}
+	CHECK_INT(store_quote_by_number(st, 0, &got, &found), OV_EINVAL);
+	CHECK_INT(store_quote_delete(st, id), OV_OK);
+}
+
 int
 main(void)
 {
@@ -2745,6 +2849,10 @@ main(void)
 		RUN(test_mongo_foreign_documents);
 	}
 	RUN(test_reopen_keeps_data);
+	/* legacy and ISR */
+	RUN(test_msgs_import);
+	RUN(test_counter_raise);
+	RUN(test_quote_by_number);
 	rc = check_finish();
 out:
 	store_close(st);
