@@ -65,6 +65,11 @@ static const struct config_key keys[] = {
 	{ "LLM_BUDGET_MS", "20000", 0 },   /* the model's time per turn */
 	{ "OUTBOX_RETRY_S", "60", 0 },     /* first wait before a resend */
 	{ "OUTBOX_MAX_ATTEMPTS", "30", 0 },/* then (or after 24 h) give up */
+	/* The distributor's back end (lib/isr, jobs/isr-sync). */
+	{ "ISR_API_URL", NULL, 0 },        /* unset: quotes are not posted */
+	{ "ISR_API_KEY", NULL, 1 },        /* sent as a Bearer token if set */
+	{ "ISR_VENDEDOR", "Ovidio (WhatsApp)", 0 },
+	{ "ISR_ORIGEN", "whatsapp", 0 },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

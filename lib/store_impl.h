@@ -97,6 +97,15 @@ struct store_ops {
 	    bool *raised);
 	int (*quote_by_number)(void *impl, int64_t number,
 	    struct store_quote *out, bool *found);
+	/* Entries validated; list's limit in range. */
+	int (*isr_put)(void *impl, const struct store_isr *e, int64_t seq);
+	int (*isr_list)(void *impl, int limit, struct store_isr **out,
+	    size_t *n);
+	int (*isr_claim)(void *impl, const char *id, int64_t seen,
+	    int64_t until);
+	int (*isr_reschedule)(void *impl, const char *id, int attempts,
+	    int64_t next_attempt_at, const char *error);
+	int (*isr_delete)(void *impl, const char *id);
 };
 
 extern const struct store_ops store_sqlite_ops;

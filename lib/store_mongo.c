@@ -2541,6 +2541,203 @@ mongo_quote_by_number(void *impl, int64_t number, struct store_quote *out,
 	return rc;
 }
 
+/* The ISR queue lives in its own collection, `isr_cola`, reached by name
+ * (it has no index but _id: it holds a handful of entries at a time). */
+static mongoc_collection_t *
+isr_coll(struct mongo *m)
+{
+	return mongoc_client_get_collection(m->client, m->db, "isr_cola");
+}
+
+static int
+mongo_isr_put(void *impl, const struct store_isr *e, int64_t seq)
+{
+	struct mongo *m = impl;
+	mongoc_collection_t *c = isr_coll(m);
+	bson_t doc = BSON_INITIALIZER;
+	bson_error_t error;
+	int rc = OV_OK;
+
+	if (c == NULL) {
+		rc = OV_ENOMEM;
+		goto out;
+	}
+	BSON_APPEND_INT32(&doc, "attempts", e->attempts);
+	BSON_APPEND_INT64(&doc, "created_at", e->created_at);
+	BSON_APPEND_INT64(&doc, "next_attempt_at", e->next_attempt_at);
+	BSON_APPEND_INT64(&doc, "seq", seq);
+	if (!put_str(&doc, "_id", e->id) ||
+	    !put_str(&doc, "quote_id", e->quote_id) ||
+	    !put_str(&doc, "payload", e->payload) ||
+	    !put_str(&doc, "last_error", e->last_error)) {
+		rc = OV_EINVAL;
+		goto out;
+	}
+	if (!mongoc_collection_insert_one(c, &doc, NULL, NULL, &error))
+		rc = is_duplicate(&error) ? OV_EEXIST :
+		    mongo_fail("isr put", &error);
+out:
+	if (c != NULL)
+		mongoc_collection_destroy(c);
+	bson_destroy(&doc);
+	return rc;
+}
+
+static int
+mongo_isr_list(void *impl, int limit, struct store_isr **out, size_t *n)
+{
+	struct mongo *m = impl;
+	mongoc_collection_t *c = isr_coll(m);
+	mongoc_cursor_t *cur = NULL;
+	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, sort;
+	const bson_t *doc;
+	bson_error_t error;
+	struct store_isr *v = NULL;
+	size_t len = 0;
+	int rc = OV_OK;
+
+	if (c == NULL || (v = calloc((size_t)limit, sizeof(*v))) == NULL) {
+		rc = OV_ENOMEM;
+		goto out;
+	}
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+	BSON_APPEND_INT32(&sort, "created_at", 1);
+	BSON_APPEND_INT32(&sort, "seq", 1);
+	bson_append_document_end(&opts, &sort);
+	BSON_APPEND_INT64(&opts, "limit", limit);
+	cur = mongoc_collection_find_with_opts(c, &filter, &opts, NULL);
+	while (cur != NULL && len < (size_t)limit &&
+	    mongoc_cursor_next(cur, &doc)) {
+		struct store_isr *e = &v[len++];
+
+		get_str(doc, "_id", e->id, sizeof(e->id));
+		get_str(doc, "quote_id", e->quote_id, sizeof(e->quote_id));
+		e->attempts = (int)get_i64(doc, "attempts");
+		e->created_at = get_i64(doc, "created_at");
+		e->next_attempt_at = get_i64(doc, "next_attempt_at");
+		if ((rc = get_dup(doc, "payload", &e->payload)) != OV_OK ||
+		    (rc = get_dup(doc, "last_error", &e->last_error)) != OV_OK)
+			goto out;
+		if (e->payload == NULL) {     /* not ours: passed over */
+			len--;
+			memset(e, 0, sizeof(*e));
+		}
+	}
+	if (cur == NULL)
+		rc = OV_ENOMEM;
+	else if (mongoc_cursor_error(cur, &error))
+		rc = mongo_fail("isr list", &error);
+	if (rc != OV_OK)
+		goto out;
+	*out = v;
+	*n = len;
+	v = NULL;
+out:
+	if (v != NULL)
+		store_isr_free(v, len);
+	if (cur != NULL)
+		mongoc_cursor_destroy(cur);
+	if (c != NULL)
+		mongoc_collection_destroy(c);
+	bson_destroy(&filter);
+	bson_destroy(&opts);
+	return rc;
+}
+
+/* update_one on isr_cola by _id (and more of filter); *matched. */
+static int
+isr_update(struct mongo *m, bson_t *filter, const bson_t *update,
+    const char *op, bool *matched)
+{
+	mongoc_collection_t *c = isr_coll(m);
+	bson_t reply = BSON_INITIALIZER;
+	bson_error_t error;
+	int rc = OV_OK;
+
+	if (c == NULL)
+		return OV_ENOMEM;
+	if (!mongoc_collection_update_one(c, filter, update, NULL, &reply,
+	    &error))
+		rc = mongo_fail(op, &error);
+	else
+		*matched = get_i64(&reply, "matchedCount") == 1;
+	mongoc_collection_destroy(c);
+	bson_destroy(&reply);
+	return rc;
+}
+
+static int
+mongo_isr_claim(void *impl, const char *id, int64_t seen, int64_t until)
+{
+	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER, set;
+	bool matched = false;
+	int rc = OV_EBUSY;
+
+	if (!put_str(&filter, "_id", id))
+		goto out;
+	BSON_APPEND_INT64(&filter, "next_attempt_at", seen);
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+	BSON_APPEND_INT64(&set, "next_attempt_at", until);
+	bson_append_document_end(&update, &set);
+	rc = isr_update(impl, &filter, &update, "isr claim", &matched);
+	if (rc == OV_OK && !matched)
+		rc = OV_EBUSY;
+out:
+	bson_destroy(&filter);
+	bson_destroy(&update);
+	return rc;
+}
+
+static int
+mongo_isr_reschedule(void *impl, const char *id, int attempts,
+    int64_t next_attempt_at, const char *error_text)
+{
+	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER, set;
+	bool matched = false;
+	int rc = OV_EINVAL;
+
+	if (!put_str(&filter, "_id", id))
+		goto out;
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+	BSON_APPEND_INT32(&set, "attempts", attempts);
+	BSON_APPEND_INT64(&set, "next_attempt_at", next_attempt_at);
+	if (!put_str(&set, "last_error", error_text))
+		goto out;
+	bson_append_document_end(&update, &set);
+	rc = isr_update(impl, &filter, &update, "isr reschedule", &matched);
+	if (rc == OV_OK && !matched)
+		rc = OV_ENOTFOUND;
+out:
+	bson_destroy(&filter);
+	bson_destroy(&update);
+	return rc;
+}
+
+static int
+mongo_isr_delete(void *impl, const char *id)
+{
+	struct mongo *m = impl;
+	mongoc_collection_t *c;
+	bson_t filter = BSON_INITIALIZER;
+	bson_error_t error;
+	int rc = OV_OK;
+
+	if (!put_str(&filter, "_id", id)) {
+		bson_destroy(&filter);
+		return OV_EINVAL;
+	}
+	if ((c = isr_coll(m)) == NULL) {
+		rc = OV_ENOMEM;
+	} else {
+		if (!mongoc_collection_delete_one(c, &filter, NULL, NULL,
+		    &error))
+			rc = mongo_fail("isr delete", &error);
+		mongoc_collection_destroy(c);
+	}
+	bson_destroy(&filter);
+	return rc;
+}
+
 const struct store_ops store_mongo_ops = {
 	.name = "mongodb",
 	.open = mongo_open,
@@ -2587,4 +2784,9 @@ const struct store_ops store_mongo_ops = {
 	.msgs_import = mongo_msgs_import,
 	.counter_raise = mongo_counter_raise,
 	.quote_by_number = mongo_quote_by_number,
+	.isr_put = mongo_isr_put,
+	.isr_list = mongo_isr_list,
+	.isr_claim = mongo_isr_claim,
+	.isr_reschedule = mongo_isr_reschedule,
+	.isr_delete = mongo_isr_delete,
 };

@@ -2775,6 +2775,89 @@ test_quote_by_number(void)
 	CHECK_INT(store_quote_delete(st, id), OV_OK);
 }
 
+static void
+isr_entry(struct store_isr *e, const char *id, int64_t created,
+    const char *payload)
+{
+	memset(e, 0, sizeof(*e));
+	snprintf(e->id, sizeof(e->id), "%s", id);
+	snprintf(e->quote_id, sizeof(e->quote_id),
+	    "0a1b2c3d-0000-4000-8000-0000000000bb");
+	e->payload = (char *)payload;
+	e->created_at = created;
+	e->next_attempt_at = created;
+}
+
+/* The queue is kept only when ISR_API_URL is set; then it keeps entries
+ * once, oldest first, claims for one drain, reschedules and deletes. */
+static void
+test_isr_queue(void)
+{
+	struct store *q = NULL;
+	struct config *c2 = NULL;
+	struct store_isr e, *v = NULL;
+	char err[256];
+	size_t n = 0;
+
+	isr_entry(&e, "q1:nuevo", 100, "{\"estado\":\"nuevo\"}");
+	CHECK(!store_isr_enabled(st));
+	CHECK_INT(store_isr_put(st, &e), OV_OK);   /* off: kept nowhere */
+	CHECK_INT(store_isr_list(st, 10, &v, &n), OV_OK);
+	CHECK_INT(n, 0);
+	store_isr_free(v, n);
+
+	setenv("ISR_API_URL", "http://127.0.0.1:9/isr", 1);
+	CHECK_INT(config_load(&c2, err, sizeof(err)), OV_OK);
+	if (c2 == NULL || store_open(&q, c2) != OV_OK) {
+		unsetenv("ISR_API_URL");
+		CHECK(q != NULL);
+		config_free(c2);
+		return;
+	}
+	unsetenv("ISR_API_URL");
+	CHECK(store_isr_enabled(q));
+	CHECK_INT(store_isr_put(q, &e), OV_OK);
+	CHECK_INT(store_isr_put(q, &e), OV_EEXIST);
+	isr_entry(&e, "q1:confirmado", 100, "{\"estado\":\"confirmado\"}");
+	CHECK_INT(store_isr_put(q, &e), OV_OK);
+	isr_entry(&e, "q0:nuevo", 50, "{\"estado\":\"viejo\"}");
+	CHECK_INT(store_isr_put(q, &e), OV_OK);
+	CHECK_INT(store_isr_list(q, 10, &v, &n), OV_OK);
+	CHECK_INT(n, 3);
+	if (n == 3) {
+		CHECK_STR(v[0].id, "q0:nuevo");
+		CHECK_STR(v[1].id, "q1:nuevo");
+		CHECK_STR(v[2].id, "q1:confirmado");
+		CHECK_STR(v[2].payload, "{\"estado\":\"confirmado\"}");
+		CHECK_STR(v[2].quote_id, "0a1b2c3d-0000-4000-8000-0000000000bb");
+	}
+	store_isr_free(v, n);
+	CHECK_INT(store_isr_claim(q, "q1:nuevo", 100, 400), OV_OK);
+	CHECK_INT(store_isr_claim(q, "q1:nuevo", 100, 400), OV_EBUSY);
+	CHECK_INT(store_isr_claim(q, "nadie", 100, 400), OV_EBUSY);
+	CHECK_INT(store_isr_reschedule(q, "q1:nuevo", 1, 700, "503"), OV_OK);
+	CHECK_INT(store_isr_reschedule(q, "nadie", 1, 700, NULL),
+	    OV_ENOTFOUND);
+	CHECK_INT(store_isr_delete(q, "q0:nuevo"), OV_OK);
+	CHECK_INT(store_isr_delete(q, "q0:nuevo"), OV_OK);
+	CHECK_INT(store_isr_list(q, 1, &v, &n), OV_OK);
+	CHECK_INT(n, 1);
+	if (n == 1) {
+		CHECK_STR(v[0].id, "q1:nuevo");
+		CHECK_INT(v[0].attempts, 1);
+		CHECK_INT(v[0].next_attempt_at, 700);
+		CHECK_STR(v[0].last_error, "503");
+	}
+	store_isr_free(v, n);
+	CHECK_INT(store_isr_delete(q, "q1:nuevo"), OV_OK);
+	CHECK_INT(store_isr_delete(q, "q1:confirmado"), OV_OK);
+	isr_entry(&e, "bad", 1, NULL);
+	CHECK_INT(store_isr_put(q, &e), OV_EINVAL);
+	CHECK_INT(store_isr_list(q, 0, &v, &n), OV_EINVAL);
+	store_close(q);
+	config_free(c2);
+}
+
 int
 main(void)
 {
@@ -2853,6 +2936,7 @@ main(void)
 	RUN(test_msgs_import);
 	RUN(test_counter_raise);
 	RUN(test_quote_by_number);
+	RUN(test_isr_queue);
 	rc = check_finish();
 out:
 	store_close(st);
