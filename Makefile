@@ -43,7 +43,7 @@ WEBHOOK_LIB := err log config sha256 hmac spool utf8 wa_payload cgi
 WEBHOOK_LIBS = -Wl,--as-needed $(shell $(PKG_CONFIG) --libs libcjson 2>/dev/null)
 
 # The quote CGI reads the store and a file; no libcurl, libxml2 or libharu.
-PRESUPUESTO_LIB := err log config clock cgi uuid quote quote_file store \
+PRESUPUESTO_LIB := err log config clock cgi uuid quote quote_file isr store \
 	store_sqlite store_mongo utf8
 PRESUPUESTO_LIBS = -Wl,--as-needed \
 	$(shell $(PKG_CONFIG) --libs libcjson sqlite3 libmongoc-1.0 2>/dev/null) -lm

@@ -70,6 +70,7 @@ static const struct config_key keys[] = {
 	{ "ISR_API_KEY", NULL, 1 },        /* sent as a Bearer token if set */
 	{ "ISR_VENDEDOR", "Ovidio (WhatsApp)", 0 },
 	{ "ISR_ORIGEN", "whatsapp", 0 },
+	{ "ISR_RETRY_S", "60", 0 },        /* first wait after a failed post */
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
