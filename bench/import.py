@@ -48,8 +48,12 @@ def main():
             if os.path.exists(portfile) and open(portfile).read().strip():
                 break
             time.sleep(0.05)
-        uri = "mongodb://127.0.0.1:%s" % open(portfile).read().strip()
-        db = pymongo.MongoClient(uri)["ovidio_db"]
+        port = open(portfile).read().strip()
+        db = pymongo.MongoClient("mongodb://127.0.0.1:%s" % port,
+                                 socketTimeoutMS=3600000)["ovidio_db"]
+        # The stand-in (mongomock) answers a sorted find over every old
+        # document slowly; a real server takes milliseconds.
+        uri = "mongodb://127.0.0.1:%s/?socketTimeoutMS=3600000" % port
         t0 = time.monotonic()
         legacy_db.bulk(db, a.customers, a.history, a.quotes)
         print("old database: %d customers x %d history entries, %d quotes "
@@ -82,7 +86,11 @@ def main():
             sys.stdout.flush()
     finally:
         server.terminate()
-        server.wait(10)
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
 
 
 if __name__ == "__main__":
