@@ -37,6 +37,7 @@ struct turn;
 #define A_BUSINESS    "info_negocio"
 #define A_HANDOFF     "hablar_con_vendedor"
 #define A_PROMO       "promociones"
+#define A_PHOTO       "ver_foto"
 
 struct action {
 	struct llm_tool tool;        /* name, description, parameters */

@@ -89,6 +89,10 @@ outbox_describe(const char *kind, const cJSON *payload)
 				app(buf, DESCRIBE_MAX, &len, d);
 			}
 		}
+	} else if (strcmp(kind, "image") == 0) {
+		app(buf, DESCRIBE_MAX, &len, "[foto] ");
+		app(buf, DESCRIBE_MAX, &len, jstr(payload, "caption") ?
+		    jstr(payload, "caption") : "");
 	} else if (strcmp(kind, "pdf") == 0) {
 		app(buf, DESCRIBE_MAX, &len, "[documento] ");
 		app(buf, DESCRIBE_MAX, &len, jstr(payload, "filename") ?
@@ -108,6 +112,8 @@ record_type(const char *kind)
 		return "text";
 	if (strcmp(kind, "pdf") == 0)
 		return "document";
+	if (strcmp(kind, "image") == 0)
+		return "image";
 	return "interactive";
 }
 
@@ -149,6 +155,8 @@ check_payload(const char *kind, const cJSON *p)
 		    WA_LIST_ROWS_MAX, "id", "title");
 	else if (strcmp(kind, "pdf") == 0)
 		ok = jstr(p, "path") != NULL && jstr(p, "filename") != NULL;
+	else if (strcmp(kind, "image") == 0)
+		ok = jstr(p, "link") != NULL;
 	else
 		ok = false;
 	return ok ? OV_OK : OV_EINVAL;
@@ -223,6 +231,12 @@ send_one(struct outbox *o, const char *to, const char *kind, const cJSON *p,
 		return wa_send_pdf(o->wa, to, jstr(p, "path"),
 		    jstr(p, "filename"), jstr(p, "caption"),
 		    jstr(p, "link_path"), res);
+	}
+	if (strcmp(kind, "image") == 0) {
+		if (jstr(p, "link") == NULL)
+			return OV_EINVAL;
+		return wa_send_image(o->wa, to, jstr(p, "link"),
+		    jstr(p, "caption"), res);
 	}
 	return OV_EINVAL;
 }

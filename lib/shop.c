@@ -161,7 +161,8 @@ first_image(const cJSON *item, char *dst, size_t n)
 	}
 }
 
-/* FNV-1a of the code, folded into 1..2^52 above any real Cianbox id. */
+/* FNV-1a of the code, folded into 10^11..10^12-1: above any real Cianbox
+ * id, within what carts and the model's tools accept (under 10^12). */
 static int64_t
 code_id(const char *code)
 {
@@ -171,7 +172,7 @@ code_id(const char *code)
 		h ^= *p;
 		h *= 1099511628211ULL;
 	}
-	return (int64_t)((h % ((1ULL << 52) - (1ULL << 40))) + (1ULL << 40));
+	return (int64_t)(h % 899999999999ULL + 100000000000ULL);
 }
 
 int

@@ -21,9 +21,12 @@ S = Standins(WORK, FIXTURES, HERE)
 PAGED = S.start("shop", "shop_server.py", ["--products", "1200"])
 WHOLE = S.start("shop-whole", "shop_server.py", ["--products", "700",
                                                   "--whole"])
+GRAPH = S.graph()
+CIANBOX = S.cianbox()
 URL = "http://127.0.0.1:%d/IDSRBE/Productos/ConsProductos"
-ov = Ovidio(HOME, WORK, {"CIANBOX_SYNC_SOURCE": "shop",
-                         "SHOP_CATALOG_URL": URL % PAGED})
+ov = Ovidio(HOME, WORK, dict(S.base(GRAPH, CIANBOX),
+                             CIANBOX_SYNC_SOURCE="shop",
+                             SHOP_CATALOG_URL=URL % PAGED))
 
 
 def control(port, body):
@@ -53,14 +56,14 @@ def test_paged_shop_with_images():
     expect("1200 items from shop" in r.stdout, r.stdout)
     d = docs()
     expect_eq(len(d), 1200, "every product")
-    p = d["SH-00001"]
+    p = d["SH00001A"]
     expect_eq((p["producto"], p["marca"], p["precio_neto"], p["stock_total"]),
               ("Cámara Hikvision 3MP modelo 00001", "Hikvision", 21.25, 1),
               "fields")
     expect_eq(p["precio_final"], 25.71, "IVA 21 added")
-    expect(p["imagen"].endswith("/img/SH-00001.jpg"), "first image kept")
-    expect("imagen" not in d["SH-00002"], "no image, none invented")
-    expect(d["SH-00004"]["imagen"].endswith("/img/SH-00004.jpg"),
+    expect(p["imagen"].endswith("/img/SH00001A.jpg"), "first image kept")
+    expect("imagen" not in d["SH00002A"], "no image, none invented")
+    expect(d["SH00004A"]["imagen"].endswith("/img/SH00004A.jpg"),
            "image given as an object")
     expect_eq(p["source"], "shop", "source")
 
@@ -103,8 +106,40 @@ def test_whole_list_in_one_answer():
     expect_eq(len(docs()), 700, "the list once, not repeated per page")
 
 
+def images(replies):
+    return [e["payload"] for e in replies if e["payload"]["type"] == "image"]
+
+
+def test_photo_of_a_listed_product():
+    r = sync()
+    expect_eq(r.returncode, 0, "sync: " + r.stderr[-300:])
+    who = "5493415550401"
+    t = S.words(S.say(ov, who, "SH00007A", name="Ana"))
+    expect("00007" in t, "found: " + t[-600:])
+    got = images(S.say(ov, who, "tenés foto?", name="Ana"))
+    expect_eq(len(got), 1, "one picture")
+    img = got[0]["image"]
+    expect(img["link"].endswith("/img/SH00007A.jpg"), "its first image")
+    expect("modelo 00007" in img["caption"] and "USD" in img["caption"],
+           "name and price as caption: " + img["caption"])
+    S.say(ov, who, "cámaras dahua", name="Ana")
+    got = images(S.say(ov, who, "mandame una foto de la 2", name="Ana"))
+    expect_eq(len(got), 1, "a picture of the second row")
+    expect("Dahua" in got[0]["image"]["caption"], got[0]["image"]["caption"])
+
+
+def test_no_photo_says_so():
+    who = "5493415550402"
+    t = S.words(S.say(ov, who, "SH00002A", name="Beto"))
+    expect("00002" in t, "found: " + t[-600:])
+    r = S.say(ov, who, "tenés foto?", name="Beto")
+    expect_eq(images(r), [], "no picture invented")
+    expect("No tengo foto" in S.words(r), S.words(r))
+
+
 def main():
     runner = Runner()
+    ov.start()
     try:
         r = ov.run_worker()
         expect_eq(r.returncode, 0, "worker creates the store")
@@ -112,9 +147,12 @@ def main():
                    test_same_ids_from_one_sync_to_the_next,
                    test_bad_json_keeps_the_old_copy,
                    test_shrink_is_refused_unless_forced,
-                   test_whole_list_in_one_answer):
+                   test_whole_list_in_one_answer,
+                   test_photo_of_a_listed_product,
+                   test_no_photo_says_so):
             runner.run(fn)
     finally:
+        ov.stop()
         S.stop()
     return runner.finish()
 

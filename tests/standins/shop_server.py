@@ -39,7 +39,7 @@ BRANDS = ["Dahua", "Hikvision", "Imou", "EZVIZ", "DSC", "Garnet"]
 def product(i, host):
     p = {"producto": "Cámara %s %dMP modelo %05d" % (BRANDS[i % 6],
                                                      2 + i % 4, i),
-         "codigoInterno": "SH-%05d" % i,
+         "codigoInterno": "SH%05dA" % i,
          "marca": BRANDS[i % 6],
          "precioUSD": round(20 + (i % 50) * 1.25, 2),
          "precioARS": round((20 + (i % 50) * 1.25) * 1000, 2),
@@ -48,10 +48,10 @@ def product(i, host):
          "descripcion": "Cámara de seguridad %d" % i,
          "imagenes": []}
     if i % 3 != 2:
-        p["imagenes"] = ["http://%s/img/SH-%05d.jpg" % (host, i),
-                         "http://%s/img/SH-%05d-b.jpg" % (host, i)]
+        p["imagenes"] = ["http://%s/img/SH%05dA.jpg" % (host, i),
+                         "http://%s/img/SH%05dA-b.jpg" % (host, i)]
     if i == 4:
-        p["imagenes"] = [{"url": "http://%s/img/SH-00004.jpg" % host}]
+        p["imagenes"] = [{"url": "http://%s/img/SH00004A.jpg" % host}]
     return p
 
 
