@@ -11,6 +11,7 @@ memory (wait4's rusage), and the stand-in's CPU seconds meanwhile.
 """
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -91,6 +92,7 @@ def main():
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
