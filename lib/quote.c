@@ -581,6 +581,20 @@ quote_store(struct store *st, const struct quote *q)
 	return rc;
 }
 
+/* The back end hears of a pending quote cancelled by a newer one too. */
+static void
+isr_replaced(struct store *st, const struct store_quote *rec)
+{
+	struct quote old;
+
+	if (!store_isr_enabled(st))
+		return;
+	quote_init(&old);
+	if (quote_from_record(rec, &old) == OV_OK)
+		(void)isr_quote_event(st, &old);
+	quote_clear(&old);
+}
+
 int
 quote_create(struct store *st, struct quote *q, long ttl_days)
 {
@@ -613,6 +627,7 @@ quote_create(struct store *st, struct quote *q, long ttl_days)
 	if (found && strcmp(prev.id, q->id) != 0) {
 		snprintf(prev.state, sizeof(prev.state), "%s",
 		    quote_state_name(QUOTE_CANCELLED));
+		isr_replaced(st, &prev);
 		if (store_quote_put(st, &prev) != OV_OK)
 			log_warn("quote %" PRId64 ": cannot cancel the earlier "
 			    "pending quote %" PRId64, q->number, prev.number);

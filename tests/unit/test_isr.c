@@ -148,6 +148,46 @@ out:
 	config_free(cfg);
 }
 
+/* A pending quote replaced by a newer one is cancelled for the back end
+ * too. */
+static void
+test_replaced_quote_is_cancelled(void)
+{
+	struct config *cfg = NULL;
+	struct store *st = NULL;
+	struct store_isr *v = NULL;
+	struct quote a, b;
+	char err[256], id[64];
+	size_t n = 0;
+
+	setenv("ISR_API_URL", "http://127.0.0.1:9", 1);
+	CHECK_INT(config_load(&cfg, err, sizeof(err)), OV_OK);
+	CHECK_INT(store_open(&st, cfg), OV_OK);
+	unsetenv("ISR_API_URL");
+	if (st == NULL)
+		goto out;
+	sample(&a, "5493415557777");
+	sample(&b, "5493415557777");
+	CHECK_INT(quote_create(st, &a, 15), OV_OK);
+	CHECK_INT(quote_create(st, &b, 15), OV_OK);
+	CHECK_INT(store_isr_list(st, 100, &v, &n), OV_OK);
+	CHECK_INT(n, 3);
+	if (n == 3) {
+		snprintf(id, sizeof(id), "%s:nuevo", b.id);
+		CHECK_STR(v[1].id, id);
+		snprintf(id, sizeof(id), "%s:cancelado", a.id);
+		CHECK_STR(v[2].id, id);
+	}
+	for (size_t i = 0; i < n; i++)
+		store_isr_delete(st, v[i].id);
+	store_isr_free(v, n);
+	quote_clear(&a);
+	quote_clear(&b);
+out:
+	store_close(st);
+	config_free(cfg);
+}
+
 static void
 test_nothing_queued_without_isr(void)
 {
@@ -192,6 +232,7 @@ main(void)
 	setenv("TZ", "UTC", 1);
 	RUN(test_body_has_the_old_fields);
 	RUN(test_events_queued_with_the_quote);
+	RUN(test_replaced_quote_is_cancelled);
 	RUN(test_nothing_queued_without_isr);
 	rc = check_finish();
 	nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
