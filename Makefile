@@ -44,7 +44,7 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 WEBHOOK_LIB := err log config sha256 hmac spool cgi fsperm
 
 # The quote CGI reads the store and a file; no libcurl, libxml2 or libharu.
-PRESUPUESTO_LIB := err log config clock cgi uuid quote quote_file fsperm store \
+PRESUPUESTO_LIB := err log config clock cgi uuid quote quote_file fsperm isr store \
 	store_sqlite store_mongo utf8
 PRESUPUESTO_LIBS = -Wl,--as-needed \
 	$(shell $(PKG_CONFIG) --libs libcjson sqlite3 libmongoc-1.0 2>/dev/null) -lm

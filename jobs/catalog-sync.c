@@ -5,8 +5,8 @@
  *   catalog-sync --requested   (both, only when the inbox asked for it)
  *
  * Without --products or --clients, both. Products come from the API, else
- * from the panel (CIANBOX_SYNC_SOURCE: auto, api, panel); clients from the
- * API. Each catalog is replaced atomically, and a result that is empty or
+ * from the panel (CIANBOX_SYNC_SOURCE: auto, api, panel), or from the shop
+ * back end alone (shop, with SHOP_CATALOG_URL); clients from the API. Each catalog is replaced atomically, and a result that is empty or
  * under half of what the store holds is refused (the old copy stays)
  * unless --force. --dry-run fetches and counts, and writes nothing.
  *
@@ -38,6 +38,7 @@
 #include "err.h"
 #include "status_file.h"
 #include "log.h"
+#include "shop.h"
 #include "store.h"
 
 struct job {
@@ -242,12 +243,21 @@ main(int argc, char **argv)
 	}
 	if (catalog_sync_source_parse(config_get(cfg, "CIANBOX_SYNC_SOURCE"),
 	    &j.opts.source) != OV_OK) {
-		log_error("CIANBOX_SYNC_SOURCE must be auto, api or panel");
+		log_error("CIANBOX_SYNC_SOURCE must be auto, api, panel or shop");
 		status = 3;
 		goto out;
 	}
-	/* Configuration first: a missing key is named before anything runs. */
-	if ((rc = cianbox_panel_open(&j.panel, cfg, err, sizeof(err))) !=
+	/* Configuration first: a missing key is named before anything runs.
+	 * The shop source needs neither the panel nor, for products alone,
+	 * Cianbox. */
+	if (j.opts.source == CATALOG_SYNC_SHOP && products &&
+	    (rc = shop_open(&j.opts.shop, cfg, err, sizeof(err))) != OV_OK) {
+		log_error("%s", err);
+		status = rc == OV_ECONFIG ? 3 : 1;
+		goto out;
+	}
+	if (j.opts.source != CATALOG_SYNC_SHOP &&
+	    (rc = cianbox_panel_open(&j.panel, cfg, err, sizeof(err))) !=
 	    OV_OK) {
 		log_error("%s", err);
 		status = rc == OV_ECONFIG ? 3 : 1;
@@ -257,7 +267,8 @@ main(int argc, char **argv)
 		log_error("cannot open the store: %s", ov_strerror(rc));
 		goto out;
 	}
-	if ((rc = cianbox_open(&j.cb, cfg, j.st, err, sizeof(err))) != OV_OK) {
+	if ((j.opts.source != CATALOG_SYNC_SHOP || clients) &&
+	    (rc = cianbox_open(&j.cb, cfg, j.st, err, sizeof(err))) != OV_OK) {
 		log_error("%s", err);
 		status = rc == OV_ECONFIG ? 3 : 1;
 		goto out;
@@ -279,6 +290,7 @@ main(int argc, char **argv)
 out:
 	cianbox_close(j.cb);
 	cianbox_panel_close(j.panel);
+	shop_close(j.opts.shop);
 	store_close(j.st);
 	config_free(cfg);
 	return status;

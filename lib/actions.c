@@ -15,6 +15,7 @@
 #include "actions.h"
 #include "bot_catalog.h"
 #include "business.h"
+#include "catalog.h"
 #include "cianbox.h"
 #include "copy_es.h"
 #include "err.h"
@@ -320,6 +321,39 @@ run_product(struct turn *t, const cJSON *args)
 	}
 	product_card(t, &p, jtrue(args, "con_iva"));
 	return OV_OK;
+}
+
+/* The product's photo (kept by a shop sync) by link, captioned with its
+ * name and price; without one, the product's line in words. */
+static int
+run_photo(struct turn *t, const cJSON *args)
+{
+	struct bot_product p;
+	struct catalog_product *cp;
+	char price[96], caption[512];
+	bool found = false;
+	cJSON *r;
+	int rc;
+
+	if (product_get(t, jint(args, "producto_id"), &p, &found) != OV_OK ||
+	    !found)
+		return OV_OK;
+	remember_product(t, &p, 0);
+	price_words(t, &p, false, price, sizeof(price));
+	if ((cp = malloc(sizeof(*cp))) == NULL)
+		return OV_ENOMEM;
+	rc = catalog_product_get(t->b->st, p.id, cp, &found);
+	if (rc == OV_OK && found && cp->imagen[0] != '\0' &&
+	    (r = reply_add(t, "image")) != NULL) {
+		snprintf(caption, sizeof(caption), T_PHOTO_CAPTION, p.name,
+		    price);
+		cJSON_AddStringToObject(r, "link", cp->imagen);
+		cJSON_AddStringToObject(r, "caption", caption);
+	} else {
+		say(t, T_PHOTO_NONE, p.name, price);
+	}
+	free(cp);
+	return rc;
 }
 
 static int
@@ -1051,6 +1085,11 @@ static const struct llm_param p_product[] = {
 	{ .name = "solo_precio", .type = LLM_BOOLEAN,
 	  .description = "true si solo preguntó el precio" },
 };
+static const struct llm_param p_photo[] = {
+	{ .name = "producto_id", .type = LLM_INTEGER, .required = 1,
+	  .description = "id del producto (de una lista mostrada)",
+	  .imin = 1, .imax = ID_MAX },
+};
 static const struct llm_param p_stock[] = {
 	{ .name = "producto_id", .type = LLM_INTEGER, .required = 1,
 	  .description = "id del producto", .imin = 1, .imax = ID_MAX },
@@ -1112,6 +1151,9 @@ static const struct action table[] = {
 	ROW(A_PRODUCT, "Muestra un producto (precio, stock, código). Usalo "
 	    "cuando el cliente elige uno de la lista (\"la primera\", \"la "
 	    "2\", \"esa\").", p_product, run_product),
+	ROW(A_PHOTO, "Manda la foto de un producto con su nombre y precio "
+	    "(\"tenés foto?\", \"mandame una foto de la 2\").", p_photo,
+	    run_photo),
 	ROW(A_STOCK, "Dice si hay stock para una cantidad de un producto y "
 	    "ofrece alternativas si no alcanza.", p_stock, run_stock),
 	ROW(A_CART_ADD, "Suma productos con su cantidad al pedido del "

@@ -39,6 +39,7 @@ struct turn;
 #define A_HANDOFF     "hablar_con_vendedor"
 #define A_PROMO       "promociones"
 #define A_RENEW       "renovar_presupuesto"
+#define A_PHOTO       "ver_foto"
 
 struct action {
 	struct llm_tool tool;        /* name, description, parameters */

@@ -209,7 +209,8 @@ to_json(const struct catalog_product *p, const struct catalog_tokens *t,
 	    add_str(o, "tipo", t->type) &&
 	    add_num(o, "resolucion_mp", t->resolution_mp) &&
 	    add_str(o, "source", p->source) &&
-	    add_num(o, "synced_at", (double)p->synced_at);
+	    add_num(o, "synced_at", (double)p->synced_at) &&
+	    (p->imagen[0] == '\0' || add_str(o, "imagen", p->imagen));
 	if (ok)
 		*json = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
@@ -297,6 +298,7 @@ catalog_product_from_json(const char *json, struct catalog_product *out)
 	catalog_doc_text(o, "updated", out->updated, sizeof(out->updated));
 	catalog_doc_text(o, "tipo", out->tipo, sizeof(out->tipo));
 	catalog_doc_text(o, "source", out->source, sizeof(out->source));
+	catalog_doc_text(o, "imagen", out->imagen, sizeof(out->imagen));
 	if (out->nombre[0] == '\0')
 		goto out;
 	if (to_cents(catalog_doc_num(o, "precio_neto"), &out->neto_cents) != OV_OK ||

@@ -68,8 +68,9 @@ struct catalog_product {
 	char updated[24];
 	char tipo[CATALOG_TYPE_MAX];
 	int resolucion_mp;
-	char source[8];              /* "api", "panel" */
+	char source[8];              /* "api", "panel", "shop" */
 	int64_t synced_at;
+	char imagen[512];            /* first photo's http(s) link, or "" */
 };
 
 /* The price a customer pays now, net of IVA: the offer's while one runs. */

@@ -12,6 +12,7 @@
 #include "customer.h"
 #include "err.h"
 #include "log.h"
+#include "shop.h"
 #include "store.h"
 
 struct sync_ctx {
@@ -29,6 +30,8 @@ catalog_sync_source_parse(const char *s, enum catalog_sync_source *out)
 		*out = CATALOG_SYNC_API;
 	else if (strcmp(s, "panel") == 0)
 		*out = CATALOG_SYNC_PANEL;
+	else if (strcmp(s, "shop") == 0)
+		*out = CATALOG_SYNC_SHOP;
 	else
 		return OV_EINVAL;
 	return OV_OK;
@@ -201,6 +204,48 @@ out:
 	return rc;
 }
 
+static int
+on_shop_product(void *arg, const struct catalog_product *p)
+{
+	struct sync_ctx *x = arg;
+	int rc = OV_OK;
+
+	if (x->w == NULL || (rc = catalog_put(x->w, p)) == OV_OK) {
+		x->rep->items++;
+		if (x->opts->progress != NULL &&
+		    x->rep->items % SHOP_PAGE_SIZE == 0)
+			x->opts->progress(x->opts->progress_arg, x->rep->what,
+			    x->rep->source, x->rep->items / SHOP_PAGE_SIZE,
+			    x->rep->items);
+	}
+	return rc;
+}
+
+/* The shop back end, streamed page by page into the same writer, guard
+ * and swap as the other sources. */
+static int
+products_from_shop(struct store *st, struct shop *shop, struct sync_ctx *x)
+{
+	struct shop_walk_stats stats;
+	int rc;
+
+	memcpy(x->rep->source, "shop", 5);
+	if ((rc = begin(st, CATALOG_NAME, x)) != OV_OK)
+		return rc;
+	rc = shop_productos_each(shop, x->opts->now, on_shop_product, x,
+	    &stats);
+	x->rep->pages = stats.pages;
+	x->rep->skipped = stats.skipped;
+	if (rc != OV_OK) {
+		abort_writer(x);
+		snprintf(x->rep->why, sizeof(x->rep->why), "products: the shop "
+		    "failed: %s", shop_last_error(shop));
+		return rc;
+	}
+	progress_end(x);
+	return finish(x);
+}
+
 int
 catalog_sync_products(struct store *st, struct cianbox *cb,
     struct cianbox_panel *panel, const struct catalog_sync_opts *opts,
@@ -216,6 +261,14 @@ catalog_sync_products(struct store *st, struct cianbox *cb,
 		snprintf(rep->why, sizeof(rep->why), "products: cannot count "
 		    "the catalog in the store (%s)", ov_strerror(rc));
 		return rc;
+	}
+	if (opts->source == CATALOG_SYNC_SHOP) {
+		if (opts->shop == NULL) {
+			snprintf(rep->why, sizeof(rep->why), "products: "
+			    "CIANBOX_SYNC_SOURCE=shop needs SHOP_CATALOG_URL");
+			return OV_ECONFIG;
+		}
+		return products_from_shop(st, opts->shop, &x);
 	}
 	use_api = cb != NULL && opts->source != CATALOG_SYNC_PANEL;
 	use_panel = panel != NULL && opts->source != CATALOG_SYNC_API;

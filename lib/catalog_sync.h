@@ -24,14 +24,17 @@
 struct store;
 struct cianbox;
 struct cianbox_panel;
+struct shop;
 
 enum catalog_sync_source {
 	CATALOG_SYNC_AUTO = 0,   /* the API, else the panel */
 	CATALOG_SYNC_API,
-	CATALOG_SYNC_PANEL
+	CATALOG_SYNC_PANEL,
+	CATALOG_SYNC_SHOP        /* the shop back end (lib/shop.h) only */
 };
 
-/* From CIANBOX_SYNC_SOURCE ("auto", "api", "panel"); OV_EINVAL otherwise. */
+/* From CIANBOX_SYNC_SOURCE ("auto", "api", "panel", "shop"); OV_EINVAL
+ * otherwise. */
 int catalog_sync_source_parse(const char *s, enum catalog_sync_source *out);
 
 /* Called as items arrive (every page), for a progress line. */
@@ -45,11 +48,13 @@ struct catalog_sync_opts {
 	int64_t now;                         /* synced_at of the items */
 	catalog_sync_progress_fn progress;   /* may be NULL */
 	void *progress_arg;
+	struct shop *shop;                   /* CATALOG_SYNC_SHOP's source */
 };
 
 struct catalog_sync_report {
 	const char *what;        /* "products", "clients" */
-	char source[8];          /* "api", "panel", "" when nothing answered */
+	char source[8];          /* "api", "panel", "shop", "" when nothing
+	                            answered */
 	size_t pages;            /* API pages (0 for the panel) */
 	size_t items;            /* written (or counted, dry run) */
 	size_t skipped;          /* items Ovidio cannot use (no id, not

@@ -35,6 +35,11 @@ enum col { COL_MARCA, COL_CODIGO, COL_DESC, COL_STOCK, COL_FINAL, COL_NETO,
 static const char *const col_names[COL__N] = {
 	"marca", "codigo", "descripcion", "stock", "precio final", "precio neto"
 };
+/* The word (its start) that finds a column when the header is worded
+ * otherwise: "P. Final", "Precio Final c/IVA", "Neto", "Cód.", "Descrip.". */
+static const char *const col_words[COL__N] = {
+	"marca", "cod", "descrip", "stock", "final", "neto"
+};
 
 /* ---- numbers ------------------------------------------------------------ */
 
@@ -290,28 +295,61 @@ row_cells(xmlNode *tr, xmlNode **cells, size_t max, bool *has_th)
 
 #define CELLS_MAX 64
 
-/* Map columns from a header row. Returns how many wanted columns it has. */
+/* True when a word of the normalised header starts with word ("final"
+ * in "precio final c/iva", "cod" in "cod. interno"). */
+static bool
+header_has_word(const char *norm, const char *word)
+{
+	size_t wl = strlen(word);
+
+	for (const char *p = norm; *p != '\0';) {
+		size_t n = 0;
+
+		while (p[n] != '\0' && isalnum((unsigned char)p[n]))
+			n++;
+		if (n >= wl && strncmp(p, word, wl) == 0)
+			return true;
+		p += n;
+		while (*p != '\0' && !isalnum((unsigned char)*p))
+			p++;
+	}
+	return false;
+}
+
+/* Map columns from a header row: a header named as the column wins, then
+ * the first header holding the column's word; a cell serves one column
+ * only. Returns how many wanted columns it has. */
 static int
 map_header(xmlNode *tr, int idx[COL__N], char *missing, size_t mlen)
 {
 	xmlNode *cells[CELLS_MAX];
-	bool th;
+	char norm[CELLS_MAX][128];
+	bool th, used[CELLS_MAX] = { false };
 	size_t n = row_cells(tr, cells, CELLS_MAX, &th);
 	int found = 0;
 
 	for (int k = 0; k < COL__N; k++)
 		idx[k] = -1;
-	for (size_t i = 0; i < n && i < CELLS_MAX; i++) {
-		char text[256], norm[256];
+	if (n > CELLS_MAX)
+		n = CELLS_MAX;
+	for (size_t i = 0; i < n; i++) {
+		char text[256];
 
 		node_text(cells[i], text, sizeof(text));
-		normalise_header(text, norm, sizeof(norm));
+		normalise_header(text, norm[i], sizeof(norm[i]));
+	}
+	for (int pass = 0; pass < 2; pass++)
 		for (int k = 0; k < COL__N; k++)
-			if (idx[k] < 0 && strcmp(norm, col_names[k]) == 0) {
+			for (size_t i = 0; i < n && idx[k] < 0; i++) {
+				if (used[i])
+					continue;
+				if (pass == 0 ? strcmp(norm[i], col_names[k]) != 0 :
+				    !header_has_word(norm[i], col_words[k]))
+					continue;
 				idx[k] = (int)i;
+				used[i] = true;
 				found++;
 			}
-	}
 	missing[0] = '\0';
 	for (int k = 0; k < COL__N; k++)
 		if (idx[k] < 0) {

@@ -36,6 +36,8 @@
 #define T_CARD              "*%s*\nCódigo %s\n%s\nTenemos %lld en stock.\n¿Cuántas necesitás?"
 #define T_PRICE_PLUS_IVA    "%s + IVA (%s %%)"
 #define T_PRICE_WITH_IVA    "%s IVA incluido"
+#define T_PHOTO_CAPTION     "%s · %s"
+#define T_PHOTO_NONE        "No tengo foto de %s (%s). ¿Querés que te pase la ficha un vendedor?"
 #define T_PRICE_LINE        "%s: %s. Tenemos %lld en stock. ¿Cuántas necesitás?"
 #define T_PRICE_LINE_NOSTOCK "%s: %s, pero ahora no tenemos stock."
 #define T_NO_STOCK          "De %s (%s) no tenemos stock ahora 😕"

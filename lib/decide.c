@@ -885,6 +885,14 @@ decide_one(struct turn *t, const char *text, const char *reply_id)
 		}
 		call(t, A_QUOTE, NULL);
 		return;
+	case RULES_PHOTO:
+		if ((id = target(t, &r, r.query, &several)) <= 0) {
+			say(t, id < 0 ? T_NO_SUCH_ROW : T_WHICH_PRODUCT,
+			    t->conv.nlist);
+			return;
+		}
+		call(t, A_PHOTO, args_id(id));
+		return;
 	case RULES_PRICE:
 		if (r.nitems >= 2) {
 			for (size_t i = 0; i < r.nitems; i++)

@@ -99,6 +99,10 @@ outbox_describe(const char *kind, const cJSON *payload)
 		}
 	} else if (strcmp(kind, "template") == 0) {
 		describe_template(buf, DESCRIBE_MAX, &len, payload);
+	} else if (strcmp(kind, "image") == 0) {
+		app(buf, DESCRIBE_MAX, &len, "[foto] ");
+		app(buf, DESCRIBE_MAX, &len, jstr(payload, "caption") ?
+		    jstr(payload, "caption") : "");
 	} else if (strcmp(kind, "pdf") == 0) {
 		app(buf, DESCRIBE_MAX, &len, "[documento] ");
 		app(buf, DESCRIBE_MAX, &len, jstr(payload, "filename") ?
@@ -120,6 +124,8 @@ record_type(const char *kind)
 		return "template";
 	if (strcmp(kind, "pdf") == 0)
 		return "document";
+	if (strcmp(kind, "image") == 0)
+		return "image";
 	return "interactive";
 }
 
@@ -165,6 +171,8 @@ check_payload(const char *kind, const cJSON *p)
 		ok = jstr(p, "path") != NULL && jstr(p, "filename") != NULL;
 	else if (strcmp(kind, "template") == 0)
 		ok = template_payload_ok(p);
+	else if (strcmp(kind, "image") == 0)
+		ok = jstr(p, "link") != NULL;
 	else
 		ok = false;
 	return ok ? OV_OK : OV_EINVAL;
@@ -245,6 +253,12 @@ send_one(struct outbox *o, const char *to, const char *kind, const cJSON *p,
 	}
 	if (strcmp(kind, "template") == 0)
 		return send_template(o->wa, to, p, res);
+	if (strcmp(kind, "image") == 0) {
+		if (jstr(p, "link") == NULL)
+			return OV_EINVAL;
+		return wa_send_image(o->wa, to, jstr(p, "link"),
+		    jstr(p, "caption"), res);
+	}
 	return OV_EINVAL;
 }
 

@@ -37,6 +37,7 @@
  *   "buttons"  {"body", "buttons": [{"id","title"}...], "header"?, "footer"?}
  *   "list"     {"body", "button", "rows": [{"id","title","description"?}],
  *               "section"?, "header"?, "footer"?}
+ *   "image"    {"link", "caption"?}: a picture by its http(s) link
  *   "pdf"      {"path", "filename", "caption"?, "link_path"?, ...}: the
  *              file is uploaded, or sent by link when the upload fails
  *   "template" {"name", "language"?, "params": [...], "buttons": [payload

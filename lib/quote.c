@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "config.h"
 #include "err.h"
+#include "isr.h"
 #include "log.h"
 #include "quote.h"
 #include "store.h"
@@ -570,10 +571,28 @@ quote_store(struct store *st, const struct quote *q)
 	struct store_quote rec;
 	int rc;
 
+	/* The back end's event first (lib/isr.h): a crash between the two
+	 * writes leaves an event its drain drops, never a quote unposted. A
+	 * queue that fails is logged there and does not stop the quote. */
+	(void)isr_quote_event(st, q);
 	if ((rc = quote_to_record(q, &rec)) == OV_OK)
 		rc = store_quote_put(st, &rec);
 	free(rec.doc);
 	return rc;
+}
+
+/* The back end hears of a pending quote cancelled by a newer one too. */
+static void
+isr_replaced(struct store *st, const struct store_quote *rec)
+{
+	struct quote old;
+
+	if (!store_isr_enabled(st))
+		return;
+	quote_init(&old);
+	if (quote_from_record(rec, &old) == OV_OK)
+		(void)isr_quote_event(st, &old);
+	quote_clear(&old);
 }
 
 int
@@ -608,6 +627,7 @@ quote_create(struct store *st, struct quote *q, long ttl_days)
 	if (found && strcmp(prev.id, q->id) != 0) {
 		snprintf(prev.state, sizeof(prev.state), "%s",
 		    quote_state_name(QUOTE_CANCELLED));
+		isr_replaced(st, &prev);
 		if (store_quote_put(st, &prev) != OV_OK)
 			log_warn("quote %" PRId64 ": cannot cancel the earlier "
 			    "pending quote %" PRId64, q->number, prev.number);

@@ -20,7 +20,7 @@ rules_intent_name(enum rules_intent i)
 		"select", "balance", "invoices", "quote", "confirm", "cancel",
 		"handoff", "identify", "yes", "no", "complaint", "cart_show",
 		"cart_add", "cart_set", "cart_remove", "bye", "opt_out",
-		"opt_in",
+		"opt_in", "photo",
 	};
 
 	if ((size_t)i < sizeof(names) / sizeof(names[0]))
@@ -93,6 +93,7 @@ in_list(const char *w, const char *const *list)
 
 /* Words that never belong to a product query. */
 static const char *const stopwords[] = {
+	"foto", "fotos", "fotito", "imagen", "imagenes",
 	"de", "del", "la", "el", "los", "las", "un", "una", "unos", "unas",
 	"para", "con", "por", "que", "y", "o", "a", "al", "en", "me", "te",
 	"se", "lo", "le", "les", "mi", "tu", "su", "sus", "hay", "tenes",
@@ -234,6 +235,9 @@ static const char *const kw_quote[] = {
 	"armalos", "armalas", "cotizalo", "cotizala", "cotizalos", "cotizalas",
 	"presupuestalo", "presupuestala", "presupuestalos", "presupuestalas",
 	"cotizar", "cotizas", NULL
+};
+static const char *const kw_photo[] = {
+	"foto", "fotos", "fotito", "imagen", "imagenes", NULL
 };
 static const char *const kw_price[] = {
 	"precio", "precios", "cuanto sale", "cuanto salen", "cuanto cuesta",
@@ -872,6 +876,8 @@ rules_parse(const char *text, const char *reply_id, struct rules_result *out)
 	else if (ntok <= 6 && any_phrase(folded, kw_opt_in) &&
 	    (out->query[0] == '\0' || strcmp(out->query, "alta") == 0))
 		out->intent = RULES_OPT_IN;
+	else if (any_phrase(folded, kw_photo))
+		out->intent = RULES_PHOTO;
 	else if (any_phrase(folded, kw_cancel))
 		out->intent = RULES_CANCEL;
 	else if (any_phrase(folded, kw_confirm))

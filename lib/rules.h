@@ -57,6 +57,7 @@ enum rules_intent {
 	RULES_BYE,             /* "chau", "nos vemos" */
 	RULES_OPT_OUT,         /* "baja", "no me manden más" */
 	RULES_OPT_IN,          /* "alta", "quiero recibir promos" */
+	RULES_PHOTO,           /* "tenés foto?", "mandame una foto de la 2" */
 	RULES__COUNT
 };
 

@@ -11,6 +11,7 @@
 struct store {
 	const struct store_ops *ops;
 	void *impl;
+	bool isr;               /* ISR_API_URL set: keep the ISR queue */
 };
 
 struct store_catalog_writer {
@@ -105,6 +106,7 @@ store_open(struct store **out, const struct config *cfg)
 		return OV_ENOMEM;
 	uri = config_get(cfg, "MONGODB_URI");
 	st->ops = uri != NULL ? &store_mongo_ops : &store_sqlite_ops;
+	st->isr = config_get(cfg, "ISR_API_URL") != NULL;
 	rc = st->ops->open(&st->impl, cfg);
 	if (rc != OV_OK) {
 		log_error("cannot open the %s store: %s", st->ops->name,
@@ -1084,4 +1086,136 @@ store_inbox_stats(struct store *st, int64_t since, int64_t now,
 	memset(out, 0, sizeof(*out));
 	out->latency_p50 = out->latency_p99 = -1;
 	return st->ops->inbox_stats(st->impl, since, now, out);
+}
+
+/* ---- legacy and ISR ---------------------------------------------------- */
+
+int
+store_msgs_import(struct store *st, const struct store_msg *v, size_t n,
+    size_t *added)
+{
+	size_t dummy;
+
+	if ((v == NULL && n > 0) || n > STORE_IMPORT_BATCH)
+		return OV_EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (!valid_msg(&v[i]) || v[i].type[0] == '\0' ||
+		    (v[i].dir != STORE_IN && v[i].dir != STORE_OUT))
+			return OV_EINVAL;
+		if (v[i].dir == STORE_OUT && store_status_rank(v[i].status) < 0)
+			return OV_EINVAL;
+	}
+	if (added == NULL)
+		added = &dummy;
+	*added = 0;
+	if (n == 0)
+		return OV_OK;
+	return st->ops->msgs_import(st->impl, v, n, added);
+}
+
+int
+store_counter_raise(struct store *st, const char *name, int64_t at_least,
+    bool *raised)
+{
+	bool dummy;
+
+	if (!valid_text(name, STORE_NAME_MAX) || at_least < 1 ||
+	    at_least > INT64_MAX / 2)
+		return OV_EINVAL;
+	if (raised == NULL)
+		raised = &dummy;
+	*raised = false;
+	return st->ops->counter_raise(st->impl, name, at_least, raised);
+}
+
+int
+store_quote_by_number(struct store *st, int64_t number,
+    struct store_quote *out, bool *found)
+{
+	if (number < 1 || out == NULL || found == NULL)
+		return OV_EINVAL;
+	memset(out, 0, sizeof(*out));
+	*found = false;
+	return st->ops->quote_by_number(st->impl, number, out, found);
+}
+
+bool
+store_isr_enabled(const struct store *st)
+{
+	return st != NULL && st->isr;
+}
+
+static bool
+valid_isr(const struct store_isr *e)
+{
+	return e != NULL && valid_text(e->id, STORE_ISR_ID_MAX) &&
+	    valid_quote_id(e->quote_id) && e->payload != NULL &&
+	    valid_text(e->payload, STORE_TEXT_MAX) &&
+	    valid_optional(e->last_error, STORE_TEXT_MAX) && e->attempts >= 0;
+}
+
+int
+store_isr_put(struct store *st, const struct store_isr *e)
+{
+	struct timespec ts;
+
+	if (!valid_isr(e))
+		return OV_EINVAL;
+	if (!st->isr)
+		return OV_OK;
+	/* Insertion order across processes: the clock, in microseconds. */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return st->ops->isr_put(st->impl, e,
+	    (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+}
+
+int
+store_isr_list(struct store *st, int limit, struct store_isr **out,
+    size_t *n)
+{
+	if (limit < 1 || limit > 1000 || out == NULL || n == NULL)
+		return OV_EINVAL;
+	*out = NULL;
+	*n = 0;
+	return st->ops->isr_list(st->impl, limit, out, n);
+}
+
+int
+store_isr_claim(struct store *st, const char *id, int64_t seen,
+    int64_t until)
+{
+	if (!valid_text(id, STORE_ISR_ID_MAX))
+		return OV_EINVAL;
+	return st->ops->isr_claim(st->impl, id, seen, until);
+}
+
+int
+store_isr_reschedule(struct store *st, const char *id, int attempts,
+    int64_t next_attempt_at, const char *error)
+{
+	if (!valid_text(id, STORE_ISR_ID_MAX) || attempts < 0 ||
+	    !valid_optional(error, STORE_TEXT_MAX))
+		return OV_EINVAL;
+	return st->ops->isr_reschedule(st->impl, id, attempts,
+	    next_attempt_at, error);
+}
+
+int
+store_isr_delete(struct store *st, const char *id)
+{
+	if (!valid_text(id, STORE_ISR_ID_MAX))
+		return OV_EINVAL;
+	return st->ops->isr_delete(st->impl, id);
+}
+
+void
+store_isr_free(struct store_isr *v, size_t n)
+{
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].payload);
+		free(v[i].last_error);
+	}
+	free(v);
 }

@@ -579,4 +579,68 @@ struct store_inbox_stats {
 int store_inbox_stats(struct store *st, int64_t since, int64_t now,
     struct store_inbox_stats *out);
 
+/* ---- legacy and ISR ---------------------------------------------------- */
+
+/*
+ * What jobs/import-legacy needs to bring an old bot's data over in bulk
+ * and to be run again without changing anything.
+ */
+#define STORE_IMPORT_BATCH 1000   /* messages per store_msgs_import() */
+
+/* Insert messages whose id the store does not hold yet, each as it is
+ * (dir, ts, type, status, body, raw; an inbound one is recorded handled
+ * at its ts); an id already there is left alone. 0..STORE_IMPORT_BATCH
+ * messages; *added (may be NULL) counts the new ones. */
+int store_msgs_import(struct store *st, const struct store_msg *v, size_t n,
+    size_t *added);
+
+/* Make the counter name worth at least at_least (1..INT64_MAX / 2), so
+ * the next store_counter_next() gives more than it; a counter already
+ * there or past it is left alone. *raised (may be NULL): it moved. */
+int store_counter_raise(struct store *st, const char *name, int64_t at_least,
+    bool *raised);
+
+/* The quote with this number (> 0). *found false and OV_OK when none. */
+int store_quote_by_number(struct store *st, int64_t number,
+    struct store_quote *out, bool *found);
+
+/*
+ * ISR: each quote event (new, confirmed, cancelled) waits in `isr_cola`
+ * until the distributor's back end (ISR_API_URL) has it, so a back end
+ * that is down loses nothing (lib/isr.h). The caller owns the policy; the
+ * store keeps the entries, oldest first. The queue is kept only when
+ * ISR_API_URL was set when the store was opened (store_isr_enabled);
+ * otherwise store_isr_put() is OV_OK and keeps nothing.
+ */
+#define STORE_ISR_ID_MAX 64
+
+struct store_isr {
+	char id[STORE_ISR_ID_MAX + 1];  /* caller-made, unique: "<quote>:<event>" */
+	char quote_id[40];              /* the quote's UUID */
+	char *payload;          /* JSON (STORE_TEXT_MAX); owned */
+	char *last_error;       /* may be NULL; owned */
+	int attempts;
+	int64_t created_at;
+	int64_t next_attempt_at;
+};
+
+bool store_isr_enabled(const struct store *st);
+/* Insert an entry. OV_EEXIST when the id is taken (queued before). */
+int store_isr_put(struct store *st, const struct store_isr *e);
+/* The oldest entries (created_at, then insertion), due or not, at most
+ * limit (1..1000); free with store_isr_free(). */
+int store_isr_list(struct store *st, int limit, struct store_isr **out,
+    size_t *n);
+/* Claim for posting: next_attempt_at from seen to until, only if it
+ * still is seen. OV_OK for exactly one of several drains; OV_EBUSY for
+ * the others, also when the entry is gone. */
+int store_isr_claim(struct store *st, const char *id, int64_t seen,
+    int64_t until);
+/* A failed try. OV_ENOTFOUND when there is no such entry. */
+int store_isr_reschedule(struct store *st, const char *id, int attempts,
+    int64_t next_attempt_at, const char *error);
+/* Remove (posted, or given up); a missing one is OV_OK. */
+int store_isr_delete(struct store *st, const char *id);
+void store_isr_free(struct store_isr *v, size_t n);
+
 #endif

@@ -128,6 +128,24 @@ struct store_ops {
 	    struct store_inbox_row **out, size_t *n);
 	int (*inbox_stats)(void *impl, int64_t since, int64_t now,
 	    struct store_inbox_stats *out);
+
+	/* ---- legacy and ISR */
+	/* 0 < n <= STORE_IMPORT_BATCH, ids and fields validated. */
+	int (*msgs_import)(void *impl, const struct store_msg *v, size_t n,
+	    size_t *added);
+	int (*counter_raise)(void *impl, const char *name, int64_t at_least,
+	    bool *raised);
+	int (*quote_by_number)(void *impl, int64_t number,
+	    struct store_quote *out, bool *found);
+	/* Entries validated; list's limit in range. */
+	int (*isr_put)(void *impl, const struct store_isr *e, int64_t seq);
+	int (*isr_list)(void *impl, int limit, struct store_isr **out,
+	    size_t *n);
+	int (*isr_claim)(void *impl, const char *id, int64_t seen,
+	    int64_t until);
+	int (*isr_reschedule)(void *impl, const char *id, int attempts,
+	    int64_t next_attempt_at, const char *error);
+	int (*isr_delete)(void *impl, const char *id);
 };
 
 extern const struct store_ops store_sqlite_ops;

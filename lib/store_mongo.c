@@ -3335,6 +3335,361 @@ out:
 	return rc;
 }
 
+/* ---- legacy and ISR ---------------------------------------------------- */
+
+/* Unordered inserts: an id already there is a duplicate-key write error
+ * and leaves that record alone; any other error fails the call. */
+static int
+mongo_msgs_import(void *impl, const struct store_msg *v, size_t n,
+    size_t *added)
+{
+	struct mongo *m = impl;
+	bson_t **docs = NULL, opts = BSON_INITIALIZER, reply = BSON_INITIALIZER;
+	bson_error_t error;
+	bson_iter_t it, errs, one;
+	size_t made = 0;
+	int rc = OV_OK;
+
+	if ((docs = calloc(n, sizeof(*docs))) == NULL)
+		return OV_ENOMEM;
+	for (; made < n; made++) {
+		const struct store_msg *msg = &v[made];
+		bool in = msg->dir == STORE_IN;
+		bson_t *d = bson_new();
+
+		if (d == NULL) {
+			rc = OV_ENOMEM;
+			goto out;
+		}
+		docs[made] = d;
+		BSON_APPEND_UTF8(d, "wa_id", msg->wa_id);
+		BSON_APPEND_INT32(d, "dir", in ? STORE_IN : STORE_OUT);
+		BSON_APPEND_INT64(d, "ts", msg->ts);
+		BSON_APPEND_INT64(d, "seq", next_seq(m));
+		if (in) {
+			BSON_APPEND_UTF8(d, "status", "handled");
+			BSON_APPEND_INT64(d, "claimed_at", msg->ts);
+			BSON_APPEND_INT64(d, "handled_at", msg->ts);
+		} else {
+			BSON_APPEND_UTF8(d, "status", msg->status);
+			BSON_APPEND_INT32(d, "rank",
+			    store_status_rank(msg->status));
+		}
+		if (!put_str(d, "_id", msg->id) ||
+		    !put_str(d, "type", msg->type) ||
+		    !put_str(d, "body", msg->body) ||
+		    !put_str(d, "raw", msg->raw)) {
+			made++;
+			rc = OV_EINVAL;
+			goto out;
+		}
+	}
+	BSON_APPEND_BOOL(&opts, "ordered", false);
+	if (mongoc_collection_insert_many(m->coll[COLL_MENSAJES],
+	    (const bson_t **)docs, n, &opts, &reply, &error)) {
+		*added = (size_t)get_i64(&reply, "insertedCount");
+		goto out;
+	}
+	if (!bson_iter_init_find(&it, &reply, "writeErrors") ||
+	    !BSON_ITER_HOLDS_ARRAY(&it) || !bson_iter_recurse(&it, &errs)) {
+		rc = mongo_fail("import messages", &error);
+		goto out;
+	}
+	while (bson_iter_next(&errs)) {
+		bson_iter_t code;
+
+		if (!BSON_ITER_HOLDS_DOCUMENT(&errs) ||
+		    !bson_iter_recurse(&errs, &one) ||
+		    !bson_iter_find(&one, "code") ||
+		    (code = one, bson_iter_as_int64(&code)) != 11000) {
+			rc = mongo_fail("import messages", &error);
+			goto out;
+		}
+	}
+	*added = (size_t)get_i64(&reply, "insertedCount");
+out:
+	for (size_t i = 0; i < made; i++)
+		bson_destroy(docs[i]);
+	free(docs);
+	bson_destroy(&opts);
+	bson_destroy(&reply);
+	return rc;
+}
+
+/* One update raises a lower (or missing: another program's record)
+ * value; when nothing matched, an insert creates the counter, and a
+ * duplicate key then means it already stands at or past at_least. */
+static int
+mongo_counter_raise(void *impl, const char *name, int64_t at_least,
+    bool *raised)
+{
+	struct mongo *m = impl;
+	mongoc_collection_t *c = m->coll[COLL_CONTADORES];
+	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER;
+	bson_t reply = BSON_INITIALIZER, doc = BSON_INITIALIZER;
+	bson_t or, alt, cond, set;
+	bson_error_t error;
+	int rc = OV_OK;
+
+	if (!put_str(&filter, "_id", name) || !put_str(&doc, "_id", name)) {
+		rc = OV_EINVAL;
+		goto out;
+	}
+	BSON_APPEND_ARRAY_BEGIN(&filter, "$or", &or);
+	BSON_APPEND_DOCUMENT_BEGIN(&or, "0", &alt);
+	BSON_APPEND_DOCUMENT_BEGIN(&alt, "value", &cond);
+	BSON_APPEND_INT64(&cond, "$lt", at_least);
+	bson_append_document_end(&alt, &cond);
+	bson_append_document_end(&or, &alt);
+	BSON_APPEND_DOCUMENT_BEGIN(&or, "1", &alt);
+	BSON_APPEND_DOCUMENT_BEGIN(&alt, "value", &cond);
+	BSON_APPEND_BOOL(&cond, "$exists", false);
+	bson_append_document_end(&alt, &cond);
+	bson_append_document_end(&or, &alt);
+	bson_append_array_end(&filter, &or);
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+	BSON_APPEND_INT64(&set, "value", at_least);
+	bson_append_document_end(&update, &set);
+	if (!mongoc_collection_update_one(c, &filter, &update, NULL, &reply,
+	    &error)) {
+		rc = mongo_fail("counter raise", &error);
+		goto out;
+	}
+	if (get_i64(&reply, "matchedCount") == 1) {
+		*raised = true;
+		goto out;
+	}
+	BSON_APPEND_INT64(&doc, "value", at_least);
+	if (mongoc_collection_insert_one(c, &doc, NULL, NULL, &error))
+		*raised = true;
+	else if (!is_duplicate(&error))
+		rc = mongo_fail("counter raise", &error);
+out:
+	bson_destroy(&filter);
+	bson_destroy(&update);
+	bson_destroy(&reply);
+	bson_destroy(&doc);
+	return rc;
+}
+
+static int
+mongo_quote_by_number(void *impl, int64_t number, struct store_quote *out,
+    bool *found)
+{
+	struct mongo *m = impl;
+	bson_t filter = BSON_INITIALIZER, *doc = NULL;
+	int rc;
+
+	BSON_APPEND_INT64(&filter, "number", number);
+	rc = find_one(m->coll[COLL_PRESUPUESTOS], &filter, "quote by number",
+	    &doc);
+	if (rc == OV_OK && doc != NULL) {
+		rc = quote_from_doc(doc, out);
+		*found = rc == OV_OK;
+	}
+	bson_destroy(doc);
+	bson_destroy(&filter);
+	return rc;
+}
+
+/* The ISR queue lives in its own collection, `isr_cola`, reached by name
+ * (it has no index but _id: it holds a handful of entries at a time). */
+static mongoc_collection_t *
+isr_coll(struct mongo *m)
+{
+	return mongoc_client_get_collection(m->client, m->db, "isr_cola");
+}
+
+static int
+mongo_isr_put(void *impl, const struct store_isr *e, int64_t seq)
+{
+	struct mongo *m = impl;
+	mongoc_collection_t *c = isr_coll(m);
+	bson_t doc = BSON_INITIALIZER;
+	bson_error_t error;
+	int rc = OV_OK;
+
+	if (c == NULL) {
+		rc = OV_ENOMEM;
+		goto out;
+	}
+	BSON_APPEND_INT32(&doc, "attempts", e->attempts);
+	BSON_APPEND_INT64(&doc, "created_at", e->created_at);
+	BSON_APPEND_INT64(&doc, "next_attempt_at", e->next_attempt_at);
+	BSON_APPEND_INT64(&doc, "seq", seq);
+	if (!put_str(&doc, "_id", e->id) ||
+	    !put_str(&doc, "quote_id", e->quote_id) ||
+	    !put_str(&doc, "payload", e->payload) ||
+	    !put_str(&doc, "last_error", e->last_error)) {
+		rc = OV_EINVAL;
+		goto out;
+	}
+	if (!mongoc_collection_insert_one(c, &doc, NULL, NULL, &error))
+		rc = is_duplicate(&error) ? OV_EEXIST :
+		    mongo_fail("isr put", &error);
+out:
+	if (c != NULL)
+		mongoc_collection_destroy(c);
+	bson_destroy(&doc);
+	return rc;
+}
+
+static int
+mongo_isr_list(void *impl, int limit, struct store_isr **out, size_t *n)
+{
+	struct mongo *m = impl;
+	mongoc_collection_t *c = isr_coll(m);
+	mongoc_cursor_t *cur = NULL;
+	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, sort;
+	const bson_t *doc;
+	bson_error_t error;
+	struct store_isr *v = NULL;
+	size_t len = 0;
+	int rc = OV_OK;
+
+	if (c == NULL || (v = calloc((size_t)limit, sizeof(*v))) == NULL) {
+		rc = OV_ENOMEM;
+		goto out;
+	}
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+	BSON_APPEND_INT32(&sort, "created_at", 1);
+	BSON_APPEND_INT32(&sort, "seq", 1);
+	bson_append_document_end(&opts, &sort);
+	BSON_APPEND_INT64(&opts, "limit", limit);
+	cur = mongoc_collection_find_with_opts(c, &filter, &opts, NULL);
+	while (cur != NULL && len < (size_t)limit &&
+	    mongoc_cursor_next(cur, &doc)) {
+		struct store_isr *e = &v[len++];
+
+		get_str(doc, "_id", e->id, sizeof(e->id));
+		get_str(doc, "quote_id", e->quote_id, sizeof(e->quote_id));
+		e->attempts = (int)get_i64(doc, "attempts");
+		e->created_at = get_i64(doc, "created_at");
+		e->next_attempt_at = get_i64(doc, "next_attempt_at");
+		if ((rc = get_dup(doc, "payload", &e->payload)) != OV_OK ||
+		    (rc = get_dup(doc, "last_error", &e->last_error)) != OV_OK)
+			goto out;
+		if (e->payload == NULL) {     /* not ours: passed over */
+			len--;
+			memset(e, 0, sizeof(*e));
+		}
+	}
+	if (cur == NULL)
+		rc = OV_ENOMEM;
+	else if (mongoc_cursor_error(cur, &error))
+		rc = mongo_fail("isr list", &error);
+	if (rc != OV_OK)
+		goto out;
+	*out = v;
+	*n = len;
+	v = NULL;
+out:
+	if (v != NULL)
+		store_isr_free(v, len);
+	if (cur != NULL)
+		mongoc_cursor_destroy(cur);
+	if (c != NULL)
+		mongoc_collection_destroy(c);
+	bson_destroy(&filter);
+	bson_destroy(&opts);
+	return rc;
+}
+
+/* update_one on isr_cola by _id (and more of filter); *matched. */
+static int
+isr_update(struct mongo *m, bson_t *filter, const bson_t *update,
+    const char *op, bool *matched)
+{
+	mongoc_collection_t *c = isr_coll(m);
+	bson_t reply = BSON_INITIALIZER;
+	bson_error_t error;
+	int rc = OV_OK;
+
+	if (c == NULL)
+		return OV_ENOMEM;
+	if (!mongoc_collection_update_one(c, filter, update, NULL, &reply,
+	    &error))
+		rc = mongo_fail(op, &error);
+	else
+		*matched = get_i64(&reply, "matchedCount") == 1;
+	mongoc_collection_destroy(c);
+	bson_destroy(&reply);
+	return rc;
+}
+
+static int
+mongo_isr_claim(void *impl, const char *id, int64_t seen, int64_t until)
+{
+	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER, set;
+	bool matched = false;
+	int rc = OV_EBUSY;
+
+	if (!put_str(&filter, "_id", id))
+		goto out;
+	BSON_APPEND_INT64(&filter, "next_attempt_at", seen);
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+	BSON_APPEND_INT64(&set, "next_attempt_at", until);
+	bson_append_document_end(&update, &set);
+	rc = isr_update(impl, &filter, &update, "isr claim", &matched);
+	if (rc == OV_OK && !matched)
+		rc = OV_EBUSY;
+out:
+	bson_destroy(&filter);
+	bson_destroy(&update);
+	return rc;
+}
+
+static int
+mongo_isr_reschedule(void *impl, const char *id, int attempts,
+    int64_t next_attempt_at, const char *error_text)
+{
+	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER, set;
+	bool matched = false;
+	int rc = OV_EINVAL;
+
+	if (!put_str(&filter, "_id", id))
+		goto out;
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+	BSON_APPEND_INT32(&set, "attempts", attempts);
+	BSON_APPEND_INT64(&set, "next_attempt_at", next_attempt_at);
+	if (!put_str(&set, "last_error", error_text))
+		goto out;
+	bson_append_document_end(&update, &set);
+	rc = isr_update(impl, &filter, &update, "isr reschedule", &matched);
+	if (rc == OV_OK && !matched)
+		rc = OV_ENOTFOUND;
+out:
+	bson_destroy(&filter);
+	bson_destroy(&update);
+	return rc;
+}
+
+static int
+mongo_isr_delete(void *impl, const char *id)
+{
+	struct mongo *m = impl;
+	mongoc_collection_t *c;
+	bson_t filter = BSON_INITIALIZER;
+	bson_error_t error;
+	int rc = OV_OK;
+
+	if (!put_str(&filter, "_id", id)) {
+		bson_destroy(&filter);
+		return OV_EINVAL;
+	}
+	if ((c = isr_coll(m)) == NULL) {
+		rc = OV_ENOMEM;
+	} else {
+		if (!mongoc_collection_delete_one(c, &filter, NULL, NULL,
+		    &error))
+			rc = mongo_fail("isr delete", &error);
+		mongoc_collection_destroy(c);
+	}
+	bson_destroy(&filter);
+	return rc;
+}
+
+
 const struct store_ops store_mongo_ops = {
 	.name = "mongodb",
 	.open = mongo_open,
@@ -3394,4 +3749,13 @@ const struct store_ops store_mongo_ops = {
 	.conv_swap = mongo_conv_swap,
 	.inbox_list = mongo_inbox_list,
 	.inbox_stats = mongo_inbox_stats,
+	/* legacy and ISR */
+	.msgs_import = mongo_msgs_import,
+	.counter_raise = mongo_counter_raise,
+	.quote_by_number = mongo_quote_by_number,
+	.isr_put = mongo_isr_put,
+	.isr_list = mongo_isr_list,
+	.isr_claim = mongo_isr_claim,
+	.isr_reschedule = mongo_isr_reschedule,
+	.isr_delete = mongo_isr_delete,
 };

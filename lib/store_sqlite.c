@@ -2988,8 +2988,8 @@ out:
 
 /* ---- inbox ---------------------------------------------------------------- */
 
-/* The inbox's statements are prepared per call: a page view runs a few,
- * and keeping them here leaves the shared statement table alone. */
+/* Statements prepared per call (the inbox: a page view runs a few; an
+ * import once per run), leaving the shared statement table alone. */
 static int
 sq_prepare(struct sq *s, const char *sql, sqlite3_stmt **out)
 {
@@ -3233,6 +3233,273 @@ out:
 	return rc;
 }
 
+/* ---- legacy and ISR ---------------------------------------------------- */
+
+/* The import's statements are prepared per call too (sq_prepare). */
+static int
+sq_msgs_import(void *impl, const struct store_msg *v, size_t n,
+    size_t *added)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	size_t count = 0;
+	int rc;
+
+	if ((rc = sq_begin_retry(s)) != OV_OK)
+		return rc;
+	rc = sq_prepare(s, "INSERT INTO mensajes (id, wa_id, dir, ts, type,"
+	    " status, body, raw, claimed_at, handled_at)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)"
+	    " ON CONFLICT (id) DO NOTHING", &st);
+	if (rc != OV_OK)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		const struct store_msg *m = &v[i];
+		bool in = m->dir == STORE_IN;
+
+		if (bind_text(st, 1, m->id) || bind_text(st, 2, m->wa_id) ||
+		    bind_int(st, 3, in ? 0 : 1) || bind_int(st, 4, m->ts) ||
+		    bind_text(st, 5, m->type) ||
+		    bind_text(st, 6, in ? "handled" : m->status) ||
+		    bind_text(st, 7, m->body) || bind_text(st, 8, m->raw) ||
+		    (in ? bind_int(st, 9, m->ts) : sqlite3_bind_null(st, 9))) {
+			rc = sq_fail(s->db, "import messages", SQLITE_ERROR);
+			goto out;
+		}
+		if ((rc = sq_step_done(s->db, st, "import messages")) != OV_OK)
+			goto out;
+		count += (size_t)sqlite3_changes(s->db);
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if ((rc = sq_commit(s)) != OV_OK)
+		goto out;
+	*added = count;
+out:
+	sqlite3_finalize(st);
+	if (rc != OV_OK)
+		sq_rollback(s);
+	return rc;
+}
+
+static int
+sq_counter_raise(void *impl, const char *name, int64_t at_least,
+    bool *raised)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	rc = sq_prepare(s, "INSERT INTO contadores (name, value) VALUES (?1, ?2)"
+	    " ON CONFLICT (name) DO UPDATE SET value = excluded.value"
+	    " WHERE value < excluded.value", &st);
+	if (rc != OV_OK)
+		goto out;
+	if (bind_text(st, 1, name) || bind_int(st, 2, at_least)) {
+		rc = sq_fail(s->db, "counter raise", SQLITE_ERROR);
+		goto out;
+	}
+	if ((rc = sq_step_done(s->db, st, "counter raise")) != OV_OK)
+		goto out;
+	*raised = sqlite3_changes(s->db) > 0;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int
+sq_quote_by_number(void *impl, int64_t number, struct store_quote *out,
+    bool *found)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	rc = sq_prepare(s, "SELECT " QUOTE_COLS " FROM presupuestos"
+	    " WHERE number = ?1", &st);
+	if (rc != OV_OK)
+		goto out;
+	if (bind_int(st, 1, number)) {
+		rc = sq_fail(s->db, "quote by number", SQLITE_ERROR);
+		goto out;
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		rc = OV_OK;
+		goto out;
+	}
+	if (rc != SQLITE_ROW) {
+		rc = sq_fail(s->db, "quote by number", rc);
+		goto out;
+	}
+	if ((rc = read_quote(st, out)) != OV_OK)
+		goto out;
+	*found = true;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* The ISR queue's table, made on first use (no schema version of its
+ * own: it is independent of every other table). */
+static int
+sq_isr_table(struct sq *s)
+{
+	return sq_exec(s->db, "CREATE TABLE IF NOT EXISTS isr_cola ("
+	    " seq INTEGER PRIMARY KEY,"
+	    " id TEXT NOT NULL UNIQUE,"
+	    " quote_id TEXT NOT NULL,"
+	    " payload TEXT NOT NULL,"
+	    " last_error TEXT,"
+	    " attempts INTEGER NOT NULL,"
+	    " created_at INTEGER NOT NULL,"
+	    " next_attempt_at INTEGER NOT NULL,"
+	    " ord INTEGER NOT NULL);", "isr table");
+}
+
+static int
+sq_isr_put(void *impl, const struct store_isr *e, int64_t seq)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = sq_isr_table(s)) != OV_OK ||
+	    (rc = sq_prepare(s, "INSERT INTO isr_cola (id, quote_id, payload,"
+	    " last_error, attempts, created_at, next_attempt_at, ord)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+	    " ON CONFLICT (id) DO NOTHING", &st)) != OV_OK)
+		goto out;
+	if (bind_text(st, 1, e->id) || bind_text(st, 2, e->quote_id) ||
+	    bind_text(st, 3, e->payload) || bind_text(st, 4, e->last_error) ||
+	    bind_int(st, 5, e->attempts) || bind_int(st, 6, e->created_at) ||
+	    bind_int(st, 7, e->next_attempt_at) || bind_int(st, 8, seq)) {
+		rc = sq_fail(s->db, "isr put", SQLITE_ERROR);
+		goto out;
+	}
+	if ((rc = sq_step_done(s->db, st, "isr put")) != OV_OK)
+		goto out;
+	if (sqlite3_changes(s->db) == 0)
+		rc = OV_EEXIST;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int
+sq_isr_list(void *impl, int limit, struct store_isr **out, size_t *n)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	struct store_isr *v = NULL;
+	size_t len = 0;
+	int rc;
+
+	if ((rc = sq_isr_table(s)) != OV_OK ||
+	    (rc = sq_prepare(s, "SELECT id, quote_id, payload, last_error,"
+	    " attempts, created_at, next_attempt_at FROM isr_cola"
+	    " ORDER BY created_at, ord, seq LIMIT ?1", &st)) != OV_OK)
+		goto out;
+	if (bind_int(st, 1, limit)) {
+		rc = sq_fail(s->db, "isr list", SQLITE_ERROR);
+		goto out;
+	}
+	if ((v = calloc((size_t)limit, sizeof(*v))) == NULL) {
+		rc = OV_ENOMEM;
+		goto out;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_isr *e = &v[len++];
+
+		col_copy(e->id, sizeof(e->id), st, 0);
+		col_copy(e->quote_id, sizeof(e->quote_id), st, 1);
+		e->attempts = sqlite3_column_int(st, 4);
+		e->created_at = (int64_t)sqlite3_column_int64(st, 5);
+		e->next_attempt_at = (int64_t)sqlite3_column_int64(st, 6);
+		if ((rc = col_dup(st, 2, &e->payload)) != OV_OK ||
+		    (rc = col_dup(st, 3, &e->last_error)) != OV_OK)
+			goto out;
+	}
+	if (rc != SQLITE_DONE) {
+		rc = sq_fail(s->db, "isr list", rc);
+		goto out;
+	}
+	rc = OV_OK;
+	*out = v;
+	*n = len;
+	v = NULL;
+out:
+	if (v != NULL)
+		store_isr_free(v, len);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* One UPDATE or DELETE on isr_cola binding ?1 id, ?2 a, ?3 b, ?4 text
+ * (as many as it has); *changed gets how many rows it touched. */
+static int
+sq_isr_change(struct sq *s, const char *sql, const char *op, const char *id,
+    int64_t a, int64_t b, const char *text, int *changed)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, np;
+
+	if ((rc = sq_isr_table(s)) != OV_OK ||
+	    (rc = sq_prepare(s, sql, &st)) != OV_OK)
+		goto out;
+	np = sqlite3_bind_parameter_count(st);
+	if (bind_text(st, 1, id) || (np >= 2 && bind_int(st, 2, a)) ||
+	    (np >= 3 && bind_int(st, 3, b)) ||
+	    (np >= 4 && bind_text(st, 4, text))) {
+		rc = sq_fail(s->db, op, SQLITE_ERROR);
+		goto out;
+	}
+	if ((rc = sq_step_done(s->db, st, op)) == OV_OK)
+		*changed = sqlite3_changes(s->db);
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int
+sq_isr_claim(void *impl, const char *id, int64_t seen, int64_t until)
+{
+	int changed = 0;
+	int rc = sq_isr_change(impl, "UPDATE isr_cola SET next_attempt_at = ?3"
+	    " WHERE id = ?1 AND next_attempt_at = ?2",
+	    "isr claim", id, seen, until, NULL, &changed);
+
+	if (rc == OV_OK && changed == 0)
+		rc = OV_EBUSY;
+	return rc;
+}
+
+static int
+sq_isr_reschedule(void *impl, const char *id, int attempts,
+    int64_t next_attempt_at, const char *error)
+{
+	int changed = 0;
+	int rc = sq_isr_change(impl, "UPDATE isr_cola SET attempts = ?2,"
+	    " next_attempt_at = ?3, last_error = ?4 WHERE id = ?1",
+	    "isr reschedule", id, attempts, next_attempt_at, error, &changed);
+
+	if (rc == OV_OK && changed == 0)
+		rc = OV_ENOTFOUND;
+	return rc;
+}
+
+static int
+sq_isr_delete(void *impl, const char *id)
+{
+	int changed = 0;
+
+	return sq_isr_change(impl, "DELETE FROM isr_cola WHERE id = ?1",
+	    "isr delete", id, 0, 0, NULL, &changed);
+}
+
+
 const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -3292,4 +3559,13 @@ const struct store_ops store_sqlite_ops = {
 	.conv_swap = sq_conv_swap,
 	.inbox_list = sq_inbox_list,
 	.inbox_stats = sq_inbox_stats,
+	/* legacy and ISR */
+	.msgs_import = sq_msgs_import,
+	.counter_raise = sq_counter_raise,
+	.quote_by_number = sq_quote_by_number,
+	.isr_put = sq_isr_put,
+	.isr_list = sq_isr_list,
+	.isr_claim = sq_isr_claim,
+	.isr_reschedule = sq_isr_reschedule,
+	.isr_delete = sq_isr_delete,
 };

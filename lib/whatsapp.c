@@ -1312,6 +1312,35 @@ wa_send_document(struct wa_client *c, const char *to, const char *media_id,
 	return document_build(&k, to, media_id, link, filename, caption);
 }
 
+/* A picture by link (a product photo on the shop's site), with a caption. */
+int
+wa_send_image(struct wa_client *c, const char *to, const char *link,
+    const char *caption, struct wa_result *res)
+{
+	struct wa_result local;
+	struct call k;
+	struct jb b = { 0 };
+	const char *why = NULL;
+	cJSON *msg, *img = NULL;
+
+	if (res == NULL)
+		res = &local;
+	call_start(&k, c, res);
+	if (!recipient_ok(to))
+		why = "recipient is not a WhatsApp number";
+	else if (link == NULL || !url_ok(link, URL_MAX - 1))
+		why = "image link is not an http(s) URL";
+	else if (caption != NULL && !content_ok(caption, WA_CAPTION_MAX))
+		why = "caption is empty, malformed or too long";
+	if (why != NULL)
+		return invalid(k.c, k.res, OV_EINVAL, why);
+	msg = message_new(&b, to, "image", &img);
+	jadd_str(&b, img, "link", link);
+	if (caption != NULL)
+		jadd_str(&b, img, "caption", caption);
+	return send_built(&k, msg, &b, OV_OK, NULL);
+}
+
 static int
 mime_ok(const char *s)
 {

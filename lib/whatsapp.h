@@ -210,6 +210,11 @@ int wa_send_document(struct wa_client *c, const char *to,
     const char *media_id, const char *link, const char *filename,
     const char *caption, struct wa_result *res);
 
+/* Send a picture by its http(s) link, with an optional caption (at most
+ * WA_CAPTION_MAX bytes). */
+int wa_send_image(struct wa_client *c, const char *to, const char *link,
+    const char *caption, struct wa_result *res);
+
 /* Upload a file (POST /{PHONE_NUMBER_ID}/media) and give its media id in
  * media_id (WA_MEDIA_ID_MAX + 1 bytes). The file is at most WA_MEDIA_MAX. */
 int wa_upload_media(struct wa_client *c, const char *path, const char *mime,

@@ -3236,6 +3236,193 @@ test_inbox_stats(void)
 	CHECK_INT(store_inbox_stats(st, day, day, NULL), OV_EINVAL);
 }
 
+/* ---- legacy and ISR ---------------------------------------------------- */
+
+static void
+legacy_msg(struct store_msg *m, const char *id, enum store_dir dir,
+    int64_t ts, const char *body)
+{
+	memset(m, 0, sizeof(*m));
+	snprintf(m->id, sizeof(m->id), "%s", id);
+	snprintf(m->wa_id, sizeof(m->wa_id), "5493417770001");
+	m->dir = dir;
+	m->ts = ts;
+	snprintf(m->type, sizeof(m->type), "text");
+	snprintf(m->status, sizeof(m->status), "%s",
+	    dir == STORE_IN ? "handled" : "sent");
+	m->body = (char *)body;
+}
+
+/* An import adds what is new, leaves what is there, and lands in the
+ * customer's history in time order with inbound messages handled. */
+static void
+test_msgs_import(void)
+{
+	struct store_msg v[3], got, *h = NULL;
+	size_t added = 99, n = 0;
+	bool found = false;
+	enum store_claim claim;
+
+	legacy_msg(&v[0], "legacy.t.0", STORE_IN, 100, "hola");
+	legacy_msg(&v[1], "legacy.t.1", STORE_OUT, 101, "buenas");
+	legacy_msg(&v[2], "legacy.t.2", STORE_IN, 102, "gracias");
+	CHECK_INT(store_msgs_import(st, v, 2, &added), OV_OK);
+	CHECK_INT(added, 2);
+	CHECK_INT(store_msgs_import(st, v, 3, &added), OV_OK);
+	CHECK_INT(added, 1);
+	CHECK_INT(store_msgs_import(st, v, 3, &added), OV_OK);
+	CHECK_INT(added, 0);
+	CHECK_INT(store_msgs_import(st, v, 0, &added), OV_OK);
+	CHECK_INT(added, 0);
+	CHECK_INT(store_msg_get(st, "legacy.t.0", &got, &found), OV_OK);
+	CHECK(found);
+	if (found) {
+		CHECK_STR(got.status, "handled");
+		CHECK_INT(got.dir, STORE_IN);
+		store_msg_clear(&got);
+	}
+	/* Handled: a webhook replay of the same id is a duplicate. */
+	CHECK_INT(store_inbound_claim(st, &v[0], 200, 60, &claim), OV_OK);
+	CHECK_INT(claim, STORE_CLAIM_DUPLICATE);
+	CHECK_INT(store_history(st, "5493417770001", 10, &h, &n), OV_OK);
+	CHECK_INT(n, 3);
+	if (n == 3) {
+		CHECK_STR(h[0].body, "hola");
+		CHECK_STR(h[1].body, "buenas");
+		CHECK_INT(h[1].dir, STORE_OUT);
+		CHECK_STR(h[2].body, "gracias");
+	}
+	store_msgs_free(h, n);
+	v[1].type[0] = '\0';
+	CHECK_INT(store_msgs_import(st, v, 3, &added), OV_EINVAL);
+	CHECK_INT(store_msgs_import(st, v, STORE_IMPORT_BATCH + 1, &added),
+	    OV_EINVAL);
+}
+
+static void
+test_counter_raise(void)
+{
+	int64_t v = 0;
+	bool raised = false;
+
+	CHECK_INT(store_counter_raise(st, "test.raise", 58, &raised), OV_OK);
+	CHECK(raised);
+	CHECK_INT(store_counter_next(st, "test.raise", &v), OV_OK);
+	CHECK_INT(v, 59);
+	CHECK_INT(store_counter_raise(st, "test.raise", 40, &raised), OV_OK);
+	CHECK(!raised);
+	CHECK_INT(store_counter_raise(st, "test.raise", 59, &raised), OV_OK);
+	CHECK(!raised);
+	CHECK_INT(store_counter_next(st, "test.raise", &v), OV_OK);
+	CHECK_INT(v, 60);
+	CHECK_INT(store_counter_raise(st, "test.raise", 0, &raised), OV_EINVAL);
+}
+
+static void
+test_quote_by_number(void)
+{
+	static const char *const id = "0a1b2c3d-0000-4000-8000-0000000000aa";
+	struct store_quote q, got;
+	bool found = true;
+
+	CHECK_INT(store_quote_by_number(st, 9056, &got, &found), OV_OK);
+	CHECK(!found);
+	quote_init(&q, id, 9056, 5000, "enviado", "{\"n\":9056}");
+	CHECK_INT(store_quote_put(st, &q), OV_OK);
+	CHECK_INT(store_quote_by_number(st, 9056, &got, &found), OV_OK);
+	CHECK(found);
+	if (found) {
+		CHECK_STR(got.id, id);
+		CHECK_STR(got.state, "enviado");
+		store_quote_clear(&got);
+	}
+	CHECK_INT(store_quote_by_number(st, 0, &got, &found), OV_EINVAL);
+	CHECK_INT(store_quote_delete(st, id), OV_OK);
+}
+
+static void
+isr_entry(struct store_isr *e, const char *id, int64_t created,
+    const char *payload)
+{
+	memset(e, 0, sizeof(*e));
+	snprintf(e->id, sizeof(e->id), "%s", id);
+	snprintf(e->quote_id, sizeof(e->quote_id),
+	    "0a1b2c3d-0000-4000-8000-0000000000bb");
+	e->payload = (char *)payload;
+	e->created_at = created;
+	e->next_attempt_at = created;
+}
+
+/* The queue is kept only when ISR_API_URL is set; then it keeps entries
+ * once, oldest first, claims for one drain, reschedules and deletes. */
+static void
+test_isr_queue(void)
+{
+	struct store *q = NULL;
+	struct config *c2 = NULL;
+	struct store_isr e, *v = NULL;
+	char err[256];
+	size_t n = 0;
+
+	isr_entry(&e, "q1:nuevo", 100, "{\"estado\":\"nuevo\"}");
+	CHECK(!store_isr_enabled(st));
+	CHECK_INT(store_isr_put(st, &e), OV_OK);   /* off: kept nowhere */
+	CHECK_INT(store_isr_list(st, 10, &v, &n), OV_OK);
+	CHECK_INT(n, 0);
+	store_isr_free(v, n);
+
+	setenv("ISR_API_URL", "http://127.0.0.1:9/isr", 1);
+	CHECK_INT(config_load(&c2, err, sizeof(err)), OV_OK);
+	if (c2 == NULL || store_open(&q, c2) != OV_OK) {
+		unsetenv("ISR_API_URL");
+		CHECK(q != NULL);
+		config_free(c2);
+		return;
+	}
+	unsetenv("ISR_API_URL");
+	CHECK(store_isr_enabled(q));
+	CHECK_INT(store_isr_put(q, &e), OV_OK);
+	CHECK_INT(store_isr_put(q, &e), OV_EEXIST);
+	isr_entry(&e, "q1:confirmado", 100, "{\"estado\":\"confirmado\"}");
+	CHECK_INT(store_isr_put(q, &e), OV_OK);
+	isr_entry(&e, "q0:nuevo", 50, "{\"estado\":\"viejo\"}");
+	CHECK_INT(store_isr_put(q, &e), OV_OK);
+	CHECK_INT(store_isr_list(q, 10, &v, &n), OV_OK);
+	CHECK_INT(n, 3);
+	if (n == 3) {
+		CHECK_STR(v[0].id, "q0:nuevo");
+		CHECK_STR(v[1].id, "q1:nuevo");
+		CHECK_STR(v[2].id, "q1:confirmado");
+		CHECK_STR(v[2].payload, "{\"estado\":\"confirmado\"}");
+		CHECK_STR(v[2].quote_id, "0a1b2c3d-0000-4000-8000-0000000000bb");
+	}
+	store_isr_free(v, n);
+	CHECK_INT(store_isr_claim(q, "q1:nuevo", 100, 400), OV_OK);
+	CHECK_INT(store_isr_claim(q, "q1:nuevo", 100, 400), OV_EBUSY);
+	CHECK_INT(store_isr_claim(q, "nadie", 100, 400), OV_EBUSY);
+	CHECK_INT(store_isr_reschedule(q, "q1:nuevo", 1, 700, "503"), OV_OK);
+	CHECK_INT(store_isr_reschedule(q, "nadie", 1, 700, NULL),
+	    OV_ENOTFOUND);
+	CHECK_INT(store_isr_delete(q, "q0:nuevo"), OV_OK);
+	CHECK_INT(store_isr_delete(q, "q0:nuevo"), OV_OK);
+	CHECK_INT(store_isr_list(q, 1, &v, &n), OV_OK);
+	CHECK_INT(n, 1);
+	if (n == 1) {
+		CHECK_STR(v[0].id, "q1:nuevo");
+		CHECK_INT(v[0].attempts, 1);
+		CHECK_INT(v[0].next_attempt_at, 700);
+		CHECK_STR(v[0].last_error, "503");
+	}
+	store_isr_free(v, n);
+	CHECK_INT(store_isr_delete(q, "q1:nuevo"), OV_OK);
+	CHECK_INT(store_isr_delete(q, "q1:confirmado"), OV_OK);
+	isr_entry(&e, "bad", 1, NULL);
+	CHECK_INT(store_isr_put(q, &e), OV_EINVAL);
+	CHECK_INT(store_isr_list(q, 0, &v, &n), OV_EINVAL);
+	store_close(q);
+	config_free(c2);
+}
+
 int
 main(void)
 {
@@ -3322,6 +3509,12 @@ main(void)
 	RUN(test_inbox_conv_swap);
 	RUN(test_inbox_list);
 	RUN(test_inbox_stats);
+
+	/* legacy and ISR */
+	RUN(test_msgs_import);
+	RUN(test_counter_raise);
+	RUN(test_quote_by_number);
+	RUN(test_isr_queue);
 	rc = check_finish();
 out:
 	store_close(st);

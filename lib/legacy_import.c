@@ -1,0 +1,340 @@
+/*
+ * legacy_import.c - an old bot's records into Ovidio's (see
+ * legacy_import.h).
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "conv.h"
+#include "customer.h"
+#include "err.h"
+#include "legacy.h"
+#include "legacy_import.h"
+#include "log.h"
+#include "quote.h"
+#include "store.h"
+#include "uuid.h"
+
+struct run {
+	struct store *st;
+	bool dry_run;
+	legacy_report_fn report;
+	void *ctx;
+	struct legacy_import_stats *stats;
+	struct store_msg *batch;       /* STORE_IMPORT_BATCH */
+};
+
+static void
+say(struct run *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+say(struct run *r, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	if (r->report == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	r->report(r->ctx, line);
+}
+
+static void
+on_skip(void *ctx, const char *what, const char *id, const char *reason)
+{
+	struct run *r = ctx;
+
+	r->stats->skipped++;
+	say(r, "skipped %s %s: %s", what, id, reason);
+}
+
+/* ---- customers ----------------------------------------------------------- */
+
+static int
+import_history(struct run *r, const struct legacy_customer *c)
+{
+	size_t done = 0, added;
+	int rc;
+
+	r->stats->messages_read += c->nentries;
+	r->stats->entries_dropped += c->dropped;
+	if (r->dry_run)
+		return OV_OK;
+	while (done < c->nentries) {
+		size_t n = c->nentries - done;
+
+		if (n > STORE_IMPORT_BATCH)
+			n = STORE_IMPORT_BATCH;
+		for (size_t i = 0; i < n; i++) {
+			const struct legacy_entry *e = &c->entries[done + i];
+			struct store_msg *m = &r->batch[i];
+
+			memset(m, 0, sizeof(*m));
+			memcpy(m->id, e->id, sizeof(m->id));
+			memcpy(m->wa_id, c->wa_id, sizeof(m->wa_id));
+			m->dir = e->dir;
+			m->ts = e->ts;
+			snprintf(m->type, sizeof(m->type), "text");
+			snprintf(m->status, sizeof(m->status), "%s",
+			    e->dir == STORE_IN ? "handled" : "sent");
+			m->body = e->text;
+		}
+		if ((rc = store_msgs_import(r->st, r->batch, n, &added)) !=
+		    OV_OK)
+			return rc;
+		r->stats->messages_added += added;
+		done += n;
+	}
+	return OV_OK;
+}
+
+/* The Cianbox link the old bot made, if the phone on file agrees. */
+static int
+checked_link(struct run *r, const struct legacy_customer *c, int64_t *link)
+{
+	struct cianbox_cliente client;
+	bool found = false;
+	int rc;
+
+	*link = 0;
+	if (c->cianbox_id <= 0)
+		return OV_OK;
+	rc = customer_client_get(r->st, c->cianbox_id, &client, &found);
+	if (rc != OV_OK)
+		return rc;
+	if (!found) {
+		r->stats->links_unchecked++;
+		say(r, "not linked %s to Cianbox %" PRId64 ": that customer is "
+		    "not among the synced ones (run catalog-sync, then import "
+		    "again)", c->wa_id, c->cianbox_id);
+		return OV_OK;
+	}
+	if (!customer_phone_matches(&client, c->wa_id)) {
+		r->stats->links_dropped++;
+		say(r, "unlinked %s from Cianbox %" PRId64 " (%s): no phone on "
+		    "file matches the number", c->wa_id, c->cianbox_id,
+		    client.razon);
+		return OV_OK;
+	}
+	r->stats->links_kept++;
+	*link = c->cianbox_id;
+	return OV_OK;
+}
+
+static int
+import_customer_record(struct run *r, const struct legacy_customer *c)
+{
+	struct store_customer cur, want;
+	bool found = false, changed = false;
+	int64_t link;
+	int rc;
+
+	if ((rc = checked_link(r, c, &link)) != OV_OK)
+		return rc;
+	if ((rc = store_customer_get(r->st, c->wa_id, &cur, &found)) != OV_OK)
+		return rc;
+	memset(&want, 0, sizeof(want));
+	if (found) {
+		want = cur;
+		/* What Ovidio already knows stands; the old values fill in. */
+		if ((want.name == NULL || want.name[0] == '\0') &&
+		    c->name[0] != '\0') {
+			want.name = (char *)c->name;
+			changed = true;
+		}
+		if (want.cianbox_id == 0 && link != 0) {
+			want.cianbox_id = link;
+			want.verified = true;
+			changed = true;
+		}
+		if (changed) {
+			r->stats->customers_updated++;
+			if (!r->dry_run)
+				rc = store_customer_put(r->st, &want);
+		}
+		/* want's other strings are cur's. */
+		store_customer_clear(&cur);
+		return rc;
+	}
+	memcpy(want.wa_id, c->wa_id, sizeof(want.wa_id));
+	want.cianbox_id = link;
+	want.verified = link != 0;
+	want.name = c->name[0] != '\0' ? (char *)c->name : NULL;
+	r->stats->customers_new++;
+	if (r->dry_run)
+		return OV_OK;
+	return store_customer_put(r->st, &want);
+}
+
+static bool
+has_brand(const struct conv_profile *p, const char *b)
+{
+	for (size_t i = 0; i < p->nbrands; i++)
+		if (strcasecmp(p->brands[i], b) == 0)
+			return true;
+	return false;
+}
+
+static int
+import_profile(struct run *r, const struct legacy_customer *c)
+{
+	const struct conv_profile *old = &c->profile;
+	struct store_conv rec;
+	struct conv *cv;
+	bool found = false, changed = false;
+	int rc;
+
+	if (old->nbrands == 0 && old->promo == CONV_PROMO_UNKNOWN &&
+	    old->birthday[0] == '\0')
+		return OV_OK;
+	if ((cv = malloc(sizeof(*cv))) == NULL)
+		return OV_ENOMEM;
+	if ((rc = store_conv_get(r->st, c->wa_id, &rec, &found)) != OV_OK)
+		goto out;
+	if (found) {
+		rc = conv_from_store(&rec, cv);
+		store_conv_clear(&rec);
+		if (rc != OV_OK)
+			goto out;
+	} else {
+		conv_init(cv, c->wa_id);
+	}
+	for (size_t i = 0; i < old->nbrands; i++) {
+		if (cv->profile.nbrands >= CONV_BRANDS_MAX)
+			break;
+		if (has_brand(&cv->profile, old->brands[i]))
+			continue;
+		memcpy(cv->profile.brands[cv->profile.nbrands++],
+		    old->brands[i], sizeof(old->brands[i]));
+		changed = true;
+	}
+	if (cv->profile.promo == CONV_PROMO_UNKNOWN &&
+	    !cv->profile.promo_asked && old->promo != CONV_PROMO_UNKNOWN) {
+		cv->profile.promo = old->promo;
+		cv->profile.promo_asked = true;
+		changed = true;
+	}
+	if (cv->profile.birthday[0] == '\0' && old->birthday[0] != '\0') {
+		memcpy(cv->profile.birthday, old->birthday,
+		    sizeof(old->birthday));
+		changed = true;
+	}
+	if (!changed)
+		goto out;
+	r->stats->profiles++;
+	if (r->dry_run)
+		goto out;
+	if ((rc = conv_to_store(cv, &rec)) != OV_OK)
+		goto out;
+	rc = store_conv_put(r->st, &rec);
+	store_conv_clear(&rec);
+out:
+	free(cv);
+	return rc;
+}
+
+static int
+on_customer(void *ctx, const struct legacy_customer *c)
+{
+	struct run *r = ctx;
+	int rc;
+
+	r->stats->customers++;
+	r->stats->documents += c->ndocs;
+	if (c->ndocs > 1)
+		say(r, "merged %zu documents of %s", c->ndocs, c->wa_id);
+	if ((rc = import_customer_record(r, c)) != OV_OK ||
+	    (rc = import_profile(r, c)) != OV_OK ||
+	    (rc = import_history(r, c)) != OV_OK)
+		log_error("import of customer %s: %s", c->wa_id,
+		    ov_strerror(rc));
+	return rc;
+}
+
+/* ---- quotes ------------------------------------------------------------------ */
+
+static int
+on_quote(void *ctx, const char *doc_id, struct quote *q,
+    int64_t old_total_cents)
+{
+	struct run *r = ctx;
+	struct store_quote have, rec;
+	bool found = false;
+	int rc;
+
+	r->stats->quotes_read++;
+	if (q->number > r->stats->highest_number)
+		r->stats->highest_number = q->number;
+	rc = store_quote_by_number(r->st, q->number, &have, &found);
+	if (rc != OV_OK)
+		return rc;
+	if (found) {
+		bool same = strcmp(have.wa_id, q->wa_id) == 0 &&
+		    have.created_at == q->created_at;
+
+		store_quote_clear(&have);
+		if (same) {
+			r->stats->quotes_present++;
+			return OV_OK;
+		}
+		r->stats->skipped++;
+		say(r, "skipped presupuesto %s: number %" PRId64 " is taken "
+		    "by another quote", doc_id, q->number);
+		return OV_OK;
+	}
+	if (old_total_cents >= 0 && old_total_cents != q->total_cents) {
+		char was[32], now[32];
+
+		quote_format_cents(old_total_cents, was, sizeof(was));
+		quote_format_cents(q->total_cents, now, sizeof(now));
+		say(r, "quote %" PRId64 ": total recomputed as USD %s (the old "
+		    "bot said USD %s)", q->number, now, was);
+	}
+	r->stats->quotes_added++;
+	if (r->dry_run)
+		return OV_OK;
+	if ((rc = uuid_v4(q->id)) != OV_OK)
+		return rc;
+	if ((rc = quote_to_record(q, &rec)) != OV_OK)
+		return rc;
+	rc = store_quote_put(r->st, &rec);
+	free(rec.doc);
+	return rc;
+}
+
+int
+legacy_import(struct store *st, struct legacy *lg, bool dry_run,
+    legacy_report_fn report, void *ctx, struct legacy_import_stats *stats)
+{
+	struct run r = { st, dry_run, report, ctx, stats, NULL };
+	int rc;
+
+	memset(stats, 0, sizeof(*stats));
+	if ((r.batch = calloc(STORE_IMPORT_BATCH, sizeof(*r.batch))) == NULL)
+		return OV_ENOMEM;
+	rc = legacy_customers(lg, on_customer, on_skip, &r);
+	if (rc == OV_OK)
+		rc = legacy_quotes(lg, on_quote, on_skip, &r);
+	if (rc == OV_OK && stats->highest_number > 0) {
+		if (dry_run) {
+			say(&r, "the quote counter would continue after %" PRId64
+			    " (unless it is past it already)",
+			    stats->highest_number);
+		} else {
+			rc = store_counter_raise(st, QUOTE_COUNTER,
+			    stats->highest_number, &stats->counter_raised);
+			if (rc == OV_OK && stats->counter_raised)
+				say(&r, "quote numbers continue after %" PRId64,
+				    stats->highest_number);
+		}
+	}
+	free(r.batch);
+	return rc;
+}
