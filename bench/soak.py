@@ -165,6 +165,39 @@ def graph_call(port, method, path, obj=None):
     return json.loads(data) if data else None
 
 
+def probe(ov, gport, pool):
+    """The products of the pool whose "precio del CODE", asked once by a
+    customer of its own before the burst, gets replies naming that product
+    and no other of the pool, once: what the soak's messages may ask."""
+    who = {}
+    for i, (code, _) in enumerate(pool):
+        m = {"from": "54934179%05d" % i, "id": "wamid.probe-%03d" % i,
+             "timestamp": str(1763990000 + i), "type": "text",
+             "text": {"body": TEXT % code}}
+        who[m["from"]] = i
+        b = payload([m])
+        status = ov.post_webhook(b)[0]
+        assert 200 <= status < 300, "probe POST: %d" % status
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        ov.run_worker(timeout=300)
+        handled = ov.query("SELECT COUNT(*) AS n FROM mensajes WHERE dir = 0 "
+                           "AND status = 'handled' AND id LIKE 'wamid.probe-%'")[0]["n"]
+        waiting = ov.query("SELECT COUNT(*) AS n FROM outbox")[0]["n"]
+        if handled >= len(pool) and waiting == 0:
+            break
+        time.sleep(1)
+    named = {}
+    for e in graph_call(gport, "GET", "/__sent"):
+        i = who.get(e.get("to"))
+        if i is None:
+            continue
+        text = "\n".join(texts_of(e["payload"]))
+        named.setdefault(i, []).extend(
+            answers_in(text, [(j, n) for j, (_, n) in enumerate(pool)]))
+    return [p for i, p in enumerate(pool) if named.get(i) == [i]]
+
+
 def sender_id(s):
     return "54934177%05d" % s
 
@@ -251,10 +284,7 @@ def worker_pids(home):
 def main():
     rng = random.Random(SEED)
     fixtures = dlg.cianbox_fixtures()
-    pool = catalog_pool(fixtures)
-    prng = random.Random(SEED + 1)
-    for s in range(SENDERS):
-        ASKED[s] = prng.sample(pool, PER_SENDER)
+    candidates = catalog_pool(fixtures)
     graph, gport = start_graph()
     cport = dlg.start_standin("cianbox", "cianbox_server.py",
                               ["--fixtures", fixtures, "--user", CIANBOX_USER,
@@ -266,8 +296,6 @@ def main():
         "CIANBOX_ACCOUNT": "micuenta", "CIANBOX_USER": CIANBOX_USER,
         "CIANBOX_PASS": CIANBOX_PASS,
         "OVIDIO_LOG": "info"})
-    bodies = plan(rng)
-    total_posts = sum(len(b) for b in bodies)
     ov.start()
     stop = threading.Event()
     kills = {"coordinator": 0, "child": 0, "last": None}
@@ -282,6 +310,13 @@ def main():
                            text=True, timeout=120)
         assert r.returncode == 0, "catalog-sync: " + r.stderr[-400:]
         synced = ov.query("SELECT COUNT(*) AS n FROM productos_cache")[0]["n"]
+        pool = probe(ov, gport, candidates)
+        assert len(pool) >= PER_SENDER, "only %d products probed" % len(pool)
+        prng = random.Random(SEED + 1)
+        for s in range(SENDERS):
+            ASKED[s] = prng.sample(pool, PER_SENDER)
+        bodies = plan(rng)
+        total_posts = sum(len(b) for b in bodies)
 
         def client(t):
             conn = None
@@ -424,8 +459,9 @@ def main():
           "after the burst" % (SENDERS, PER_SENDER, total_posts, THREADS,
                                REDELIVER * 100, CRON_S))
     print("  catalog          %d products synced; each message asks the price "
-          "of one of %d (in stock, unambiguous code and name)"
-          % (synced, len(pool)))
+          "of one of %d (of %d in stock with unambiguous code and name, those "
+          "a probe before the burst saw answered by their own card)"
+          % (synced, len(pool), len(candidates)))
     print("  burst            %.1f s; SIGKILLs: %d coordinators, %d children; "
           "Graph faults: %d x 500, %d x 429 (130429), %d hangs of %s s"
           % (burst_end - t0, kills["coordinator"], kills["child"],
