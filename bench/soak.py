@@ -43,6 +43,14 @@ may join the answers of several messages of one turn). From that:
 Targets (issue 13): 0 lost, 0 twice, 0 unanswered, 0 out of order, drained
 <= 60 s after the last kill with default settings.
 
+What bounds the figures (default run, 2026-12-05): a drain SIGKILLed
+after Meta took a reply and before it deleted the outbox entry leaves the
+entry claimed for OUTBOX_CLAIM_S (300 s by default). Then it goes out
+again (answered twice: a real double, since the Cloud API has no
+idempotency key to refuse it) and every later reply of that customer waits
+behind it, so the drain takes about 300 s plus the cron period. Replies
+kept after a 500 or 429 wait OUTBOX_RETRY_S (60 s) for their first retry.
+
 Run through bench/soak (which builds and sandboxes it).
 """
 import http.client
