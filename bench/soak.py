@@ -11,25 +11,45 @@ delivers them. Meanwhile:
     of its children (found through /proc: the coordinator is the worker
     whose parent is not a worker);
   - the Graph API stand-in answers 500, or 429 (code 130429), or hangs
-    (slow_next), in windows.
+    (slow_next) for SOAK_HANG_S seconds (2, 4 or 8), in windows. A hang
+    stays inside the WhatsApp client's time-out (10 s a request, in
+    lib/whatsapp.c), as Meta's answers do almost always: a hang past it is
+    a send that Meta took while Ovidio gave up on it, which the Cloud API
+    (no idempotency key) cannot tell from a lost one, so Ovidio sends it
+    again and the customer reads it twice. SOAK_HANG_S=3,6,12 shows those
+    doubles.
 After the burst, a cron-like loop runs jobs/worker every SOAK_CRON_S (10)
 seconds until every message is handled and every reply sent.
 
-Each message asks for a product no catalog has, named by a token unique to
-the message ("zq<sender>x<n>"); Ovidio answers "No encontré productos para
-\"...\"" quoting what the turn read, so each reply at the Graph stand-in
-says which messages it answers. From that:
+The soak has a catalog: the Cianbox stand-in serves the sample catalog of
+`make run` (tests/standins/sample_data.py, merged with the fixture account
+as tests/integration/test_dialogues.py does, whose helpers it imports) and
+jobs/catalog-sync loads it before the burst. Each message of a customer
+asks the price of a different product in stock, by its code ("precio del
+DH-HAC-HDW1100TP-0280B"); the bot answers with that product's card, which
+names the product. So each reply at the Graph stand-in says which messages
+it answers by the product names in it, read in order (one WhatsApp message
+may join the answers of several messages of one turn). From that:
   accepted     POSTs answered 2xx (distinct messages in them)
   stored       distinct messages in the store
   lost         accepted messages not in the store
-  answered twice   messages quoted by more than one reply
-  unanswered   messages quoted by no reply
+  answered twice   messages whose product is named more than once in the
+                   replies to that customer
+  unanswered   messages whose product no reply to that customer names
   out of order     messages first answered after a later message of the
                    same customer was
   drain        seconds from the end of the burst (and from the last kill)
                until all is handled and answered
 Targets (issue 13): 0 lost, 0 twice, 0 unanswered, 0 out of order, drained
 <= 60 s after the last kill with default settings.
+
+What bounds the figures (default run, 2026-12-05): a drain SIGKILLed
+after Meta took a reply and before it deleted the outbox entry leaves the
+entry claimed for OUTBOX_CLAIM_S (300 s by default). Then it goes out
+again (answered twice: a real double, since the Cloud API has no
+idempotency key to refuse it) and every later reply of that customer waits
+behind it, so the drain takes about 300 s plus the cron period. Replies
+kept after a 500 or 429 wait OUTBOX_RETRY_S (60 s) for their first retry.
 
 Run through bench/soak (which builds and sandboxes it).
 """
@@ -45,6 +65,7 @@ import threading
 import time
 
 from harness import Ovidio
+import test_dialogues as dlg    # the Cianbox stand-in and its sample catalog
 
 HOME, WORK, FIXTURES = sys.argv[1], sys.argv[2], sys.argv[3]
 SENDERS = int(os.environ.get("SOAK_SENDERS", "300"))
@@ -58,9 +79,69 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 STANDINS = os.path.join(HERE, "standins")
 TOKEN = "soak-graph-token"
 PHONE_ID = "110000000000001"
-TOKEN_RE = re.compile(r"zq(\d{3})x(\d+)")
-# What each message says: a product no catalog has, named by its token.
-TEXT = os.environ.get("SOAK_TEXT", "busco zq%03dx%d")
+CIANBOX_USER, CIANBOX_PASS = "ovidio", "clave-soak"
+# What each message says: the price of one product, by its code.
+TEXT = os.environ.get("SOAK_TEXT", "precio del %s")
+# How long the Graph stand-in hangs (one of these, at random): below the
+# WhatsApp client's 10 s time-out by default (see the header).
+HANG_S = [float(x) for x in os.environ.get("SOAK_HANG_S", "2,4,8").split(",")]
+
+
+def words(s):
+    return [w for w in re.split(r"[^0-9a-z]+", dlg.fold(s)) if len(w) > 1]
+
+
+def catalog_pool(fixtures_dir):
+    """Products a message can ask for: in stock (no out-of-stock turn that
+    offers others), whose code's words (a letter alone left out) start no
+    word of any other product (a code like PLUG-DC-M finds the male and the
+    female plug: a list, not a card) and whose name is part of no other's,
+    so "precio del CODE" finds that one product and its name in a reply is
+    that product's. [(code, name)] in catalog order."""
+    with open(os.path.join(fixtures_dir, "productos_page1.json")) as f:
+        items = json.load(f)["body"]
+    names = [p["producto"] for p in items]
+    vocab = [set(words(" ".join(str(p.get(k) or "") for k in (
+        "codigo_interno", "producto", "descripcion", "marca", "categoria"))))
+        for p in items]
+    pool = []
+    for i, p in enumerate(items):
+        code, name = p.get("codigo_interno") or "", p["producto"]
+        avail = sum(int(float(s.get("disponible", 0)))
+                    for s in p.get("stock_sucursal", []))
+        cw = words(code)
+        if not cw or avail < 5 or sum(name.lower() in n.lower()
+                                      for n in names) > 1:
+            continue
+        if any(all(any(v.startswith(w) for v in vocab[j]) for w in cw)
+               for j in range(len(items)) if j != i):
+            continue
+        pool.append((code, name))
+    return pool
+
+
+def texts_of(obj):
+    """Every string in a sent payload, in order (what the customer reads)."""
+    if isinstance(obj, str):
+        return [obj]
+    if isinstance(obj, dict):
+        return [t for v in obj.values() for t in texts_of(v)]
+    if isinstance(obj, list):
+        return [t for v in obj for t in texts_of(v)]
+    return []
+
+
+def answers_in(text, asked):
+    """The messages a reply answers, in the order it names their products:
+    asked is [(n, product name)] of its customer."""
+    low = text.lower()
+    hits = []
+    for n, name in asked:
+        i = low.find(name.lower())
+        while i >= 0:
+            hits.append((i, n))
+            i = low.find(name.lower(), i + 1)
+    return [n for _, n in sorted(hits)]
 
 
 def start_graph():
@@ -92,14 +173,50 @@ def graph_call(port, method, path, obj=None):
     return json.loads(data) if data else None
 
 
+def probe(ov, gport, pool):
+    """The products of the pool whose "precio del CODE", asked once by a
+    customer of its own before the burst, gets replies naming that product
+    and no other of the pool, once: what the soak's messages may ask."""
+    who = {}
+    for i, (code, _) in enumerate(pool):
+        m = {"from": "54934179%05d" % i, "id": "wamid.probe-%03d" % i,
+             "timestamp": str(1763990000 + i), "type": "text",
+             "text": {"body": TEXT % code}}
+        who[m["from"]] = i
+        b = payload([m])
+        status = ov.post_webhook(b)[0]
+        assert 200 <= status < 300, "probe POST: %d" % status
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        ov.run_worker(timeout=300)
+        handled = ov.query("SELECT COUNT(*) AS n FROM mensajes WHERE dir = 0 "
+                           "AND status = 'handled' AND id LIKE 'wamid.probe-%'")[0]["n"]
+        waiting = ov.query("SELECT COUNT(*) AS n FROM outbox")[0]["n"]
+        if handled >= len(pool) and waiting == 0:
+            break
+        time.sleep(1)
+    named = {}
+    for e in graph_call(gport, "GET", "/__sent"):
+        i = who.get(e.get("to"))
+        if i is None:
+            continue
+        text = "\n".join(texts_of(e["payload"]))
+        named.setdefault(i, []).extend(
+            answers_in(text, [(j, n) for j, (_, n) in enumerate(pool)]))
+    return [p for i, p in enumerate(pool) if named.get(i) == [i]]
+
+
 def sender_id(s):
     return "54934177%05d" % s
+
+
+ASKED = {}   # sender -> [(code, name)] of its messages 0..PER_SENDER-1
 
 
 def message(s, n):
     return {"from": sender_id(s), "id": "wamid.soak-%03d-%02d" % (s, n),
             "timestamp": str(1764000000 + n * 600 + s),
-            "type": "text", "text": {"body": TEXT % (s, n)}}
+            "type": "text", "text": {"body": TEXT % ASKED[s][n][0]}}
 
 
 def payload(msgs=(), statuses=()):
@@ -174,13 +291,19 @@ def worker_pids(home):
 
 def main():
     rng = random.Random(SEED)
+    fixtures = dlg.cianbox_fixtures()
+    candidates = catalog_pool(fixtures)
     graph, gport = start_graph()
+    cport = dlg.start_standin("cianbox", "cianbox_server.py",
+                              ["--fixtures", fixtures, "--user", CIANBOX_USER,
+                               "--password", CIANBOX_PASS])
     ov = Ovidio(HOME, WORK, {
         "WHATSAPP_TOKEN": TOKEN, "PHONE_NUMBER_ID": PHONE_ID,
         "WHATSAPP_API_URL": "http://127.0.0.1:%d/v21.0" % gport,
+        "CIANBOX_URL": "http://127.0.0.1:%d" % cport,
+        "CIANBOX_ACCOUNT": "micuenta", "CIANBOX_USER": CIANBOX_USER,
+        "CIANBOX_PASS": CIANBOX_PASS,
         "OVIDIO_LOG": "info"})
-    bodies = plan(rng)
-    total_posts = sum(len(b) for b in bodies)
     ov.start()
     stop = threading.Event()
     kills = {"coordinator": 0, "child": 0, "last": None}
@@ -190,6 +313,18 @@ def main():
     try:
         r = ov.run_worker()
         assert r.returncode == 0, r.stderr
+        r = subprocess.run([os.path.join(HOME, "jobs", "catalog-sync")],
+                           env=ov.worker_env(), capture_output=True,
+                           text=True, timeout=120)
+        assert r.returncode == 0, "catalog-sync: " + r.stderr[-400:]
+        synced = ov.query("SELECT COUNT(*) AS n FROM productos_cache")[0]["n"]
+        pool = probe(ov, gport, candidates)
+        assert len(pool) >= PER_SENDER, "only %d products probed" % len(pool)
+        prng = random.Random(SEED + 1)
+        for s in range(SENDERS):
+            ASKED[s] = prng.sample(pool, PER_SENDER)
+        bodies = plan(rng)
+        total_posts = sum(len(b) for b in bodies)
 
         def client(t):
             conn = None
@@ -246,7 +381,7 @@ def main():
                 elif kind == "429":
                     ctl = {"fail_next": [{"http": 429, "code": 130429}] * n}
                 else:
-                    ctl = {"slow_next": n, "slow_seconds": rng.choice((3, 6, 12))}
+                    ctl = {"slow_next": n, "slow_seconds": rng.choice(HANG_S)}
                 try:
                     graph_call(gport, "POST", "/__control", ctl)
                     faults[kind] += 1
@@ -288,6 +423,8 @@ def main():
     finally:
         stop.set()
         ov.stop()
+        for p in dlg.procs:
+            p.terminate()
 
     # ---- the figures --------------------------------------------------
     sent = [e for e in graph_call_safe(gport) if e["kind"] == "message"]
@@ -298,38 +435,46 @@ def main():
     stored = {r["id"] for r in ov.query(
         "SELECT id FROM mensajes WHERE dir = 0 AND id LIKE 'wamid.soak-%'")}
     lost = accepted_ids - stored
-    quoted = {}      # token -> number of replies quoting it
-    first = {}       # (sender) -> list of (reply index, n) first answers
+    answered = {}    # (sender, n) -> times its product is named
+    per_sender = {}  # sender -> [n] in the order the replies name them
+    by_wa = {sender_id(x): x for x in range(SENDERS)}
+    for e in sent:
+        x = by_wa.get(e["to"])
+        if x is None:
+            continue
+        asked = [(n, name) for n, (_, name) in enumerate(ASKED[x])]
+        for n in answers_in("\n".join(texts_of(e["payload"])), asked):
+            answered[(x, n)] = answered.get((x, n), 0) + 1
+            per_sender.setdefault(x, []).append(n)
     order_bad = set()
-    per_sender = {}
-    for i, e in enumerate(sent):
-        text = json.dumps(e["payload"], ensure_ascii=False)
-        toks = {(int(a), int(b)) for a, b in TOKEN_RE.findall(text)}
-        for tok in toks:
-            quoted[tok] = quoted.get(tok, 0) + 1
-            per_sender.setdefault(tok[0], []).append((i, tok[1]))
-    for s, seq in per_sender.items():
+    for x, seq in per_sender.items():
         seen_max = -1
-        firsts = {}
-        for i, n in seq:
-            firsts.setdefault(n, i)
-        for n, i in sorted(firsts.items(), key=lambda x: x[1]):
+        done = set()
+        for n in seq:
+            if n in done:
+                continue
+            done.add(n)
             if n < seen_max:
-                order_bad.add((s, n))
+                order_bad.add((x, n))
             seen_max = max(seen_max, n)
     acc_tokens = {(int(m[11:14]), int(m[15:17])) for m in accepted_ids}
-    twice = {t for t, c in quoted.items() if c > 1 and t in acc_tokens}
-    unanswered = acc_tokens - set(quoted)
+    twice = {t for t, c in answered.items() if c > 1 and t in acc_tokens}
+    unanswered = acc_tokens - set(answered)
     left = {d: len(ov.spool(d)) for d in ("new", "cur", "failed")}
     print("bench/soak: %d senders x %d messages, %d POSTs by %d clients "
           "(multi-sender payloads, %.0f %% re-deliveries, statuses), through "
           "Apache 2.4 mod_cgid; default OVIDIO_SPOOL_LEASE; cron every %g s "
           "after the burst" % (SENDERS, PER_SENDER, total_posts, THREADS,
                                REDELIVER * 100, CRON_S))
+    print("  catalog          %d products synced; each message asks the price "
+          "of one of %d (of %d in stock with unambiguous code and name, those "
+          "a probe before the burst saw answered by their own card)"
+          % (synced, len(pool), len(candidates)))
     print("  burst            %.1f s; SIGKILLs: %d coordinators, %d children; "
-          "Graph faults: %d x 500, %d x 429 (130429), %d hangs"
+          "Graph faults: %d x 500, %d x 429 (130429), %d hangs of %s s"
           % (burst_end - t0, kills["coordinator"], kills["child"],
-             faults["500"], faults["429"], faults["hang"]))
+             faults["500"], faults["429"], faults["hang"],
+             "/".join("%g" % h for h in HANG_S)))
     print("  accepted         %d POSTs (%d refused after retries), %d distinct messages"
           % (posts["ok"], posts["failed"], len(accepted_ids)))
     print("  stored           %d" % len(stored))
