@@ -110,11 +110,25 @@ $(B)/san/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(B)/san/libovidio.a
 	$(CC) $(OV_CFLAGS) $(SAN_FLAGS) $(PKG_CFLAGS) -Itests/unit -o $@ $< \
 		$(B)/san/libovidio.a $(ALL_LIBS)
 
-$(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
+# The library is compiled once for all harnesses (instrumented, not
+# linked with libFuzzer's main); each harness then only links.
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Ilib
+FUZZ_OBJ := $(LIB_SRC:%.c=$(B)/fuzz/%.o)
+
+$(B)/fuzz/lib/%.o: lib/%.c $(wildcard lib/*.h lib/*.def)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 -Ilib $(PKG_CFLAGS) \
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) \
+		-fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+
+$(B)/fuzz/libovidio.a: $(FUZZ_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(B)/fuzz/%: tests/fuzz/%.c $(B)/fuzz/libovidio.a
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) \
 		-fsanitize=fuzzer,address,undefined -o $@ $< \
-		$(LIB_SRC) $(ALL_LIBS)
+		$(B)/fuzz/libovidio.a $(ALL_LIBS)
 
 test-build: all $(UNIT_BIN) $(SAN_BIN)
 
