@@ -202,7 +202,10 @@ Include "{include}"
 
     def worker_env(self, **extra):
         env = {"PATH": "/usr/bin:/bin", "OVIDIO_CONFIG": self.config,
-               "OVIDIO_DATA_DIR": self.data, "TZ": "America/Argentina/Cordoba"}
+               "OVIDIO_DATA_DIR": self.data, "TZ": "America/Argentina/Cordoba",
+               # libmongoc's diagnostic counters (/dev/shm): see
+               # test_cianbox_token.py.
+               "MONGOC_DISABLE_SHM": "1"}
         env.update({k: str(v) for k, v in extra.items()})
         return env
 
