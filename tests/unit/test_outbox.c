@@ -24,6 +24,7 @@
 #include "log.h"
 #include "outbox.h"
 #include "standin.h"
+#include "standin_http.h"
 #include "store.h"
 #include "whatsapp.h"
 
@@ -44,55 +45,10 @@ static struct outbox ob;
 
 /* ---- the Graph stand-in ------------------------------------------------ */
 
-struct buf {
-	char *p;
-	size_t len;
-};
-
-static size_t
-collect(char *data, size_t size, size_t nmemb, void *arg)
-{
-	struct buf *b = arg;
-	size_t n = size * nmemb;
-	char *p = realloc(b->p, b->len + n + 1);
-
-	if (p == NULL)
-		return 0;
-	b->p = p;
-	memcpy(b->p + b->len, data, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-	return n;
-}
-
 static char *
 graph_call(const char *method, const char *path, const char *body)
 {
-	struct curl_slist *h = NULL;
-	struct buf b = { NULL, 0 };
-	char url[256];
-	CURL *c = curl_easy_init();
-
-	if (c == NULL)
-		return NULL;
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", graph.port, path);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	h = curl_slist_append(h, "Content-Type: application/json");
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	if (body != NULL)
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	if (curl_easy_perform(c) != CURLE_OK) {
-		free(b.p);
-		b.p = NULL;
-	}
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-	return b.p;
+	return standin_call(graph.port, method, path, body);
 }
 
 static void
