@@ -644,24 +644,6 @@ store_outbox_due_for(struct store *st, const char *wa_id, int64_t now,
 
 /* ---- conversaciones --------------------------------------------------- */
 
-/* A WhatsApp number or a BSUID ("AR.1502576394655843"). */
-static int
-valid_conv_key(const char *s)
-{
-	size_t n;
-
-	if (s == NULL)
-		return 0;
-	n = strnlen(s, STORE_WAID_MAX + 1);
-	if (n == 0 || n > STORE_WAID_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' && s[i] <= 'Z') ||
-		    (s[i] >= 'a' && s[i] <= 'z') || s[i] == '.'))
-			return 0;
-	return 1;
-}
-
 /* 1..STORE_HOLDER_MAX printable ASCII bytes. */
 static int
 valid_holder(const char *s)
@@ -684,7 +666,7 @@ valid_conv(const struct store_conv *c)
 {
 	size_t n;
 
-	if (c == NULL || !valid_conv_key(c->key))
+	if (c == NULL || !valid_waid(c->key))
 		return 0;
 	n = strnlen(c->owner, sizeof(c->owner));
 	if (n == sizeof(c->owner) || (n > 0 && strcmp(c->owner, "bot") != 0 &&
@@ -718,7 +700,7 @@ store_conv_get(struct store *st, const char *key, struct store_conv *out,
 		return OV_EINVAL;
 	memset(out, 0, sizeof(*out));
 	*found = false;
-	if (!valid_conv_key(key))
+	if (!valid_waid(key))
 		return OV_EINVAL;
 	rc = st->ops->conv_get(st->impl, key, out, found);
 	if (rc != OV_OK || !*found)
@@ -753,7 +735,7 @@ store_conv_lease(struct store *st, const char *key, const char *holder,
 	if (got == NULL)
 		return OV_EINVAL;
 	*got = false;
-	if (!valid_conv_key(key) || !valid_holder(holder))
+	if (!valid_waid(key) || !valid_holder(holder))
 		return OV_EINVAL;
 	return st->ops->conv_lease(st->impl, key, holder, now, until, got);
 }
@@ -761,7 +743,7 @@ store_conv_lease(struct store *st, const char *key, const char *holder,
 int
 store_conv_release(struct store *st, const char *key, const char *holder)
 {
-	if (!valid_conv_key(key) || !valid_holder(holder))
+	if (!valid_waid(key) || !valid_holder(holder))
 		return OV_EINVAL;
 	return st->ops->conv_release(st->impl, key, holder);
 }
@@ -905,7 +887,7 @@ store_conv_scan(struct store *st, const char *after, int limit,
 		return OV_EINVAL;
 	*out = NULL;
 	*n = 0;
-	if (after == NULL || (after[0] != '\0' && !valid_conv_key(after)) ||
+	if (after == NULL || (after[0] != '\0' && !valid_waid(after)) ||
 	    limit < 1 || limit > STORE_SCAN_MAX)
 		return OV_EINVAL;
 	return st->ops->conv_scan(st->impl, after, limit, out, n);
@@ -940,7 +922,7 @@ int
 store_demand_put(struct store *st, const char *wa_id, int64_t product_id,
     int64_t asked_at)
 {
-	if (!valid_conv_key(wa_id) || product_id <= 0)
+	if (!valid_waid(wa_id) || product_id <= 0)
 		return OV_EINVAL;
 	return st->ops->demand_put(st->impl, wa_id, product_id, asked_at);
 }
@@ -953,7 +935,7 @@ store_demand_scan(struct store *st, const struct store_demand *after,
 		return OV_EINVAL;
 	*out = NULL;
 	*n = 0;
-	if ((after != NULL && !valid_conv_key(after->wa_id)) || limit < 1 ||
+	if ((after != NULL && !valid_waid(after->wa_id)) || limit < 1 ||
 	    limit > STORE_SCAN_MAX)
 		return OV_EINVAL;
 	return st->ops->demand_scan(st->impl, after, limit, out, n);
@@ -962,7 +944,7 @@ store_demand_scan(struct store *st, const struct store_demand *after,
 int
 store_demand_delete(struct store *st, const char *wa_id, int64_t product_id)
 {
-	if (!valid_conv_key(wa_id) || product_id <= 0)
+	if (!valid_waid(wa_id) || product_id <= 0)
 		return OV_EINVAL;
 	return st->ops->demand_delete(st->impl, wa_id, product_id);
 }
