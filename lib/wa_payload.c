@@ -527,8 +527,8 @@ read_status(const cJSON *item, struct wa_status *s, const char **why)
 	static const char *const known[] = { "sent", "delivered", "read",
 	    "failed" };
 	const cJSON *errs, *e0, *code;
-	const char *st, *title;
-	size_t i;
+	const char *st, *title, *cb;
+	size_t i, cblen;
 
 	if (!cJSON_IsObject(item))
 		REFUSE("not an object");
@@ -553,6 +553,15 @@ read_status(const cJSON *item, struct wa_status *s, const char **why)
 	} else if (copy_number(s->recipient, get_str(item, "recipient_id")) !=
 	    0) {
 		REFUSE("recipient is not 6 to 20 digits");
+	}
+
+	cb = get_str(item, "biz_opaque_callback_data");
+	if (cb != NULL && (cblen = strnlen(cb, WA_CALLBACK_DATA_MAX + 1)) <=
+	    WA_CALLBACK_DATA_MAX) {
+		for (i = 0; i < cblen && cb[i] >= 0x20 && cb[i] <= 0x7e; i++)
+			;
+		if (i == cblen)
+			memcpy(s->callback, cb, cblen + 1);
 	}
 
 	errs = cJSON_GetObjectItemCaseSensitive(item, "errors");

@@ -26,6 +26,7 @@
 #define WA_MEDIA_REF_MAX 128            /* Meta's media id */
 #define WA_TEXT_MAX 8192                /* bytes of text kept per message */
 #define WA_RAW_MAX (64u * 1024)         /* bytes of raw JSON kept per message */
+#define WA_CALLBACK_DATA_MAX 512        /* biz_opaque_callback_data (Meta) */
 
 enum wa_kind {
 	WA_TEXT = 0,       /* text.body */
@@ -89,6 +90,10 @@ struct wa_status {
 	int64_t ts;
 	char recipient[WA_KEY_MAX + 1];  /* wa_id, else the BSUID */
 	char *error;                     /* "code: title" of errors[0]; may be NULL */
+	/* biz_opaque_callback_data as we sent it (lib/whatsapp:
+	 * wa_set_callback), or "" when none came: printable ASCII only, so
+	 * anything else (not ours) reads as none. */
+	char callback[WA_CALLBACK_DATA_MAX + 1];
 };
 
 struct wa_payload {

@@ -918,6 +918,26 @@ message_new(struct jb *b, const char *to, const char *type, cJSON **body)
 	return m;
 }
 
+int
+wa_set_callback(struct wa_client *c, const char *tag, unsigned int first)
+{
+	size_t n;
+
+	c->callback[0] = '\0';
+	c->callback_first = 0;
+	if (tag == NULL)
+		return OV_OK;
+	n = strnlen(tag, WA_CALLBACK_TAG_MAX + 1);
+	if (n == 0 || n > WA_CALLBACK_TAG_MAX)
+		return OV_EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (tag[i] < 0x20 || tag[i] > 0x7e)
+			return OV_EINVAL;
+	memcpy(c->callback, tag, n + 1);
+	c->callback_first = first;
+	return OV_OK;
+}
+
 /* Send one message JSON; on success append its wamid as a part. */
 static int
 send_message(struct call *k, cJSON *msg, size_t off, size_t len)
@@ -929,6 +949,20 @@ send_message(struct call *k, cJSON *msg, size_t off, size_t len)
 	char *json;
 	int rc;
 
+	if (k->c->callback[0] != '\0') {
+		char cb[WA_CALLBACK_TAG_MAX + 16];
+
+		snprintf(cb, sizeof(cb), "%s:%zu", k->c->callback,
+		    (size_t)k->c->callback_first + res->nparts);
+		cJSON_DeleteItemFromObjectCaseSensitive(msg,
+		    "biz_opaque_callback_data");
+		if (cJSON_AddStringToObject(msg, "biz_opaque_callback_data",
+		    cb) == NULL) {
+			res->status = WA_SEND_RETRY_LATER;
+			set_error(k->c, res, "out of memory");
+			return OV_ENOMEM;
+		}
+	}
 	if ((json = cJSON_PrintUnformatted(msg)) == NULL) {
 		res->status = WA_SEND_RETRY_LATER;
 		set_error(k->c, res, "out of memory");

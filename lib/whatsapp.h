@@ -103,6 +103,8 @@ struct config;
 #define WA_MEDIA_ID_MAX 128
 #define WA_ERROR_TEXT_MAX 256
 #define WA_RECIPIENT_MAX 32       /* a phone number or a BSUID */
+#define WA_CALLBACK_MAX 512       /* biz_opaque_callback_data (Meta's bound) */
+#define WA_CALLBACK_TAG_MAX 128   /* what wa_set_callback() takes */
 
 /* Client settings, filled from the configuration by wa_client_init(). The
  * numeric fields may be changed afterwards (tests use short ones). */
@@ -119,6 +121,8 @@ struct wa_client {
 	size_t response_max;      /* response byte cap; default 64 KiB */
 	unsigned int rng;         /* jitter state */
 	void *curl;               /* CURL *, reused for keep-alive */
+	char callback[WA_CALLBACK_TAG_MAX + 1]; /* wa_set_callback(); "": none */
+	unsigned int callback_first;
 };
 
 enum wa_send_status {
@@ -171,6 +175,19 @@ int wa_recipient(const char *key, char *out, size_t len, bool *by_user_id);
 int wa_client_init(struct wa_client *c, const struct config *cfg, char *err,
     size_t errlen);
 void wa_client_free(struct wa_client *c);
+
+/*
+ * Tag the messages of the following sends, until cleared (tag NULL), with
+ * biz_opaque_callback_data "<tag>:<k>": k counts the messages of each
+ * call from `first` (a text split in three parts: first, first + 1,
+ * first + 2; any other send: first). Meta takes the field on every
+ * message and echoes it in that message's status webhooks
+ * (lib/wa_payload: wa_status.callback), which is how the outbox learns
+ * that a message went out when the process that sent it died before it
+ * could say so. tag: 1..WA_CALLBACK_TAG_MAX printable ASCII bytes, else
+ * OV_EINVAL (and no tag).
+ */
+int wa_set_callback(struct wa_client *c, const char *tag, unsigned int first);
 
 /* Text to wa_id `to` (digits only). Split as described above. */
 int wa_send_text(struct wa_client *c, const char *to, const char *text,

@@ -84,7 +84,12 @@ Messages go "to" a phone number or, for a user known by BSUID alone, "to"
 the BSUID ("AR.1502576394655843"): Meta's description requires "to" ("WhatsApp
 ID or phone number of the message recipient").
 Status webhooks are POSTed to --webhook (loopback only) signed with
-X-Hub-Signature-256 over the body with --app-secret, shaped like Meta's.
+X-Hub-Signature-256 over the body with --app-secret, shaped like Meta's,
+by --status-senders threads (default 4; one message's statuses in order).
+A message sent with "biz_opaque_callback_data" (a string of at most 512
+characters; Meta's description lists it for calls only, the Cloud API
+takes it on messages too) has it echoed in each of its statuses, as Meta
+does.
 """
 
 import argparse
@@ -179,6 +184,14 @@ class WireCheck:
         with open(path) as f:
             spec = yaml.load(f, Loader=loader)
         schemas = spec["components"]["schemas"]
+        # Meta's description lists biz_opaque_callback_data (a string of
+        # at most 512 characters) for calls only, but the Cloud API takes
+        # it on every message and echoes it in that message's status
+        # webhooks (the messages reference says so); what it says of
+        # calls holds for messages, and Ovidio tags every message with it.
+        base = schemas["BaseMessageProperties"].setdefault("properties", {})
+        base.setdefault("biz_opaque_callback_data",
+                        {"type": "string", "maxLength": 512})
         allow_base_keys(schemas, schemas)
         mapping = schemas["Message"]["discriminator"]["mapping"]
         self.validators = {}
@@ -889,7 +902,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             statuses = list(st.statuses)
             delay = st.status_delay
         if statuses and self.server.args.webhook:
-            st.status_queue.put((wamid, wa_id, statuses, delay))
+            st.status_queue.put((wamid, wa_id, statuses, delay,
+                                 msg.get("biz_opaque_callback_data")))
         answer = {"messaging_product": "whatsapp",
                   "contacts": [{"input": to, "user_id": wa_id}
                                if by_user_id else
@@ -992,21 +1006,25 @@ def status_sender(state, args):
         return
     while not STOP.is_set():
         try:
-            wamid, to, statuses, delay = state.status_queue.get(timeout=0.5)
+            wamid, to, statuses, delay, callback = state.status_queue.get(
+                timeout=0.5)
         except queue.Empty:
             continue
         for status in statuses:
             time.sleep(delay)
+            item = {"id": wamid, "status": status,
+                    "timestamp": str(int(time.time())),
+                    "recipient_id": to,
+                    "pricing": {"billable": False, "pricing_model": "PMP",
+                                "category": "service"}}
+            # Meta echoes what the message carried in every status of it.
+            if callback is not None:
+                item["biz_opaque_callback_data"] = callback
             value = {
                 "messaging_product": "whatsapp",
                 "metadata": {"display_phone_number": args.display_phone,
                              "phone_number_id": args.phone_number_id},
-                "statuses": [{
-                    "id": wamid, "status": status,
-                    "timestamp": str(int(time.time())),
-                    "recipient_id": to,
-                    "pricing": {"billable": False, "pricing_model": "PMP",
-                                "category": "service"}}]}
+                "statuses": [item]}
             payload = {"object": "whatsapp_business_account",
                        "entry": [{"id": args.waba_id, "changes": [
                            {"value": value, "field": "messages"}]}]}
@@ -1038,6 +1056,8 @@ def main():
     parser.add_argument("--display-phone", default="5493414000000")
     parser.add_argument("--waba-id", default="104857600000001")
     parser.add_argument("--webhook")
+    parser.add_argument("--status-senders", type=int, default=4,
+                        help="threads posting status webhooks (default 4)")
     parser.add_argument("--app-secret")
     parser.add_argument("--openapi", help="Meta's OpenAPI YAML (default: "
                         "found beside the repository)")
@@ -1053,8 +1073,12 @@ def main():
     signal.signal(signal.SIGINT, lambda *_: STOP.set())
     threading.Thread(target=server.serve_forever, daemon=True).start()
     if args.webhook:
-        threading.Thread(target=status_sender, args=(server.state, args),
-                         daemon=True).start()
+        # A few senders, as Meta posts webhooks in parallel: one message's
+        # statuses stay in order (one queue item), and a burst of sends
+        # does not queue every status behind the others'.
+        for _ in range(args.status_senders):
+            threading.Thread(target=status_sender, args=(server.state, args),
+                             daemon=True).start()
     port = server.server_address[1]
     if args.port_file:
         tmp = "%s.%d.tmp" % (args.port_file, os.getpid())

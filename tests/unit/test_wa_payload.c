@@ -775,7 +775,8 @@ test_statuses_and_many_entries(void)
 	    "{\"id\":\"wamid.S2\",\"status\":\"deleted\",\"timestamp\":\"1764000100\","
 	    "\"recipient_id\":\"5493415551234\"},"
 	    "{\"id\":\"wamid.S3\",\"status\":\"read\",\"timestamp\":\"1764000101\","
-	    "\"recipient_id\":\"5491144447777\"}]}},"
+	    "\"recipient_id\":\"5491144447777\","
+	    "\"biz_opaque_callback_data\":\"ob:turn-1#0:2\"}]}},"
 	    "{\"field\":\"messages\",\"value\":{\"messages\":[{\"from\":\"5491144447777\","
 	    "\"id\":\"wamid.M2\",\"timestamp\":\"1764000102\",\"type\":\"text\","
 	    "\"text\":{\"body\":\"segundo cambio\"}}]}}]},"
@@ -783,7 +784,8 @@ test_statuses_and_many_entries(void)
 	    "{\"from\":\"5491144447777\",\"id\":\"wamid.NO\",\"timestamp\":\"1\","
 	    "\"type\":\"text\",\"text\":{\"body\":\"no\"}}]}},"
 	    "{\"field\":\"messages\",\"value\":{\"statuses\":[{\"id\":\"wamid.S4\","
-	    "\"status\":\"sent\",\"timestamp\":1764000103,\"recipient_id\":\"5491144447777\"}],"
+	    "\"status\":\"sent\",\"timestamp\":1764000103,\"recipient_id\":\"5491144447777\","
+	    "\"biz_opaque_callback_data\":\"ob:\u00e9:0\"}],"
 	    "\"messages\":[{\"from\":\"5493415551234\",\"id\":\"wamid.M3\","
 	    "\"timestamp\":\"1764000104\",\"type\":\"text\",\"text\":{\"body\":\"tercera\"}}]}}]}]}";
 
@@ -798,8 +800,12 @@ test_statuses_and_many_entries(void)
 		CHECK_STR(p.statuses[1].status, "read");
 		CHECK_STR(p.statuses[1].recipient, "5491144447777");
 		CHECK(p.statuses[1].error == NULL);
+		CHECK_STR(p.statuses[1].callback, "ob:turn-1#0:2");
+		CHECK_STR(p.statuses[0].callback, "");
 		CHECK_STR(p.statuses[2].status, "sent");
 		CHECK_INT(p.statuses[2].ts, 1764000103);
+		/* Not printable ASCII: not ours, none (the status stays). */
+		CHECK_STR(p.statuses[2].callback, "");
 	}
 	if (p.n_msgs == 2) {
 		CHECK_STR(p.msgs[0].text, "segundo cambio");

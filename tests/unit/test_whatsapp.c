@@ -554,6 +554,65 @@ test_long_text_paragraphs(void)
 	wa_client_free(&c);
 }
 
+/* wa_set_callback(): every message carries biz_opaque_callback_data
+ * "<tag>:<k>", k counting a split text's parts from `first`; the stand-in
+ * (Meta's schema) takes it; cleared, none. */
+static void
+test_callback_tags_each_part(void)
+{
+	static char text[3 * 3000 + 8];
+	char tag[WA_CALLBACK_TAG_MAX + 2];
+	size_t off = 0;
+	struct wa_client c;
+	struct wa_result r;
+	cJSON *sent;
+
+	for (int i = 0; i < 3; i++) {
+		if (i > 0) {
+			memcpy(text + off, "\n\n", 2);
+			off += 2;
+		}
+		memset(text + off, 'x', 3000);
+		off += 3000;
+	}
+	text[off] = '\0';
+	fresh();
+	if (client_open(&c, graph.port, TOKEN, PHONE_ID, NULL) != OV_OK) {
+		CHECK(0);
+		return;
+	}
+	CHECK_INT(wa_set_callback(&c, "ob:turn-9#1", 2), OV_OK);
+	CHECK_INT(wa_send_text(&c, TO, text, &r), OV_OK);
+	CHECK_INT(r.nparts, 3);
+	CHECK_INT(wa_send_buttons(&c, TO, NULL, "¿Lo sumo?", NULL,
+	    (const struct wa_button[]){ { "si", "Sí" } }, 1, &r), OV_OK);
+	CHECK_INT(wa_set_callback(&c, NULL, 0), OV_OK);
+	CHECK_INT(wa_send_text(&c, TO, "sin marca", &r), OV_OK);
+	sent = get_json("/__sent");
+	CHECK_INT(cJSON_GetArraySize(sent), 5);
+	if (cJSON_GetArraySize(sent) == 5) {
+		CHECK_STR(str_at(cJSON_GetArrayItem(sent, 0),
+		    "payload.biz_opaque_callback_data"), "ob:turn-9#1:2");
+		CHECK_STR(str_at(cJSON_GetArrayItem(sent, 1),
+		    "payload.biz_opaque_callback_data"), "ob:turn-9#1:3");
+		CHECK_STR(str_at(cJSON_GetArrayItem(sent, 2),
+		    "payload.biz_opaque_callback_data"), "ob:turn-9#1:4");
+		CHECK_STR(str_at(cJSON_GetArrayItem(sent, 3),
+		    "payload.biz_opaque_callback_data"), "ob:turn-9#1:2");
+		CHECK(str_at(cJSON_GetArrayItem(sent, 4),
+		    "payload.biz_opaque_callback_data") == NULL);
+	}
+	cJSON_Delete(sent);
+	/* Printable ASCII, 1..WA_CALLBACK_TAG_MAX bytes; else no tag. */
+	memset(tag, 'a', sizeof(tag) - 1);
+	tag[sizeof(tag) - 1] = '\0';
+	CHECK_INT(wa_set_callback(&c, tag, 0), OV_EINVAL);
+	CHECK_STR(c.callback, "");
+	CHECK_INT(wa_set_callback(&c, "ob:a\nb", 0), OV_EINVAL);
+	CHECK_INT(wa_set_callback(&c, "", 0), OV_EINVAL);
+	wa_client_free(&c);
+}
+
 static void
 test_buttons_payload(void)
 {
@@ -1199,6 +1258,20 @@ test_standin_validates_like_meta(void)
 	    "\",\"type\":\"text\",\"text\":{\"body\":\"hola\"},"
 	    "\"extra\":1}", &code), 400);
 	CHECK_INT(code, 100);
+	/* biz_opaque_callback_data: a string of at most 512 characters, on
+	 * any message (Meta's messages reference); longer is refused. */
+	n = snprintf(json, 8192, "{\"messaging_product\":\"whatsapp\","
+	    "\"recipient_type\":\"individual\",\"to\":\"" TO "\","
+	    "\"type\":\"text\",\"text\":{\"body\":\"hola\"},"
+	    "\"biz_opaque_callback_data\":\"");
+	memset(json + n, 'c', 512);
+	snprintf(json + n + 512, 8192 - (size_t)n - 512, "\"}");
+	CHECK_INT(raw_send(json, &code), 200);
+	CHECK_INT(count_of("/__sent"), 1);
+	fresh();
+	snprintf(json + n + 512, 8192 - (size_t)n - 512, "c\"}");
+	CHECK_INT(raw_send(json, &code), 400);
+	CHECK_INT(code, 100);
 	CHECK_INT(raw_send("{\"messaging_product\":\"whatsapp\","
 	    "\"recipient_type\":\"individual\",\"to\":\"" TO
 	    "\",\"type\":\"hologram\",\"hologram\":{}}", &code), 400);
@@ -1314,6 +1387,7 @@ test_standin_status_webhooks(void)
 		CHECK(0);
 		goto out;
 	}
+	CHECK_INT(wa_set_callback(&c, "ob:e-1", 0), OV_OK);
 	CHECK_INT(wa_send_text(&c, TO, "Hola", &r), OV_OK);
 	for (int i = 0; i < 3; i++) {
 		struct wa_payload p;
@@ -1331,6 +1405,8 @@ test_standin_status_webhooks(void)
 			CHECK_STR(p.statuses[0].id, r.parts[0].wamid);
 			CHECK_STR(p.statuses[0].status, want[i]);
 			CHECK_STR(p.statuses[0].recipient, TO);
+			/* Echoed as Meta does: which entry and part it was. */
+			CHECK_STR(p.statuses[0].callback, "ob:e-1:0");
 		}
 		wa_payload_free(&p);
 		free(body);
@@ -1365,6 +1441,7 @@ main(void)
 	} else {
 		RUN(test_text_arrives);
 		RUN(test_long_text_paragraphs);
+		RUN(test_callback_tags_each_part);
 		RUN(test_buttons_payload);
 		RUN(test_list_payload);
 		RUN(test_rate_limit_retried);
