@@ -512,10 +512,23 @@ static bool campaign_expired(struct outbox *o, const struct store_outbox *e,
 static void campaign_refused(struct outbox *o, const struct store_outbox *e,
     const cJSON *p, const struct wa_result *res);
 
+/* This process as a claimer: "host:pid", as lib/bot.c's turn leases. */
+static void
+claimer_self(char *buf, size_t len)
+{
+	char host[256];
+
+	if (gethostname(host, sizeof(host)) != 0)
+		snprintf(host, sizeof(host), "host");
+	host[sizeof(host) - 1] = '\0';
+	snprintf(buf, len, "%.40s:%ld", host, (long)getpid());
+}
+
 /* Claim one listed entry and try to send it; what became of it. */
 static enum entry_result
 send_entry(struct outbox *o, const struct store_outbox *e, int64_t now)
 {
+	char me[STORE_HOLDER_MAX + 1];
 	enum entry_result r;
 	struct wa_result res;
 	cJSON *p;
@@ -523,8 +536,9 @@ send_entry(struct outbox *o, const struct store_outbox *e, int64_t now)
 
 	/* Another drain (a web node sharing MongoDB) may have listed it
 	 * too: only the one that claims it sends it. */
-	if (store_outbox_claim(o->st, e->id, e->next_attempt_at,
-	    now + o->claim_s) != OV_OK)
+	claimer_self(me, sizeof(me));
+	if (store_outbox_claim(o->st, e->id, e->next_attempt_at, e->claimer,
+	    now + o->claim_s, me) != OV_OK)
 		return ENTRY_TAKEN;
 	p = cJSON_Parse(e->payload);
 	if (p == NULL) {

@@ -580,13 +580,57 @@ store_outbox_count_for(struct store *st, const char *wa_id, int64_t *n)
 	return st->ops->outbox_count_for(st->impl, wa_id, n);
 }
 
-int
-store_outbox_claim(struct store *st, const char *id, int64_t seen,
-    int64_t until)
+static int valid_holder(const char *s);
+
+/* A claimer as listed: "" (nobody) or a holder. */
+static int
+valid_seen_claimer(const char *s)
 {
-	if (!valid_outbox_id(id))
+	return s != NULL && (s[0] == '\0' || valid_holder(s));
+}
+
+int
+store_outbox_claim(struct store *st, const char *id, int64_t seen_at,
+    const char *seen_claimer, int64_t until, const char *claimer)
+{
+	if (!valid_outbox_id(id) || !valid_seen_claimer(seen_claimer) ||
+	    !valid_holder(claimer))
 		return OV_EINVAL;
-	return st->ops->outbox_claim(st->impl, id, seen, until);
+	return st->ops->outbox_claim(st->impl, id, seen_at, seen_claimer,
+	    until, claimer);
+}
+
+int
+store_outbox_orphan(struct store *st, const char *id, int64_t seen_at,
+    const char *seen_claimer, int64_t until)
+{
+	if (!valid_outbox_id(id) || !valid_seen_claimer(seen_claimer))
+		return OV_EINVAL;
+	return st->ops->outbox_orphan(st->impl, id, seen_at, seen_claimer,
+	    until);
+}
+
+int
+store_outbox_taken_put(struct store *st, const char *id, int part,
+    const char *wamid)
+{
+	if (!valid_outbox_id(id) || part < 0 ||
+	    part >= STORE_OUTBOX_PARTS_MAX ||
+	    !valid_text(wamid, STORE_MSGID_MAX))
+		return OV_EINVAL;
+	return st->ops->outbox_taken_put(st->impl, id, part, wamid);
+}
+
+int
+store_outbox_taken(struct store *st, const char *id,
+    struct store_outbox_part *out, size_t cap, size_t *n)
+{
+	if (n != NULL)
+		*n = 0;
+	if (!valid_outbox_id(id) || out == NULL || cap == 0 || n == NULL)
+		return OV_EINVAL;
+	memset(out, 0, cap * sizeof(*out));
+	return st->ops->outbox_taken(st->impl, id, out, cap, n);
 }
 
 int

@@ -264,6 +264,8 @@ void store_quotes_free(struct store_quote *v, size_t n);
  */
 #define STORE_OUTBOX_ID_MAX 64
 #define STORE_OUTBOX_KIND_MAX 31
+#define STORE_OUTBOX_PARTS_MAX 16  /* messages one entry may become */
+#define STORE_HOLDER_MAX 64        /* "host:pid" and other lease holders */
 
 /* Lanes, in the order a drain serves them (DESIGN.md section 4). */
 enum store_lane {
@@ -282,6 +284,12 @@ struct store_outbox {
 	int attempts;           /* tries made so far */
 	int64_t created_at;
 	int64_t next_attempt_at;
+	/* Read only (put leaves a new entry unclaimed): who claimed it
+	 * last, "host:pid" ("" when nobody: new, or rescheduled), and
+	 * whether it was taken back from a claimer that died, so parts of
+	 * it may be out already (store_outbox_taken). */
+	char claimer[STORE_HOLDER_MAX + 1];
+	bool orphaned;
 };
 
 /* Insert an entry. OV_EEXIST when the id is taken. */
@@ -299,18 +307,49 @@ int store_outbox_due_for(struct store *st, const char *wa_id, int64_t now,
 /* How many entries wait for wa_id (due or not): a new reply queues behind
  * them so a customer never reads replies out of order. */
 int store_outbox_count_for(struct store *st, const char *wa_id, int64_t *n);
-/* Claim an entry for sending: move next_attempt_at from seen (as
- * store_outbox_due listed it) to until, only if it still is seen. Of
- * several drains (web nodes sharing MongoDB) listing one entry, exactly
- * one gets OV_OK; the others OV_EBUSY, also when it is gone. */
-int store_outbox_claim(struct store *st, const char *id, int64_t seen,
-    int64_t until);
-/* Record a failed try: attempts, next try, error (may be NULL).
- * OV_ENOTFOUND when there is no such entry. */
+/* Claim an entry for sending: move next_attempt_at from seen_at and
+ * the claimer from seen_claimer ("" for none), as store_outbox_due
+ * listed them, to until and claimer (1..STORE_HOLDER_MAX printable
+ * bytes, "host:pid"), only if both still are as seen. Of several drains
+ * (web nodes sharing MongoDB) listing one entry, exactly one gets OV_OK;
+ * the others OV_EBUSY, also when it is gone. */
+int store_outbox_claim(struct store *st, const char *id, int64_t seen_at,
+    const char *seen_claimer, int64_t until, const char *claimer);
+/* Take an entry back from a claimer that died: the same compare-and-set
+ * as store_outbox_claim, but it leaves the entry unclaimed, orphaned
+ * and due at until. OV_OK or OV_EBUSY. */
+int store_outbox_orphan(struct store *st, const char *id, int64_t seen_at,
+    const char *seen_claimer, int64_t until);
+/* Record a failed try: attempts, next try, error (may be NULL); the
+ * entry is unclaimed again. OV_ENOTFOUND when there is no such entry. */
 int store_outbox_reschedule(struct store *st, const char *id, int attempts,
     int64_t next_attempt_at, const char *error);
-/* Remove an entry (sent, or given up). Removing a missing one is OV_OK. */
+/* Remove an entry (sent, or given up), with what store_outbox_taken
+ * knows of it. Removing a missing one is OV_OK. */
 int store_outbox_delete(struct store *st, const char *id);
+
+/*
+ * Parts Meta took. Every message sent for an entry names the entry and
+ * its part (0..STORE_OUTBOX_PARTS_MAX-1) in its callback data, which
+ * Meta's status webhooks bring back; the worker records them here, so a
+ * drain taking the entry back from a claimer that died knows what went
+ * out. store_outbox_taken_put records part `part` of entry id as wamid,
+ * only while the entry is there (a status for an entry already sent and
+ * deleted is OV_OK and leaves nothing behind); a part recorded once keeps
+ * its first wamid.
+ */
+struct store_outbox_part {
+	int part;
+	char wamid[STORE_MSGID_MAX + 1];
+};
+
+int store_outbox_taken_put(struct store *st, const char *id, int part,
+    const char *wamid);
+/* The parts of id recorded so far, by part, into out[0..cap) (cap <=
+ * STORE_OUTBOX_PARTS_MAX is enough); *n of them. None (or no such
+ * entry): *n = 0 and OV_OK. */
+int store_outbox_taken(struct store *st, const char *id,
+    struct store_outbox_part *out, size_t cap, size_t *n);
 void store_outbox_clear(struct store_outbox *o);
 void store_outbox_free(struct store_outbox *v, size_t n);
 
@@ -324,7 +363,6 @@ void store_outbox_free(struct store_outbox *v, size_t n);
  * 1..STORE_WAID_MAX bytes of [0-9A-Za-z.].
  */
 #define STORE_CONV_DOC_MAX 65536
-#define STORE_HOLDER_MAX 64
 
 struct store_conv {
 	char key[STORE_WAID_MAX + 1];

@@ -71,13 +71,21 @@ struct store_ops {
 	int (*outbox_due)(void *impl, int64_t now, int limit,
 	    struct store_outbox **out, size_t *n);
 	int (*outbox_count_for)(void *impl, const char *wa_id, int64_t *n);
-	int (*outbox_claim)(void *impl, const char *id, int64_t seen,
-	    int64_t until);
+	/* seen_claimer "" for none; claimer valid. */
+	int (*outbox_claim)(void *impl, const char *id, int64_t seen_at,
+	    const char *seen_claimer, int64_t until, const char *claimer);
+	int (*outbox_orphan)(void *impl, const char *id, int64_t seen_at,
+	    const char *seen_claimer, int64_t until);
 	int (*outbox_reschedule)(void *impl, const char *id, int attempts,
 	    int64_t next_attempt_at, const char *error);
 	int (*outbox_delete)(void *impl, const char *id);
 	int (*outbox_due_for)(void *impl, const char *wa_id, int64_t now,
 	    int limit, struct store_outbox **out, size_t *n);
+	/* part in range, wamid valid; cap >= 1, out zeroed, *n = 0. */
+	int (*outbox_taken_put)(void *impl, const char *id, int part,
+	    const char *wamid);
+	int (*outbox_taken)(void *impl, const char *id,
+	    struct store_outbox_part *out, size_t cap, size_t *n);
 
 	/* doc never NULL ("{}" for none); out zeroed by store.c. */
 	int (*conv_get)(void *impl, const char *key, struct store_conv *out,

@@ -1700,6 +1700,8 @@ outbox_find(struct mongo *m, const bson_t *filter, const bson_t *opts,
 		o->attempts = (int)get_i64(doc, "attempts");
 		o->created_at = get_i64(doc, "created_at");
 		o->next_attempt_at = get_i64(doc, "next_attempt_at");
+		get_str(doc, "claimer", o->claimer, sizeof(o->claimer));
+		o->orphaned = get_bool(doc, "orphaned");
 		if ((rc = get_dup(doc, "payload", &o->payload)) != OV_OK ||
 		    (rc = get_dup(doc, "last_error", &o->last_error)) != OV_OK)
 			goto out;
@@ -1780,21 +1782,36 @@ mongo_outbox_count_for(void *impl, const char *wa_id, int64_t *n)
 	return rc;
 }
 
+/*
+ * An entry still as listed (next_attempt_at seen_at, claimer seen_claimer:
+ * "" matches none, null or absent) gets next_attempt_at until and
+ * claimer (NULL: none, and orphaned). One update_one: of several drains
+ * exactly one matches.
+ */
 static int
-mongo_outbox_claim(void *impl, const char *id, int64_t seen, int64_t until)
+outbox_cas(struct mongo *m, const char *id, int64_t seen_at,
+    const char *seen_claimer, int64_t until, const char *claimer)
 {
-	struct mongo *m = impl;
 	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER;
 	bson_t reply = BSON_INITIALIZER, set;
 	bson_error_t error;
+	bool ok;
 	int rc = OV_EBUSY;
 
 	if (!put_str(&filter, "_id", id))
 		goto out;
-	BSON_APPEND_INT64(&filter, "next_attempt_at", seen);
+	BSON_APPEND_INT64(&filter, "next_attempt_at", seen_at);
+	if (!put_str(&filter, "claimer", seen_claimer[0] != '\0' ?
+	    seen_claimer : NULL))
+		goto out;
 	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
 	BSON_APPEND_INT64(&set, "next_attempt_at", until);
+	ok = put_str(&set, "claimer", claimer);
+	if (claimer == NULL)
+		BSON_APPEND_BOOL(&set, "orphaned", true);
 	bson_append_document_end(&update, &set);
+	if (!ok)
+		goto out;
 	if (!mongoc_collection_update_one(m->coll[COLL_OUTBOX], &filter,
 	    &update, NULL, &reply, &error))
 		rc = mongo_fail("outbox claim", &error);
@@ -1805,6 +1822,98 @@ out:
 	bson_destroy(&update);
 	bson_destroy(&reply);
 	return rc;
+}
+
+static int
+mongo_outbox_claim(void *impl, const char *id, int64_t seen_at,
+    const char *seen_claimer, int64_t until, const char *claimer)
+{
+	return outbox_cas(impl, id, seen_at, seen_claimer, until, claimer);
+}
+
+static int
+mongo_outbox_orphan(void *impl, const char *id, int64_t seen_at,
+    const char *seen_claimer, int64_t until)
+{
+	return outbox_cas(impl, id, seen_at, seen_claimer, until, NULL);
+}
+
+/* Parts Meta took live in the entry's document, {taken: {p0: wamid, ...}},
+ * so they go with it. */
+static int
+mongo_outbox_taken_put(void *impl, const char *id, int part,
+    const char *wamid)
+{
+	struct mongo *m = impl;
+	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER;
+	bson_t exists, set;
+	bson_error_t error;
+	char key[32];
+	int rc = OV_OK;
+
+	snprintf(key, sizeof(key), "taken.p%d", part);
+	if (!put_str(&filter, "_id", id))
+		goto out;   /* not UTF-8: cannot be there */
+	BSON_APPEND_DOCUMENT_BEGIN(&filter, key, &exists);
+	BSON_APPEND_BOOL(&exists, "$exists", false);
+	bson_append_document_end(&filter, &exists);
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+	if (!put_str(&set, key, wamid)) {
+		bson_append_document_end(&update, &set);
+		rc = OV_EINVAL;
+		goto out;
+	}
+	bson_append_document_end(&update, &set);
+	if (!mongoc_collection_update_one(m->coll[COLL_OUTBOX], &filter,
+	    &update, NULL, NULL, &error))
+		rc = mongo_fail("outbox taken put", &error);
+out:
+	bson_destroy(&filter);
+	bson_destroy(&update);
+	return rc;
+}
+
+static int
+mongo_outbox_taken(void *impl, const char *id, struct store_outbox_part *out,
+    size_t cap, size_t *n)
+{
+	struct mongo *m = impl;
+	bson_t *doc = NULL;
+	bson_iter_t it, sub;
+	int rc;
+
+	if ((rc = find_by_id(m->coll[COLL_OUTBOX], id, "outbox taken",
+	    &doc)) != OV_OK || doc == NULL)
+		return rc;
+	if (bson_iter_init_find(&it, doc, "taken") &&
+	    BSON_ITER_HOLDS_DOCUMENT(&it) && bson_iter_recurse(&it, &sub)) {
+		while (bson_iter_next(&sub) && *n < cap) {
+			const char *k = bson_iter_key(&sub);
+			char *end;
+			long part;
+
+			if (k[0] != 'p' || !BSON_ITER_HOLDS_UTF8(&sub))
+				continue;
+			part = strtol(k + 1, &end, 10);
+			if (end == k + 1 || *end != '\0' || part < 0 ||
+			    part >= STORE_OUTBOX_PARTS_MAX)
+				continue;
+			out[*n].part = (int)part;
+			snprintf(out[*n].wamid, sizeof(out[*n].wamid), "%s",
+			    bson_iter_utf8(&sub, NULL));
+			(*n)++;
+		}
+	}
+	bson_destroy(doc);
+	/* By part, as SQLite gives them. */
+	for (size_t i = 1; i < *n; i++)
+		for (size_t j = i; j > 0 && out[j - 1].part > out[j].part; j--) {
+			struct store_outbox_part t = out[j];
+
+			out[j] = out[j - 1];
+			out[j - 1] = t;
+		}
+	return OV_OK;
 }
 
 static int
@@ -1822,6 +1931,7 @@ mongo_outbox_reschedule(void *impl, const char *id, int attempts,
 	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
 	BSON_APPEND_INT32(&set, "attempts", attempts);
 	BSON_APPEND_INT64(&set, "next_attempt_at", next_attempt_at);
+	BSON_APPEND_NULL(&set, "claimer");
 	if (!put_str(&set, "last_error", error_text)) {
 		bson_append_document_end(&update, &set);
 		goto out;
@@ -3726,6 +3836,9 @@ const struct store_ops store_mongo_ops = {
 	.outbox_reschedule = mongo_outbox_reschedule,
 	.outbox_delete = mongo_outbox_delete,
 	.outbox_due_for = mongo_outbox_due_for,
+	.outbox_orphan = mongo_outbox_orphan,
+	.outbox_taken_put = mongo_outbox_taken_put,
+	.outbox_taken = mongo_outbox_taken,
 	.conv_get = mongo_conv_get,
 	.conv_put = mongo_conv_put,
 	.conv_lease = mongo_conv_lease,

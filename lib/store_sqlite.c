@@ -156,6 +156,19 @@ static const char *const migrations[] = {
 	"CREATE INDEX IF NOT EXISTS mensajes_wa_dir_ts"
 	" ON mensajes (wa_id, dir, ts);"
 	"CREATE INDEX IF NOT EXISTS mensajes_dir_ts ON mensajes (dir, ts);",
+	/* 6 -> 7: who claimed an outbox entry ("host:pid"), whether it was
+	 * taken back from a claimer that died, and the parts of it Meta's
+	 * status webhooks say it took (store_outbox_taken), which go with
+	 * the entry. */
+	"ALTER TABLE outbox ADD COLUMN claimer TEXT;"
+	"ALTER TABLE outbox ADD COLUMN orphaned INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE outbox_taken ("
+	" entry TEXT NOT NULL,"
+	" part INTEGER NOT NULL,"
+	" wamid TEXT NOT NULL,"
+	" PRIMARY KEY (entry, part)) WITHOUT ROWID;"
+	"CREATE TRIGGER outbox_taken_gone AFTER DELETE ON outbox BEGIN"
+	" DELETE FROM outbox_taken WHERE entry = old.id; END;",
 };
 
 #define SQ_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -167,6 +180,8 @@ static const char *const catalogs[] = { "productos_cache", "clientes_cianbox" };
 #define QUOTE_COLS "id, number, wa_id, state, created_at, expires_at, doc"
 #define OUTBOX_COLS "id, wa_id, kind, payload, last_error, attempts," \
 	" created_at, next_attempt_at, lane"
+/* What a listing reads: OUTBOX_COLS and the claim. */
+#define OUTBOX_READ OUTBOX_COLS ", claimer, orphaned"
 #define CONV_COLS "key, owner, agent, last_inbound, updated_at, doc"
 
 enum sq_query {
@@ -208,6 +223,9 @@ enum sq_query {
 	Q_OUTBOX_RESCHEDULE,
 	Q_OUTBOX_DELETE,
 	Q_OUTBOX_DUE_FOR,
+	Q_OUTBOX_ORPHAN,
+	Q_OUTBOX_TAKEN_PUT,
+	Q_OUTBOX_TAKEN,
 	Q_CONV_GET,
 	Q_CONV_PUT,
 	Q_CONV_ENSURE,
@@ -316,20 +334,34 @@ static const char *const queries[Q__MAX] = {
 	    "INSERT INTO outbox (" OUTBOX_COLS ") VALUES"
 	    " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	[Q_OUTBOX_DUE] =
-	    "SELECT " OUTBOX_COLS " FROM outbox WHERE next_attempt_at <= ?1"
+	    "SELECT " OUTBOX_READ " FROM outbox WHERE next_attempt_at <= ?1"
 	    " ORDER BY lane ASC, created_at ASC, seq ASC LIMIT ?2",
 	[Q_OUTBOX_COUNT_FOR] = "SELECT count(*) FROM outbox WHERE wa_id = ?1",
 	[Q_OUTBOX_CLAIM] =
-	    "UPDATE outbox SET next_attempt_at = ?3"
-	    " WHERE id = ?1 AND next_attempt_at = ?2",
+	    "UPDATE outbox SET next_attempt_at = ?4, claimer = ?5"
+	    " WHERE id = ?1 AND next_attempt_at = ?2"
+	    " AND coalesce(claimer, '') = ?3",
 	[Q_OUTBOX_RESCHEDULE] =
 	    "UPDATE outbox SET attempts = ?2, next_attempt_at = ?3,"
-	    " last_error = ?4 WHERE id = ?1",
+	    " last_error = ?4, claimer = NULL WHERE id = ?1",
 	[Q_OUTBOX_DELETE] = "DELETE FROM outbox WHERE id = ?1",
 	[Q_OUTBOX_DUE_FOR] =
-	    "SELECT " OUTBOX_COLS " FROM outbox WHERE wa_id = ?1"
+	    "SELECT " OUTBOX_READ " FROM outbox WHERE wa_id = ?1"
 	    " AND next_attempt_at <= ?2 ORDER BY created_at ASC, seq ASC"
 	    " LIMIT ?3",
+	[Q_OUTBOX_ORPHAN] =
+	    "UPDATE outbox SET next_attempt_at = ?4, claimer = NULL,"
+	    " orphaned = 1 WHERE id = ?1 AND next_attempt_at = ?2"
+	    " AND coalesce(claimer, '') = ?3",
+	/* Only while the entry is there: its deletion takes these along
+	 * (trigger outbox_taken_gone), and nothing outlives it. */
+	[Q_OUTBOX_TAKEN_PUT] =
+	    "INSERT INTO outbox_taken (entry, part, wamid)"
+	    " SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM outbox WHERE id = ?1)"
+	    " ON CONFLICT (entry, part) DO NOTHING",
+	[Q_OUTBOX_TAKEN] =
+	    "SELECT part, wamid FROM outbox_taken WHERE entry = ?1"
+	    " ORDER BY part LIMIT ?2",
 	[Q_CONV_GET] = "SELECT " CONV_COLS ", lease_holder, lease_until"
 	    " FROM conversaciones WHERE key = ?1",
 	/* The lease is not the writer's business: left as it is. */
@@ -2080,7 +2112,7 @@ out:
 	return rc;
 }
 
-/* Step a prepared OUTBOX_COLS listing into a malloc'd array. */
+/* Step a prepared OUTBOX_READ listing into a malloc'd array. */
 static int
 sq_outbox_rows(struct sq *s, sqlite3_stmt *st, const char *op,
     struct store_outbox **out, size_t *n)
@@ -2117,6 +2149,8 @@ sq_outbox_rows(struct sq *s, sqlite3_stmt *st, const char *op,
 		o->lane = lane == STORE_LANE_AGENT ? STORE_LANE_AGENT :
 		    lane == STORE_LANE_CAMPAIGN ? STORE_LANE_CAMPAIGN :
 		    STORE_LANE_REPLY;
+		col_copy(o->claimer, sizeof(o->claimer), st, 9);
+		o->orphaned = sqlite3_column_int(st, 10) != 0;
 	}
 	if (rc != SQLITE_DONE) {
 		rc = sq_fail(s->db, op, rc);
@@ -2197,23 +2231,87 @@ out:
 	return rc;
 }
 
+/* Claim (claimer set) or orphan (claimer NULL) an entry still as seen. */
 static int
-sq_outbox_claim(void *impl, const char *id, int64_t seen, int64_t until)
+sq_outbox_cas(struct sq *s, enum sq_query q, const char *id, int64_t seen_at,
+    const char *seen_claimer, int64_t until, const char *claimer)
 {
-	struct sq *s = impl;
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	if ((rc = sq_stmt(s, Q_OUTBOX_CLAIM, &st)) != OV_OK)
+	if ((rc = sq_stmt(s, q, &st)) != OV_OK)
 		goto out;
-	if (bind_text(st, 1, id) || bind_int(st, 2, seen) ||
-	    bind_int(st, 3, until)) {
+	if (bind_text(st, 1, id) || bind_int(st, 2, seen_at) ||
+	    bind_text(st, 3, seen_claimer) || bind_int(st, 4, until) ||
+	    (claimer != NULL && bind_text(st, 5, claimer))) {
 		rc = sq_fail(s->db, "outbox claim", SQLITE_ERROR);
 		goto out;
 	}
 	if ((rc = sq_step_done(s->db, st, "outbox claim")) != OV_OK)
 		goto out;
 	rc = sqlite3_changes(s->db) == 1 ? OV_OK : OV_EBUSY;
+out:
+	sq_release(st);
+	return rc;
+}
+
+static int
+sq_outbox_claim(void *impl, const char *id, int64_t seen_at,
+    const char *seen_claimer, int64_t until, const char *claimer)
+{
+	return sq_outbox_cas(impl, Q_OUTBOX_CLAIM, id, seen_at, seen_claimer,
+	    until, claimer);
+}
+
+static int
+sq_outbox_orphan(void *impl, const char *id, int64_t seen_at,
+    const char *seen_claimer, int64_t until)
+{
+	return sq_outbox_cas(impl, Q_OUTBOX_ORPHAN, id, seen_at, seen_claimer,
+	    until, NULL);
+}
+
+static int
+sq_outbox_taken_put(void *impl, const char *id, int part, const char *wamid)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = sq_stmt(s, Q_OUTBOX_TAKEN_PUT, &st)) != OV_OK)
+		goto out;
+	if (bind_text(st, 1, id) || bind_int(st, 2, part) ||
+	    bind_text(st, 3, wamid)) {
+		rc = sq_fail(s->db, "outbox taken put", SQLITE_ERROR);
+		goto out;
+	}
+	rc = sq_step_done(s->db, st, "outbox taken put");
+out:
+	sq_release(st);
+	return rc;
+}
+
+static int
+sq_outbox_taken(void *impl, const char *id, struct store_outbox_part *out,
+    size_t cap, size_t *n)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = sq_stmt(s, Q_OUTBOX_TAKEN, &st)) != OV_OK)
+		goto out;
+	if (bind_text(st, 1, id) || bind_int(st, 2, (int64_t)cap)) {
+		rc = sq_fail(s->db, "outbox taken", SQLITE_ERROR);
+		goto out;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < cap) {
+		out[*n].part = sqlite3_column_int(st, 0);
+		col_copy(out[*n].wamid, sizeof(out[*n].wamid), st, 1);
+		(*n)++;
+	}
+	rc = rc == SQLITE_DONE || rc == SQLITE_ROW ? OV_OK :
+	    sq_fail(s->db, "outbox taken", rc);
 out:
 	sq_release(st);
 	return rc;
@@ -3536,6 +3634,9 @@ const struct store_ops store_sqlite_ops = {
 	.outbox_reschedule = sq_outbox_reschedule,
 	.outbox_delete = sq_outbox_delete,
 	.outbox_due_for = sq_outbox_due_for,
+	.outbox_orphan = sq_outbox_orphan,
+	.outbox_taken_put = sq_outbox_taken_put,
+	.outbox_taken = sq_outbox_taken,
 	.conv_get = sq_conv_get,
 	.conv_put = sq_conv_put,
 	.conv_lease = sq_conv_lease,

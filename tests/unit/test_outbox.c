@@ -336,7 +336,7 @@ test_flush_respects_claims(void)
 	CHECK_INT(n, 2);
 	if (n == 2)
 		CHECK_INT(store_outbox_claim(st, v[0].id, v[0].next_attempt_at,
-		    now + 300), OV_OK);
+		    "", now + 300, "another-process:1"), OV_OK);
 	store_outbox_free(v, n);
 	CHECK_INT(outbox_flush_for(&ob, who, &sent, &left), OV_OK);
 	CHECK_INT(sent, 0);

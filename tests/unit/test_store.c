@@ -1806,13 +1806,20 @@ test_outbox(void)
 	    OV_ENOTFOUND);
 
 	/* Claiming for a send: only from the time it was listed with, once. */
-	CHECK_INT(store_outbox_claim(st, "ob-2", 1001, 1500), OV_OK);
-	CHECK_INT(store_outbox_claim(st, "ob-2", 1001, 1600), OV_EBUSY);
+	CHECK_INT(store_outbox_claim(st, "ob-2", 1001, "", 1500, "h:1"),
+	    OV_OK);
+	CHECK_INT(store_outbox_claim(st, "ob-2", 1001, "", 1600, "h:2"),
+	    OV_EBUSY);
 	CHECK_INT(store_outbox_due(st, 1400, 10, &v, &n), OV_OK);
 	for (size_t i = 0; i < n; i++)
 		CHECK(strcmp(v[i].id, "ob-2") != 0);   /* claimed: not due now */
 	store_outbox_free(v, n);
-	CHECK_INT(store_outbox_claim(st, "ob-none", 1, 2), OV_EBUSY);
+	CHECK_INT(store_outbox_claim(st, "ob-none", 1, "", 2, "h:1"),
+	    OV_EBUSY);
+	CHECK_INT(store_outbox_claim(st, "ob-2", 1500, "h:1", 1600, ""),
+	    OV_EINVAL);
+	CHECK_INT(store_outbox_claim(st, "ob-2", 1500, "h:1\n", 1600, "h:2"),
+	    OV_EINVAL);
 
 	/* Sent: gone; deleting twice is fine. */
 	CHECK_INT(store_outbox_delete(st, "ob-1"), OV_OK);
@@ -1841,7 +1848,11 @@ test_outbox(void)
 static void
 claim_child(struct store *cst, int idx, unsigned char *out)
 {
-	int rc = store_outbox_claim(cst, "ob-race", 7000, 7300 + idx);
+	char me[32];
+	int rc;
+
+	snprintf(me, sizeof(me), "node%d:%d", idx, 100 + idx);
+	rc = store_outbox_claim(cst, "ob-race", 7000, "", 7300 + idx, me);
 
 	out[0] = rc == OV_OK ? 1 : rc == OV_EBUSY ? 0 : 2;
 }
@@ -1866,6 +1877,115 @@ test_outbox_claim_race(void)
 	CHECK_INT(won, 1);
 	CHECK_INT(other, 0);
 	CHECK_INT(store_outbox_delete(st, "ob-race"), OV_OK);
+}
+
+/* Who claimed an entry is listed; a claim is a compare-and-set on the
+ * due time and the claimer; taking it back from a dead claimer leaves it
+ * unclaimed and orphaned; a reschedule unclaims it. The parts Meta took
+ * are kept with the entry while it is there, and go with it. */
+static void
+test_outbox_claimer_and_taken(void)
+{
+	struct store_outbox_part parts[STORE_OUTBOX_PARTS_MAX];
+	struct store_outbox o, *v = NULL;
+	size_t n = 0, np = 9;
+
+	outbox_init(&o, "ob-cl", "5493415550120", 8000, 8000, "{\"t\":1}");
+	CHECK_INT(store_outbox_put(st, &o), OV_OK);
+	CHECK_INT(store_outbox_due_for(st, "5493415550120", 9000, 10, &v, &n),
+	    OV_OK);
+	CHECK_INT(n, 1);
+	if (n == 1) {
+		CHECK_STR(v[0].claimer, "");
+		CHECK(!v[0].orphaned);
+	}
+	store_outbox_free(v, n);
+
+	/* Claimed by h:10: listed so; a claim against a stale view fails. */
+	CHECK_INT(store_outbox_claim(st, "ob-cl", 8000, "", 8300, "h:10"),
+	    OV_OK);
+	CHECK_INT(store_outbox_claim(st, "ob-cl", 8300, "", 8600, "h:11"),
+	    OV_EBUSY);   /* the claimer changed */
+	CHECK_INT(store_outbox_claim(st, "ob-cl", 8000, "h:10", 8600, "h:11"),
+	    OV_EBUSY);   /* the time changed */
+	CHECK_INT(store_outbox_due_for(st, "5493415550120", 9000, 10, &v, &n),
+	    OV_OK);
+	CHECK_INT(n, 1);
+	if (n == 1) {
+		CHECK_STR(v[0].claimer, "h:10");
+		CHECK_INT(v[0].next_attempt_at, 8300);
+		CHECK(!v[0].orphaned);
+	}
+	store_outbox_free(v, n);
+
+	/* h:10 died: taken back once, unclaimed and orphaned. */
+	CHECK_INT(store_outbox_orphan(st, "ob-cl", 8300, "h:10", 8320), OV_OK);
+	CHECK_INT(store_outbox_orphan(st, "ob-cl", 8300, "h:10", 8320),
+	    OV_EBUSY);
+	CHECK_INT(store_outbox_orphan(st, "ob-none", 1, "h:10", 2), OV_EBUSY);
+	CHECK_INT(store_outbox_due_for(st, "5493415550120", 9000, 10, &v, &n),
+	    OV_OK);
+	CHECK_INT(n, 1);
+	if (n == 1) {
+		CHECK_STR(v[0].claimer, "");
+		CHECK_INT(v[0].next_attempt_at, 8320);
+		CHECK(v[0].orphaned);
+	}
+	store_outbox_free(v, n);
+	/* Claimed again, then a failed try: unclaimed, still orphaned. */
+	CHECK_INT(store_outbox_claim(st, "ob-cl", 8320, "", 8620, "h:12"),
+	    OV_OK);
+	CHECK_INT(store_outbox_reschedule(st, "ob-cl", 1, 8700, "500"), OV_OK);
+	CHECK_INT(store_outbox_due(st, 9000, 10, &v, &n), OV_OK);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i].id, "ob-cl") == 0) {
+			CHECK_STR(v[i].claimer, "");
+			CHECK(v[i].orphaned);
+			CHECK_INT(v[i].next_attempt_at, 8700);
+		}
+	store_outbox_free(v, n);
+
+	/* Parts taken: by part, the first wamid of a part kept. */
+	CHECK_INT(store_outbox_taken(st, "ob-cl", parts, STORE_OUTBOX_PARTS_MAX,
+	    &np), OV_OK);
+	CHECK_INT(np, 0);
+	CHECK_INT(store_outbox_taken_put(st, "ob-cl", 2, "wamid.c"), OV_OK);
+	CHECK_INT(store_outbox_taken_put(st, "ob-cl", 0, "wamid.a"), OV_OK);
+	CHECK_INT(store_outbox_taken_put(st, "ob-cl", 0, "wamid.other"), OV_OK);
+	CHECK_INT(store_outbox_taken(st, "ob-cl", parts, STORE_OUTBOX_PARTS_MAX,
+	    &np), OV_OK);
+	CHECK_INT(np, 2);
+	if (np == 2) {
+		CHECK_INT(parts[0].part, 0);
+		CHECK_STR(parts[0].wamid, "wamid.a");
+		CHECK_INT(parts[1].part, 2);
+		CHECK_STR(parts[1].wamid, "wamid.c");
+	}
+	/* Bounded by cap. */
+	CHECK_INT(store_outbox_taken(st, "ob-cl", parts, 1, &np), OV_OK);
+	CHECK_INT(np, 1);
+	/* For an entry that is not there (sent, deleted): nothing kept. */
+	CHECK_INT(store_outbox_taken_put(st, "ob-gone", 0, "wamid.g"), OV_OK);
+	CHECK_INT(store_outbox_taken(st, "ob-gone", parts,
+	    STORE_OUTBOX_PARTS_MAX, &np), OV_OK);
+	CHECK_INT(np, 0);
+	/* Deleted: what was taken of it goes too (a new entry of the same
+	 * id starts with none). */
+	CHECK_INT(store_outbox_delete(st, "ob-cl"), OV_OK);
+	CHECK_INT(store_outbox_put(st, &o), OV_OK);
+	CHECK_INT(store_outbox_taken(st, "ob-cl", parts, STORE_OUTBOX_PARTS_MAX,
+	    &np), OV_OK);
+	CHECK_INT(np, 0);
+	CHECK_INT(store_outbox_delete(st, "ob-cl"), OV_OK);
+
+	/* Validation. */
+	CHECK_INT(store_outbox_taken_put(st, "ob-cl", -1, "wamid.a"), OV_EINVAL);
+	CHECK_INT(store_outbox_taken_put(st, "ob-cl", STORE_OUTBOX_PARTS_MAX,
+	    "wamid.a"), OV_EINVAL);
+	CHECK_INT(store_outbox_taken_put(st, "ob-cl", 0, ""), OV_EINVAL);
+	CHECK_INT(store_outbox_taken_put(st, "", 0, "wamid.a"), OV_EINVAL);
+	CHECK_INT(store_outbox_taken(st, "ob-cl", parts, 0, &np), OV_EINVAL);
+	CHECK_INT(store_outbox_orphan(st, "ob-cl", 1, "h:\x01", 2), OV_EINVAL);
 }
 
 /* ---- conversaciones, turnos, lanes ---------------------------------------- */
@@ -2326,6 +2446,9 @@ test_sqlite_migrates_to_lanes(void)
 	s = NULL;
 	CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
 	CHECK_INT(sqlite3_exec(db, "DROP TABLE conversaciones; DROP TABLE turnos;"
+	    " DROP TRIGGER outbox_taken_gone; DROP TABLE outbox_taken;"
+	    " ALTER TABLE outbox DROP COLUMN claimer;"
+	    " ALTER TABLE outbox DROP COLUMN orphaned;"
 	    " DROP INDEX outbox_lane; ALTER TABLE outbox DROP COLUMN lane;"
 	    " INSERT INTO outbox (id, wa_id, kind, payload, attempts,"
 	    " created_at, next_attempt_at) VALUES ('old-1', '5493415557020',"
@@ -2351,6 +2474,70 @@ test_sqlite_migrates_to_lanes(void)
 		CHECK_INT(store_conv_get(s, "5493415557020", &conv, &found),
 		    OV_OK);
 		CHECK(!found);
+		store_close(s);
+	}
+	config_free(c2);
+	setenv("OVIDIO_DATA_DIR", tmpdir, 1);
+}
+
+/* SQLite: a database of schema 6 (before outbox claimers) opens at the
+ * current schema; a reply waiting in it is unclaimed, can be claimed and
+ * what Meta took of it recorded. */
+static void
+test_sqlite_migrates_outbox_claimers(void)
+{
+	struct store_outbox_part parts[STORE_OUTBOX_PARTS_MAX];
+	struct config *c2 = NULL;
+	struct store *s = NULL;
+	struct store_outbox *v = NULL;
+	sqlite3 *db = NULL;
+	char err[256], dir[600], path[700];
+	size_t n = 0, np = 9;
+
+	if (use_mongo)
+		return;
+	snprintf(dir, sizeof(dir), "%s/v6", tmpdir);
+	snprintf(path, sizeof(path), "%s/ovidio.db", dir);
+	CHECK_INT(mkdir(dir, 0700), 0);
+	setenv("OVIDIO_DATA_DIR", dir, 1);
+	CHECK_INT(config_load(&c2, err, sizeof(err)), OV_OK);
+	/* Today's schema taken back to 6, as the last release left it, with
+	 * a reply that was claimed by a drain then. */
+	CHECK_INT(store_open(&s, c2), OV_OK);
+	store_close(s);
+	s = NULL;
+	CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
+	CHECK_INT(sqlite3_exec(db, "DROP TRIGGER outbox_taken_gone;"
+	    " DROP TABLE outbox_taken;"
+	    " ALTER TABLE outbox DROP COLUMN claimer;"
+	    " ALTER TABLE outbox DROP COLUMN orphaned;"
+	    " INSERT INTO outbox (id, wa_id, kind, payload, attempts,"
+	    " created_at, next_attempt_at, lane) VALUES ('old-6',"
+	    " '5493415557030', 'text', '{\"text\":\"hola\"}', 0, 500, 800, 0);"
+	    " PRAGMA user_version = 6;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	CHECK_INT(store_open(&s, c2), OV_OK);
+	if (s != NULL) {
+		CHECK_INT(store_outbox_due(s, 1000, 10, &v, &n), OV_OK);
+		CHECK_INT(n, 1);
+		if (n == 1) {
+			CHECK_STR(v[0].id, "old-6");
+			CHECK_STR(v[0].claimer, "");
+			CHECK(!v[0].orphaned);
+		}
+		store_outbox_free(v, n);
+		CHECK_INT(store_outbox_claim(s, "old-6", 800, "", 1100, "h:1"),
+		    OV_OK);
+		CHECK_INT(store_outbox_taken_put(s, "old-6", 0, "wamid.o6"),
+		    OV_OK);
+		CHECK_INT(store_outbox_taken(s, "old-6", parts,
+		    STORE_OUTBOX_PARTS_MAX, &np), OV_OK);
+		CHECK_INT(np, 1);
+		CHECK_INT(store_outbox_delete(s, "old-6"), OV_OK);
+		CHECK_INT(store_outbox_taken(s, "old-6", parts,
+		    STORE_OUTBOX_PARTS_MAX, &np), OV_OK);
+		CHECK_INT(np, 0);
 		store_close(s);
 	}
 	config_free(c2);
@@ -3483,6 +3670,7 @@ main(void)
 	RUN(test_quote_list_older_except);
 	RUN(test_outbox);
 	RUN(test_outbox_claim_race);
+	RUN(test_outbox_claimer_and_taken);
 	RUN(test_conv_get_put);
 	RUN(test_conv_lease);
 	RUN(test_conv_lease_race);
@@ -3491,6 +3679,7 @@ main(void)
 		RUN(test_turn_all_or_nothing);
 	RUN(test_outbox_lanes);
 	RUN(test_sqlite_migrates_to_lanes);
+	RUN(test_sqlite_migrates_outbox_claimers);
 	if (use_mongo) {
 		RUN(test_mongo_turn_recovery);
 		RUN(test_mongo_turn_written_by_hand);
