@@ -41,7 +41,10 @@
  *
  * Each child claims its sender's new messages (recorded exactly once by
  * the store), runs one conversation turn over all of them (lib/bot), and
- * only then marks them handled, so a crash replays the turn. When the
+ * only then marks them handled, so a crash replays the turn. A status
+ * whose callback data names an outbox entry's part tells the outbox that
+ * Meta took it (outbox_status_taken), so a reply whose sender died after
+ * Meta took it is not sent again. When the
  * spool is empty, one more child sends the replies waiting in the outbox
  * and the e-mail notices waiting in mailq/ (lib/mail).
  *
@@ -71,6 +74,7 @@
 #include "inbox.h"
 #include "log.h"
 #include "mail.h"
+#include "outbox.h"
 #include "spool.h"
 #include "store.h"
 #include "wa_payload.h"
@@ -347,6 +351,14 @@ handle_status(struct store *st, const struct wa_status *ws)
 	}
 	log_msg(LOG_DEBUG, ws->id, "status %s%s", ws->status,
 	    found ? "" : " (before its message was recorded)");
+	/* Meta took that message: an outbox entry still waiting (its sender
+	 * died before it could say so) must not send that part again. */
+	if (ws->callback[0] != '\0' &&
+	    (rc = outbox_status_taken(st, ws->callback, ws->id)) != OV_OK) {
+		log_msg(LOG_ERROR, ws->id, "cannot record that Meta took %s: %s",
+		    ws->callback, ov_strerror(rc));
+		return rc;
+	}
 	return OV_OK;
 }
 

@@ -1,6 +1,8 @@
 /*
  * outbox.c - send now or keep for later. See outbox.h.
  */
+#include <errno.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,6 +22,11 @@
 #include "whatsapp.h"
 
 #define DESCRIBE_MAX 8192
+#define CALLBACK_PREFIX "ob:"   /* biz_opaque_callback_data "ob:<id>:<part>" */
+
+/* Every message of an entry is a part the store can name. */
+_Static_assert(WA_TEXT_PARTS <= STORE_OUTBOX_PARTS_MAX,
+    "an outbox entry's parts must fit store_outbox_taken");
 
 static const char *
 jstr(const cJSON *o, const char *key)
@@ -42,6 +49,9 @@ outbox_init(struct outbox *o, const struct config *cfg, struct store *st,
 	    &o->max_attempts, err, errlen) != OV_OK ||
 	    config_get_long(cfg, "OUTBOX_CLAIM_S", OUTBOX_CLAIM_DEFAULT_S, 1,
 	    OUTBOX_CLAIM_MAX_S, &o->claim_s, err, errlen) != OV_OK ||
+	    config_get_long(cfg, "OUTBOX_INFLIGHT_GRACE_S",
+	    OUTBOX_INFLIGHT_GRACE_DEFAULT_S, 0, OUTBOX_INFLIGHT_GRACE_MAX_S,
+	    &o->inflight_grace_s, err, errlen) != OV_OK ||
 	    config_get_long(cfg, "CAMPAIGN_RATE", OUTBOX_CAMPAIGN_RATE_DEFAULT,
 	    1, OUTBOX_CAMPAIGN_RATE_MAX, &o->campaign_rate, err, errlen) !=
 	    OV_OK)
@@ -280,10 +290,11 @@ agent_raw(const cJSON *p)
 	return s;
 }
 
-/* Record what Meta accepted: one mensajes record per part. */
+/* Record what Meta accepted: one mensajes record per part. pieces: the
+ * parts are pieces of a split text, each recorded with its own words. */
 static int
 record_sent(struct outbox *o, const char *to, const char *kind,
-    const cJSON *p, const struct wa_result *res)
+    const cJSON *p, const struct wa_result *res, bool pieces)
 {
 	struct store_msg m;
 	char *desc = outbox_describe(kind, p);
@@ -315,7 +326,7 @@ record_sent(struct outbox *o, const char *to, const char *kind,
 		 * kept, so a tap on one can be read (lib/bot.c). */
 		if (strcmp(kind, "template") == 0)
 			m.raw = raw;
-		if (strcmp(kind, "text") == 0 && res->nparts > 1 && text != NULL &&
+		if (strcmp(kind, "text") == 0 && pieces && text != NULL &&
 		    res->parts[i].off + res->parts[i].len <= strlen(text)) {
 			part = strndup(text + res->parts[i].off, res->parts[i].len);
 			if (part == NULL) {
@@ -417,23 +428,36 @@ queue(struct outbox *o, const char *to, const char *kind, const cJSON *p,
 	return queue_at(o, to, STORE_LANE_REPLY, kind, p, attempts, why, 0);
 }
 
+/* payload with its "text" from byte off on (the other members kept: who
+ * wrote it, for the record); NULL when out of memory or off is past it. */
+static cJSON *
+text_from(const cJSON *payload, size_t off)
+{
+	const char *text = jstr(payload, "text");
+	cJSON *rest, *t;
+
+	if (text == NULL || off > strlen(text))
+		return NULL;
+	if ((rest = cJSON_Duplicate(payload, 1)) == NULL ||
+	    (t = cJSON_CreateString(text + off)) == NULL) {
+		cJSON_Delete(rest);
+		return NULL;
+	}
+	if (!cJSON_ReplaceItemInObjectCaseSensitive(rest, "text", t)) {
+		cJSON_Delete(t);
+		cJSON_Delete(rest);
+		return NULL;
+	}
+	return rest;
+}
+
 /* The part of a split text Meta has not taken yet, as a payload. */
 static cJSON *
 text_rest(const cJSON *payload, const struct wa_result *res)
 {
 	const struct wa_sent_part *last = &res->parts[res->nparts - 1];
-	const char *text = jstr(payload, "text");
-	cJSON *rest;
 
-	if (text == NULL || last->off + last->len > strlen(text))
-		return NULL;
-	if ((rest = cJSON_CreateObject()) == NULL ||
-	    cJSON_AddStringToObject(rest, "text", text + last->off +
-	    last->len) == NULL) {
-		cJSON_Delete(rest);
-		return NULL;
-	}
-	return rest;
+	return text_from(payload, last->off + last->len);
 }
 
 int
@@ -459,7 +483,7 @@ outbox_send(struct outbox *o, const char *wa_id, const char *kind,
 	/* Sent is sent: a failure to record it (logged) must not fail the
 	 * turn, whose replay would send every reply again. */
 	if (res.nparts > 0)
-		record_sent(o, wa_id, kind, payload, &res);
+		record_sent(o, wa_id, kind, payload, &res, res.nparts > 1);
 	if (rc == OV_OK) {
 		*outcome = OUTBOX_SENT;
 		if (o->on_sent != NULL)
@@ -512,6 +536,23 @@ static bool campaign_expired(struct outbox *o, const struct store_outbox *e,
 static void campaign_refused(struct outbox *o, const struct store_outbox *e,
     const cJSON *p, const struct wa_result *res);
 
+/*
+ * Test hook, as lib/bot.c's: OVIDIO_CRASH_AT=after_send kills the process
+ * right after Meta took a message of an outbox entry, before anything is
+ * recorded, so a test can prove the entry is neither sent again nor left
+ * holding its customer's later replies.
+ */
+static void
+crash_point(const char *step)
+{
+	const char *at = getenv("OVIDIO_CRASH_AT");
+
+	if (at != NULL && strcmp(at, step) == 0) {
+		log_warn("OVIDIO_CRASH_AT=%s: killing this process", step);
+		raise(SIGKILL);
+	}
+}
+
 /* This process as a claimer: "host:pid", as lib/bot.c's turn leases. */
 static void
 claimer_self(char *buf, size_t len)
@@ -524,14 +565,163 @@ claimer_self(char *buf, size_t len)
 	snprintf(buf, len, "%.40s:%ld", host, (long)getpid());
 }
 
+/* Is claimer ("host:pid") a process of this host that is no more? A
+ * claimer of another host, or one that cannot be told, is alive. */
+static bool
+claimer_gone(const char *claimer)
+{
+	char me[STORE_HOLDER_MAX + 1];
+	size_t hl;
+	const char *pid_s;
+	char *end;
+	long pid;
+
+	if (claimer[0] == '\0')
+		return false;
+	claimer_self(me, sizeof(me));
+	hl = strcspn(me, ":");
+	if (strncmp(claimer, me, hl + 1) != 0)
+		return false;
+	pid_s = claimer + hl + 1;
+	errno = 0;
+	pid = strtol(pid_s, &end, 10);
+	if (*pid_s == '\0' || *end != '\0' || errno != 0 || pid <= 0 ||
+	    (long)(pid_t)pid != pid)
+		return false;
+	return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+/* The messages an entry's payload becomes: a text's pieces (off/lens in
+ * its text, as lib/whatsapp splits it), else one. */
+static size_t
+entry_parts(const char *kind, const cJSON *p, size_t *off, size_t *lens)
+{
+	const char *text = jstr(p, "text");
+	size_t n = 0;
+
+	off[0] = lens[0] = 0;
+	if (strcmp(kind, "text") != 0 || text == NULL ||
+	    wa_text_split(text, strlen(text), WA_MSG_TEXT_MAX, off, lens,
+	    WA_TEXT_PARTS, &n) != OV_OK || n == 0)
+		return 1;   /* a text that cannot be split fails when sent */
+	return n;
+}
+
+/*
+ * How many of e's leading parts (of nparts, pieces at off/lens) Meta took
+ * before this try, as its status webhooks told (store_outbox_taken). A
+ * part goes out only after Meta took the one before it, so part k taken
+ * means parts 0..k were. Those known by their wamid are recorded as sent
+ * (store_outbound_put keeps a status that came first); *first gets the
+ * first one's wamid ("" when none is known).
+ */
+static size_t
+parts_out(struct outbox *o, const struct store_outbox *e, const cJSON *p,
+    size_t nparts, const size_t *off, const size_t *lens, char *first,
+    size_t firstlen)
+{
+	struct store_outbox_part v[STORE_OUTBOX_PARTS_MAX];
+	struct wa_result r;
+	size_t n = 0, out = 0;
+	int rc;
+
+	first[0] = '\0';
+	if ((rc = store_outbox_taken(o->st, e->id, v, STORE_OUTBOX_PARTS_MAX,
+	    &n)) != OV_OK) {
+		/* At least once: unsure, it goes again. */
+		log_error("outbox entry %s: cannot read what Meta took of it: "
+		    "%s", e->id, ov_strerror(rc));
+		return 0;
+	}
+	memset(&r, 0, sizeof(r));
+	for (size_t i = 0; i < n; i++) {
+		size_t k = (size_t)v[i].part;
+
+		if (k >= nparts)
+			continue;
+		if (k + 1 > out)
+			out = k + 1;
+		snprintf(r.parts[r.nparts].wamid, sizeof(r.parts[0].wamid), "%s",
+		    v[i].wamid);
+		r.parts[r.nparts].off = off[k];
+		r.parts[r.nparts].len = lens[k];
+		r.nparts++;
+	}
+	if (r.nparts > 0) {
+		snprintf(first, firstlen, "%s", r.parts[0].wamid);
+		record_sent(o, e->wa_id, e->kind, p, &r, nparts > 1);
+		log_info("outbox entry %s: Meta took %zu of its %zu part(s) "
+		    "before (status webhooks); not sent again", e->id, out,
+		    nparts);
+	}
+	return out;
+}
+
+/*
+ * An entry whose claimer (this host) died. Its claim would keep the
+ * entry, and its customer's later replies, waiting claim_s; it is taken
+ * back at once instead, by a compare-and-set against that claim, so of
+ * two drains only one does. The dead process may have had a message in
+ * flight that Meta took after all: its status webhook, naming the entry
+ * and part (biz_opaque_callback_data), should come within
+ * inflight_grace_s of now (the death is seen now; Meta took the message
+ * no later than a request time-out after it). So the entry waits that
+ * long, unless Meta's statuses already account for every part; the next
+ * drain after that sends only the parts no status came back for. At
+ * least once stays the floor: a part whose status is lost or later than
+ * the grace goes again. Returns true when e (updated to what the store
+ * now holds) is due now.
+ */
+static bool
+take_back(struct outbox *o, struct store_outbox *e, int64_t now)
+{
+	size_t off[WA_TEXT_PARTS], lens[WA_TEXT_PARTS], nparts, known = 0;
+	struct store_outbox_part v[STORE_OUTBOX_PARTS_MAX];
+	cJSON *p = cJSON_Parse(e->payload);
+	int64_t until;
+	size_t n = 0;
+
+	nparts = p != NULL ? entry_parts(e->kind, p, off, lens) : 1;
+	cJSON_Delete(p);
+	if (store_outbox_taken(o->st, e->id, v, STORE_OUTBOX_PARTS_MAX,
+	    &n) == OV_OK)
+		for (size_t i = 0; i < n; i++)
+			if ((size_t)v[i].part + 1 > known)
+				known = (size_t)v[i].part + 1;
+	until = known >= nparts ? now : now + o->inflight_grace_s;
+	if (store_outbox_orphan(o->st, e->id, e->next_attempt_at, e->claimer,
+	    until) != OV_OK)
+		return false;   /* another drain took it back, or it is gone */
+	log_warn("outbox entry %s for %s: its sender (%s) is gone; taken "
+	    "back, %s", e->id, e->wa_id, e->claimer, until <= now ?
+	    "every part was taken by Meta" : "due after the in-flight grace");
+	e->next_attempt_at = until;
+	e->claimer[0] = '\0';
+	e->orphaned = true;
+	return until <= now;
+}
+
+/* Is a listed entry to be sent now? One claimed by a process of this host
+ * that is gone is taken back first (take_back). */
+static bool
+entry_due(struct outbox *o, struct store_outbox *e, int64_t now)
+{
+	if (e->next_attempt_at <= now)
+		return true;
+	return claimer_gone(e->claimer) && take_back(o, e, now);
+}
+
 /* Claim one listed entry and try to send it; what became of it. */
 static enum entry_result
 send_entry(struct outbox *o, const struct store_outbox *e, int64_t now)
 {
-	char me[STORE_HOLDER_MAX + 1];
+	size_t off[WA_TEXT_PARTS], lens[WA_TEXT_PARTS], nparts, skip = 0;
+	char me[STORE_HOLDER_MAX + 1], tag[WA_CALLBACK_TAG_MAX + 1];
+	char first[WA_WAMID_MAX + 1] = "";
 	enum entry_result r;
 	struct wa_result res;
-	cJSON *p;
+	cJSON *p, *rest = NULL;
+	const cJSON *ps;   /* what goes now: p, or a text's untaken rest */
 	int src;
 
 	/* Another drain (a web node sharing MongoDB) may have listed it
@@ -546,24 +736,51 @@ send_entry(struct outbox *o, const struct store_outbox *e, int64_t now)
 		store_outbox_delete(o->st, e->id);
 		return ENTRY_GONE;
 	}
-	if (e->lane == STORE_LANE_CAMPAIGN) {
-		if (campaign_expired(o, e, p, now)) {
-			cJSON_Delete(p);
-			return ENTRY_GONE;
-		}
-		campaign_throttle(o);
+	if (e->lane == STORE_LANE_CAMPAIGN && campaign_expired(o, e, p, now)) {
+		cJSON_Delete(p);
+		return ENTRY_GONE;
 	}
-	src = send_one(o, e->wa_id, e->kind, p, &res);
+	nparts = entry_parts(e->kind, p, off, lens);
+	/* Tried before (a claimer that died, a try that failed or timed
+	 * out): what Meta's status webhooks say it took does not go again. */
+	if (e->attempts > 0 || e->claimer[0] != '\0' || e->orphaned)
+		skip = parts_out(o, e, p, nparts, off, lens, first,
+		    sizeof(first));
+	if (skip >= nparts) {
+		store_outbox_delete(o->st, e->id);
+		log_info("reply to %s was out already (Meta's status webhooks "
+		    "came back for every part); not sent again", e->wa_id);
+		if (o->on_sent != NULL)
+			o->on_sent(o->on_sent_arg, e->wa_id, e->kind, p, first);
+		cJSON_Delete(p);
+		return ENTRY_SENT;
+	}
+	ps = p;
+	if (skip > 0 && (rest = text_from(p, off[skip])) != NULL)
+		ps = rest;
+	else
+		skip = 0;   /* out of memory: at least once, whole */
+	if (e->lane == STORE_LANE_CAMPAIGN)
+		campaign_throttle(o);
+	/* Each message names the entry and its part, so its status webhooks
+	 * can tell a later drain that it went out (see take_back). */
+	snprintf(tag, sizeof(tag), CALLBACK_PREFIX "%s", e->id);
+	wa_set_callback(o->wa, tag, (unsigned int)skip);
+	src = send_one(o, e->wa_id, e->kind, ps, &res);
+	wa_set_callback(o->wa, NULL, 0);
 	/* What Meta took is out: a failure to record it (logged) must not
 	 * make the entry go out again. */
-	if (res.nparts > 0)
-		record_sent(o, e->wa_id, e->kind, p, &res);
+	if (res.nparts > 0) {
+		crash_point("after_send");
+		record_sent(o, e->wa_id, e->kind, ps, &res, nparts > 1);
+	}
 	if (src == OV_OK) {
 		store_outbox_delete(o->st, e->id);
 		log_info("reply to %s sent from the outbox (try %d)", e->wa_id,
 		    e->attempts + 1);
 		if (o->on_sent != NULL)
 			o->on_sent(o->on_sent_arg, e->wa_id, e->kind, p,
+			    skip > 0 && first[0] != '\0' ? first :
 			    res.parts[0].wamid);
 		r = ENTRY_SENT;
 	} else if (res.status == WA_SEND_RETRY_LATER ||
@@ -580,22 +797,22 @@ send_entry(struct outbox *o, const struct store_outbox *e, int64_t now)
 			log_error("reply to %s given up after %d tries since "
 			    "%lld: %s", e->wa_id, tries,
 			    (long long)e->created_at, res.error);
-			record_failed(o, e->wa_id, e->kind, p, res.error);
+			record_failed(o, e->wa_id, e->kind, ps, res.error);
 			store_outbox_delete(o->st, e->id);
 			r = ENTRY_GONE;
 		} else if (strcmp(e->kind, "text") == 0 && res.nparts > 0) {
 			/* Part of a split text went out: only the rest waits,
 			 * in the same place in the queue. */
-			cJSON *rest = text_rest(p, &res);
+			cJSON *left = text_rest(ps, &res);
 
-			if (rest != NULL && queue_at(o, e->wa_id, e->lane,
-			    e->kind, rest, tries, res.error, e->created_at) ==
+			if (left != NULL && queue_at(o, e->wa_id, e->lane,
+			    e->kind, left, tries, res.error, e->created_at) ==
 			    OV_OK)
 				store_outbox_delete(o->st, e->id);
 			else    /* keep it whole: parts twice, never lost */
 				store_outbox_reschedule(o->st, e->id, tries,
 				    now + wait, res.error);
-			cJSON_Delete(rest);
+			cJSON_Delete(left);
 			r = ENTRY_WAIT;
 		} else {
 			store_outbox_reschedule(o->st, e->id, tries, now + wait,
@@ -609,10 +826,11 @@ send_entry(struct outbox *o, const struct store_outbox *e, int64_t now)
 		    res.error);
 		if (e->lane == STORE_LANE_CAMPAIGN)
 			campaign_refused(o, e, p, &res);
-		record_failed(o, e->wa_id, e->kind, p, res.error);
+		record_failed(o, e->wa_id, e->kind, ps, res.error);
 		store_outbox_delete(o->st, e->id);
 		r = ENTRY_GONE;
 	}
+	cJSON_Delete(rest);
 	cJSON_Delete(p);
 	return r;
 }
@@ -662,7 +880,7 @@ outbox_drain(struct outbox *o, size_t *sent, size_t *left)
 			nleft++;
 			continue;
 		}
-		if (e->next_attempt_at > now) {
+		if (!entry_due(o, e, now)) {
 			snprintf(hold[nhold++], sizeof(hold[0]), "%s", e->wa_id);
 			nleft++;
 			continue;
@@ -710,7 +928,7 @@ outbox_flush_for(struct outbox *o, const char *wa_id, size_t *sent,
 	if ((rc = store_outbox_due_for(o->st, wa_id, INT64_MAX,
 	    OUTBOX_DRAIN_MAX, &v, &n)) != OV_OK)
 		goto out;
-	for (size_t i = 0; i < n && v[i].next_attempt_at <= now; i++) {
+	for (size_t i = 0; i < n && entry_due(o, &v[i], now); i++) {
 		enum entry_result r = send_entry(o, &v[i], now);
 
 		if (r == ENTRY_SENT)
@@ -727,6 +945,38 @@ out:
 		*left = n - nsent - ngone;
 	store_outbox_free(v, n);
 	return rc;
+}
+
+/*
+ * A status webhook came back with the callback data of one of our
+ * messages: an outbox entry's part went out. Recorded for the entry while
+ * it waits (a drain taking it back from a dead sender skips that part);
+ * for an entry sent and deleted already, nothing is kept.
+ */
+int
+outbox_status_taken(struct store *st, const char *callback,
+    const char *wamid)
+{
+	char id[STORE_OUTBOX_ID_MAX + 1];
+	const char *colon, *pre = CALLBACK_PREFIX;
+	size_t plen = strlen(pre), idlen;
+	char *end;
+	long part;
+
+	if (callback == NULL || strncmp(callback, pre, plen) != 0 ||
+	    (colon = strrchr(callback, ':')) == NULL ||
+	    colon < callback + plen)
+		return OV_OK;   /* not one of ours */
+	idlen = (size_t)(colon - (callback + plen));
+	errno = 0;
+	part = strtol(colon + 1, &end, 10);
+	if (idlen == 0 || idlen > STORE_OUTBOX_ID_MAX || colon[1] == '\0' ||
+	    *end != '\0' || errno != 0 || part < 0 ||
+	    part >= STORE_OUTBOX_PARTS_MAX)
+		return OV_OK;
+	memcpy(id, callback + plen, idlen);
+	id[idlen] = '\0';
+	return store_outbox_taken_put(st, id, (int)part, wamid);
 }
 
 /* A printable id of 1..STORE_OUTBOX_ID_MAX bytes. */

@@ -27,10 +27,25 @@
  * after OUTBOX_MAX_ATTEMPTS tries or 24 hours it is given up: an error in
  * the log and a "failed" record. When Meta still fails, the drain stops
  * for this run (the rest waits for the next). Each entry is claimed
- * before it is sent (store_outbox_claim), so drains running at once on
- * several web nodes never send one reply twice; a drain that dies after
- * claiming leaves the entry due again claim_s later (config OUTBOX_CLAIM_S,
- * default 300 seconds: longer than any send takes).
+ * before it is sent (store_outbox_claim, naming this process as
+ * "host:pid"), so drains running at once on several web nodes never send
+ * one reply twice. A claimer that is alive but stuck keeps the entry for
+ * claim_s (config OUTBOX_CLAIM_S, default 300 seconds: longer than any
+ * send takes); one of another host, too. A claimer of this host that is
+ * gone (killed mid-send) loses it to the next drain at once.
+ *
+ * Nothing doubled: every message sent for an entry carries
+ * biz_opaque_callback_data "ob:<entry id>:<part>", which Meta echoes in
+ * the message's status webhooks; the worker hands those to
+ * outbox_status_taken(), which records the part as taken for the entry
+ * while it waits. An entry taken back from a dead claimer waits
+ * OUTBOX_INFLIGHT_GRACE_S (default 20 seconds, at most 600; more than a
+ * request's time-out plus the status webhook's way here) for the status
+ * of a message that may have been in flight, unless every part is
+ * accounted for already; then only the parts no status came back for go
+ * (at least once stays the floor: a status lost or later than the grace
+ * means the part goes again). The same holds for any entry tried before,
+ * e.g. a send that timed out after Meta took it.
  *
  * Kinds and their payload (a JSON object; lib/bot builds them):
  *   "text"     {"text"}
@@ -81,6 +96,8 @@ struct wa_client;
 #define OUTBOX_RETRY_MAX_S 3600
 #define OUTBOX_CLAIM_DEFAULT_S 300 /* a claimed entry's send must end by then */
 #define OUTBOX_CLAIM_MAX_S 86400
+#define OUTBOX_INFLIGHT_GRACE_DEFAULT_S 20 /* a dead claimer's last send */
+#define OUTBOX_INFLIGHT_GRACE_MAX_S 600
 #define OUTBOX_CAMPAIGN_RATE_DEFAULT 10 /* campaign sends per second */
 #define OUTBOX_CAMPAIGN_RATE_MAX 1000
 #define OUTBOX_CAMPAIGN_BUDGET_MS 2000
@@ -95,6 +112,7 @@ struct outbox {
 	long retry_s;
 	long max_attempts;
 	long claim_s;             /* OUTBOX_CLAIM_S */
+	long inflight_grace_s;    /* OUTBOX_INFLIGHT_GRACE_S */
 	outbox_sent_fn on_sent;   /* may be NULL */
 	void *on_sent_arg;
 	unsigned counter;         /* for unique entry ids */
@@ -113,8 +131,9 @@ enum outbox_outcome {
 	OUTBOX_FAILED             /* not retried; recorded as failed */
 };
 
-/* Read OUTBOX_RETRY_S, OUTBOX_MAX_ATTEMPTS and OUTBOX_CLAIM_S (1..OUTBOX_
- * CLAIM_MAX_S). OV_ECONFIG with err. */
+/* Read OUTBOX_RETRY_S, OUTBOX_MAX_ATTEMPTS, OUTBOX_CLAIM_S (1..OUTBOX_
+ * CLAIM_MAX_S) and OUTBOX_INFLIGHT_GRACE_S (0..OUTBOX_INFLIGHT_GRACE_MAX_S).
+ * OV_ECONFIG with err. */
 int outbox_init(struct outbox *o, const struct config *cfg,
     struct store *st, struct wa_client *wa, char *err, size_t errlen);
 
@@ -148,6 +167,14 @@ int outbox_entry(struct outbox *o, const char *wa_id, enum store_lane lane,
  * entries still there) may be NULL. */
 int outbox_flush_for(struct outbox *o, const char *wa_id, size_t *sent,
     size_t *left);
+
+/* A status webhook for the message wamid carried callback (wa_status.
+ * callback): when it names an outbox entry's part ("ob:<id>:<part>"), the
+ * part is recorded as taken by Meta (store_outbox_taken_put). OV_OK also
+ * for a callback that is not ours or an entry already gone; store errors
+ * as they come. */
+int outbox_status_taken(struct store *st, const char *callback,
+    const char *wamid);
 
 /* The text a person would read for a payload, for the history (malloc'd,
  * caller frees; NULL when out of memory). */
