@@ -558,20 +558,19 @@ drain_outbox(struct worker *w)
 		struct bot *bot = NULL;
 		size_t sent = 0, left = 0;
 
-		struct store_outbox *due = NULL;
-		size_t ndue = 0;
+		bool work = true;
 
 		close(w->lockfd);
 		drain_mail_queue(w);
 		if (store_open(&st, w->cfg) != OV_OK)
 			_exit(1);
-		/* Nothing waiting (the usual case): no clients to start. */
-		if (store_outbox_due(st, now_s(), 1, &due, &ndue) == OV_OK &&
-		    ndue == 0) {
+		/* Nothing to do now (the usual case): no clients to start. An
+		 * entry claimed by a process that died is something to do: it
+		 * is taken back at once. */
+		if (outbox_work_waiting(st, now_s(), &work) == OV_OK && !work) {
 			store_close(st);
 			_exit(0);
 		}
-		store_outbox_free(due, ndue);
 		if (bot_start(w->cfg, st, &bot) == OV_OK && bot != NULL) {
 			if (bot_drain_outbox(bot, &sent, &left) != OV_OK)
 				log_error("cannot drain the outbox");

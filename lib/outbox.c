@@ -947,6 +947,23 @@ out:
 	return rc;
 }
 
+int
+outbox_work_waiting(struct store *st, int64_t now, bool *any)
+{
+	struct store_outbox *v = NULL;
+	size_t n = 0;
+	int rc;
+
+	*any = false;
+	if ((rc = store_outbox_due(st, INT64_MAX, OUTBOX_DRAIN_MAX, &v, &n)) !=
+	    OV_OK)
+		return rc;
+	for (size_t i = 0; i < n && !*any; i++)
+		*any = v[i].next_attempt_at <= now || claimer_gone(v[i].claimer);
+	store_outbox_free(v, n);
+	return OV_OK;
+}
+
 /*
  * A status webhook came back with the callback data of one of our
  * messages: an outbox entry's part went out. Recorded for the entry while

@@ -80,6 +80,7 @@
 #ifndef OVIDIO_OUTBOX_H
 #define OVIDIO_OUTBOX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -167,6 +168,11 @@ int outbox_entry(struct outbox *o, const char *wa_id, enum store_lane lane,
  * entries still there) may be NULL. */
 int outbox_flush_for(struct outbox *o, const char *wa_id, size_t *sent,
     size_t *left);
+
+/* Is there anything for a drain to do now: an entry due, or one claimed
+ * by a process of this host that is gone (taken back at once)? A cheap
+ * look before starting the WhatsApp client. */
+int outbox_work_waiting(struct store *st, int64_t now, bool *any);
 
 /* A status webhook for the message wamid carried callback (wa_status.
  * callback): when it names an outbox entry's part ("ob:<id>:<part>"), the
