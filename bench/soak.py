@@ -15,9 +15,13 @@ delivers them. Meanwhile:
     stays inside the WhatsApp client's time-out (10 s a request, in
     lib/whatsapp.c), as Meta's answers do almost always: a hang past it is
     a send that Meta took while Ovidio gave up on it, which the Cloud API
-    (no idempotency key) cannot tell from a lost one, so Ovidio sends it
-    again and the customer reads it twice. SOAK_HANG_S=3,6,12 shows those
-    doubles.
+    (no idempotency key) cannot tell from a lost one; the client's own
+    retry within the call sends it again at once and the customer reads
+    it twice. SOAK_HANG_S=3,6,12 shows those doubles.
+The Graph stand-in posts a "sent" status webhook for every message it
+takes, through Apache, as Meta does, echoing the message's
+biz_opaque_callback_data (Meta also posts delivered and read: the same
+callback data, only more load).
 After the burst, a cron-like loop runs jobs/worker every SOAK_CRON_S (10)
 seconds until every message is handled and every reply sent.
 
@@ -43,13 +47,34 @@ may join the answers of several messages of one turn). From that:
 Targets (issue 13): 0 lost, 0 twice, 0 unanswered, 0 out of order, drained
 <= 60 s after the last kill with default settings.
 
-What bounds the figures (default run, 2026-12-05): a drain SIGKILLed
-after Meta took a reply and before it deleted the outbox entry leaves the
-entry claimed for OUTBOX_CLAIM_S (300 s by default). Then it goes out
-again (answered twice: a real double, since the Cloud API has no
-idempotency key to refuse it) and every later reply of that customer waits
-behind it, so the drain takes about 300 s plus the cron period. Replies
-kept after a 500 or 429 wait OUTBOX_RETRY_S (60 s) for their first retry.
+What bounds the figures (default run, 2026-12-05, after issue 13: 0
+lost, 0 twice, 0 unanswered, 0 out of order, drained 101.0 s after the
+burst, 101.4 s after the last kill). A drain SIGKILLed after Meta took a
+reply and before it deleted the outbox entry no longer holds the entry
+for OUTBOX_CLAIM_S (300 s): the claim names its process ("host:pid"),
+and the next drain, seeing that process gone, takes the entry back at
+once. Nor does the reply go out twice: it carried
+biz_opaque_callback_data naming the entry and part, its "sent" status
+webhook brings that back, and the entry waits at most
+OUTBOX_INFLIGHT_GRACE_S (20 s) for it before sending what no status came
+back for (at least once stays the floor). What bounds the drain now:
+  - the backlog: on a 2-core machine shared with other builds (load 5 to
+    7), with the coordinator SIGKILLed about once a second, no message
+    was claimed during the 18 s burst (the Graph stand-in saw about 34
+    requests in it); they were handled from its end until about 70 s
+    after it;
+  - Graph faults: the stand-in queues its 500 and 429 answers
+    (fail_next), so they hit the first sends after the burst; those
+    replies wait OUTBOX_RETRY_S (60 s) for their retry, plus up to a
+    drain period (DRAIN_EVERY_S, 60 s, while the spool stays busy; then
+    the cron period), and hold their customers' later replies: the last
+    went out about 92 s after the burst, and the cron-like run after
+    that saw all drained.
+In that run no process was killed between Meta taking a reply and
+recording it (every reply the stand-in took was recorded within 3 s of
+it), so the take-back did not come into play; the run before the fix
+had one (answered twice, drained in 304 s).
+tests/integration/test_outbox_crash.py kills a worker exactly there.
 
 Run through bench/soak (which builds and sandboxes it).
 """
@@ -64,7 +89,7 @@ import sys
 import threading
 import time
 
-from harness import Ovidio
+from harness import APP_SECRET, VERIFY_TOKEN, Ovidio
 import test_dialogues as dlg    # the Cianbox stand-in and its sample catalog
 
 HOME, WORK, FIXTURES = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -144,7 +169,8 @@ def answers_in(text, asked):
     return [n for _, n in sorted(hits)]
 
 
-def start_graph():
+def start_graph(hook):
+    """The Graph stand-in, posting status webhooks to hook as Meta does."""
     portfile = os.path.join(WORK, "graph.port")
     log = open(os.path.join(WORK, "graph.log"), "wb")
     boot = ("import sys; sys.path.insert(0, %r); sys.argv[0] = 'graph_server';"
@@ -152,7 +178,8 @@ def start_graph():
             " sys.exit(g.main())" % STANDINS)
     p = subprocess.Popen(["/usr/bin/python3", "-c", boot,
                           "--port", "0", "--port-file", portfile,
-                          "--token", TOKEN, "--phone-number-id", PHONE_ID],
+                          "--token", TOKEN, "--phone-number-id", PHONE_ID,
+                          "--webhook", hook, "--app-secret", APP_SECRET],
                          stdout=log, stderr=log)
     for _ in range(400):
         if os.path.exists(portfile):
@@ -289,22 +316,42 @@ def worker_pids(home):
     return coord, kids
 
 
+def write_config(ov, settings):
+    """Ovidio's configuration file, as harness.Ovidio writes it."""
+    tmp = ov.config + ".tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        for k, v in settings.items():
+            f.write("%s=%s\n" % (k, v))
+    os.rename(tmp, ov.config)
+
+
 def main():
     rng = random.Random(SEED)
     fixtures = dlg.cianbox_fixtures()
     candidates = catalog_pool(fixtures)
-    graph, gport = start_graph()
     cport = dlg.start_standin("cianbox", "cianbox_server.py",
                               ["--fixtures", fixtures, "--user", CIANBOX_USER,
                                "--password", CIANBOX_PASS])
-    ov = Ovidio(HOME, WORK, {
+    settings = {
+        "WHATSAPP_APP_SECRET": APP_SECRET,
+        "WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN, "OVIDIO_WORKERS": "4",
         "WHATSAPP_TOKEN": TOKEN, "PHONE_NUMBER_ID": PHONE_ID,
-        "WHATSAPP_API_URL": "http://127.0.0.1:%d/v21.0" % gport,
         "CIANBOX_URL": "http://127.0.0.1:%d" % cport,
         "CIANBOX_ACCOUNT": "micuenta", "CIANBOX_USER": CIANBOX_USER,
         "CIANBOX_PASS": CIANBOX_PASS,
-        "OVIDIO_LOG": "info"})
+        "OVIDIO_LOG": "info"}
+    ov = Ovidio(HOME, WORK, settings)
     ov.start()
+    # Apache first: Meta's status webhooks (the stand-in's) come to it.
+    graph, gport = start_graph("http://127.0.0.1:%d/cgi-bin/webhook" % ov.port)
+    settings["WHATSAPP_API_URL"] = "http://127.0.0.1:%d/v21.0" % gport
+    write_config(ov, settings)
+    # One "sent" status per message, at once: what tells a drain that a
+    # reply whose sender was killed went out (Meta also posts delivered
+    # and read, which carry the same callback data and add only load).
+    graph_call(gport, "POST", "/__control", {"statuses": ["sent"],
+                                             "status_delay": 0})
     stop = threading.Event()
     kills = {"coordinator": 0, "child": 0, "last": None}
     faults = {"500": 0, "429": 0, "hang": 0}
