@@ -446,14 +446,19 @@ dir_readable(const char *dir)
 int
 media_keep_info(const char *dir, const char *id, struct media_kept *out)
 {
+	char own[UUID_LEN + 1];
 	int rc;
 
-	memset(out, 0, sizeof(*out));
-	if (!uuid_v4_valid(id))
+	/* id may be out->id: copied before out is cleared. */
+	if (!uuid_v4_valid(id)) {
+		memset(out, 0, sizeof(*out));
 		return OV_ENOTFOUND;
+	}
+	memcpy(own, id, sizeof(own));
+	memset(out, 0, sizeof(*out));
 	if ((rc = dir_readable(dir)) != OV_OK)
 		return rc;
-	return read_desc(dir, id, out);
+	return read_desc(dir, own, out);
 }
 
 int
@@ -466,7 +471,7 @@ media_keep_open(const char *dir, const char *id, struct media_kept *out,
 	*fd = -1;
 	if ((rc = media_keep_info(dir, id, out)) != OV_OK || out->failed)
 		return rc;
-	if ((rc = path_of(dir, id, "", path, sizeof(path))) != OV_OK)
+	if ((rc = path_of(dir, out->id, "", path, sizeof(path))) != OV_OK)
 		return OV_ENOTFOUND;
 	return open_regular(path, fd, st);
 }

@@ -100,9 +100,9 @@ const char *media_keep_kind_name(enum media_keep_kind kind);
 int media_keep_save(const char *dir, struct media_kept *k, const void *data,
     size_t len);
 
-/* The description of id. OV_ENOTFOUND when there is none (never kept,
- * purged, or id is not a UUID v4); OV_ECONFIG (logged) for a directory
- * others may write in. */
+/* The description of id (which may be out->id). OV_ENOTFOUND when there
+ * is none (never kept, purged, or id is not a UUID v4); OV_ECONFIG
+ * (logged) for a directory others may write in. */
 int media_keep_info(const char *dir, const char *id, struct media_kept *out);
 
 /* The description, and the bytes open for reading without following a

@@ -118,6 +118,12 @@ test_save_and_open(void)
 	CHECK_STR(got.media_ref, "8101");
 	CHECK_STR(got.wa_id, "5493415550960");
 	CHECK_INT(got.at, 1764000000);
+	/* Opened again by the id it holds. */
+	CHECK_INT(media_keep_open(dir, got.id, &got, &fd, &sb), OV_OK);
+	CHECK(fd >= 0);
+	CHECK_STR(got.id, k.id);
+	if (fd >= 0)
+		close(fd);
 
 	/* Two files of the same name get two ids. */
 	{
