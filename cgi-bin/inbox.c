@@ -10,6 +10,8 @@
  *   POST /cgi-bin/inbox/c/<wa_id>/plantilla   an approved template
  *   POST /cgi-bin/inbox/c/<wa_id>/pdf      the pending quote's PDF
  *   POST /cgi-bin/inbox/c/<wa_id>/devolver give it back to Ovidio
+ *   GET  /cgi-bin/inbox/media?id=<id>      a file, photo or voice note the
+ *                                          customer sent (lib/media_keep)
  *   GET  /cgi-bin/inbox/estado             status page
  *   POST /cgi-bin/inbox/estado/reintentar  a failed spool file back to new/
  *   POST /cgi-bin/inbox/estado/sincronizar ask the next cron run for a sync
@@ -47,6 +49,7 @@
 #include "html.h"
 #include "inbox.h"
 #include "log.h"
+#include "media_keep.h"
 #include "outbox.h"
 #include "quote.h"
 #include "quote_file.h"
@@ -54,6 +57,7 @@
 #include "sha256.h"
 #include "spool.h"
 #include "store.h"
+#include "uuid.h"
 #include "whatsapp.h"
 
 #define PAGE_MAX (2u * 1024 * 1024)
@@ -87,6 +91,7 @@ static const char css[] =
 	"background:#fff;word-wrap:break-word;white-space:pre-wrap}"
 	".in{margin-right:auto}.out{margin-left:auto;background:#dcf8c6}"
 	".agent{margin-left:auto;background:#cfe3ff}"
+	".thumb{display:block;max-width:12em;max-height:12em;margin:.3em 0}"
 	".meta{font-size:.8em;color:#555}.panel{background:#fff;padding:.6em;"
 	"margin:.6em 0;border-radius:.4em}"
 	"form{display:inline}textarea{width:100%;box-sizing:border-box;"
@@ -610,12 +615,99 @@ customer_panel(struct app *a, struct html *h, const char *key,
 	html_raw(h, "</div>");
 }
 
+/* The inbox's link to a kept file. */
+static void
+media_href(const struct app *a, struct html *h, const char *id)
+{
+	html_attr(h, a->base);
+	html_raw(h, "/media?id=");
+	html_url(h, id);
+}
+
+/*
+ * What the customer sent, in the transcript: the kept copy linked (a
+ * photo as a thumbnail), a voice note's transcript ("🎤 …", in the body),
+ * or why there is no copy. dir NULL: the media directory is unknown.
+ */
+static void
+media_line(const struct app *a, struct html *h, const char *dir,
+    const struct store_msg *m)
+{
+	const char *body = m->body != NULL && m->body[0] != '\0' ? m->body :
+	    NULL;
+	bool audio = strcmp(m->type, "audio") == 0;
+	bool image = strcmp(m->type, "image") == 0 ||
+	    strcmp(m->type, "sticker") == 0;
+	bool video = strcmp(m->type, "video") == 0;
+	bool kept = false;
+	struct media_kept k;
+
+	if (dir != NULL && m->media[0] != '\0')
+		kept = media_keep_info(dir, m->media, &k) == OV_OK;
+	if (audio) {
+		/* Understood: the transcript as the body. */
+		html_text(h, body != NULL ? body : "🎤 Audio");
+	} else if (image || video) {
+		html_raw(h, video ? "🎬 Video" : "📷 Imagen");
+		if (body != NULL) {
+			html_raw(h, ": ");
+			html_text(h, body);
+		}
+	} else {
+		const char *name = kept && k.filename[0] != '\0' ?
+		    k.filename : body != NULL ? body : "Documento";
+
+		html_raw(h, "📄 ");
+		if (kept && !k.failed) {
+			html_raw(h, "<a href=\"");
+			media_href(a, h, k.id);
+			html_raw(h, "\">");
+			html_text(h, name);
+			html_raw(h, "</a>");
+		} else {
+			html_text(h, name);
+		}
+		if (body != NULL && name != body) {
+			html_raw(h, ": ");
+			html_text(h, body);
+		}
+	}
+	if (kept && k.failed) {
+		char why[MEDIA_KEEP_WHY_MAX + MEDIA_KEEP_REF_MAX + 96];
+
+		snprintf(why, sizeof(why), " · No se pudo descargar (%s; media "
+		    "%s): miralo en el teléfono.", k.why, k.media_ref);
+		html_text(h, why);
+	} else if (kept && image) {
+		html_raw(h, "<a href=\"");
+		media_href(a, h, k.id);
+		html_raw(h, "\"><img class=\"thumb\" src=\"");
+		media_href(a, h, k.id);
+		html_raw(h, "\" alt=\"Foto del cliente\"></a>");
+	} else if (kept && audio) {
+		html_raw(h, " · <a href=\"");
+		media_href(a, h, k.id);
+		html_raw(h, "\">Escuchar</a>");
+	} else if (!kept && m->media[0] != '\0') {
+		html_raw(h, " · (el archivo ya no está guardado)");
+	} else if (audio && body == NULL) {
+		html_raw(h, " (escuchalo en el teléfono)");
+	}
+}
+
 static void
 transcript(struct app *a, struct html *h, const char *key)
 {
 	struct store_msg *v = NULL;
+	struct media_keep_conf kc;
+	const char *dir = NULL;
+	char err[256];
 	size_t n = 0;
 
+	if (media_keep_config(a->cfg, &kc, err, sizeof(err)) == OV_OK)
+		dir = kc.dir;
+	else
+		log_warn("inbox: %s", err);
 	if (store_history(a->st, key, HISTORY_ROWS, &v, &n) != OV_OK) {
 		html_raw(h, "<p class=\"err\">No pudimos leer los mensajes.</p>");
 		return;
@@ -643,23 +735,14 @@ transcript(struct app *a, struct html *h, const char *key)
 			html_text(h, status_es(m->status));
 		}
 		html_raw(h, "</div>");
-		if (strcmp(m->type, "audio") == 0) {
-			html_raw(h, "🎤 Audio (escuchalo en el teléfono)");
-		} else if (strcmp(m->type, "image") == 0 ||
+		if (strcmp(m->type, "audio") == 0 ||
+		    strcmp(m->type, "image") == 0 ||
 		    strcmp(m->type, "sticker") == 0 ||
-		    strcmp(m->type, "video") == 0) {
-			html_raw(h, strcmp(m->type, "video") == 0 ? "🎬 Video" :
-			    "📷 Imagen");
-			if (m->body != NULL && m->body[0] != '\0') {
-				html_raw(h, ": ");
-				html_text(h, m->body);
-			}
-		} else if (strcmp(m->type, "document") == 0) {
-			html_raw(h, "📄 ");
-			html_text(h, m->body != NULL ? m->body : "Documento");
-		} else {
+		    strcmp(m->type, "video") == 0 ||
+		    strcmp(m->type, "document") == 0)
+			media_line(a, h, dir, m);
+		else
 			html_text(h, m->body != NULL ? m->body : "");
-		}
 		html_raw(h, "</div>");
 	}
 	store_msgs_free(v, n);
@@ -1518,6 +1601,110 @@ a_sync(struct app *a, const char *rest)
 	redirect(a, NULL, "sync");
 }
 
+/* ---- a customer's file ---------------------------------------------------- */
+
+/* Stream exactly size bytes of fd to stdout. */
+static int
+stream_fd(int fd, off_t size)
+{
+	char buf[64 * 1024];
+	off_t left = size;
+
+	while (left > 0) {
+		size_t want = left < (off_t)sizeof(buf) ? (size_t)left :
+		    sizeof(buf);
+		ssize_t r = read(fd, buf, want);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return OV_EIO;   /* shorter than it said: cut short */
+		if (fwrite(buf, 1, (size_t)r, stdout) != (size_t)r)
+			return OV_EIO;
+		left -= r;
+	}
+	return OV_OK;
+}
+
+/*
+ * GET /media?id=<id>: what a customer sent, kept by the worker. Its type
+ * comes from an allow-list (else application/octet-stream), a document is
+ * downloaded (attachment), a photo or voice note may be shown; nothing
+ * the customer sent runs here (CSP sandbox, no scripts, nosniff).
+ */
+static void
+h_media(struct app *a, const char *rest)
+{
+	static const char csp[] = "sandbox; default-src 'none'; img-src "
+	    "'self'; media-src 'self'; style-src 'unsafe-inline'";
+	struct cgi_query q = { NULL, 0 };
+	struct media_keep_conf kc;
+	struct media_kept k;
+	struct stat sb;
+	const char *id = NULL, *method = getenv("REQUEST_METHOD");
+	char err[256], type[128], disp[1024], text[MEDIA_KEEP_WHY_MAX +
+	    MEDIA_KEEP_REF_MAX + 128];
+	int fd = -1, rc;
+
+	(void)rest;
+	if (cgi_query_parse(getenv("QUERY_STRING"), &q) != OV_OK ||
+	    cgi_query_get(&q, "id", &id) != OV_OK || !uuid_v4_valid(id)) {
+		message_page(a, 404, "No existe ese archivo", "Revisá el "
+		    "enlace.", a->base);
+		goto out;
+	}
+	if (media_keep_config(a->cfg, &kc, err, sizeof(err)) != OV_OK) {
+		log_error("inbox: %s", err);
+		message_page(a, 500, "Falta configurar el inbox", err, a->base);
+		goto out;
+	}
+	rc = media_keep_open(kc.dir, id, &k, &fd, &sb);
+	if (rc == OV_ENOTFOUND) {
+		message_page(a, 404, "Ese archivo ya no está", "Los archivos de "
+		    "los clientes se guardan unos días; pedíselo de nuevo por "
+		    "WhatsApp.", a->base);
+		goto out;
+	}
+	if (rc != OV_OK) {
+		message_page(a, 503, "No pudimos abrir el archivo", "Probá de "
+		    "nuevo en un rato.", a->base);
+		goto out;
+	}
+	if (k.failed) {
+		snprintf(text, sizeof(text), "WhatsApp no lo entregó (%s; media "
+		    "%s): miralo en el teléfono.", k.why, k.media_ref);
+		message_page(a, 404, "No se pudo descargar este archivo", text,
+		    a->base);
+		goto out;
+	}
+	media_keep_serve_as(&k, type, sizeof(type), disp, sizeof(disp));
+	{
+		const struct cgi_header hd[] = {
+			{ "Content-Disposition", disp },
+			{ "Content-Security-Policy", csp },
+			{ "X-Frame-Options", "DENY" },
+			{ "Referrer-Policy", "same-origin" },
+		};
+
+		if (cgi_respond_head(stdout, 200, type, hd, sizeof(hd) /
+		    sizeof(hd[0]), (uint64_t)sb.st_size) != OV_OK) {
+			log_error("inbox: media %s: headers refused", id);
+			message_page(a, 500, "No pudimos mandar el archivo",
+			    "Probá de nuevo en un rato.", a->base);
+			goto out;
+		}
+	}
+	log_info("inbox: %s opened media %s", a->user, id);
+	if (method != NULL && strcmp(method, "HEAD") == 0)
+		goto out;
+	if (stream_fd(fd, sb.st_size) != OV_OK)
+		log_error("inbox: media %s cut short while sending", id);
+out:
+	if (fd >= 0)
+		close(fd);
+	cgi_query_free(&q);
+}
+
 /* ---- dispatch ----------------------------------------------------------- */
 
 /* Conversation routes: /c/<key>[/<action>]. */
@@ -1544,6 +1731,7 @@ static const struct route {
 	{ "/estado", false, h_status },
 	{ "/estado/reintentar", true, a_retry },
 	{ "/estado/sincronizar", true, a_sync },
+	{ "/media", false, h_media },
 };
 
 /* Origin (else Referer) must be this site: scheme://HTTP_HOST. */

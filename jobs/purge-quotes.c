@@ -2,12 +2,15 @@
  * jobs/purge-quotes - daily from cron: quotes older than QUOTE_TTL_DAYS
  * lose their PDF and their contents, keeping a trace so the link answers
  * 410; PDF files nobody owns that are older than that go too (see
- * lib/quote_purge.h for exactly what goes and what stays).
+ * lib/quote_purge.h for exactly what goes and what stays). The files
+ * customers sent, kept for the salesperson (lib/media_keep.h), go after
+ * the same days.
  *
  *   purge-quotes [--dry-run] [-v]
  *
  * --dry-run lists what would go and changes nothing; -v lists what goes.
- * Ends with one line, "purged N quotes, M orphan files". Exit 0 when all
+ * Ends with one line, "purged N quotes, M orphan files, K media files".
+ * Exit 0 when all
  * went well, 1 otherwise (errors in the log), 2 for bad usage.
  */
 #include <getopt.h>
@@ -22,6 +25,7 @@
 #include "err.h"
 #include "fsperm.h"
 #include "log.h"
+#include "media_keep.h"
 #include "quote.h"
 #include "quote_purge.h"
 #include "store.h"
@@ -68,12 +72,14 @@ main(int argc, char **argv)
 	};
 	struct listing l = { false, false };
 	struct quote_purge_stats stats;
+	struct media_keep_conf kc;
 	struct config *cfg = NULL;
 	struct store *st = NULL;
 	const char *dir;
 	char err[512];
+	size_t media = 0, strays = 0;
 	long ttl;
-	int c, rc, status = 1;
+	int c, rc, mrc, status = 1;
 
 	log_init("purge-quotes");
 	while ((c = getopt_long(argc, argv, "nvh", longopts, NULL)) != -1) {
@@ -118,12 +124,21 @@ main(int argc, char **argv)
 		goto out;
 	rc = quote_purge(st, dir, clock_now(), ttl, l.dry_run, list_one, &l,
 	    &stats);
-	printf("%s %zu quotes, %zu orphan files%s\n",
+	mrc = media_keep_config(cfg, &kc, err, sizeof(err));
+	if (mrc != OV_OK)
+		log_error("%s", err);
+	else
+		mrc = media_keep_purge(kc.dir, clock_now() - (int64_t)ttl *
+		    86400, l.dry_run, &media, &strays);
+	printf("%s %zu quotes, %zu orphan files, %zu media files%s\n",
 	    l.dry_run ? "would purge" : "purged", stats.quotes, stats.orphans,
-	    stats.errors > 0 ? " (with errors, see the log)" : "");
+	    media + strays, stats.errors > 0 || mrc != OV_OK ?
+	    " (with errors, see the log)" : "");
 	if (rc != OV_OK)
 		log_error("purge incomplete: %zu error(s), first: %s",
 		    stats.errors, ov_strerror(rc));
+	else if (mrc != OV_OK)
+		log_error("media purge incomplete: %s", ov_strerror(mrc));
 	else
 		status = 0;
 out:

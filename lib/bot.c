@@ -496,6 +496,8 @@ bot_turn(struct bot *b, const struct wa_message *const *msgs, size_t n)
 	if (t.conv.owner == CONV_OWNER_AGENT) {
 		if (t.conv.owner_until > t.now) {
 			log_info("%s is with a salesperson; no reply", t.wa_id);
+			/* What the customer sends is theirs to open. */
+			enrich_keep_only(&t, msgs, n);
 			goto commit;
 		}
 		t.conv.owner = CONV_OWNER_BOT;
@@ -611,6 +613,8 @@ bot_open(struct bot **out, const struct config *cfg, struct store *st,
 	    (rc = media_http_init(&b->media, cfg, err, errlen)) != OV_OK)
 		goto fail;
 	b->media_ready = true;
+	if ((rc = media_keep_config(cfg, &b->keep, err, errlen)) != OV_OK)
+		goto fail;
 	if ((rc = config_get_long(cfg, "HANDOFF_HOURS", 4, 0, 24 * 30,
 	    &b->handoff_hours, err, errlen)) != OV_OK ||
 	    (rc = config_get_long(cfg, "LLM_BUDGET_MS", 20000, 100, 600000,

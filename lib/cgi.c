@@ -325,11 +325,25 @@ cgi_respond(FILE *out, int status, const char *content_type,
     const struct cgi_header *extra, size_t n_extra, const void *body,
     size_t len)
 {
+	int rc;
+
+	if (len > 0 && body == NULL)
+		return OV_EINVAL;
+	if ((rc = cgi_respond_head(out, status, content_type, extra, n_extra,
+	    len)) != OV_OK)
+		return rc;
+	if (len > 0)
+		fwrite(body, 1, len, out);
+	return ferror(out) ? OV_EIO : OV_OK;
+}
+
+int
+cgi_respond_head(FILE *out, int status, const char *content_type,
+    const struct cgi_header *extra, size_t n_extra, uint64_t len)
+{
 	size_t i;
 
 	if (status < 100 || status > 599 || !cgi_header_value_ok(content_type))
-		return OV_EINVAL;
-	if (len > 0 && body == NULL)
 		return OV_EINVAL;
 	for (i = 0; i < n_extra; i++)
 		if (!header_name_ok(extra[i].name) ||
@@ -342,8 +356,6 @@ cgi_respond(FILE *out, int status, const char *content_type,
 	fputs("Cache-Control: no-store\r\n", out);
 	for (i = 0; i < n_extra; i++)
 		fprintf(out, "%s: %s\r\n", extra[i].name, extra[i].value);
-	fprintf(out, "Content-Length: %zu\r\n\r\n", len);
-	if (len > 0)
-		fwrite(body, 1, len, out);
+	fprintf(out, "Content-Length: %llu\r\n\r\n", (unsigned long long)len);
 	return ferror(out) ? OV_EIO : OV_OK;
 }

@@ -96,6 +96,11 @@ int cgi_respond(FILE *out, int status, const char *content_type,
     const struct cgi_header *extra, size_t n_extra, const void *body,
     size_t len);
 
+/* cgi_respond()'s headers alone, for a body the caller streams after
+ * them (exactly len bytes). Same checks; nothing written on OV_EINVAL. */
+int cgi_respond_head(FILE *out, int status, const char *content_type,
+    const struct cgi_header *extra, size_t n_extra, uint64_t len);
+
 /* Reason phrase of a status ("OK", "Forbidden"...); "Unknown" otherwise. */
 const char *cgi_status_reason(int status);
 

@@ -77,6 +77,7 @@ static const struct config_key keys[] = {
 	{ "MEDIA_MAX_BYTES", "16777216", 0 },/* download cap (16 MB) */
 	{ "MEDIA_TIMEOUT_MS", "30000", 0 },  /* per download or model call */
 	{ "MEDIA_ATTEMPTS", "2", 0 },        /* tries on 429, 5xx, time-outs */
+	{ "MEDIA_DOC_MAX_BYTES", "26214400", 0 },/* documents kept (25 MB) */
 	/* The distributor's back end (lib/isr, jobs/isr-sync). */
 	{ "ISR_API_URL", NULL, 0 },        /* unset: quotes are not posted */
 	{ "ISR_API_KEY", NULL, 1 },        /* sent as a Bearer token if set */

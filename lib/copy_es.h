@@ -170,5 +170,13 @@
 #define T_WHY_VOICE         "Nota de voz que Ovidio no pudo transcribir (%s, media %s)"
 #define T_WHY_PHOTO         "Foto del cliente (media %s)%s"
 #define T_WHY_DOCUMENT      "Documento del cliente (media %s)"
+/* What the salesperson reads of a voice note Ovidio understood (the
+ * inbox's transcript and the model's history), and why a customer's file
+ * could not be kept for them. */
+#define T_VOICE_SAID        "🎤 %s"
+#define T_KEEP_TOO_BIG      "muy grande"
+#define T_KEEP_GONE         "WhatsApp ya no lo tiene"
+#define T_KEEP_SLOW         "tardó demasiado"
+#define T_KEEP_FAILED       "falló la descarga"
 
 #endif

@@ -14,6 +14,8 @@
 #include "err.h"
 #include "log.h"
 #include "media.h"
+#include "media_keep.h"
+#include "store.h"
 #include "transcribe.h"
 #include "utf8.h"
 
@@ -56,18 +58,122 @@ left_ms(const struct enrich *e)
 	return (long)(e->deadline_ms - media_now_ms());
 }
 
+/* Meta's media, within the turn's media time and the kind's cap. */
 static int
 download(struct turn *t, struct enrich *e, const char *id,
-    struct media_file *f)
+    enum media_keep_kind kind, struct media_file *f)
 {
-	long saved = media_budget_cap(&t->b->media, left_ms(e));
+	struct media_http *h = &t->b->media;
+	size_t cap = h->policy.max_bytes;
+	long saved = media_budget_cap(h, left_ms(e));
 	int rc;
 
 	memset(f, 0, sizeof(*f));
-	rc = left_ms(e) < 1000 ? OV_ETIMEOUT : media_download(&t->b->media,
-	    &t->b->wa, id, f);
-	t->b->media.policy.budget_ms = saved;
+	h->policy.max_bytes = media_keep_cap(&t->b->keep, kind, cap);
+	rc = left_ms(e) < 1000 ? OV_ETIMEOUT : media_download(h, &t->b->wa,
+	    id, f);
+	h->policy.max_bytes = cap;
+	h->policy.budget_ms = saved;
 	return rc;
+}
+
+static const char *
+keep_why(int rc)
+{
+	switch (rc) {
+	case OV_ETOOBIG:
+		return T_KEEP_TOO_BIG;
+	case OV_ENOTFOUND:
+		return T_KEEP_GONE;
+	case OV_ETIMEOUT:
+		return T_KEEP_SLOW;
+	default:
+		return T_KEEP_FAILED;
+	}
+}
+
+static void
+kept_add(struct turn *t, const struct media_kept *k)
+{
+	if (t->nkept < TURN_KEPT_MAX)
+		t->kept[t->nkept++] = *k;
+}
+
+/*
+ * Keep what the customer sent for the salesperson (lib/media_keep) and
+ * note its id on the message, so the inbox and the handoff e-mail link
+ * it. f holds the bytes when fetched is OV_OK; otherwise the failure is
+ * kept, so the salesperson reads what could not be fetched. Nothing here
+ * stops the turn: the customer is answered either way.
+ */
+static void
+keep(struct turn *t, const struct wa_message *m, enum media_keep_kind kind,
+    const struct media_file *f, int fetched)
+{
+	struct media_kept k;
+	int rc;
+
+	if (m->media_id[0] == '\0')
+		return;
+	memset(&k, 0, sizeof(k));
+	k.kind = kind;
+	k.failed = fetched != OV_OK;
+	if (k.failed)
+		snprintf(k.why, sizeof(k.why), "%s", keep_why(fetched));
+	snprintf(k.mime, sizeof(k.mime), "%s", !k.failed && f->mime[0] ?
+	    f->mime : m->mime);
+	utf8_copy(k.filename, sizeof(k.filename), m->filename);
+	snprintf(k.media_ref, sizeof(k.media_ref), "%s", m->media_id);
+	snprintf(k.wa_id, sizeof(k.wa_id), "%s", t->wa_id);
+	k.at = t->now;
+	rc = media_keep_save(t->b->keep.dir, &k, k.failed ? NULL : f->data,
+	    k.failed ? 0 : f->len);
+	if (rc != OV_OK) {
+		log_warn("media %s of %s not kept: %s", m->media_id, t->wa_id,
+		    ov_strerror(rc));
+		return;
+	}
+	if ((rc = store_inbound_note(t->b->st, m->id, NULL, k.id)) != OV_OK)
+		log_warn("media %s of %s kept as %s, not noted on the message: "
+		    "%s", m->media_id, t->wa_id, k.id, ov_strerror(rc));
+	kept_add(t, &k);
+	log_info("media %s of %s kept as %s%s", m->media_id, t->wa_id, k.id,
+	    k.failed ? " (not downloaded)" : "");
+}
+
+/* A message replayed after a crash already has its copy: no second
+ * download. */
+static bool
+kept_before(struct turn *t, const struct wa_message *m)
+{
+	struct store_msg sm;
+	struct media_kept k;
+	bool found = false, ok = false;
+
+	if (store_msg_get(t->b->st, m->id, &sm, &found) != OV_OK || !found)
+		return false;
+	if (sm.media[0] != '\0' && media_keep_info(t->b->keep.dir, sm.media,
+	    &k) == OV_OK) {
+		kept_add(t, &k);
+		ok = true;
+	}
+	store_msg_clear(&sm);
+	return ok;
+}
+
+/* Download only to keep it. */
+static void
+keep_fetch(struct turn *t, struct enrich *e, const struct wa_message *m,
+    enum media_keep_kind kind)
+{
+	struct media_file f;
+	int rc;
+
+	if (m->media_id[0] == '\0' || kept_before(t, m))
+		return;
+	rc = download(t, e, m->media_id, kind, &f);
+	keep(t, m, kind, &f, rc);
+	media_file_clear(&f);
 }
 
 static int
@@ -86,6 +192,24 @@ transcribe_capped(struct turn *t, struct enrich *e, const struct media_file *f,
 	return rc;
 }
 
+/* The transcript written back to the recorded message: the inbox and
+ * the model's history read "🎤 …" instead of nothing. */
+static void
+note_said(struct turn *t, const struct wa_message *m, const char *text)
+{
+	size_t n = strlen(text) + sizeof(T_VOICE_SAID);
+	char *said = malloc(n);
+	int rc;
+
+	if (said == NULL)
+		return;
+	snprintf(said, n, T_VOICE_SAID, text);
+	if ((rc = store_inbound_note(t->b->st, m->id, said, NULL)) != OV_OK)
+		log_warn("transcript of %s's voice note not kept: %s", t->wa_id,
+		    ov_strerror(rc));
+	free(said);
+}
+
 static int
 voice(struct turn *t, struct wa_message *m, char **owned, struct enrich *e)
 {
@@ -93,14 +217,19 @@ voice(struct turn *t, struct wa_message *m, char **owned, struct enrich *e)
 	struct media_file f;
 	char text[TRANSCRIBE_TEXT_MAX + 1], echo[TRANSCRIBE_TEXT_MAX + 64];
 	const char *fail = NULL, *what = "falló";
+	bool tried = false;
 	long secs;
-	int rc;
+	int rc, fetched = OV_EINVAL;
 
 	memset(&f, 0, sizeof(f));
-	if (!transcribe_configured(tr)) {
+	if (transcribe_configured(tr)) {
+		fetched = download(t, e, m->media_id, MEDIA_KEEP_AUDIO, &f);
+		tried = true;
+	}
+	if (!tried) {
 		fail = T_VOICE_NO_KEY;
 		what = "sin clave de transcripción";
-	} else if ((rc = download(t, e, m->media_id, &f)) != OV_OK) {
+	} else if ((rc = fetched) != OV_OK) {
 		fail = rc == OV_ETOOBIG ? T_VOICE_TOO_LONG : T_VOICE_FAILED;
 		what = rc == OV_ETOOBIG ? "muy grande" : "no se pudo bajar";
 	} else if ((secs = media_audio_seconds(f.data, f.len)) >
@@ -114,6 +243,13 @@ voice(struct turn *t, struct wa_message *m, char **owned, struct enrich *e)
 		fail = T_VOICE_FAILED;
 		what = rc == OV_ENOTFOUND ? "sin palabras" : "falló la "
 		    "transcripción";
+	}
+	if (fail != NULL) {
+		/* The salesperson is told of it: it is kept for them. */
+		if (!tried)
+			keep_fetch(t, e, m, MEDIA_KEEP_AUDIO);
+		else if (!kept_before(t, m))
+			keep(t, m, MEDIA_KEEP_AUDIO, &f, fetched);
 	}
 	media_file_clear(&f);
 	if (fail != NULL) {
@@ -129,6 +265,7 @@ voice(struct turn *t, struct wa_message *m, char **owned, struct enrich *e)
 		return OV_ENOMEM;
 	m->kind = WA_TEXT;
 	m->text = *owned;
+	note_said(t, m, text);
 	{
 		char shown[TRANSCRIBE_TEXT_MAX + 1];
 
@@ -150,20 +287,27 @@ photo(struct turn *t, struct wa_message *m, char **owned, struct enrich *e)
 	struct media_file f;
 	char words[ENRICH_LEAD_MAX] = "", shown[ENRICH_LEAD_MAX] = "";
 	size_t n = 0;
-	int rc = OV_EINVAL;
+	int rc = OV_EINVAL, fetched;
 
-	/* A caption says what the customer wants: it is the message. */
-	if (m->text != NULL)
-		return OV_OK;
+	/* A caption says what the customer wants: it is the message. The
+	 * photo is kept for the salesperson all the same. */
+	if (m->text != NULL || !transcribe_vision_configured(t->b->tr)) {
+		keep_fetch(t, e, m, MEDIA_KEEP_IMAGE);
+		if (m->text != NULL)
+			return OV_OK;
+	}
 	memset(&f, 0, sizeof(f));
-	if (transcribe_vision_configured(t->b->tr) && m->media_id[0] != '\0' &&
-	    (rc = download(t, e, m->media_id, &f)) == OV_OK) {
-		struct media_http *h = transcribe_http(t->b->tr);
-		long saved = media_budget_cap(h, left_ms(e));
+	if (transcribe_vision_configured(t->b->tr) && m->media_id[0] != '\0') {
+		fetched = rc = download(t, e, m->media_id, MEDIA_KEEP_IMAGE, &f);
+		if (rc == OV_OK) {
+			struct media_http *h = transcribe_http(t->b->tr);
+			long saved = media_budget_cap(h, left_ms(e));
 
-		rc = transcribe_image_items(t->b->tr, &f, items,
-		    TRANSCRIBE_ITEMS_MAX, &n);
-		h->policy.budget_ms = saved;
+			rc = transcribe_image_items(t->b->tr, &f, items,
+			    TRANSCRIBE_ITEMS_MAX, &n);
+			h->policy.budget_ms = saved;
+		}
+		keep(t, m, MEDIA_KEEP_IMAGE, &f, fetched);
 	}
 	media_file_clear(&f);
 	if (!transcribe_vision_configured(t->b->tr)) {
@@ -233,6 +377,7 @@ enrich_turn(struct turn *t, const struct wa_message *const *msgs, size_t n,
 			rc = photo(t, m, &e->owned[i], e);
 			break;
 		case WA_DOCUMENT:
+			keep_fetch(t, e, m, MEDIA_KEEP_DOCUMENT);
 			m->kind = CONSUMED;
 			owe(e, T_DOC_RECEIVED, false);
 			e->handoff = true;
@@ -252,6 +397,26 @@ enrich_turn(struct turn *t, const struct wa_message *const *msgs, size_t n,
 		}
 	}
 	return rc;
+}
+
+void
+enrich_keep_only(struct turn *t, const struct wa_message *const *msgs,
+    size_t n)
+{
+	struct enrich e;
+
+	memset(&e, 0, sizeof(e));
+	e.deadline_ms = media_now_ms() + MEDIA_TURN_BUDGET_MS;
+	for (size_t i = 0; i < n; i++) {
+		const struct wa_message *m = msgs[i];
+
+		if (m->kind == WA_AUDIO)
+			keep_fetch(t, &e, m, MEDIA_KEEP_AUDIO);
+		else if (m->kind == WA_IMAGE)
+			keep_fetch(t, &e, m, MEDIA_KEEP_IMAGE);
+		else if (m->kind == WA_DOCUMENT)
+			keep_fetch(t, &e, m, MEDIA_KEEP_DOCUMENT);
+	}
 }
 
 /* A kind reply; the voice ones say whether a salesperson was told

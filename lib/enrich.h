@@ -14,6 +14,10 @@
  *                  vision model and caption: a kind reply and a handoff;
  *   document    -> acknowledged and handed to the salesperson;
  *   location, contacts -> a short answer; reactions, stickers: as before.
+ * Photos, files and the voice notes a salesperson is told of are kept for
+ * them (lib/media_keep), linked from the inbox and the handoff e-mail, or
+ * recorded as not downloaded; a transcript is written back to its message
+ * ("🎤 …", store_inbound_note) for the inbox and the model's history.
  *
  * Ownership: struct enrich lives on bot_turn()'s stack; enrich_free()
  * releases the copies and texts made here.
@@ -58,5 +62,9 @@ int enrich_turn(struct turn *t, const struct wa_message *const *msgs,
 /* After deciding: echo, photo lead or handoff, kind replies, notices. */
 void enrich_finish(struct turn *t, struct enrich *e);
 void enrich_free(struct enrich *e);
+/* While a person has the conversation: voice notes, photos and files are
+ * only kept for them (lib/media_keep), nothing is answered. */
+void enrich_keep_only(struct turn *t, const struct wa_message *const *msgs,
+    size_t n);
 
 #endif

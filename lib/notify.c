@@ -132,6 +132,45 @@ html_field(struct html *h, const char *label, const char *text)
 	html_text(h, text);
 }
 
+/* What the customer sent, kept for the salesperson: a link to each file
+ * in the inbox (behind its login), or why it could not be fetched. */
+static void
+kept_links(const struct turn *t, struct html *h)
+{
+	static const char *const what[] = {
+		[MEDIA_KEEP_AUDIO] = "Audio", [MEDIA_KEEP_IMAGE] = "Foto",
+		[MEDIA_KEEP_DOCUMENT] = "Documento",
+	};
+	const char *base = t->b->public_base;
+
+	for (size_t i = 0; i < t->nkept; i++) {
+		const struct media_kept *k = &t->kept[i];
+		const char *label = k->filename[0] != '\0' ? k->filename :
+		    what[k->kind];
+		char text[MEDIA_KEEP_NAME_MAX + MEDIA_KEEP_REF_MAX + 128];
+
+		html_raw(h, "<p><b>Archivo del cliente:</b> ");
+		if (k->failed) {
+			snprintf(text, sizeof(text), "%s: no se pudo descargar "
+			    "(%s; media %s). Miralo en el teléfono.", label,
+			    k->why, k->media_ref);
+			html_text(h, text);
+		} else if (base != NULL) {
+			snprintf(text, sizeof(text), "%s/cgi-bin/inbox/media?id=%s",
+			    base, k->id);
+			html_raw(h, "<a href=\"");
+			html_text(h, text);
+			html_raw(h, "\">");
+			html_text(h, label);
+			html_raw(h, "</a>");
+		} else {
+			snprintf(text, sizeof(text), "%s (en el inbox)", label);
+			html_text(h, text);
+		}
+		html_raw(h, "</p>");
+	}
+}
+
 bool
 notify_handoff(struct turn *t, const char *why, const char *link)
 {
@@ -163,6 +202,7 @@ notify_handoff(struct turn *t, const char *why, const char *link)
 		html_text(h, link);
 		html_raw(h, "\">Abrir la conversación</a></p>");
 	}
+	kept_links(t, h);
 	html_raw(h, "<p>Ovidio no le va a responder por unas horas: escribile "
 	    "vos por WhatsApp.</p><h3>Conversación reciente</h3>");
 	if (store_history(b->st, t->wa_id, 20, &hist, &n) == OV_OK) {

@@ -76,6 +76,21 @@ valid_optional(const char *s, size_t max)
 	return s == NULL || strnlen(s, max + 1) <= max;
 }
 
+/* A kept copy's id: a name, never a path or a pattern. */
+static int
+valid_media_ref(const char *s)
+{
+	size_t n;
+
+	if (s == NULL)
+		return 0;
+	n = strnlen(s, STORE_MEDIA_REF_MAX + 1);
+	if (n == 0 || n > STORE_MEDIA_REF_MAX)
+		return 0;
+	return strspn(s, "0123456789abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ._-") == n;
+}
+
 static int
 valid_catalog(const char *name)
 {
@@ -151,6 +166,17 @@ store_inbound_done(struct store *st, const char *id, int64_t now)
 }
 
 int
+store_inbound_note(struct store *st, const char *id, const char *body,
+    const char *media)
+{
+	if (!valid_text(id, STORE_MSGID_MAX) || (body == NULL &&
+	    media == NULL) || !valid_optional(body, STORE_TEXT_MAX) ||
+	    (media != NULL && !valid_media_ref(media)))
+		return OV_EINVAL;
+	return st->ops->inbound_note(st->impl, id, body, media);
+}
+
+int
 store_outbound_put(struct store *st, const struct store_msg *m)
 {
 	if (!valid_msg(m) || store_status_rank(m->status) < 0)
@@ -202,6 +228,7 @@ store_msg_clear(struct store_msg *m)
 	free(m->body);
 	free(m->raw);
 	m->body = m->raw = NULL;
+	m->media[0] = '\0';
 }
 
 void

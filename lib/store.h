@@ -38,6 +38,7 @@ struct store;
 #define STORE_NAME_MAX 128    /* counter, token, catalog, state names */
 #define STORE_TEXT_MAX 65536  /* message bodies and JSON documents */
 #define STORE_DOC_MAX (1024 * 1024) /* catalog and quote JSON documents */
+#define STORE_MEDIA_REF_MAX 64 /* a kept copy's id (lib/media_keep) */
 
 /* Open the backend the configuration names. MONGODB_URI set: MongoDB,
  * database MONGODB_DB; otherwise SQLite at $OVIDIO_DATA_DIR/ovidio.db
@@ -60,6 +61,9 @@ struct store_msg {
 	char status[16];                /* see below */
 	char *body;                     /* text as a person reads it; may be NULL */
 	char *raw;                      /* the message JSON; may be NULL */
+	/* Inbound: the copy of its media kept for the salesperson (an id of
+	 * lib/media_keep), "" when none; set by store_inbound_note(). */
+	char media[STORE_MEDIA_REF_MAX + 1];
 };
 
 /* Inbound status: "received" (recorded, not yet handled), "handled".
@@ -85,6 +89,15 @@ int store_inbound_claim(struct store *st, const struct store_msg *m,
 
 /* Mark an inbound message handled. OV_ENOTFOUND if unknown. */
 int store_inbound_done(struct store *st, const char *id, int64_t now);
+
+/* Write back what the worker learnt of a recorded inbound message: body,
+ * the words a person reads for it (a voice note's transcript, "🎤 …"),
+ * and media, the id of the copy of its media kept for the salesperson
+ * (1..STORE_MEDIA_REF_MAX bytes of [0-9A-Za-z._-]). NULL leaves a field
+ * as it is (one of them must be given); raw, Meta's JSON, never changes.
+ * OV_ENOTFOUND when no inbound message has this id. */
+int store_inbound_note(struct store *st, const char *id, const char *body,
+    const char *media);
 
 /* Record an outbound message (m->dir ignored). Upsert by id: if a status
  * update for this id arrived first, the higher-ranked status is kept. */

@@ -19,6 +19,9 @@ struct store_ops {
 	int (*inbound_claim)(void *impl, const struct store_msg *m,
 	    int64_t now, int64_t lease_s, enum store_claim *out);
 	int (*inbound_done)(void *impl, const char *id, int64_t now);
+	/* body or media non-NULL, both validated. */
+	int (*inbound_note)(void *impl, const char *id, const char *body,
+	    const char *media);
 	int (*outbound_put)(void *impl, const struct store_msg *m);
 	int (*status_update)(void *impl, const char *id, const char *wa_id,
 	    const char *status, int64_t ts, const char *error, bool *found);

@@ -594,6 +594,38 @@ mongo_inbound_done(void *impl, const char *id, int64_t now)
 	return rc;
 }
 
+static int
+mongo_inbound_note(void *impl, const char *id, const char *body,
+    const char *media)
+{
+	struct mongo *m = impl;
+	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER;
+	bson_t reply = BSON_INITIALIZER, set;
+	bson_error_t error;
+	bool ok;
+	int rc = OV_OK;
+
+	if (!utf8_ok(id))
+		return OV_ENOTFOUND;
+	BSON_APPEND_UTF8(&filter, "_id", id);
+	BSON_APPEND_INT32(&filter, "dir", STORE_IN);
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+	ok = (body == NULL || put_str(&set, "body", body)) &&
+	    (media == NULL || put_str(&set, "media", media));
+	bson_append_document_end(&update, &set);
+	if (!ok)
+		rc = OV_EINVAL;
+	else if (!mongoc_collection_update_one(m->coll[COLL_MENSAJES], &filter,
+	    &update, NULL, &reply, &error))
+		rc = mongo_fail("inbound note", &error);
+	else if (get_i64(&reply, "matchedCount") == 0)
+		rc = OV_ENOTFOUND;
+	bson_destroy(&filter);
+	bson_destroy(&update);
+	bson_destroy(&reply);
+	return rc;
+}
+
 /* {_id: id, rank: {$lt: rank}}: matches only a record ranked lower. */
 static void
 lower_rank_filter(bson_t *filter, const char *id, int rank)
@@ -740,6 +772,7 @@ msg_from_doc(const bson_t *doc, struct store_msg *out)
 	out->ts = get_i64(doc, "ts");
 	get_str(doc, "type", out->type, sizeof(out->type));
 	get_str(doc, "status", out->status, sizeof(out->status));
+	get_str(doc, "media", out->media, sizeof(out->media));
 	rc = get_dup(doc, "body", &out->body);
 	if (rc == OV_OK)
 		rc = get_dup(doc, "raw", &out->raw);
@@ -3806,6 +3839,7 @@ const struct store_ops store_mongo_ops = {
 	.close = mongo_close,
 	.inbound_claim = mongo_inbound_claim,
 	.inbound_done = mongo_inbound_done,
+	.inbound_note = mongo_inbound_note,
 	.outbound_put = mongo_outbound_put,
 	.status_update = mongo_status_update,
 	.msg_get = mongo_msg_get,

@@ -169,6 +169,9 @@ static const char *const migrations[] = {
 	" PRIMARY KEY (entry, part)) WITHOUT ROWID;"
 	"CREATE TRIGGER outbox_taken_gone AFTER DELETE ON outbox BEGIN"
 	" DELETE FROM outbox_taken WHERE entry = old.id; END;",
+	/* 7 -> 8 (media): the copy of an inbound message's media kept for
+	 * the salesperson (store_inbound_note). */
+	"ALTER TABLE mensajes ADD COLUMN media TEXT;",
 };
 
 #define SQ_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -176,7 +179,7 @@ static const char *const migrations[] = {
 /* Catalog tables, in the order of the Q_CAT_* statement pairs. */
 static const char *const catalogs[] = { "productos_cache", "clientes_cianbox" };
 
-#define MSG_COLS "id, wa_id, dir, ts, type, status, body, raw"
+#define MSG_COLS "id, wa_id, dir, ts, type, status, body, raw, media"
 #define QUOTE_COLS "id, number, wa_id, state, created_at, expires_at, doc"
 #define OUTBOX_COLS "id, wa_id, kind, payload, last_error, attempts," \
 	" created_at, next_attempt_at, lane"
@@ -191,6 +194,7 @@ enum sq_query {
 	Q_IN_INSERT,
 	Q_IN_RECLAIM,
 	Q_IN_DONE,
+	Q_IN_NOTE,
 	Q_OUT_PUT,
 	Q_MSG_DIR,
 	Q_STATUS_STUB,
@@ -252,6 +256,9 @@ static const char *const queries[Q__MAX] = {
 	[Q_IN_DONE] =
 	    "UPDATE mensajes SET status = 'handled', handled_at = ?1"
 	    " WHERE id = ?2 AND dir = 0",
+	[Q_IN_NOTE] =
+	    "UPDATE mensajes SET body = COALESCE(?2, body),"
+	    " media = COALESCE(?3, media) WHERE id = ?1 AND dir = 0",
 	[Q_OUT_PUT] =
 	    "INSERT INTO mensajes (id, wa_id, dir, ts, type, status, body, raw)"
 	    " VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7)"
@@ -908,6 +915,29 @@ out:
 }
 
 static int
+sq_inbound_note(void *impl, const char *id, const char *body,
+    const char *media)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = sq_stmt(s, Q_IN_NOTE, &st)) != OV_OK)
+		goto out;
+	if (bind_text(st, 1, id) || bind_text(st, 2, body) ||
+	    bind_text(st, 3, media)) {
+		rc = sq_fail(s->db, "inbound note", SQLITE_ERROR);
+		goto out;
+	}
+	if ((rc = sq_step_done(s->db, st, "inbound note")) != OV_OK)
+		goto out;
+	rc = sqlite3_changes(s->db) == 1 ? OV_OK : OV_ENOTFOUND;
+out:
+	sq_release(st);
+	return rc;
+}
+
+static int
 sq_outbound_put(void *impl, const struct store_msg *m)
 {
 	struct sq *s = impl;
@@ -1010,6 +1040,7 @@ read_msg(sqlite3_stmt *st, struct store_msg *m)
 	m->ts = (int64_t)sqlite3_column_int64(st, 3);
 	col_copy(m->type, sizeof(m->type), st, 4);
 	col_copy(m->status, sizeof(m->status), st, 5);
+	col_copy(m->media, sizeof(m->media), st, 8);
 	if ((rc = col_dup(st, 6, &m->body)) != OV_OK ||
 	    (rc = col_dup(st, 7, &m->raw)) != OV_OK)
 		store_msg_clear(m);
@@ -3604,6 +3635,7 @@ const struct store_ops store_sqlite_ops = {
 	.close = sq_close,
 	.inbound_claim = sq_inbound_claim,
 	.inbound_done = sq_inbound_done,
+	.inbound_note = sq_inbound_note,
 	.outbound_put = sq_outbound_put,
 	.status_update = sq_status_update,
 	.msg_get = sq_msg_get,

@@ -22,6 +22,7 @@
 #include "conv.h"
 #include "customer.h"
 #include "media.h"
+#include "media_keep.h"
 #include "outbox.h"
 #include "store.h"
 #include "whatsapp.h"
@@ -39,6 +40,7 @@ struct transcriber;
 #define TURN_PARTS_MAX 16         /* messages of one turn read one by one */
 #define TURN_TEXT_IN_MAX 4096     /* bytes of one turn's words */
 #define TURN_NOTICES_MAX 4        /* e-mails one turn may send */
+#define TURN_KEPT_MAX 4           /* customer's files one notice links */
 #define TURN_NAME_MAX 64
 #define TURN_LIST_ROWS 10         /* products per list */
 #define TURN_ALTERNATIVES 3       /* in-stock options for one missing */
@@ -57,6 +59,7 @@ struct bot {
 	struct transcriber *tr;      /* voice notes, photos (lib/transcribe) */
 	struct media_http media;     /* Meta's media (lib/media) */
 	bool media_ready;
+	struct media_keep_conf keep; /* where and how much is kept */
 	long handoff_hours;
 	long llm_budget_ms;
 	long ttl_days;
@@ -103,6 +106,10 @@ struct turn {
 	const char *cur_text;        /* the message being decided */
 	bool unsupported;            /* audio, sticker... with no words */
 	bool picture;                /* an image or file without caption */
+	/* What the customer sent, kept for the salesperson (lib/enrich):
+	 * the handoff e-mail links it. */
+	struct media_kept kept[TURN_KEPT_MAX];
+	size_t nkept;
 
 	struct reply replies[TURN_REPLIES_MAX];
 	size_t nreplies;

@@ -479,6 +479,13 @@ read_message(struct parse_state *st, const cJSON *msg, struct wa_message *m,
 		    (m->text = dup_bounded(s, WA_TEXT_MAX)) == NULL)
 			return OV_ENOMEM;
 		read_media(obj, m);
+		s = get_str(obj, "filename");
+		if (m->kind == WA_DOCUMENT && s != NULL) {
+			size_t n = utf8_cut(s, strlen(s), WA_IN_FILENAME_MAX);
+
+			memcpy(m->filename, s, n);
+			m->filename[n] = '\0';
+		}
 	} else if (strcmp(type, "reaction") == 0) {
 		m->kind = WA_REACTION;
 		s = get_str(obj, "message_id");

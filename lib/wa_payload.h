@@ -24,6 +24,7 @@
 #define WA_KEY_MAX 32                   /* a phone number or a BSUID
                                            (STORE_WAID_MAX) */
 #define WA_MEDIA_REF_MAX 128            /* Meta's media id */
+#define WA_IN_FILENAME_MAX 255          /* bytes of a document's file name */
 #define WA_TEXT_MAX 8192                /* bytes of text kept per message */
 #define WA_RAW_MAX (64u * 1024)         /* bytes of raw JSON kept per message */
 #define WA_CALLBACK_DATA_MAX 512        /* biz_opaque_callback_data (Meta) */
@@ -66,6 +67,8 @@ struct wa_message {
 	char media_id[WA_MEDIA_REF_MAX + 1]; /* "" when none */
 	char mime[64];                   /* mime_type as sent; may be "" */
 	bool voice;                      /* audio recorded in WhatsApp */
+	char filename[WA_IN_FILENAME_MAX + 1]; /* document.filename, cut on a
+	                                    character; "" when none */
 	/* system: */
 	enum wa_sys_change sys_change;
 	char new_phone[WA_NUMBER_MAX + 1];   /* system.wa_id; may be "" */

@@ -95,7 +95,8 @@ def setup():
     # An empty run creates the store, and has nothing to do.
     r = run_job("purge-quotes")
     expect_eq(r.returncode, 0, "first purge: " + r.stderr)
-    expect_eq(r.stdout.strip(), "purged 0 quotes, 0 orphan files", "summary")
+    expect_eq(r.stdout.strip(),
+              "purged 0 quotes, 0 orphan files, 0 media files", "summary")
     for q in (LIVE, OLD, REPLACED):
         put_quote(q)
     for q in (LIVE, OLD):
@@ -251,7 +252,9 @@ def test_purge_then_410():
     r = run_job("purge-quotes", "--dry-run", now=later)
     expect_eq(r.returncode, 0, "dry run: " + r.stderr)
     lines = r.stdout.strip().splitlines()
-    expect_eq(lines[-1], "would purge 1 quotes, 1 orphan files", "dry summary")
+    expect_eq(lines[-1],
+              "would purge 1 quotes, 1 orphan files, 0 media files",
+              "dry summary")
     expect(any(OLD["id"] in x and "1002" in x for x in lines), "lists the quote")
     expect(any(os.path.basename(orphan_old) in x for x in lines),
            "lists the orphan")
@@ -259,7 +262,8 @@ def test_purge_then_410():
 
     r = run_job("purge-quotes", now=later)
     expect_eq(r.returncode, 0, "purge: " + r.stderr)
-    expect_eq(r.stdout.strip(), "purged 1 quotes, 1 orphan files", "summary")
+    expect_eq(r.stdout.strip(),
+              "purged 1 quotes, 1 orphan files, 0 media files", "summary")
     expect(not os.path.exists(pdf_path(OLD)), "old PDF gone")
     expect(not os.path.exists(orphan_old), "old orphan gone")
     for p in (pdf_path(LIVE), orphan_young, tmp_young, other):
@@ -281,7 +285,7 @@ def test_purge_then_410():
 
     r = run_job("purge-quotes", now=later)
     expect_eq(r.returncode, 0, "second purge")
-    expect_eq(r.stdout.strip(), "purged 0 quotes, 0 orphan files",
+    expect_eq(r.stdout.strip(), "purged 0 quotes, 0 orphan files, 0 media files",
               "second run removes nothing")
 
     r = run_job("quote-tool", "show", OLD["id"], now=later)

@@ -250,6 +250,43 @@ test_respond(void)
 	    0, "x"), OV_EINVAL);
 }
 
+/* Headers for a body the caller streams: its length announced, nothing
+ * after the blank line, the same refusals. */
+static void
+test_respond_head(void)
+{
+	const struct cgi_header h[] = {
+		{ "Content-Disposition", "attachment; filename=\"a.pdf\"" },
+	};
+	const struct cgi_header evil[] = {
+		{ "Content-Disposition", "attachment; filename=\"a\r\nX: 1\"" },
+	};
+	char buf[1024];
+	FILE *f;
+
+	memset(buf, 0, sizeof(buf));
+	if ((f = fmemopen(buf, sizeof(buf), "w")) == NULL)
+		return;
+	CHECK_INT(cgi_respond_head(f, 200, "application/pdf", h, 1,
+	    26214400ULL), OV_OK);
+	fclose(f);
+	CHECK_STR(buf,
+	    "Status: 200 OK\r\n"
+	    "Content-Type: application/pdf\r\n"
+	    "X-Content-Type-Options: nosniff\r\n"
+	    "Cache-Control: no-store\r\n"
+	    "Content-Disposition: attachment; filename=\"a.pdf\"\r\n"
+	    "Content-Length: 26214400\r\n"
+	    "\r\n");
+	memset(buf, 0, sizeof(buf));
+	if ((f = fmemopen(buf, sizeof(buf), "w")) == NULL)
+		return;
+	CHECK_INT(cgi_respond_head(f, 200, "application/pdf", evil, 1, 1),
+	    OV_EINVAL);
+	fclose(f);
+	CHECK_STR(buf, "");
+}
+
 int
 main(void)
 {
@@ -259,5 +296,6 @@ main(void)
 	RUN(test_query_refused);
 	RUN(test_header_values);
 	RUN(test_respond);
+	RUN(test_respond_head);
 	return check_finish();
 }

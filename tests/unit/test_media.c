@@ -36,6 +36,7 @@
 #include "err.h"
 #include "log.h"
 #include "media.h"
+#include "media_keep.h"
 #include "standin.h"
 #include "standin_http.h"
 #include "store.h"
@@ -257,6 +258,23 @@ play(struct bot *b, const char *fixture, const char *tag)
 	rc = bot_turn(b, v, p.n_msgs);
 	wa_payload_free(&p);
 	return rc;
+}
+
+/* What the worker kept of a message for the salesperson: false when the
+ * message notes no copy or the copy is gone. */
+static bool
+kept_of(const char *msg_id, struct media_kept *k)
+{
+	struct store_msg m;
+	char kdir[600];
+	bool found = false, ok = false;
+
+	snprintf(kdir, sizeof(kdir), "%s/media", dir);
+	if (store_msg_get(st, msg_id, &m, &found) == OV_OK && found &&
+	    m.media[0] != '\0')
+		ok = media_keep_info(kdir, m.media, k) == OV_OK;
+	store_msg_clear(&m);
+	return ok;
 }
 
 /* ---- the catalogs --------------------------------------------------------- */
@@ -618,6 +636,20 @@ test_voice_note_echo_and_product(void)
 	CHECK(raw != NULL && strstr(raw, KEY) == NULL);
 	free(raw);
 	CHECK_INT(requests_to(openai.port, "/audio/transcriptions"), 2);
+	/* The transcript stands in the history (the inbox, the model);
+	 * understood, the note is not kept. */
+	{
+		struct store_msg m;
+		struct media_kept k;
+		bool found = false;
+
+		CHECK_INT(store_msg_get(st, "wamid.voice-1", &m, &found), OV_OK);
+		CHECK(found);
+		CHECK_STR(m.body, "🎤 Hola, ¿tienen fuente 12V 5A?");
+		CHECK_STR(m.type, "audio");
+		store_msg_clear(&m);
+		CHECK(!kept_of("wamid.voice-1", &k));
+	}
 }
 
 /* Kind reply asking to write, and the salesperson told; the bot keeps
@@ -793,6 +825,8 @@ test_no_key_kind_reply_and_handoff(void)
 	free(got);
 	CHECK_INT(mails(), m0 + 2);
 	/* A PDF: acknowledged and handed over. */
+	graph_control("{\"inbound_media\": {\"7005\": {\"mime_type\": "
+	    "\"application/pdf\", \"data_b64\": \"JVBERi0xLjQK\"}}}");
 	CHECK_INT(play(bot_nokey, "document_pdf.json", NULL), OV_OK);
 	got = received("5493415550914", 0, &n);
 	CHECK(strstr(got, "Recibí el archivo") != NULL);
@@ -804,6 +838,34 @@ test_no_key_kind_reply_and_handoff(void)
 	/* The salesperson can find the file: Meta's media id is named. */
 	CHECK(mail_has("Documento del cliente (media 7005)"));
 	CHECK(mail_has("Nota de voz que Ovidio no pudo transcribir"));
+	/* Kept for them: the PDF whole, under its name; the photo and the
+	 * voice note Meta no longer had, as not downloaded. */
+	{
+		struct media_kept k;
+		struct stat sb;
+		char kdir[600], buf[64];
+		int fd = -1;
+		ssize_t r = 0;
+
+		CHECK(kept_of("wamid.document-1", &k));
+		CHECK(!k.failed);
+		CHECK_STR(k.filename, "presupuesto-competencia.pdf");
+		CHECK_STR(k.mime, "application/pdf");
+		CHECK_STR(k.media_ref, "7005");
+		CHECK_STR(k.wa_id, "5493415550914");
+		snprintf(kdir, sizeof(kdir), "%s/media", dir);
+		CHECK_INT(media_keep_open(kdir, k.id, &k, &fd, &sb), OV_OK);
+		if (fd >= 0) {
+			r = read(fd, buf, sizeof(buf));
+			close(fd);
+		}
+		CHECK(r == 9 && memcmp(buf, "%PDF-1.4\n", 9) == 0);
+		CHECK(mail_has("presupuesto-competencia.pdf (en el inbox)"));
+		CHECK(kept_of("wamid.voice-1-nokey", &k));
+		CHECK(k.failed && strcmp(k.media_ref, "7001") == 0);
+		CHECK(mail_has("Audio: no se pudo descargar (WhatsApp ya no lo "
+		    "tiene; media 7001)"));
+	}
 	/* A location: a short answer, nobody bothered. */
 	CHECK_INT(play(bot_nokey, "location.json", NULL), OV_OK);
 	got = received("5493415550915", 0, &n);

@@ -382,6 +382,88 @@ test_inbound_done_unknown(void)
 	    OV_ENOTFOUND);
 }
 
+/* A voice note's transcript and a kept copy of its media are written back
+ * to the recorded message: the inbox and the model read them in the
+ * history; Meta's JSON stays as it came. */
+static void
+test_inbound_note(void)
+{
+	const char *wa = "5493415550070", *raw = "{\"type\":\"audio\","
+	    "\"audio\":{\"id\":\"8001\"}}";
+	const char *kept = "3f1c0d2e-8a4b-4c6d-9e0f-1a2b3c4d5e6f";
+	struct store_msg m, got, *v = NULL;
+	enum store_claim c;
+	bool found = false;
+	size_t n = 0;
+
+	msg_init(&m, "wamid.note.1", wa, 7000, "audio", "", NULL);
+	m.raw = (char *)raw;
+	CHECK_INT(store_inbound_claim(st, &m, 7000, 300, &c), OV_OK);
+	CHECK_INT(claim(st, "wamid.note.2", wa, 7001, 300, "hola", &c), OV_OK);
+	CHECK_INT(put_out("wamid.note.out", wa, 7002, "sent", "Hola"), OV_OK);
+
+	CHECK_INT(store_msg_get(st, "wamid.note.1", &got, &found), OV_OK);
+	CHECK(found && got.body == NULL && got.media[0] == '\0');
+	store_msg_clear(&got);
+
+	CHECK_INT(store_inbound_note(st, "wamid.note.1", "🎤 tenés la DS-2CE?",
+	    NULL), OV_OK);
+	CHECK_INT(store_inbound_note(st, "wamid.note.1", NULL, kept), OV_OK);
+	CHECK_INT(store_inbound_done(st, "wamid.note.1", 7003), OV_OK);
+	CHECK_INT(store_history(st, wa, 10, &v, &n), OV_OK);
+	CHECK_INT(n, 3);
+	if (n == 3) {
+		CHECK_STR(v[0].id, "wamid.note.1");
+		CHECK_STR(v[0].body, "🎤 tenés la DS-2CE?");
+		CHECK_STR(v[0].raw, raw);
+		CHECK_STR(v[0].media, kept);
+		CHECK_STR(v[0].type, "audio");
+		CHECK_STR(v[0].status, "handled");
+		/* The others are untouched. */
+		CHECK_STR(v[1].body, "hola");
+		CHECK_STR(v[1].media, "");
+		CHECK_STR(v[2].media, "");
+	}
+	store_msgs_free(v, n);
+
+	/* Both at once; the first write is replaced. */
+	CHECK_INT(store_inbound_note(st, "wamid.note.1", "🎤 y la de 8 canales",
+	    "kept-2"), OV_OK);
+	CHECK_INT(store_msg_get(st, "wamid.note.1", &got, &found), OV_OK);
+	CHECK(found);
+	CHECK_STR(got.body, "🎤 y la de 8 canales");
+	CHECK_STR(got.media, "kept-2");
+	CHECK_STR(got.raw, raw);
+	store_msg_clear(&got);
+
+	/* Only inbound messages the store holds. */
+	CHECK_INT(store_inbound_note(st, "wamid.note.nobody", "x", NULL),
+	    OV_ENOTFOUND);
+	CHECK_INT(store_inbound_note(st, "wamid.note.out", "x", NULL),
+	    OV_ENOTFOUND);
+	CHECK_INT(store_msg_get(st, "wamid.note.out", &got, &found), OV_OK);
+	CHECK(found);
+	CHECK_STR(got.body, "Hola");
+	store_msg_clear(&got);
+
+	/* A name, never a path or an operator. */
+	CHECK_INT(store_inbound_note(st, "wamid.note.2", NULL, NULL),
+	    OV_EINVAL);
+	CHECK_INT(store_inbound_note(st, "wamid.note.2", NULL, "../../etc"),
+	    OV_EINVAL);
+	CHECK_INT(store_inbound_note(st, "wamid.note.2", NULL, "$set"),
+	    OV_EINVAL);
+	CHECK_INT(store_inbound_note(st, "wamid.note.2", NULL, ""), OV_EINVAL);
+	CHECK_INT(store_inbound_note(st, "wamid.note.2", NULL,
+	    "0123456789012345678901234567890123456789012345678901234567890123"
+	    "4"), OV_EINVAL);
+	CHECK_INT(store_inbound_note(st, "", "x", NULL), OV_EINVAL);
+	CHECK_INT(store_msg_get(st, "wamid.note.2", &got, &found), OV_OK);
+	CHECK_STR(got.body, "hola");
+	CHECK_STR(got.media, "");
+	store_msg_clear(&got);
+}
+
 static void
 dedupe_child(struct store *cst, int idx, unsigned char *out)
 {
@@ -2450,6 +2532,7 @@ test_sqlite_migrates_to_lanes(void)
 	    " ALTER TABLE outbox DROP COLUMN claimer;"
 	    " ALTER TABLE outbox DROP COLUMN orphaned;"
 	    " DROP INDEX outbox_lane; ALTER TABLE outbox DROP COLUMN lane;"
+	    " ALTER TABLE mensajes DROP COLUMN media;"
 	    " INSERT INTO outbox (id, wa_id, kind, payload, attempts,"
 	    " created_at, next_attempt_at) VALUES ('old-1', '5493415557020',"
 	    " 'text', '{\"text\":\"hola\"}', 2, 500, 500);"
@@ -2511,6 +2594,7 @@ test_sqlite_migrates_outbox_claimers(void)
 	    " DROP TABLE outbox_taken;"
 	    " ALTER TABLE outbox DROP COLUMN claimer;"
 	    " ALTER TABLE outbox DROP COLUMN orphaned;"
+	    " ALTER TABLE mensajes DROP COLUMN media;"
 	    " INSERT INTO outbox (id, wa_id, kind, payload, attempts,"
 	    " created_at, next_attempt_at, lane) VALUES ('old-6',"
 	    " '5493415557030', 'text', '{\"text\":\"hola\"}', 0, 500, 800, 0);"
@@ -3645,6 +3729,7 @@ main(void)
 	RUN(test_inbound_new_then_duplicate);
 	RUN(test_inbound_lease_retry);
 	RUN(test_inbound_done_unknown);
+	RUN(test_inbound_note);
 	RUN(test_concurrent_dedupe);
 	RUN(test_outbound_status_never_lowers);
 	RUN(test_status_before_outbound_put);

@@ -740,6 +740,8 @@ test_other_kinds(void)
 		CHECK(p.msgs[2].text == NULL);
 		CHECK_INT(p.msgs[3].kind, WA_DOCUMENT);
 		CHECK_STR(p.msgs[3].text, "Lista de precios");
+		CHECK_STR(p.msgs[3].filename, "a.pdf");
+		CHECK_STR(p.msgs[2].filename, "");
 		CHECK_INT(p.msgs[4].kind, WA_VIDEO);
 		CHECK(p.msgs[4].text == NULL);
 		CHECK_INT(p.msgs[5].kind, WA_STICKER);
@@ -949,6 +951,43 @@ test_media_references(void)
 	wa_payload_free(&p);
 }
 
+/* A document's file name is kept for the salesperson, cut on a
+ * character when Meta sends a long one. */
+static void
+test_document_filename(void)
+{
+	struct wa_payload p;
+	char name[400 * 2 + 8], *body;
+	size_t o = 0;
+
+	for (int i = 0; i < 200; i++) {
+		memcpy(name + o, "\xc3\xa1", 2);   /* á */
+		o += 2;
+	}
+	memcpy(name + o, ".pdf", 5);
+	body = malloc(strlen(name) + 512);
+	if (body == NULL)
+		return;
+	snprintf(body, strlen(name) + 512, "{\"from\":\"5493415551234\","
+	    "\"id\":\"wamid.f1\",\"timestamp\":\"1764000001\",\"type\":"
+	    "\"document\",\"document\":{\"id\":\"9001\",\"filename\":"
+	    "\"%s\"}}", name);
+	{
+		char *whole = payload_with_messages(body);
+
+		CHECK_INT(wa_payload_parse(whole, strlen(whole), &p), OV_OK);
+		free(whole);
+	}
+	CHECK_INT(p.n_msgs, 1);
+	if (p.n_msgs == 1) {
+		CHECK_INT(strlen(p.msgs[0].filename), 254);  /* 127 × á */
+		CHECK(memcmp(p.msgs[0].filename, name, 254) == 0);
+		CHECK_STR(p.msgs[0].media_id, "9001");
+	}
+	wa_payload_free(&p);
+	free(body);
+}
+
 int
 main(void)
 {
@@ -979,5 +1018,6 @@ main(void)
 	RUN(test_bsuid_from_contacts_and_refusals);
 	RUN(test_system_changes);
 	RUN(test_media_references);
+	RUN(test_document_filename);
 	return check_finish();
 }
