@@ -6,7 +6,8 @@
 #   make            build every program (cgi-bin/*, jobs/*)
 #   make check      install missing Debian packages (as root), build, and run
 #                   all tests: unit, unit under ASan/UBSan, store contract on
-#                   SQLite and MongoDB, integration under Apache, short fuzz
+#                   SQLite and MongoDB, integration under Apache, the
+#                   bundle on a Debian 11 root (debootstrap), short fuzz
 #   make deps       install the Debian packages the build and tests need
 #   make fuzz       run the libFuzzer harnesses (FUZZ_SECONDS each)
 #   make bench      run the benchmarks in bench/
@@ -27,7 +28,8 @@ DEB_PACKAGES := build-essential pkg-config libcurl4-openssl-dev libcjson-dev \
 	libmongoc-dev libbson-dev libxml2-dev libhpdf-dev libpng-dev libsqlite3-dev \
 	apache2 python3 python3-mockupdb python3-mongomock python3-jsonschema \
 	python3-yaml poppler-utils \
-	wrk clang curl ca-certificates procps chromium
+	wrk clang curl ca-certificates procps chromium \
+	debootstrap openssl
 
 # libpng: quote logos are decoded with it before libharu sees them.
 PKGS := libcurl libcjson libmongoc-1.0 libxml-2.0 sqlite3 libpng
@@ -152,6 +154,7 @@ deps:
 
 check: ensure-deps
 	$(MAKE) test-build
+	$(MAKE) bundle
 	@if command -v $(FUZZ_CC) >/dev/null 2>&1; then $(MAKE) $(FUZZ_BIN); fi
 	tests/run all
 
@@ -166,6 +169,9 @@ unit: test-build
 
 integration: all
 	tests/run integration
+
+bundle-test: bundle
+	tests/run bundle
 
 fuzz: $(FUZZ_BIN)
 	tests/run fuzz $(FUZZ_SECONDS)
@@ -254,7 +260,7 @@ bundle: all $(B)/launch
 	chmod 0644 $(BUNDLE_DIR)/crontab $(BUNDLE_DIR)/INSTALL $(BUNDLE_DIR)/VERSION
 	tar -C $(B)/bundle --sort=name --owner=0 --group=0 --numeric-owner \
 		--mtime=@$$(git log -1 --format=%ct 2>/dev/null || date +%s) \
-		-cf - $(BUNDLE) | gzip -9n > $(BUNDLE).tar.gz.tmp
+		-cf - $(BUNDLE) | gzip -n > $(BUNDLE).tar.gz.tmp
 	mv $(BUNDLE).tar.gz.tmp $(BUNDLE).tar.gz
 	@echo "$(CURDIR)/$(BUNDLE).tar.gz" > $(B)/bundle/tarball
 	@ls -l $(BUNDLE).tar.gz
