@@ -6,11 +6,14 @@
 #   make            build every program (cgi-bin/*, jobs/*)
 #   make check      install missing Debian packages (as root), build, and run
 #                   all tests: unit, unit under ASan/UBSan, store contract on
-#                   SQLite and MongoDB, integration under Apache, short fuzz
+#                   SQLite and MongoDB, integration under Apache, the
+#                   bundle on a Debian 11 root (debootstrap), short fuzz
 #   make deps       install the Debian packages the build and tests need
 #   make fuzz       run the libFuzzer harnesses (FUZZ_SECONDS each)
 #   make bench      run the benchmarks in bench/
 #   make install DESTDIR=... PREFIX=...
+#   make bundle     ovidio-VERSION-linux-x86_64.tar.gz for shared hosts: runs
+#                   on any x86-64 Linux with Apache CGI, whatever its glibc
 
 # Objects, test programs and fuzzers go under $(B); a separate B (e.g.
 # B=/tmp/ovidio-build) lets several builds share one work tree.
@@ -25,7 +28,8 @@ DEB_PACKAGES := build-essential pkg-config libcurl4-openssl-dev libcjson-dev \
 	libmongoc-dev libbson-dev libxml2-dev libhpdf-dev libpng-dev libsqlite3-dev \
 	apache2 python3 python3-mockupdb python3-mongomock python3-jsonschema \
 	python3-yaml poppler-utils \
-	wrk clang curl ca-certificates procps chromium
+	wrk clang curl ca-certificates procps chromium \
+	debootstrap openssl
 
 # libpng: quote logos are decoded with it before libharu sees them.
 PKGS := libcurl libcjson libmongoc-1.0 libxml-2.0 sqlite3 libpng
@@ -49,7 +53,8 @@ PRESUPUESTO_LIB := err log config clock cgi uuid quote quote_file fsperm isr sto
 PRESUPUESTO_LIBS = -Wl,--as-needed \
 	$(shell $(PKG_CONFIG) --libs libcjson sqlite3 libmongoc-1.0 2>/dev/null) -lm
 
-LIB_SRC := $(wildcard lib/*.c)
+# lib/launch_main.c is the bundle launcher's main (make bundle), not a module.
+LIB_SRC := $(filter-out lib/launch_main.c,$(wildcard lib/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 SAN_OBJ := $(LIB_SRC:%.c=$(B)/san/%.o)
 PROGRAMS := $(patsubst %.c,%,$(wildcard cgi-bin/*.c jobs/*.c))
@@ -60,7 +65,7 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/fuzz/%)
 
 .PHONY: all check deps ensure-deps test-build unit integration fuzz bench \
-	install clean run
+	install clean run bundle bundle-test
 .DELETE_ON_ERROR:
 
 all: $(PROGRAMS)
@@ -149,6 +154,7 @@ deps:
 
 check: ensure-deps
 	$(MAKE) test-build
+	$(MAKE) bundle
 	@if command -v $(FUZZ_CC) >/dev/null 2>&1; then $(MAKE) $(FUZZ_BIN); fi
 	tests/run all
 
@@ -163,6 +169,9 @@ unit: test-build
 
 integration: all
 	tests/run integration
+
+bundle-test: bundle
+	tests/run bundle
 
 fuzz: $(FUZZ_BIN)
 	tests/run fuzz $(FUZZ_SECONDS)
@@ -186,6 +195,76 @@ install: all
 	install -m 0644 apache/ovidio.conf apache/htaccess.example apache/crontab \
 		apache/business_info.example $(DESTDIR)$(PREFIX)/apache/
 
+# ---- make bundle -------------------------------------------------------
+# ovidio-VERSION-linux-x86_64.tar.gz for hosts that offer Apache CGI and
+# cron only (README "On shared hosting"), whatever their glibc:
+#   cgi-bin/webhook          static already (libc only): as built
+#   cgi-bin/NAME, jobs/NAME  the static launcher (lib/launch.h), one file
+#                            under every name (hard links)
+#   libexec/NAME             the programs themselves
+#   lib/                     every library they load, found with ldd, glibc
+#                            and its loader included; openssl.cnf
+#   .htaccess, cgi-bin/.htaccess, crontab, INSTALL, VERSION
+# from apache/bundle/ (the crontab's lines from apache/crontab).
+VERSION := $(shell cat VERSION 2>/dev/null || \
+	git describe --tags --always --dirty 2>/dev/null || echo dev)
+BUNDLE := ovidio-$(VERSION)-linux-x86_64
+BUNDLE_DIR := $(B)/bundle/$(BUNDLE)
+BUNDLE_DYN := $(filter-out cgi-bin/webhook,$(PROGRAMS))
+BUNDLE_HOME := /home/USER/public_html/ovidio
+
+$(B)/launch: lib/launch_main.c $(B)/lib/launch.o
+	$(CC) $(OV_CFLAGS) -static -o $@ $^
+
+bundle: all $(B)/launch
+	rm -rf $(B)/bundle
+	mkdir -p $(BUNDLE_DIR)/cgi-bin $(BUNDLE_DIR)/jobs $(BUNDLE_DIR)/libexec \
+		$(BUNDLE_DIR)/lib
+	@if readelf -l cgi-bin/webhook | grep -q INTERP; then \
+		echo "cgi-bin/webhook is not static"; exit 1; fi
+	install -m 0755 -s cgi-bin/webhook $(BUNDLE_DIR)/cgi-bin/
+	install -m 0755 -s $(B)/launch $(B)/bundle/launch
+	for p in $(BUNDLE_DYN); do \
+		install -m 0755 -s $$p $(BUNDLE_DIR)/libexec/ && \
+		ln $(B)/bundle/launch $(BUNDLE_DIR)/$$p || exit 1; \
+	done
+	@# Every library ldd names, by the name the programs ask for; the loader
+	@# as ld-linux-x86-64.so.2. libgcc_s: glibc loads it late (thread exit).
+	ldd $(BUNDLE_DYN) | awk '$$2 == "=>" && $$3 == "not" { print "missing: " $$1; bad = 1 } \
+		$$2 == "=>" && $$3 ~ /^\// { print $$1, $$3 } \
+		$$1 ~ /^\/.*\/ld-linux-x86-64\.so\.2$$/ { print "ld-linux-x86-64.so.2", $$1 } \
+		END { exit bad }' | sort -u > $(B)/bundle/libs
+	echo "libgcc_s.so.1 $$($(CC) -print-file-name=libgcc_s.so.1)" >> $(B)/bundle/libs
+	while read name path; do \
+		install -m 0644 "$$path" $(BUNDLE_DIR)/lib/$$name || exit 1; \
+	done < $(B)/bundle/libs
+	chmod 0755 $(BUNDLE_DIR)/lib/ld-linux-x86-64.so.2
+	@# Each program must load from lib/ alone, never from this machine.
+	@lib=$(abspath $(BUNDLE_DIR))/lib; for p in $(BUNDLE_DYN); do \
+		$$lib/ld-linux-x86-64.so.2 --inhibit-cache --library-path $$lib \
+			--list $(BUNDLE_DIR)/libexec/$${p#*/} | awk -v lib=$$lib/ \
+			'$$2 == "=>" && index($$3, lib) != 1 { print; bad = 1 } END { exit bad }' || \
+			{ echo "$$p loads a library from outside the bundle"; exit 1; }; \
+	done
+	install -m 0644 apache/bundle/openssl.cnf $(BUNDLE_DIR)/lib/
+	install -m 0644 apache/bundle/htaccess-root $(BUNDLE_DIR)/.htaccess
+	install -m 0644 apache/bundle/htaccess $(BUNDLE_DIR)/cgi-bin/.htaccess
+	{ cat apache/bundle/crontab-head; sed -n '/^CRON_TZ=/,$$p' apache/crontab | \
+		tail -n +2 | sed 's|/opt/ovidio/|$(BUNDLE_HOME)/|g'; } > $(BUNDLE_DIR)/crontab
+	@if grep -q /opt/ovidio $(BUNDLE_DIR)/crontab || \
+	    ! grep -q '^\* \* \* \* \* *$(BUNDLE_HOME)/jobs/worker$$' $(BUNDLE_DIR)/crontab; then \
+		echo "apache/crontab changed shape: fix the bundle's crontab"; exit 1; fi
+	sed 's/@VERSION@/$(VERSION)/g' apache/bundle/INSTALL > $(BUNDLE_DIR)/INSTALL
+	install -m 0644 apache/business_info.example $(BUNDLE_DIR)/
+	echo $(VERSION) > $(BUNDLE_DIR)/VERSION
+	chmod 0644 $(BUNDLE_DIR)/crontab $(BUNDLE_DIR)/INSTALL $(BUNDLE_DIR)/VERSION
+	tar -C $(B)/bundle --sort=name --owner=0 --group=0 --numeric-owner \
+		--mtime=@$$(git log -1 --format=%ct 2>/dev/null || date +%s) \
+		-cf - $(BUNDLE) | gzip -n > $(BUNDLE).tar.gz.tmp
+	mv $(BUNDLE).tar.gz.tmp $(BUNDLE).tar.gz
+	@echo "$(CURDIR)/$(BUNDLE).tar.gz" > $(B)/bundle/tarball
+	@ls -l $(BUNDLE).tar.gz
+
 # make test-NAME / san-test-NAME: build and run tests/unit/test_NAME.c.
 UNIT_NAMES := $(UNIT_SRC:tests/unit/test_%.c=%)
 $(UNIT_NAMES:%=test-%): test-%: $(B)/tests/test_%
@@ -195,4 +274,4 @@ $(UNIT_NAMES:%=san-test-%): san-test-%: $(B)/san/tests/test_%
 	$<
 
 clean:
-	rm -rf $(B) $(PROGRAMS)
+	rm -rf $(B) $(PROGRAMS) ovidio-*-linux-x86_64.tar.gz

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cabundle.h"
 #include "cianbox_http.h"
 #include "err.h"
 #include "log.h"
@@ -181,6 +182,7 @@ setup(struct cianbox_http *h, const char *url, const char *form,
 	curl_easy_setopt(c, CURLOPT_MAXREDIRS, h->opts.max_redirs);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	cabundle_apply(c);
 	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "Ovidio/1.0");
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);

@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
+#include "cabundle.h"
 #include "config.h"
 #include "err.h"
 #include "isr.h"
@@ -81,6 +82,7 @@ post(CURL *h, const char *url, const char *key, const char *body, long *status,
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink_write);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "ovidio-isr/1");
+	cabundle_apply(h);
 	cc = curl_easy_perform(h);
 	curl_slist_free_all(hdr);
 	if (cc != CURLE_OK && cc != CURLE_WRITE_ERROR) {

@@ -17,6 +17,7 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
+#include "cabundle.h"
 #include "config.h"
 #include "err.h"
 #include "llm.h"
@@ -1461,6 +1462,7 @@ complete(struct llm *c, const char *body, long deadline, int round,
 		curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
 		curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, 1L);
 		curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, 2L);
+		cabundle_apply(c->curl);
 		curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
 		curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "ovidio/1");
 		curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);

@@ -18,6 +18,7 @@
 
 #include <curl/curl.h>
 
+#include "cabundle.h"
 #include "config.h"
 #include "err.h"
 #include "log.h"
@@ -392,6 +393,7 @@ mail_send(struct mail *m, const char *to, const char *subject,
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	cabundle_apply(h);
 	cc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
 	switch (cc) {
