@@ -43,7 +43,7 @@ outbox_init(struct outbox *o, const struct config *cfg, struct store *st,
 	memset(o, 0, sizeof(*o));
 	o->st = st;
 	o->wa = wa;
-	if (config_get_long(cfg, "OUTBOX_RETRY_S", 60, 0, OUTBOX_RETRY_MAX_S,
+	if (config_get_long(cfg, "OUTBOX_RETRY_S", OUTBOX_RETRY_DEFAULT_S, 0, OUTBOX_RETRY_MAX_S,
 	    &o->retry_s, err, errlen) != OV_OK ||
 	    config_get_long(cfg, "OUTBOX_MAX_ATTEMPTS", 30, 1, 1000,
 	    &o->max_attempts, err, errlen) != OV_OK ||
