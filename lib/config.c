@@ -1,9 +1,11 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "err.h"
@@ -259,9 +261,37 @@ default_quote_dir(struct config *cfg)
 	return rc;
 }
 
+/*
+ * Without OVIDIO_CONFIG, the file "ovidio.env" at the installation's root
+ * (the parent of the folder holding the running program: cgi-bin/, jobs/,
+ * or the bundle's lib/ where its loader runs) is read when it exists. A
+ * host that runs CGIs through suEXEC passes them none of .htaccess's
+ * SetEnv lines; this is how they still find their keys.
+ */
+static bool
+root_config(char *buf, size_t len)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *slash;
+
+	if (n <= 0)
+		return false;
+	exe[n] = '\0';
+	for (int up = 0; up < 2; up++) {
+		if ((slash = strrchr(exe, '/')) == NULL)
+			return false;
+		*slash = '\0';
+	}
+	if ((size_t)snprintf(buf, len, "%s/ovidio.env", exe) >= len)
+		return false;
+	return access(buf, F_OK) == 0;
+}
+
 int
 config_load(struct config **out, char *err, size_t errlen)
 {
+	char fallback[PATH_MAX];
 	struct config *cfg;
 	const char *path;
 	int rc;
@@ -273,6 +303,9 @@ config_load(struct config **out, char *err, size_t errlen)
 		return OV_ENOMEM;
 	}
 	path = getenv("OVIDIO_CONFIG");
+	if ((path == NULL || *path == '\0') &&
+	    root_config(fallback, sizeof(fallback)))
+		path = fallback;
 	if (path != NULL && *path != '\0') {
 		if ((rc = parse_file(cfg, path, err, errlen)) != OV_OK) {
 			config_free(cfg);

@@ -1,6 +1,8 @@
 /*
  * config.h - configuration: environment first, then the file named by
  * OVIDIO_CONFIG (lines KEY=VALUE, '#' comments), then built-in defaults.
+ * Without OVIDIO_CONFIG, ovidio.env at the installation's root (the parent
+ * of the running program's folder) is the file, when there is one.
  *
  * Ownership: config_load() allocates a struct config that the caller frees
  * with config_free(). Strings returned by config_get() belong to the config

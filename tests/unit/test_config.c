@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -217,9 +218,95 @@ quote_dir_defaults_under_the_data_dir(void)
 	unsetenv("OVIDIO_CONFIG");
 }
 
-int
-main(void)
+/* This test program, copied to ROOT/jobs/, prints what KEY reads there. */
+static void
+run_copy(const char *exe, const char *key, char *out, size_t len)
 {
+	char cmd[1024];
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "'%s' --print %s", exe, key);
+	out[0] = '\0';
+	if ((p = popen(cmd, "r")) == NULL)
+		return;
+	if (fgets(out, (int)len, p) == NULL)
+		out[0] = '\0';
+	out[strcspn(out, "\n")] = '\0';
+	pclose(p);
+}
+
+static void
+copy_self(const char *to)
+{
+	FILE *in = fopen("/proc/self/exe", "rb"), *o = fopen(to, "wb");
+	char buf[65536];
+	size_t n;
+
+	CHECK(in != NULL && o != NULL);
+	while (in != NULL && o != NULL && (n = fread(buf, 1, sizeof(buf), in)) > 0)
+		fwrite(buf, 1, n, o);
+	if (in != NULL)
+		fclose(in);
+	if (o != NULL)
+		fclose(o);
+	chmod(to, 0700);
+}
+
+/* suEXEC passes a CGI none of .htaccess's SetEnv lines: without
+ * OVIDIO_CONFIG the installation's ovidio.env is read. */
+static void
+root_file_read_without_ovidio_config(void)
+{
+	char root[300], jobs[320], exe[340], env[320], got[128];
+	FILE *f;
+
+	snprintf(root, sizeof(root), "%s/root", dir);
+	snprintf(jobs, sizeof(jobs), "%s/jobs", root);
+	snprintf(exe, sizeof(exe), "%s/probe", jobs);
+	snprintf(env, sizeof(env), "%s/ovidio.env", root);
+	CHECK_INT(mkdir(root, 0700), 0);
+	CHECK_INT(mkdir(jobs, 0700), 0);
+	copy_self(exe);
+	unsetenv("OVIDIO_CONFIG");
+	unsetenv("OPENAI_API_KEY");
+	run_copy(exe, "OPENAI_API_KEY", got, sizeof(got));
+	CHECK_STR(got, "(unset)");
+	f = fopen(env, "w");
+	CHECK(f != NULL);
+	if (f != NULL) {
+		fputs("OPENAI_API_KEY=Desde la raiz\n", f);
+		fclose(f);
+	}
+	run_copy(exe, "OPENAI_API_KEY", got, sizeof(got));
+	CHECK_STR(got, "Desde la raiz");
+	/* OVIDIO_CONFIG, when set, is the file. */
+	write_file("OPENAI_API_KEY=Del archivo nombrado\n");
+	run_copy(exe, "OPENAI_API_KEY", got, sizeof(got));
+	CHECK_STR(got, "Del archivo nombrado");
+	unsetenv("OVIDIO_CONFIG");
+	unlink(env);
+	unlink(exe);
+	rmdir(jobs);
+	rmdir(root);
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc == 3 && strcmp(argv[1], "--print") == 0) {
+		struct config *cfg = NULL;
+		char err[256];
+		const char *v;
+
+		if (config_load(&cfg, err, sizeof(err)) != OV_OK) {
+			printf("error: %s\n", err);
+			return 1;
+		}
+		v = config_get(cfg, argv[2]);
+		printf("%s\n", v != NULL ? v : "(unset)");
+		config_free(cfg);
+		return 0;
+	}
 	if (mkdtemp(dir) == NULL) {
 		perror("mkdtemp");
 		return 2;
@@ -233,6 +320,7 @@ main(void)
 	RUN(integers_are_checked_for_range_and_form);
 	RUN(secret_keys_are_marked);
 	RUN(quote_dir_defaults_under_the_data_dir);
+	RUN(root_file_read_without_ovidio_config);
 	unlink(path);
 	rmdir(dir);
 	return check_finish();
