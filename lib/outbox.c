@@ -688,7 +688,8 @@ take_back(struct outbox *o, struct store_outbox *e, int64_t now)
 		for (size_t i = 0; i < n; i++)
 			if ((size_t)v[i].part + 1 > known)
 				known = (size_t)v[i].part + 1;
-	until = known >= nparts ? now : now + o->inflight_grace_s;
+	/* now is whole seconds: one more keeps the full grace. */
+	until = known >= nparts ? now : now + o->inflight_grace_s + 1;
 	if (store_outbox_orphan(o->st, e->id, e->next_attempt_at, e->claimer,
 	    until) != OV_OK)
 		return false;   /* another drain took it back, or it is gone */

@@ -259,6 +259,8 @@ def set_up(st, tls):
         with open(p) as f:
             text = f.read().replace("/home/USER", HOME_IN)
         write_as_user(SITE_IN + "/" + name, text, 0o644)
+    # INSTALL's step for suEXEC hosts, which pass CGIs no SetEnv line.
+    in_root(["ln", "-s", CONFIG_IN, SITE_IN + "/ovidio.env"], check=True)
     in_root(["htpasswd", "-cbB", HOME_IN + "/ovidio-htpasswd", INBOX_USER,
              INBOX_PASS], check=True)
     write_as_user(CONFIG_IN, "".join("%s=%s\n" % kv for kv in {
@@ -305,9 +307,28 @@ def test_handshake_answers_the_challenge():
 def test_only_the_cgis_are_served():
     for path in ("/ovidio/INSTALL", "/ovidio/crontab", "/ovidio/lib/libc.so.6",
                  "/ovidio/libexec/worker", "/ovidio/jobs/worker",
-                 "/ovidio/cgi-bin/.htaccess"):
+                 "/ovidio/cgi-bin/.htaccess", "/ovidio/ovidio.env"):
         st, _, _ = SITE.request("GET", path)
         expect_eq(st, 403, path)
+
+
+def test_cgis_find_their_keys_without_setenv():
+    """Under suEXEC a CGI gets a clean environment, no OVIDIO_CONFIG: the
+    static webhook and a launched CGI read the bundle's ovidio.env."""
+    base = {"PATH": "/usr/bin:/bin", "GATEWAY_INTERFACE": "CGI/1.1",
+            "REQUEST_METHOD": "GET", "SERVER_PROTOCOL": "HTTP/1.1"}
+    env = dict(base, QUERY_STRING="hub.mode=subscribe&hub.verify_token="
+               + VERIFY + "&hub.challenge=2718281828")
+    r = in_root([SITE_IN + "/cgi-bin/webhook"], env=env)
+    expect("2718281828" in r.stdout, "webhook without SetEnv: " +
+           r.stdout[-500:] + r.stderr[-500:])
+    # The inbox (a launched program) opens the data folder the file names.
+    r = in_root([SITE_IN + "/cgi-bin/inbox"], env=dict(
+        base, QUERY_STRING="", REMOTE_USER=INBOX_USER, SCRIPT_NAME=
+        "/ovidio/cgi-bin/inbox", HTTP_HOST="127.0.0.1:%d" % SITE.port))
+    head = r.stdout.split("\r\n\r\n", 1)[0].split("\n\n", 1)[0]
+    expect("Status:" not in head and "text/html" in head,
+           "inbox without SetEnv: " + r.stdout[:500] + r.stderr[-500:])
 
 
 def test_catalog_sync_from_the_crontab_loads_only_bundled_libraries():
@@ -423,6 +444,7 @@ def main():
         for t in (test_root_is_an_older_system_without_our_libraries,
                   test_handshake_answers_the_challenge,
                   test_only_the_cgis_are_served,
+                  test_cgis_find_their_keys_without_setenv,
                   test_catalog_sync_from_the_crontab_loads_only_bundled_libraries,
                   test_signed_message_answered_through_https,
                   test_cron_worker_drains_what_the_webhook_left,
