@@ -156,6 +156,10 @@ static const char *const migrations[] = {
 	"CREATE INDEX IF NOT EXISTS mensajes_wa_dir_ts"
 	" ON mensajes (wa_id, dir, ts);"
 	"CREATE INDEX IF NOT EXISTS mensajes_dir_ts ON mensajes (dir, ts);",
+	/* 6 -> 7 (inbox): the list, most recent first, read in index order
+	 * rather than every conversation sorted. */
+	"CREATE INDEX IF NOT EXISTS conversaciones_last"
+	" ON conversaciones (last_inbound);",
 };
 
 #define SQ_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -3055,6 +3059,50 @@ sq_unanswered(struct sq *s, sqlite3_stmt *st, const char *wa_id, int64_t *n)
 #define SQ_DOC_FIELD(f) "(CASE WHEN json_valid(c.doc) THEN" \
 	" json_extract(c.doc, '$." f "') END)"
 
+/* The whole list: the waiting ones and the others each read in index
+ * order (conversaciones_owner, conversaciones_last) up to the page, not
+ * every conversation sorted. */
+static const char sq_inbox_all[] =
+	"SELECT p.key, p.owner, p.agent, p.last_inbound, p.updated_at,"
+	" p.doc, cl.name, p.waiting FROM"
+	" (SELECT * FROM (SELECT c.key, c.owner, c.agent, c.last_inbound,"
+	"  c.updated_at, c.doc, 1 AS waiting FROM conversaciones c"
+	"  WHERE c.owner = 'agent' AND c.agent = 'handoff'"
+	"  AND c.last_inbound > 0 ORDER BY c.last_inbound ASC, c.key"
+	"  LIMIT ?2)"
+	" UNION ALL SELECT * FROM (SELECT c.key, c.owner, c.agent,"
+	"  c.last_inbound, c.updated_at, c.doc, 0 AS waiting"
+	"  FROM conversaciones c WHERE c.last_inbound > 0"
+	"  AND NOT (c.owner = 'agent' AND c.agent = 'handoff')"
+	"  ORDER BY c.last_inbound DESC, c.key LIMIT ?2)) p"
+	" LEFT JOIN clientes cl ON cl.wa_id = p.key"
+	" ORDER BY p.waiting DESC,"
+	" CASE WHEN p.waiting THEN p.last_inbound END ASC,"
+	" p.last_inbound DESC, p.key LIMIT ?2";
+
+/* A search reads them all; the page first, then its names: joining
+ * every conversation before the sort costs ten times more. ?3: the query
+ * could be (part of) a CUIT: digits only. */
+static const char sq_inbox_search[] =
+	"SELECT p.key, p.owner, p.agent, p.last_inbound, p.updated_at,"
+	" p.doc, cl.name, p.waiting FROM"
+	" (SELECT c.key, c.owner, c.agent, c.last_inbound, c.updated_at,"
+	" c.doc, (c.owner = 'agent' AND c.agent = 'handoff') AS waiting"
+	" FROM conversaciones c"
+	" WHERE c.last_inbound > 0 AND (instr(lower(c.key), ?1) > 0"
+	" OR (?3 AND instr(ifnull(" SQ_DOC_FIELD("cuit") ", ''), ?1) > 0)"
+	" OR (NOT ?3 AND instr(c.doc, '\"razon\"') > 0"
+	"  AND instr(lower(ifnull(" SQ_DOC_FIELD("razon") ", '')), ?1) > 0)"
+	" OR c.key IN (SELECT x.wa_id FROM clientes x"
+	"  WHERE instr(lower(ifnull(x.name, '')), ?1) > 0))"
+	" ORDER BY waiting DESC,"
+	" CASE WHEN waiting THEN c.last_inbound END ASC,"
+	" c.last_inbound DESC, c.key LIMIT ?2) p"
+	" LEFT JOIN clientes cl ON cl.wa_id = p.key"
+	" ORDER BY p.waiting DESC,"
+	" CASE WHEN p.waiting THEN p.last_inbound END ASC,"
+	" p.last_inbound DESC, p.key";
+
 static int
 sq_inbox_list(void *impl, const char *query, int limit,
     struct store_inbox_row **out, size_t *n)
@@ -3065,36 +3113,17 @@ sq_inbox_list(void *impl, const char *query, int limit,
 	size_t len = 0;
 	int rc;
 
-	/* The page first, then its names: joining every conversation
-	 * before the sort costs ten times more. */
-	if ((rc = sq_prepare(s, "SELECT p.key, p.owner, p.agent,"
-	    " p.last_inbound, p.updated_at, p.doc, cl.name, p.waiting FROM"
-	    " (SELECT c.key, c.owner, c.agent, c.last_inbound, c.updated_at,"
-	    " c.doc, (c.owner = 'agent' AND c.agent = 'handoff') AS waiting"
-	    " FROM conversaciones c"
-	    " WHERE c.last_inbound > 0 AND (?1 IS NULL"
-	    " OR instr(lower(c.key), ?1) > 0"
-	    " OR (?3 AND instr(ifnull(" SQ_DOC_FIELD("cuit") ", ''), ?1) > 0)"
-	    " OR (NOT ?3 AND instr(c.doc, '\"razon\"') > 0"
-	    "  AND instr(lower(ifnull(" SQ_DOC_FIELD("razon") ", '')), ?1) > 0)"
-	    " OR c.key IN (SELECT x.wa_id FROM clientes x"
-	    "  WHERE instr(lower(ifnull(x.name, '')), ?1) > 0))"
-	    " ORDER BY waiting DESC,"
-	    " CASE WHEN waiting THEN c.last_inbound END ASC,"
-	    " c.last_inbound DESC, c.key LIMIT ?2) p"
-	    " LEFT JOIN clientes cl ON cl.wa_id = p.key"
-	    " ORDER BY p.waiting DESC,"
-	    " CASE WHEN p.waiting THEN p.last_inbound END ASC,"
-	    " p.last_inbound DESC, p.key", &st)) != OV_OK)
+	rc = sq_prepare(s, query == NULL ? sq_inbox_all : sq_inbox_search,
+	    &st);
+	if (rc != OV_OK)
 		goto out;
 	if ((rc = sq_prepare(s, "SELECT count(*) FROM mensajes"
 	    " WHERE wa_id = ?1 AND dir = 0 AND ts > ifnull((SELECT max(ts)"
 	    " FROM mensajes WHERE wa_id = ?1 AND dir = 1), 0)", &cnt)) != OV_OK)
 		goto out;
-	/* ?3: the query could be (part of) a CUIT: digits only. */
-	if (bind_text(st, 1, query) || bind_int(st, 2, limit) ||
-	    bind_int(st, 3, query != NULL &&
-	    query[strspn(query, "0123456789")] == '\0')) {
+	if (bind_int(st, 2, limit) || (query != NULL &&
+	    (bind_text(st, 1, query) || bind_int(st, 3,
+	    query[strspn(query, "0123456789")] == '\0')))) {
 		rc = sq_fail(s->db, "inbox list", SQLITE_ERROR);
 		goto out;
 	}
