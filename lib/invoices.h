@@ -9,9 +9,10 @@
  * date, type, point of sale and number, total, what is still owed,
  * current account or cash, cancelled, currency.
  *
- * The copy says when it was fetched (fetched_at; 0: never) and when a
- * later try failed (failed_at), so a page shows its age and does not ask
- * a Cianbox that is down on every view: invoices_due() is that policy.
+ * The copy says when it was fetched (fetched_at; 0: never) and, when the
+ * last try failed, when (failed_at; 0 after a success), so a page shows
+ * its age and the failure, and does not ask a Cianbox that is down on
+ * every view: invoices_due() is that policy.
  * A copy for another document number (the customer's CUIT changed) is
  * not this customer's any more: due, and not to be shown.
  *
@@ -38,7 +39,7 @@ struct store;
 
 struct invoices {
 	int64_t fetched_at;          /* 0: never fetched */
-	int64_t failed_at;           /* last failed try after fetched_at; 0 */
+	int64_t failed_at;           /* the last try failed then; 0: it did not */
 	char documento[24];          /* the numero_documento asked for */
 	size_t n;
 	struct cianbox_venta v[INVOICES_MAX];   /* newest first */

@@ -141,6 +141,12 @@ test_when_to_ask_again(void)
 	CHECK(!invoices_due(&c, found, DOC, NOW + INVOICES_FRESH_S + 10));
 	CHECK(invoices_due(&c, found, DOC,
 	    NOW + INVOICES_FRESH_S + 5 + INVOICES_RETRY_S));
+	/* A failure in the second of the fetch still reads as one. */
+	CHECK_INT(invoices_put(st, 203, DOC, v, 1, NOW + 1000), OV_OK);
+	CHECK_INT(invoices_failed(st, 203, NOW + 1000), OV_OK);
+	CHECK_INT(invoices_get(st, 203, &c, &found), OV_OK);
+	CHECK_INT(c.failed_at, NOW + 1000);
+	CHECK(!invoices_due(&c, found, DOC, NOW + 1001));
 	/* A success clears the failure. */
 	CHECK_INT(invoices_put(st, 203, DOC, v, 1, NOW + 2000), OV_OK);
 	CHECK_INT(invoices_get(st, 203, &c, &found), OV_OK);
