@@ -52,7 +52,7 @@ PRESUPUESTO_LIBS = -Wl,--as-needed \
 LIB_SRC := $(wildcard lib/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 SAN_OBJ := $(LIB_SRC:%.c=$(B)/san/%.o)
-PROGRAMS := $(patsubst %.c,%,$(wildcard cgi-bin/*.c jobs/*.c))
+PROGRAMS := $(patsubst %.c,%,$(wildcard cgi-bin/*.c jobs/*.c)) libexec/inbox-full
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 SAN_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/san/tests/%)
@@ -86,6 +86,24 @@ cgi-bin/webhook: cgi-bin/webhook.c $(WEBHOOK_LIB:%=$(B)/lib/%.o)
 
 cgi-bin/presupuesto: cgi-bin/presupuesto.c $(PRESUPUESTO_LIB:%=$(B)/lib/%.o)
 	$(CC) $(OV_CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PRESUPUESTO_LIBS)
+
+# The inbox: cgi-bin/inbox is built without libcurl, libharu and libmongoc
+# (cgi-bin/inbox.c, INBOX_LEAN): loading them and what they pull in was
+# most of a page's time. It hands what needs them (MongoDB, sending through
+# WhatsApp, a quote's PDF, asking Cianbox) to libexec/inbox-full, the same
+# program with every library, outside the web's reach.
+INBOX_LIB := err log config clock cgi html inbox invoices customer conv \
+	store store_sqlite quote quote_file isr uuid utf8 sha256 hmac \
+	status_file identity phone catalog catalog_text fsperm
+INBOX_LIBS = -Wl,-O1,--as-needed,--hash-style=gnu \
+	$(shell $(PKG_CONFIG) --libs libcjson sqlite3 2>/dev/null) -lm
+
+cgi-bin/inbox: cgi-bin/inbox.c $(INBOX_LIB:%=$(B)/lib/%.o)
+	$(CC) $(OV_CFLAGS) $(PKG_CFLAGS) -DINBOX_LEAN -o $@ $^ $(INBOX_LIBS)
+
+libexec/inbox-full: cgi-bin/inbox.c $(B)/libovidio.a
+	@mkdir -p $(@D)
+	$(CC) $(OV_CFLAGS) $(PKG_CFLAGS) -o $@ $< $(B)/libovidio.a $(ALL_LIBS)
 
 # The health check reads files only: no store, no network library, so an
 # uptime monitor's request costs a process start and little more.
@@ -180,9 +198,10 @@ bench: all
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/cgi-bin $(DESTDIR)$(PREFIX)/jobs \
-		$(DESTDIR)$(PREFIX)/apache
+		$(DESTDIR)$(PREFIX)/libexec $(DESTDIR)$(PREFIX)/apache
 	for p in $(filter cgi-bin/%,$(PROGRAMS)); do install -m 0755 $$p $(DESTDIR)$(PREFIX)/cgi-bin/; done
 	for p in $(filter jobs/%,$(PROGRAMS)); do install -m 0755 $$p $(DESTDIR)$(PREFIX)/jobs/; done
+	for p in $(filter libexec/%,$(PROGRAMS)); do install -m 0755 $$p $(DESTDIR)$(PREFIX)/libexec/; done
 	install -m 0644 apache/ovidio.conf apache/htaccess.example apache/crontab \
 		apache/business_info.example $(DESTDIR)$(PREFIX)/apache/
 
