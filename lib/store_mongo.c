@@ -3129,9 +3129,18 @@ inbox_unanswered(struct mongo *m, struct store_inbox_row *v, size_t n)
 	cur = NULL;
 	bson_reinit(&pipe);
 
-	/* 2. The inbound messages after it, counted per customer. */
+	/* 2. The inbound messages after it, counted per customer (the $in
+	 * narrows what each $or branch is tried on). */
 	BSON_APPEND_DOCUMENT_BEGIN(&pipe, "0", &st);
 	BSON_APPEND_DOCUMENT_BEGIN(&st, "$match", &match);
+	BSON_APPEND_DOCUMENT_BEGIN(&match, "wa_id", &in);
+	BSON_APPEND_ARRAY_BEGIN(&in, "$in", &arr);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(idx, sizeof(idx), "%zu", i);
+		BSON_APPEND_UTF8(&arr, idx, v[i].conv.key);
+	}
+	bson_append_array_end(&in, &arr);
+	bson_append_document_end(&match, &in);
 	BSON_APPEND_INT32(&match, "dir", STORE_IN);
 	BSON_APPEND_ARRAY_BEGIN(&match, "$or", &or);
 	for (size_t i = 0; i < n; i++) {
@@ -3173,119 +3182,234 @@ out:
 	return rc;
 }
 
-/*
- * Append to v the conversations of one part of the list, in its order,
- * each with its clientes record's name, in one aggregation: the waiting
- * ones (owner agent, agent handoff; longest waiting first) or the others
- * (most recent first). Without a search the page limit goes to the
- * server, which reads an index in order (owner_last_inbound,
- * last_inbound_id); a search reads them all and matches here, as a plain
- * substring (never a pattern).
- */
+/* Customers' names (clientes.name) by key, sorted for bsearch. */
+struct inbox_names {
+	struct inbox_name {
+		char key[STORE_WAID_MAX + 1];
+		char *name;
+	} *v;
+	size_t n, cap;
+};
+
 static int
-inbox_part(struct mongo *m, bool waiting, const char *query, size_t limit,
-    struct store_inbox_row *v, size_t *len)
+cmp_name_key(const void *a, const void *b)
 {
-	bson_t pipe = BSON_INITIALIZER, st, match, cond, sort, lookup, nor, w;
+	return strcmp(((const struct inbox_name *)a)->key,
+	    ((const struct inbox_name *)b)->key);
+}
+
+static void
+inbox_names_free(struct inbox_names *nm)
+{
+	for (size_t i = 0; i < nm->n; i++)
+		free(nm->v[i].name);
+	free(nm->v);
+	memset(nm, 0, sizeof(*nm));
+}
+
+static const char *
+inbox_name_of(const struct inbox_names *nm, const char *key)
+{
+	struct inbox_name want, *hit;
+
+	if (nm->n == 0 || strlen(key) > STORE_WAID_MAX)
+		return NULL;
+	snprintf(want.key, sizeof(want.key), "%s", key);
+	hit = bsearch(&want, nm->v, nm->n, sizeof(nm->v[0]), cmp_name_key);
+	return hit != NULL ? hit->name : NULL;
+}
+
+/* The names of the clientes records filter matches, in one find. */
+static int
+inbox_names_load(struct mongo *m, const bson_t *filter,
+    struct inbox_names *nm)
+{
+	bson_t opts = BSON_INITIALIZER, proj;
 	mongoc_cursor_t *cur;
 	const bson_t *doc;
 	bson_error_t error;
 	int rc = OV_OK;
 
-	BSON_APPEND_DOCUMENT_BEGIN(&pipe, "0", &st);
-	BSON_APPEND_DOCUMENT_BEGIN(&st, "$match", &match);
-	BSON_APPEND_DOCUMENT_BEGIN(&match, "last_inbound", &cond);
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &proj);
+	BSON_APPEND_INT32(&proj, "name", 1);
+	bson_append_document_end(&opts, &proj);
+	cur = mongoc_collection_find_with_opts(m->coll[COLL_CLIENTES], filter,
+	    &opts, NULL);
+	while (mongoc_cursor_next(cur, &doc)) {
+		struct inbox_name *e;
+
+		if (nm->n == nm->cap) {
+			size_t cap = nm->cap ? nm->cap * 2 : 128;
+			struct inbox_name *nv = realloc(nm->v, cap *
+			    sizeof(*nv));
+
+			if (nv == NULL) {
+				rc = OV_ENOMEM;
+				break;
+			}
+			nm->v = nv;
+			nm->cap = cap;
+		}
+		e = &nm->v[nm->n];
+		get_str(doc, "_id", e->key, sizeof(e->key));
+		if ((rc = get_dup(doc, "name", &e->name)) != OV_OK)
+			break;
+		if (e->name != NULL)
+			nm->n++;
+	}
+	if (rc == OV_OK && mongoc_cursor_error(cur, &error))
+		rc = mongo_fail("inbox names", &error);
+	mongoc_cursor_destroy(cur);
+	bson_destroy(&opts);
+	if (rc == OV_OK && nm->n > 0)
+		qsort(nm->v, nm->n, sizeof(nm->v[0]), cmp_name_key);
+	return rc;
+}
+
+/* The names of the rows, in one find ({_id: {$in: keys}}). */
+static int
+inbox_names_of_rows(struct mongo *m, struct store_inbox_row *v, size_t n)
+{
+	struct inbox_names nm = { NULL, 0, 0 };
+	bson_t filter = BSON_INITIALIZER, in, arr;
+	char idx[24];
+	int rc;
+
+	if (n == 0)
+		return OV_OK;
+	BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &in);
+	BSON_APPEND_ARRAY_BEGIN(&in, "$in", &arr);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(idx, sizeof(idx), "%zu", i);
+		BSON_APPEND_UTF8(&arr, idx, v[i].conv.key);
+	}
+	bson_append_array_end(&in, &arr);
+	bson_append_document_end(&filter, &in);
+	rc = inbox_names_load(m, &filter, &nm);
+	for (size_t i = 0; rc == OV_OK && i < n; i++) {
+		const char *name = inbox_name_of(&nm, v[i].conv.key);
+
+		if (name != NULL && (v[i].name = strdup(name)) == NULL)
+			rc = OV_ENOMEM;
+	}
+	inbox_names_free(&nm);
+	bson_destroy(&filter);
+	return rc;
+}
+
+/*
+ * Append to v the conversations of one part of the list, in its order:
+ * the waiting ones (owner agent, agent handoff; longest waiting first)
+ * or the others (most recent first), in one find that reads an index in
+ * order (owner_last_inbound, last_inbound_id). Without a search the page
+ * limit goes to the server. A search reads them all and matches here as
+ * a plain substring (never a pattern) of the key, the document's cuit
+ * and razon, and the customer's name (names: every named customer), and
+ * gives each row its name.
+ */
+static int
+inbox_part(struct mongo *m, bool waiting, const char *query,
+    const struct inbox_names *names, size_t limit,
+    struct store_inbox_row *v, size_t *len)
+{
+	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
+	bson_t cond, sort, nor, w;
+	mongoc_cursor_t *cur;
+	const bson_t *doc;
+	bson_error_t error;
+	int rc = OV_OK;
+
+	BSON_APPEND_DOCUMENT_BEGIN(&filter, "last_inbound", &cond);
 	BSON_APPEND_INT64(&cond, "$gt", 0);
-	bson_append_document_end(&match, &cond);
+	bson_append_document_end(&filter, &cond);
 	if (waiting) {
-		BSON_APPEND_UTF8(&match, "owner", "agent");
-		BSON_APPEND_UTF8(&match, "agent", "handoff");
+		BSON_APPEND_UTF8(&filter, "owner", "agent");
+		BSON_APPEND_UTF8(&filter, "agent", "handoff");
 	} else {
-		BSON_APPEND_ARRAY_BEGIN(&match, "$nor", &nor);
+		BSON_APPEND_ARRAY_BEGIN(&filter, "$nor", &nor);
 		BSON_APPEND_DOCUMENT_BEGIN(&nor, "0", &w);
 		BSON_APPEND_UTF8(&w, "owner", "agent");
 		BSON_APPEND_UTF8(&w, "agent", "handoff");
 		bson_append_document_end(&nor, &w);
-		bson_append_array_end(&match, &nor);
+		bson_append_array_end(&filter, &nor);
 	}
-	bson_append_document_end(&st, &match);
-	bson_append_document_end(&pipe, &st);
-	BSON_APPEND_DOCUMENT_BEGIN(&pipe, "1", &st);
-	BSON_APPEND_DOCUMENT_BEGIN(&st, "$sort", &sort);
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
 	BSON_APPEND_INT32(&sort, "last_inbound", waiting ? 1 : -1);
 	BSON_APPEND_INT32(&sort, "_id", 1);
-	bson_append_document_end(&st, &sort);
-	bson_append_document_end(&pipe, &st);
-	if (query == NULL) {
-		BSON_APPEND_DOCUMENT_BEGIN(&pipe, "2", &st);
-		BSON_APPEND_INT64(&st, "$limit", (int64_t)(limit - *len));
-		bson_append_document_end(&pipe, &st);
-	}
-	BSON_APPEND_DOCUMENT_BEGIN(&pipe, query == NULL ? "3" : "2", &st);
-	BSON_APPEND_DOCUMENT_BEGIN(&st, "$lookup", &lookup);
-	BSON_APPEND_UTF8(&lookup, "from", coll_names[COLL_CLIENTES]);
-	BSON_APPEND_UTF8(&lookup, "localField", "_id");
-	BSON_APPEND_UTF8(&lookup, "foreignField", "_id");
-	BSON_APPEND_UTF8(&lookup, "as", "cl");
-	bson_append_document_end(&st, &lookup);
-	bson_append_document_end(&pipe, &st);
-	cur = aggregate(m, COLL_CONVERSACIONES, &pipe);
+	bson_append_document_end(&opts, &sort);
+	if (query == NULL)
+		BSON_APPEND_INT64(&opts, "limit", (int64_t)(limit - *len));
+	BSON_APPEND_INT32(&opts, "batchSize", 1000);
+	cur = mongoc_collection_find_with_opts(m->coll[COLL_CONVERSACIONES],
+	    &filter, &opts, NULL);
 	while (*len < limit && mongoc_cursor_next(cur, &doc)) {
 		struct store_inbox_row *r = &v[*len];
-		bson_iter_t it, arr;
+		const char *name;
 
 		memset(r, 0, sizeof(*r));
 		if ((rc = conv_from_doc(doc, &r->conv)) != OV_OK)
 			break;
 		r->waiting = waiting;
-		if (bson_iter_init_find(&it, doc, "cl") &&
-		    BSON_ITER_HOLDS_ARRAY(&it) && bson_iter_recurse(&it, &arr) &&
-		    bson_iter_next(&arr) && BSON_ITER_HOLDS_DOCUMENT(&arr)) {
-			const uint8_t *data;
-			uint32_t dlen;
-			bson_t cl;
-
-			bson_iter_document(&arr, &dlen, &data);
-			if (bson_init_static(&cl, data, dlen) &&
-			    (rc = get_dup(&cl, "name", &r->name)) != OV_OK) {
-				store_conv_clear(&r->conv);
-				break;
-			}
+		if (query == NULL) {
+			(*len)++;
+			continue;
 		}
-		if (query != NULL && !contains_ci(r->conv.key, query) &&
-		    !contains_ci(r->name, query) &&
+		name = inbox_name_of(names, r->conv.key);
+		if (!contains_ci(r->conv.key, query) &&
+		    !contains_ci(name, query) &&
 		    !doc_field_contains(r->conv.doc, "cuit", query) &&
 		    !doc_field_contains(r->conv.doc, "razon", query)) {
 			store_conv_clear(&r->conv);
-			free(r->name);
-			r->name = NULL;
 			continue;
+		}
+		if (name != NULL && (r->name = strdup(name)) == NULL) {
+			store_conv_clear(&r->conv);
+			rc = OV_ENOMEM;
+			break;
 		}
 		(*len)++;
 	}
 	if (rc == OV_OK && mongoc_cursor_error(cur, &error))
 		rc = mongo_fail("inbox list", &error);
 	mongoc_cursor_destroy(cur);
-	bson_destroy(&pipe);
+	bson_destroy(&filter);
+	bson_destroy(&opts);
 	return rc;
 }
 
-/* A page of the list in four round trips whatever its length: the
- * waiting part, the others, and the unanswered counts (two). */
+/* A page of the list in a fixed number of round trips whatever its
+ * length: the waiting part, the others, the names (one find; a search
+ * reads every named customer first instead), and the unanswered counts
+ * (two). */
 static int
 mongo_inbox_list(void *impl, const char *query, int limit,
     struct store_inbox_row **out, size_t *n)
 {
 	struct mongo *m = impl;
+	struct inbox_names names = { NULL, 0, 0 };
 	struct store_inbox_row *v;
 	size_t len = 0;
-	int rc;
+	int rc = OV_OK;
 
 	if ((v = calloc((size_t)limit, sizeof(*v))) == NULL)
 		return OV_ENOMEM;
-	rc = inbox_part(m, true, query, (size_t)limit, v, &len);
+	if (query != NULL) {
+		bson_t named = BSON_INITIALIZER, type;
+
+		BSON_APPEND_DOCUMENT_BEGIN(&named, "name", &type);
+		BSON_APPEND_UTF8(&type, "$type", "string");
+		bson_append_document_end(&named, &type);
+		rc = inbox_names_load(m, &named, &names);
+		bson_destroy(&named);
+	}
+	if (rc == OV_OK)
+		rc = inbox_part(m, true, query, &names, (size_t)limit, v, &len);
 	if (rc == OV_OK && len < (size_t)limit)
-		rc = inbox_part(m, false, query, (size_t)limit, v, &len);
+		rc = inbox_part(m, false, query, &names, (size_t)limit, v,
+		    &len);
+	inbox_names_free(&names);
+	if (rc == OV_OK && query == NULL)
+		rc = inbox_names_of_rows(m, v, len);
 	if (rc == OV_OK)
 		rc = inbox_unanswered(m, v, len);
 	if (rc != OV_OK || len == 0) {
