@@ -275,7 +275,7 @@ main(int argc, char **argv)
 {
 	struct config *cfg = NULL;
 	struct store *st = NULL;
-	char err[256], key[32], path[64];
+	char err[256], key[32], path[64], cuit[32];
 	int64_t now = (int64_t)time(NULL);
 	int rc = 1;
 
@@ -332,6 +332,9 @@ main(int argc, char **argv)
 			struct store_inbox_row *v = NULL;
 			struct store_msg *h = NULL;
 			struct store_conv sc;
+			struct store_customer cu;
+			struct store_quote q;
+			struct customer_identity id;
 			struct cianbox_cliente cli;
 			size_t n = 0;
 			bool found;
@@ -342,14 +345,27 @@ main(int argc, char **argv)
 			l[i] = now_ms() - t0;
 			key_of(rand_r(&seed) % nconvs, key, sizeof(key));
 			t0 = now_ms();
+			/* What the page reads (cgi-bin/inbox h_conv). */
 			memset(&sc, 0, sizeof(sc));
 			failures += store_conv_get(st, key, &sc, &found) != OV_OK;
 			store_conv_clear(&sc);
+			memset(&cu, 0, sizeof(cu));
+			failures += store_customer_get(st, key, &cu, &found) != OV_OK;
+			if (found)
+				store_customer_clear(&cu);
+			failures += customer_lookup(st, key, &id) != OV_OK;
+			snprintf(cuit, sizeof(cuit), "20%09ld", 100000000L +
+			    strtol(key + 6, NULL, 10) - 1000000);
+			failures += customer_client_by_cuit(st, cuit, &cli, &found) !=
+			    OV_OK;
+			memset(&q, 0, sizeof(q));
+			failures += store_quote_pending_for(st, key, &q, &found) !=
+			    OV_OK;
+			if (found)
+				store_quote_clear(&q);
 			n = 0;
 			failures += store_history(st, key, 200, &h, &n) != OV_OK;
 			store_msgs_free(h, n);
-			failures += customer_client_by_phone(st, key, &cli, &found) !=
-			    OV_OK;
 			c[i] = now_ms() - t0;
 			t0 = now_ms();
 			v = NULL;
