@@ -444,6 +444,8 @@ default_timeout(mongoc_uri_t *uri, const char *option, int32_t ms)
 		mongoc_uri_set_option_as_int32(uri, option, ms);
 }
 
+static int ensure_indexes(struct mongo *m);
+
 static int
 mongo_open(void **impl, const struct config *cfg)
 {
@@ -499,7 +501,7 @@ mongo_open(void **impl, const struct config *cfg)
 			goto out;
 		}
 	}
-	rc = create_indexes(m);
+	rc = ensure_indexes(m);
 	if (rc != OV_OK)
 		goto out;
 	*impl = m;
@@ -1023,6 +1025,36 @@ mongo_token_put(void *impl, const char *name, const char *value,
 		    "token put");
 	bson_destroy(&doc);
 	return rc;
+}
+
+/* ---- indexes, once ----------------------------------------------------- */
+
+/*
+ * create_indexes() sends thirteen commands: once per database, not on
+ * every open (a web request paid them all). A marker in tokens says which
+ * set stands; bump INDEXES_VERSION with every change to create_indexes().
+ * An index dropped by hand comes back with the next version.
+ */
+#define INDEXES_MARKER "store_mongo_indexes"
+#define INDEXES_VERSION "2"
+
+static int
+ensure_indexes(struct mongo *m)
+{
+	char *have = NULL;
+	int64_t expires = 0;
+	bool found = false;
+	int rc;
+
+	rc = mongo_token_get(m, INDEXES_MARKER, &have, &expires, &found);
+	if (rc == OV_OK && found && strcmp(have, INDEXES_VERSION) == 0) {
+		free(have);
+		return OV_OK;
+	}
+	free(have);
+	if ((rc = create_indexes(m)) != OV_OK)
+		return rc;
+	return mongo_token_put(m, INDEXES_MARKER, INDEXES_VERSION, 0);
 }
 
 /* ---- catalogs ------------------------------------------------------------- */
