@@ -3065,49 +3065,43 @@ sq_unanswered(struct sq *s, sqlite3_stmt *st, const char *wa_id, int64_t *n)
 #define SQ_DOC_FIELD(f) "(CASE WHEN json_valid(c.doc) THEN" \
 	" json_extract(c.doc, '$." f "') END)"
 
-/* The whole list: the waiting ones and the others each read in index
+/*
+ * A page of the list: the waiting ones and the others each read in index
  * order (conversaciones_owner, conversaciones_last) up to the page, not
- * every conversation sorted. */
-static const char sq_inbox_all[] =
-	"SELECT p.key, p.owner, p.agent, p.last_inbound, p.updated_at,"
-	" p.doc, cl.name, p.waiting FROM"
-	" (SELECT * FROM (SELECT c.key, c.owner, c.agent, c.last_inbound,"
-	"  c.updated_at, c.doc, 1 AS waiting FROM conversaciones c"
-	"  WHERE c.owner = 'agent' AND c.agent = 'handoff'"
-	"  AND c.last_inbound > 0 ORDER BY c.last_inbound ASC, c.key"
-	"  LIMIT ?2)"
-	" UNION ALL SELECT * FROM (SELECT c.key, c.owner, c.agent,"
-	"  c.last_inbound, c.updated_at, c.doc, 0 AS waiting"
-	"  FROM conversaciones c WHERE c.last_inbound > 0"
-	"  AND NOT (c.owner = 'agent' AND c.agent = 'handoff')"
-	"  ORDER BY c.last_inbound DESC, c.key LIMIT ?2)) p"
-	" LEFT JOIN clientes cl ON cl.wa_id = p.key"
-	" ORDER BY p.waiting DESC,"
-	" CASE WHEN p.waiting THEN p.last_inbound END ASC,"
-	" p.last_inbound DESC, p.key LIMIT ?2";
+ * every conversation sorted; FILTER (a search) is checked on the way, so
+ * a common word stops early and a rare one reads them all.
+ */
+#define SQ_INBOX_PAGE(FILTER) \
+	"SELECT p.key, p.owner, p.agent, p.last_inbound, p.updated_at," \
+	" p.doc, cl.name, p.waiting FROM" \
+	" (SELECT * FROM (SELECT c.key, c.owner, c.agent, c.last_inbound," \
+	"  c.updated_at, c.doc, 1 AS waiting FROM conversaciones c" \
+	"  WHERE c.owner = 'agent' AND c.agent = 'handoff'" \
+	"  AND c.last_inbound > 0" FILTER \
+	"  ORDER BY c.last_inbound ASC, c.key LIMIT ?2)" \
+	" UNION ALL SELECT * FROM (SELECT c.key, c.owner, c.agent," \
+	"  c.last_inbound, c.updated_at, c.doc, 0 AS waiting" \
+	"  FROM conversaciones c WHERE c.last_inbound > 0" \
+	"  AND NOT (c.owner = 'agent' AND c.agent = 'handoff')" FILTER \
+	"  ORDER BY c.last_inbound DESC, c.key LIMIT ?2)) p" \
+	" LEFT JOIN clientes cl ON cl.wa_id = p.key" \
+	" ORDER BY p.waiting DESC," \
+	" CASE WHEN p.waiting THEN p.last_inbound END ASC," \
+	" p.last_inbound DESC, p.key LIMIT ?2"
 
-/* A search reads them all; the page first, then its names: joining
- * every conversation before the sort costs ten times more. ?3: the query
- * could be (part of) a CUIT: digits only. */
+static const char sq_inbox_all[] = SQ_INBOX_PAGE("");
+
+/* A search: ?1 a plain substring of the key, the customer's name (the
+ * matching names listed once), the document's razon, or its cuit when ?3
+ * (the query is digits only, so it could be part of one). */
 static const char sq_inbox_search[] =
-	"SELECT p.key, p.owner, p.agent, p.last_inbound, p.updated_at,"
-	" p.doc, cl.name, p.waiting FROM"
-	" (SELECT c.key, c.owner, c.agent, c.last_inbound, c.updated_at,"
-	" c.doc, (c.owner = 'agent' AND c.agent = 'handoff') AS waiting"
-	" FROM conversaciones c"
-	" WHERE c.last_inbound > 0 AND (instr(lower(c.key), ?1) > 0"
+	"WITH named(wa_id) AS MATERIALIZED (SELECT x.wa_id FROM clientes x"
+	" WHERE instr(lower(ifnull(x.name, '')), ?1) > 0) "
+	SQ_INBOX_PAGE(" AND (instr(lower(c.key), ?1) > 0"
 	" OR (?3 AND instr(ifnull(" SQ_DOC_FIELD("cuit") ", ''), ?1) > 0)"
 	" OR (NOT ?3 AND instr(c.doc, '\"razon\"') > 0"
 	"  AND instr(lower(ifnull(" SQ_DOC_FIELD("razon") ", '')), ?1) > 0)"
-	" OR c.key IN (SELECT x.wa_id FROM clientes x"
-	"  WHERE instr(lower(ifnull(x.name, '')), ?1) > 0))"
-	" ORDER BY waiting DESC,"
-	" CASE WHEN waiting THEN c.last_inbound END ASC,"
-	" c.last_inbound DESC, c.key LIMIT ?2) p"
-	" LEFT JOIN clientes cl ON cl.wa_id = p.key"
-	" ORDER BY p.waiting DESC,"
-	" CASE WHEN p.waiting THEN p.last_inbound END ASC,"
-	" p.last_inbound DESC, p.key";
+	" OR c.key IN named)");
 
 static int
 sq_inbox_list(void *impl, const char *query, int limit,
