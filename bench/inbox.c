@@ -172,7 +172,8 @@ load_mongo(const char *uri, const char *dbname, long convs, long msgs,
 	char key[32], id[64], doc[128];
 	int rc = 0;
 
-	mongoc_init();
+	/* The driver is initialised (the store was opened first) and stays
+	 * so: the store is opened again after this. */
 	if ((cl = mongoc_client_new(uri)) == NULL)
 		return 1;
 	cc = mongoc_client_get_collection(cl, dbname, "conversaciones");
@@ -219,7 +220,6 @@ load_mongo(const char *uri, const char *dbname, long convs, long msgs,
 	mongoc_collection_destroy(cm);
 	mongoc_collection_destroy(ccl);
 	mongoc_client_destroy(cl);
-	mongoc_cleanup();
 	return rc;
 }
 
