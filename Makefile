@@ -57,7 +57,7 @@ PRESUPUESTO_LIBS = -Wl,--as-needed \
 LIB_SRC := $(filter-out lib/launch_main.c,$(wildcard lib/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 SAN_OBJ := $(LIB_SRC:%.c=$(B)/san/%.o)
-PROGRAMS := $(patsubst %.c,%,$(wildcard cgi-bin/*.c jobs/*.c))
+PROGRAMS := $(patsubst %.c,%,$(wildcard cgi-bin/*.c jobs/*.c)) libexec/inbox-full
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 SAN_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/san/tests/%)
@@ -91,6 +91,24 @@ cgi-bin/webhook: cgi-bin/webhook.c $(WEBHOOK_LIB:%=$(B)/lib/%.o)
 
 cgi-bin/presupuesto: cgi-bin/presupuesto.c $(PRESUPUESTO_LIB:%=$(B)/lib/%.o)
 	$(CC) $(OV_CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PRESUPUESTO_LIBS)
+
+# The inbox: cgi-bin/inbox is built without libcurl, libharu and libmongoc
+# (cgi-bin/inbox.c, INBOX_LEAN): loading them and what they pull in was
+# most of a page's time. It hands what needs them (MongoDB, sending through
+# WhatsApp, a quote's PDF, asking Cianbox) to libexec/inbox-full, the same
+# program with every library, outside the web's reach.
+INBOX_LIB := err log config clock cgi html inbox invoices customer conv \
+	store store_sqlite quote quote_file isr uuid utf8 sha256 hmac \
+	status_file identity phone catalog catalog_text fsperm media_keep
+INBOX_LIBS = -Wl,-O1,--as-needed,--hash-style=gnu \
+	$(shell $(PKG_CONFIG) --libs libcjson sqlite3 2>/dev/null) -lm
+
+cgi-bin/inbox: cgi-bin/inbox.c $(INBOX_LIB:%=$(B)/lib/%.o)
+	$(CC) $(OV_CFLAGS) $(PKG_CFLAGS) -DINBOX_LEAN -o $@ $^ $(INBOX_LIBS)
+
+libexec/inbox-full: cgi-bin/inbox.c $(B)/libovidio.a
+	@mkdir -p $(@D)
+	$(CC) $(OV_CFLAGS) $(PKG_CFLAGS) -o $@ $< $(B)/libovidio.a $(ALL_LIBS)
 
 # The health check reads files only: no store, no network library, so an
 # uptime monitor's request costs a process start and little more.
@@ -189,9 +207,10 @@ bench: all
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/cgi-bin $(DESTDIR)$(PREFIX)/jobs \
-		$(DESTDIR)$(PREFIX)/apache
+		$(DESTDIR)$(PREFIX)/libexec $(DESTDIR)$(PREFIX)/apache
 	for p in $(filter cgi-bin/%,$(PROGRAMS)); do install -m 0755 $$p $(DESTDIR)$(PREFIX)/cgi-bin/; done
 	for p in $(filter jobs/%,$(PROGRAMS)); do install -m 0755 $$p $(DESTDIR)$(PREFIX)/jobs/; done
+	for p in $(filter libexec/%,$(PROGRAMS)); do install -m 0755 $$p $(DESTDIR)$(PREFIX)/libexec/; done
 	install -m 0644 apache/ovidio.conf apache/htaccess.example apache/crontab \
 		apache/business_info.example $(DESTDIR)$(PREFIX)/apache/
 
@@ -201,7 +220,8 @@ install: all
 #   cgi-bin/webhook          static already (libc only): as built
 #   cgi-bin/NAME, jobs/NAME  the static launcher (lib/launch.h), one file
 #                            under every name (hard links)
-#   libexec/NAME             the programs themselves
+#   libexec/NAME             the programs themselves (and inbox-full, which
+#                            the inbox runs through the shipped loader)
 #   lib/                     every library they load, found with ldd, glibc
 #                            and its loader included; openssl.cnf
 #   .htaccess, cgi-bin/.htaccess, crontab, INSTALL, VERSION
@@ -224,8 +244,11 @@ bundle: all $(B)/launch
 		echo "cgi-bin/webhook is not static"; exit 1; fi
 	install -m 0755 -s cgi-bin/webhook $(BUNDLE_DIR)/cgi-bin/
 	install -m 0755 -s $(B)/launch $(B)/bundle/launch
+	@# libexec/inbox-full has no launcher: cgi-bin/inbox runs it through
+	@# the bundle's loader (cgi-bin/inbox.c, hand_over).
 	for p in $(BUNDLE_DYN); do \
-		install -m 0755 -s $$p $(BUNDLE_DIR)/libexec/ && \
+		install -m 0755 -s $$p $(BUNDLE_DIR)/libexec/ || exit 1; \
+		case $$p in libexec/*) continue;; esac; \
 		ln $(B)/bundle/launch $(BUNDLE_DIR)/$$p || exit 1; \
 	done
 	@# Every library ldd names, by the name the programs ask for; the loader

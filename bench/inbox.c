@@ -2,7 +2,8 @@
  * bench/inbox.c - the salesperson's inbox pages over a big store
  * (bench/inbox runs it): loads CONVS conversations (10,000) with MSGS
  * messages (200,000) among them, a tenth waiting for a person, each with
- * a customer name, then runs the real CGI (cgi-bin/inbox, fork + exec,
+ * a customer name, a tenth Cianbox customers with five invoices kept,
+ * then runs the real CGI (cgi-bin/inbox, fork + exec,
  * its output to /dev/null) ROUNDS times for the list and for a random
  * conversation page, and prints milliseconds per page: p50, p90, p99, max.
  * Target: p99 <= 50 ms on SQLite.
@@ -32,6 +33,7 @@
 #include "config.h"
 #include "customer.h"
 #include "err.h"
+#include "invoices.h"
 #include "log.h"
 #include "store.h"
 
@@ -52,10 +54,11 @@ now_ms(void)
 	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
 }
 
+/* Conversation i's number: a Rosario mobile, 549 341 5xxxxxx. */
 static void
 key_of(long i, char *buf, size_t len)
 {
-	snprintf(buf, len, "549341%07ld", 1000000 + i);
+	snprintf(buf, len, "5493415%06ld", i % 1000000);
 }
 
 static const char *const names[] = {
@@ -169,7 +172,8 @@ load_mongo(const char *uri, const char *dbname, long convs, long msgs,
 	char key[32], id[64], doc[128];
 	int rc = 0;
 
-	mongoc_init();
+	/* The driver is initialised (the store was opened first) and stays
+	 * so: the store is opened again after this. */
 	if ((cl = mongoc_client_new(uri)) == NULL)
 		return 1;
 	cc = mongoc_client_get_collection(cl, dbname, "conversaciones");
@@ -216,8 +220,66 @@ load_mongo(const char *uri, const char *dbname, long convs, long msgs,
 	mongoc_collection_destroy(cm);
 	mongoc_collection_destroy(ccl);
 	mongoc_client_destroy(cl);
-	mongoc_cleanup();
 	return rc;
+}
+
+/*
+ * Every tenth conversation (not a waiting one) is a Cianbox customer whose
+ * phone on file is its number, with five invoices kept: its page shows
+ * balance and invoices from the kept copy. Through the store's API, as
+ * catalog-sync and the bot write them.
+ */
+static int
+load_customers(struct store *st, long convs, int64_t now)
+{
+	struct store_catalog_writer *w = NULL;
+	struct cianbox_cliente c;
+	struct cianbox_venta v[5];
+	char key[32];
+	int rc;
+
+	if ((rc = store_catalog_begin(st, CUSTOMER_CATALOG, &w)) != OV_OK)
+		return rc;
+	for (long i = 1; i < convs; i += 10) {
+		memset(&c, 0, sizeof(c));
+		key_of(i, key, sizeof(key));
+		c.id = 5000 + i;
+		snprintf(c.razon, sizeof(c.razon), "%s", names[i % 8]);
+		snprintf(c.tipo_documento, sizeof(c.tipo_documento), "CUIT");
+		snprintf(c.numero_documento, sizeof(c.numero_documento),
+		    "20%09ld", 100000000 + i);
+		snprintf(c.celular, sizeof(c.celular), "+%s", key);
+		c.ctacte = true;
+		c.plazo = 30;
+		c.limite = 5000;
+		c.saldo = 1843.75;
+		if ((rc = customer_client_put(w, &c, now)) != OV_OK) {
+			store_catalog_abort(w);
+			return rc;
+		}
+	}
+	if ((rc = store_catalog_commit(w)) != OV_OK)
+		return rc;
+	for (long i = 1; i < convs; i += 10) {
+		char doc[24];
+
+		for (int k = 0; k < 5; k++) {
+			memset(&v[k], 0, sizeof(v[k]));
+			v[k].id = i * 10 + k;
+			snprintf(v[k].fecha, sizeof(v[k].fecha), "2026-11-%02d",
+			    20 - k);
+			snprintf(v[k].punto_venta, sizeof(v[k].punto_venta), "0003");
+			snprintf(v[k].numero, sizeof(v[k].numero), "%08ld",
+			    i * 10 + k);
+			v[k].total = 1000 + k;
+			v[k].cta_cte = k % 2 == 0;
+			v[k].id_moneda = 2;
+		}
+		snprintf(doc, sizeof(doc), "20%09ld", 100000000 + i);
+		if ((rc = invoices_put(st, 5000 + i, doc, v, 5, now)) != OV_OK)
+			return rc;
+	}
+	return OV_OK;
 }
 
 static long failures;   /* store calls or pages that failed */
@@ -275,7 +337,7 @@ main(int argc, char **argv)
 {
 	struct config *cfg = NULL;
 	struct store *st = NULL;
-	char err[256], key[32], path[64];
+	char err[256], key[32], path[64], cuit[32];
 	int64_t now = (int64_t)time(NULL);
 	int rc = 1;
 
@@ -304,6 +366,9 @@ main(int argc, char **argv)
 		else
 			rc = load_sqlite(config_get(cfg, "OVIDIO_DATA_DIR"), convs,
 			    msgs, now);
+		if (rc == 0 && (store_open(&st, cfg) != OV_OK ||
+		    load_customers(st, convs, now) != OV_OK))
+			rc = 1;
 		printf("loaded %ld conversations, %ld messages in %.1f s (%s)\n",
 		    convs, msgs, (now_ms() - t0) / 1000, config_get(cfg,
 		    "MONGODB_URI") != NULL ? "mongodb" : "sqlite");
@@ -332,6 +397,9 @@ main(int argc, char **argv)
 			struct store_inbox_row *v = NULL;
 			struct store_msg *h = NULL;
 			struct store_conv sc;
+			struct store_customer cu;
+			struct store_quote q;
+			struct customer_identity id;
 			struct cianbox_cliente cli;
 			size_t n = 0;
 			bool found;
@@ -342,14 +410,33 @@ main(int argc, char **argv)
 			l[i] = now_ms() - t0;
 			key_of(rand_r(&seed) % nconvs, key, sizeof(key));
 			t0 = now_ms();
+			/* What the page reads (cgi-bin/inbox h_conv). */
 			memset(&sc, 0, sizeof(sc));
 			failures += store_conv_get(st, key, &sc, &found) != OV_OK;
 			store_conv_clear(&sc);
+			memset(&cu, 0, sizeof(cu));
+			failures += store_customer_get(st, key, &cu, &found) != OV_OK;
+			if (found)
+				store_customer_clear(&cu);
+			failures += customer_lookup(st, key, &id) != OV_OK;
+			if (id.have_client && id.verified) {
+				struct invoices kept;
+
+				failures += invoices_get(st, id.client.id, &kept,
+				    &found) != OV_OK || !found;
+			}
+			snprintf(cuit, sizeof(cuit), "20%09ld", 100000000L +
+			    strtol(key + 7, NULL, 10));
+			failures += customer_client_by_cuit(st, cuit, &cli, &found) !=
+			    OV_OK;
+			memset(&q, 0, sizeof(q));
+			failures += store_quote_pending_for(st, key, &q, &found) !=
+			    OV_OK;
+			if (found)
+				store_quote_clear(&q);
 			n = 0;
 			failures += store_history(st, key, 200, &h, &n) != OV_OK;
 			store_msgs_free(h, n);
-			failures += customer_client_by_phone(st, key, &cli, &found) !=
-			    OV_OK;
 			c[i] = now_ms() - t0;
 			t0 = now_ms();
 			v = NULL;

@@ -12,6 +12,7 @@
  *   POST /cgi-bin/inbox/c/<wa_id>/devolver give it back to Ovidio
  *   GET  /cgi-bin/inbox/media?id=<id>      a file, photo or voice note the
  *                                          customer sent (lib/media_keep)
+ *   POST /cgi-bin/inbox/c/<wa_id>/facturas ask Cianbox for the invoices now
  *   GET  /cgi-bin/inbox/estado             status page
  *   POST /cgi-bin/inbox/estado/reintentar  a failed spool file back to new/
  *   POST /cgi-bin/inbox/estado/sincronizar ask the next cron run for a sync
@@ -24,11 +25,18 @@
  * writer. A change answers 303 to the conversation page (POST/redirect/
  * GET). Responses: Cache-Control no-store, nosniff (lib/cgi), X-Frame-
  * Options DENY, a Content-Security-Policy with no scripts at all.
+ *
+ * Two builds of this file (Makefile): cgi-bin/inbox (INBOX_LEAN) links
+ * SQLite and cJSON only, so a page costs little more than its queries,
+ * and hands MongoDB, sending through WhatsApp, quote PDFs and asking
+ * Cianbox to libexec/inbox-full, which links everything (see "the lean
+ * build" below).
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +56,7 @@
 #include "err.h"
 #include "html.h"
 #include "inbox.h"
+#include "invoices.h"
 #include "log.h"
 #include "media_keep.h"
 #include "outbox.h"
@@ -73,6 +82,8 @@
 #define LOG_TAIL (256 * 1024)    /* bytes of worker.log read */
 #define ERROR_LINES 50
 #define TEMPLATES_MAX 8
+#define INVOICES_SHOWN 5
+#define INVOICES_BUDGET_MS 3000  /* a page waits for Cianbox at most this */
 
 /* The whole style sheet; its hash goes into the CSP (no inline allowance). */
 static const char css[] =
@@ -359,6 +370,84 @@ outbound_agent(const struct store_msg *m, char *who, size_t len)
 	return NULL;
 }
 
+/* ---- the lean build ----------------------------------------------------- */
+
+#ifdef INBOX_LEAN
+/*
+ * cgi-bin/inbox is this file built without libcurl, libharu and libmongoc
+ * (Makefile: INBOX_LIB): loading and relocating those libraries and what
+ * they pull in (OpenSSL, GnuTLS, Kerberos, LDAP, ICU...) cost most of a
+ * page's time. What needs them is handed, request untouched (environment,
+ * body unread), to the full build by execve: the MongoDB store, sending
+ * through WhatsApp, a quote's PDF, asking Cianbox for invoices. The full
+ * build is INBOX_FULL from the configuration, else libexec/inbox-full
+ * beside cgi-bin/ (as the webhook finds jobs/worker). In the shared-hosting
+ * bundle this program runs through the bundle's own loader
+ * (ROOT/lib/ld-linux-x86-64.so.2, lib/launch.h): the full build then goes
+ * through that loader and ROOT/lib too, never the host's.
+ */
+static void
+hand_over(struct app *a)
+{
+	char self[PATH_MAX], dir[PATH_MAX], path[PATH_MAX + 32], *slash;
+	const char *conf = config_get(a->cfg, "INBOX_FULL");
+	char *argv[] = { "inbox", NULL, NULL, NULL, NULL, NULL, NULL, NULL };
+	const char *exe;
+	ssize_t n;
+
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	self[n > 0 ? n : 0] = '\0';
+	snprintf(dir, sizeof(dir), "%s", self);
+	if ((slash = strrchr(dir, '/')) != NULL)
+		*slash = '\0';
+	if (conf != NULL && strlen(conf) < sizeof(path))
+		snprintf(path, sizeof(path), "%s", conf);
+	else
+		snprintf(path, sizeof(path), "%s/../libexec/inbox-full", dir);
+	exe = path;
+	if (slash != NULL && strncmp(slash + 1, "ld-linux", 8) == 0) {
+		/* Run as ROOT/lib/ld-linux-*.so.2 ... ROOT/libexec/inbox. */
+		exe = self;
+		argv[1] = "--inhibit-cache";
+		argv[2] = "--library-path";
+		argv[3] = dir;
+		argv[4] = "--argv0";
+		argv[5] = "inbox";
+		argv[6] = path;
+	}
+	fflush(stdout);
+	/* Nothing of ours may stay open in it: the database in particular. */
+	store_close(a->st);
+	a->st = NULL;
+	execv(exe, argv);
+	log_error("inbox: cannot run the full inbox %s: %s", path,
+	    strerror(errno));
+	cgi_drain_body(STDIN_FILENO, BODY_MAX);
+	message_page(a, 503, "Falta una parte del inbox", "Esta acción no "
+	    "está disponible: revisá la instalación (libexec/inbox-full).",
+	    NULL);
+}
+
+#include "store_impl.h"
+
+/* The lean build has no MongoDB backend: main() hands a MongoDB
+ * configuration to the full build before the store is opened, so this
+ * only lets lib/store link without libmongoc. */
+static int
+no_mongo_open(void **impl, const struct config *cfg)
+{
+	(void)cfg;
+	*impl = NULL;
+	log_error("inbox: this build has no MongoDB backend");
+	return OV_ECONFIG;
+}
+
+const struct store_ops store_mongo_ops = {
+	.name = "mongodb",
+	.open = no_mongo_open,
+};
+#endif
+
 /* ---- the list ----------------------------------------------------------- */
 
 static void
@@ -512,9 +601,165 @@ templates(const struct config *cfg, struct tmpl *out, size_t max)
 	return n;
 }
 
+/* "2026-11-03" -> "03/11/2026"; anything else as given. */
+static void
+fmt_fecha(const char *ymd, char *buf, size_t len)
+{
+	if (strlen(ymd) == 10 && ymd[4] == '-' && ymd[7] == '-')
+		snprintf(buf, len, "%.2s/%.2s/%.4s", ymd + 8, ymd + 5, ymd);
+	else
+		snprintf(buf, len, "%s", ymd);
+}
+
+/* An amount as Cianbox gave it, in its currency: "u$s 1.843,75". */
+static void
+fmt_amount(double v, int id_moneda, char *buf, size_t len)
+{
+	char num[48];
+	double r = v * 100.0;
+
+	if (!(r > -9e15 && r < 9e15) ||
+	    quote_format_cents((int64_t)(r < 0 ? r - 0.5 : r + 0.5), num,
+	    sizeof(num)) != OV_OK)
+		snprintf(num, sizeof(num), "?");
+	snprintf(buf, len, "%s %s", id_moneda == 2 ? "u$s" : "$", num);
+}
+
+/* The customer's invoices for the panel: the kept copy, asked of Cianbox
+ * again when invoices_due() says so (or "Actualizar"). */
+struct panel_invoices {
+	bool shown;              /* a verified customer with a document */
+	bool configured;         /* Cianbox is configured */
+	bool found;              /* a kept copy */
+	struct invoices kept;
+};
+
+static bool
+cianbox_configured(const struct config *cfg)
+{
+	return config_get(cfg, "CIANBOX_ACCOUNT") != NULL &&
+	    config_get(cfg, "CIANBOX_URL") != NULL;
+}
+
+#ifndef INBOX_LEAN
+/* Ask Cianbox for the customer's invoices within INVOICES_BUDGET_MS and
+ * keep them (or the failure); pi->kept is what the store holds after. */
+static int
+invoices_fetch(struct app *a, const struct cianbox_cliente *cl,
+    struct panel_invoices *pi)
+{
+	struct cianbox *cb = NULL;
+	struct cianbox_venta v[INVOICES_SHOWN];
+	char err[256];
+	size_t n = 0;
+	int rc;
+
+	if ((rc = cianbox_open(&cb, a->cfg, a->st, err, sizeof(err))) != OV_OK)
+		log_error("inbox: invoices of client %lld: %s",
+		    (long long)cl->id, err);
+	if (rc == OV_OK) {
+		cianbox_set_deadline(cb, INVOICES_BUDGET_MS);
+		rc = cianbox_ventas_recent(cb, cl->numero_documento,
+		    INVOICES_SHOWN, v, &n);
+		if (rc != OV_OK)
+			log_warn("inbox: invoices of client %lld: %s",
+			    (long long)cl->id, cianbox_last_error(cb));
+	}
+	cianbox_close(cb);
+	if (rc == OV_OK)
+		rc = invoices_put(a->st, cl->id, cl->numero_documento, v, n,
+		    a->now);
+	else if (invoices_failed(a->st, cl->id, a->now) != OV_OK)
+		log_warn("inbox: invoices of client %lld: the failure not "
+		    "kept", (long long)cl->id);
+	if (invoices_get(a->st, cl->id, &pi->kept, &pi->found) != OV_OK)
+		pi->found = false;
+	return rc;
+}
+#endif
+
+static void
+invoices_section(struct app *a, struct html *h, const char *key,
+    const struct cianbox_cliente *cl, const struct panel_invoices *pi)
+{
+	const struct invoices *k = &pi->kept;
+	bool usable = invoices_usable(k, pi->found, cl->numero_documento);
+	char age[32], t[32], buf[64];
+
+	html_raw(h, "<h3>Últimas facturas</h3>");
+	if (!pi->configured) {
+		html_raw(h, "<p class=\"meta\">Cianbox no está configurado: no "
+		    "podemos traer las facturas.</p>");
+		return;
+	}
+	if (pi->found && k->failed_at != 0) {
+		html_raw(h, "<p class=\"err\">No pudimos traer las facturas "
+		    "ahora: Cianbox no respondió");
+		if (usable) {
+			fmt_age(a->now - k->fetched_at, age, sizeof(age));
+			html_raw(h, ". Te mostramos las que trajimos hace ");
+			html_text(h, age);
+		}
+		html_raw(h, ".</p>");
+	} else if (!usable) {
+		html_raw(h, "<p class=\"err\">No pudimos traer las facturas "
+		    "ahora.</p>");
+	}
+	if (usable && k->n == 0)
+		html_raw(h, "<p>No hay facturas recientes en Cianbox.</p>");
+	if (usable && k->n > 0) {
+		html_raw(h, "<table><thead><tr><th>Comprobante</th><th>Fecha"
+		    "</th><th>Total</th><th>Saldo</th></tr></thead><tbody>");
+		for (size_t i = 0; i < k->n && i < INVOICES_SHOWN; i++) {
+			const struct cianbox_venta *v = &k->v[i];
+
+			html_raw(h, "<tr><td>");
+			if (v->tipo[0] != '\0') {
+				html_text(h, v->tipo);
+				html_raw(h, " ");
+			}
+			html_text(h, v->punto_venta);
+			html_raw(h, "-");
+			html_text(h, v->numero);
+			html_raw(h, "</td><td>");
+			fmt_fecha(v->fecha, buf, sizeof(buf));
+			html_text(h, buf);
+			html_raw(h, "</td><td>");
+			fmt_amount(v->total, v->id_moneda, buf, sizeof(buf));
+			html_text(h, buf);
+			html_raw(h, "</td><td>");
+			if (v->anulado) {
+				html_raw(h, "Anulada");
+			} else if (v->has_saldo) {
+				fmt_amount(v->saldo, v->id_moneda, buf,
+				    sizeof(buf));
+				html_text(h, buf);
+			} else {
+				html_raw(h, v->cta_cte ? "Cuenta corriente" :
+				    "Contado");
+			}
+			html_raw(h, "</td></tr>");
+		}
+		html_raw(h, "</tbody></table>");
+	}
+	html_raw(h, "<p class=\"meta\">");
+	if (usable) {
+		fmt_time(k->fetched_at, t, sizeof(t));
+		fmt_age(a->now - k->fetched_at, age, sizeof(age));
+		html_raw(h, "Traídas de Cianbox el ");
+		html_text(h, t);
+		html_raw(h, " (hace ");
+		html_text(h, age);
+		html_raw(h, "). ");
+	}
+	html_raw(h, "</p>");
+	action_button(a, h, key, "facturas", "Actualizar las facturas");
+}
+
 static void
 customer_panel(struct app *a, struct html *h, const char *key,
-    const struct conv *c)
+    const struct conv *c, const struct customer_identity *id,
+    const struct panel_invoices *pi)
 {
 	struct cianbox_cliente cl;
 	struct store_quote q;
@@ -523,12 +768,12 @@ customer_panel(struct app *a, struct html *h, const char *key,
 
 	html_raw(h, "<div class=\"panel\"><h2>Cliente en Cianbox</h2>");
 	memset(&cl, 0, sizeof(cl));
-	if (customer_client_by_phone(a->st, key, &cl, &found) != OV_OK ||
-	    !found) {
+	if (id->have_client) {
+		cl = id->client;
+		found = true;
+	} else if (id->how == CUSTOMER_UNKNOWN && c->cuit[0] != '\0' &&
+	    customer_client_by_cuit(a->st, c->cuit, &cl, &found) != OV_OK) {
 		found = false;
-		if (c->cuit[0] != '\0' &&
-		    customer_client_by_cuit(a->st, c->cuit, &cl, &found) != OV_OK)
-			found = false;
 	}
 	if (found) {
 		html_raw(h, "<p><strong>");
@@ -537,21 +782,37 @@ customer_panel(struct app *a, struct html *h, const char *key,
 		html_text(h, cl.tipo_documento[0] ? cl.tipo_documento : "CUIT");
 		html_raw(h, " ");
 		html_text(h, cl.numero_documento);
-		html_raw(h, "<br>Saldo: $ ");
-		snprintf(buf, sizeof(buf), "%.2f", cl.saldo);
+		html_raw(h, "<br>");
+		html_text(h, cl.localidad);
+		html_raw(h, "</p>");
+	}
+	if (found && id->have_client && id->verified) {
+		html_raw(h, "<p>Saldo: ");
+		fmt_amount(cl.saldo, 1, buf, sizeof(buf));
 		html_text(h, buf);
-		html_raw(h, " · Límite de crédito: $ ");
-		snprintf(buf, sizeof(buf), "%.2f", cl.limite);
+		html_raw(h, " · Límite de crédito: ");
+		fmt_amount(cl.limite, 1, buf, sizeof(buf));
 		html_text(h, buf);
 		if (cl.ctacte) {
 			html_raw(h, " · Cuenta corriente a ");
 			html_int(h, cl.plazo);
 			html_raw(h, " días");
 		}
-		html_raw(h, "<br>");
-		html_text(h, cl.localidad);
-		html_raw(h, "</p><p class=\"meta\">Últimas facturas: en Cianbox "
-		    "(la sincronización de clientes no las trae).</p>");
+		html_raw(h, "</p>");
+		if (pi->shown)
+			invoices_section(a, h, key, &cl, pi);
+	} else if (found) {
+		/* The bot's rule (lib/customer.h): account data only for the
+		 * number on file. Nor does the salesperson see it here, so
+		 * it cannot be passed on to whoever is writing. */
+		html_raw(h, "<p class=\"meta\">Identificado por CUIT o e-mail "
+		    "en el chat, no por su número: el saldo y las facturas se "
+		    "muestran solo si el WhatsApp figura en la cuenta.</p>");
+	} else if (id->how == CUSTOMER_LINKED) {
+		html_raw(h, "<p>Vinculado al cliente N.º ");
+		html_int(h, id->cianbox_id);
+		html_raw(h, " de Cianbox, que no está en la copia sincronizada."
+		    "</p>");
 	} else {
 		html_raw(h, "<p>No lo encontramos en los clientes sincronizados");
 		if (c->cuit[0] != '\0') {
@@ -748,11 +1009,49 @@ transcript(struct app *a, struct html *h, const char *key)
 	store_msgs_free(v, n);
 }
 
+enum panel_prep { PANEL_READY = 0, PANEL_HANDED_OVER };
+
+/* Whose account the panel may show (customer_lookup: the bot's rule) and
+ * the invoices kept for it; asks Cianbox when they are due, or when
+ * refresh (the "Actualizar" button). PANEL_HANDED_OVER: the lean build
+ * gave the request to the full one, which answered it. */
+static enum panel_prep
+panel_prepare(struct app *a, const char *key, struct customer_identity *id,
+    struct panel_invoices *pi, bool refresh)
+{
+	const struct cianbox_cliente *cl = &id->client;
+
+	memset(pi, 0, sizeof(*pi));
+	if (customer_lookup(a->st, key, id) != OV_OK) {
+		log_warn("inbox: cannot tell whose account %s is", key);
+		memset(id, 0, sizeof(*id));
+	}
+	pi->configured = cianbox_configured(a->cfg);
+	pi->shown = id->have_client && id->verified &&
+	    cl->numero_documento[0] != '\0';
+	if (!pi->shown)
+		return PANEL_READY;
+	if (invoices_get(a->st, cl->id, &pi->kept, &pi->found) != OV_OK)
+		pi->found = false;
+	if (!pi->configured || (!refresh && !invoices_due(&pi->kept,
+	    pi->found, cl->numero_documento, a->now)))
+		return PANEL_READY;
+#ifdef INBOX_LEAN
+	hand_over(a);
+	return PANEL_HANDED_OVER;
+#else
+	(void)invoices_fetch(a, cl, pi);
+	return PANEL_READY;
+#endif
+}
+
 static void
 h_conv(struct app *a, const char *key)
 {
 	struct store_conv sc;
 	struct store_customer cu;
+	struct customer_identity id;
+	struct panel_invoices pi;
 	struct conv c;
 	struct tmpl tp[TEMPLATES_MAX];
 	struct cgi_query qs = { NULL, 0 };
@@ -781,6 +1080,8 @@ h_conv(struct app *a, const char *key)
 	display_name(cfound ? cu.name : NULL, &c, key, name, sizeof(name));
 	if (cgi_query_parse(getenv("QUERY_STRING"), &qs) == OV_OK)
 		(void)cgi_query_get(&qs, "ok", &ok);
+	if (panel_prepare(a, key, &id, &pi, false) == PANEL_HANDED_OVER)
+		goto out;
 
 	html_init(&h, PAGE_MAX);
 	page_start(a, &h, name, false);
@@ -799,6 +1100,7 @@ h_conv(struct app *a, const char *key)
 			{ "devuelta", "La conversación volvió a Ovidio." },
 			{ "pdf", "PDF enviado." },
 			{ "plantilla", "Plantilla enviada." },
+			{ "facturas", "Facturas actualizadas desde Cianbox." },
 		};
 		for (size_t i = 0; i < sizeof(flashes) / sizeof(flashes[0]); i++)
 			if (strcmp(ok, flashes[i][0]) == 0) {
@@ -837,7 +1139,7 @@ h_conv(struct app *a, const char *key)
 	}
 	html_raw(&h, "</div>");
 
-	customer_panel(a, &h, key, &c);
+	customer_panel(a, &h, key, &c, &id, &pi);
 	transcript(a, &h, key);
 
 	/* Reply, or the templates outside the 24-hour window. */
@@ -882,6 +1184,7 @@ h_conv(struct app *a, const char *key)
 	page_end(&h);
 	send_html(a, 200, &h);
 	html_free(&h);
+out:
 	cgi_query_free(&qs);
 	store_conv_clear(&sc);
 	store_customer_clear(&cu);
@@ -935,6 +1238,35 @@ a_give_back(struct app *a, const char *key)
 		redirect(a, key, "devuelta");
 }
 
+#ifndef INBOX_LEAN
+/* "Actualizar las facturas": ask Cianbox now, whatever the kept copy's
+ * age; the page then shows the new copy, or the failure beside the old. */
+static void
+a_invoices(struct app *a, const char *key)
+{
+	struct customer_identity id;
+	struct panel_invoices pi;
+	char back[300];
+
+	snprintf(back, sizeof(back), "%s/c/%s", a->base, key);
+	(void)panel_prepare(a, key, &id, &pi, true);
+	if (!pi.shown) {
+		message_page(a, 403, "No hay facturas para mostrar", "Las "
+		    "facturas se muestran solo de un cliente cuyo WhatsApp "
+		    "figura en su cuenta de Cianbox.", back);
+		return;
+	}
+	if (!pi.configured) {
+		message_page(a, 503, "Cianbox no está configurado", "No podemos "
+		    "traer las facturas.", back);
+		return;
+	}
+	redirect(a, key, pi.found && pi.kept.failed_at == 0 ?
+	    "facturas" : NULL);
+}
+#endif
+
+#ifndef INBOX_LEAN
 /* An entry in the agent lane, committed, then sent at once. */
 static int
 queue_and_flush(struct app *a, const char *key, const char *kind,
@@ -968,6 +1300,7 @@ out:
 	wa_client_free(&wa);
 	return rc;
 }
+#endif
 
 static int
 hexval(char c)
@@ -1054,6 +1387,7 @@ form_free(struct form *f)
 	f->n = 0;
 }
 
+#ifndef INBOX_LEAN
 /* Characters (code points) of valid UTF-8 s. */
 static size_t
 utf8_chars(const char *s)
@@ -1065,6 +1399,7 @@ utf8_chars(const char *s)
 			n++;
 	return n;
 }
+#endif
 
 static const char *
 field(struct app *a, const char *name)
@@ -1080,6 +1415,7 @@ field(struct app *a, const char *name)
 	return v;
 }
 
+#ifndef INBOX_LEAN
 static void
 a_reply(struct app *a, const char *key)
 {
@@ -1250,6 +1586,7 @@ a_template(struct app *a, const char *key)
 		log_error("inbox: template to %s sent but not recorded", key);
 	redirect(a, key, "plantilla");
 }
+#endif
 
 /* ---- status page -------------------------------------------------------- */
 
@@ -1707,18 +2044,27 @@ out:
 
 /* ---- dispatch ----------------------------------------------------------- */
 
-/* Conversation routes: /c/<key>[/<action>]. */
+#ifdef INBOX_LEAN
+#define FULL(fn) NULL      /* handed to the full build */
+#else
+#define FULL(fn) fn
+#endif
+
+/* Conversation routes: /c/<key>[/<action>]. full: the route needs what
+ * the lean build leaves out (WhatsApp, libharu, Cianbox). */
 static const struct conv_route {
 	const char *action;    /* "" for the page */
 	bool post;
+	bool full;
 	void (*run)(struct app *, const char *key);
 } conv_routes[] = {
-	{ "", false, h_conv },
-	{ "tomar", true, a_take },
-	{ "responder", true, a_reply },
-	{ "plantilla", true, a_template },
-	{ "pdf", true, a_pdf },
-	{ "devolver", true, a_give_back },
+	{ "", false, false, h_conv },
+	{ "tomar", true, false, a_take },
+	{ "responder", true, true, FULL(a_reply) },
+	{ "plantilla", true, true, FULL(a_template) },
+	{ "pdf", true, true, FULL(a_pdf) },
+	{ "devolver", true, false, a_give_back },
+	{ "facturas", true, true, FULL(a_invoices) },
 };
 
 static const struct route {
@@ -1858,6 +2204,12 @@ dispatch(struct app *a, enum cgi_method m)
 				    a->base);
 				return;
 			}
+#ifdef INBOX_LEAN
+			if (conv_routes[i].full) {
+				hand_over(a);
+				return;
+			}
+#endif
 			if (post && !post_ok(a))
 				return;
 			conv_routes[i].run(a, k);
@@ -1975,6 +2327,12 @@ main(void)
 	snprintf(a.csp, sizeof(a.csp), "default-src 'none'; style-src "
 	    "'sha256-%s'; img-src 'self'; form-action 'self'; "
 	    "frame-ancestors 'none'; base-uri 'none'", b64);
+#ifdef INBOX_LEAN
+	if (config_get(cfg, "MONGODB_URI") != NULL) {
+		hand_over(&a);
+		goto out;
+	}
+#endif
 	if ((rc = store_open(&a.st, cfg)) != OV_OK) {
 		log_error("inbox: cannot open the store: %s", ov_strerror(rc));
 		cgi_drain_body(STDIN_FILENO, BODY_MAX);

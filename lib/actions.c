@@ -19,6 +19,7 @@
 #include "cianbox.h"
 #include "copy_es.h"
 #include "err.h"
+#include "invoices.h"
 #include "log.h"
 #include "outbox.h"
 #include "proactive.h"
@@ -903,10 +904,18 @@ run_invoices(struct turn *t, const cJSON *args)
 	    v, &n) != OV_OK) {
 		log_warn("invoices for %s: %s", t->wa_id, t->b->cb == NULL ?
 		    "Cianbox not configured" : cianbox_last_error(t->b->cb));
+		if (t->b->cb != NULL && found && c.numero_documento[0] != '\0' &&
+		    invoices_failed(t->b->st, t->cust.cianbox_id, t->now) !=
+		    OV_OK)
+			log_warn("invoices for %s: the failure not kept", t->wa_id);
 		say(t, T_INVOICES_DOWN);
 		t->conv.pending = CONV_PENDING_HANDOFF;
 		return OV_OK;
 	}
+	/* The inbox shows the salesperson the same copy. */
+	if (invoices_put(t->b->st, t->cust.cianbox_id, c.numero_documento, v,
+	    n, t->now) != OV_OK)
+		log_warn("invoices for %s: not kept in the store", t->wa_id);
 	t->conv.pending = CONV_PENDING_NONE;
 	if (n == 0) {
 		say(t, T_INVOICES_NONE);

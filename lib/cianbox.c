@@ -60,6 +60,12 @@ cianbox_last_error(const struct cianbox *cb)
 	return cb->err;
 }
 
+void
+cianbox_set_deadline(struct cianbox *cb, long ms)
+{
+	cianbox_http_set_deadline(cb->http, ms);
+}
+
 const char *
 cianbox_token_action_name(enum cianbox_token_action a)
 {
@@ -559,7 +565,8 @@ lock_take(struct cianbox *cb, int *fd)
 			close(f);
 			return OV_EIO;
 		}
-		if (waited >= cb->lock_wait_ms)
+		if (waited >= cb->lock_wait_ms ||
+		    cianbox_http_time_left(cb->http) < LOCK_POLL_MS)
 			break;
 		struct timespec ts = { 0, LOCK_POLL_MS * 1000000L };
 		nanosleep(&ts, NULL);

@@ -69,6 +69,14 @@ int cianbox_open(struct cianbox **out, const struct config *cfg,
     struct store *st, char *err, size_t errlen);
 void cianbox_close(struct cianbox *cb);
 
+/* A deadline for a web page: every call from now on ends within ms
+ * milliseconds of this one. Each try's timeouts are cut to what is left,
+ * no retry or backoff pause starts past it, and waiting for another
+ * process's token renewal stops there (the call then fails: OV_ETIMEOUT,
+ * or OV_EBUSY while another process renews the token). ms <= 0 removes
+ * it. */
+void cianbox_set_deadline(struct cianbox *cb, long ms);
+
 /* Why the last call failed, for logs and operators: Cianbox's own text
  * when it gave one, else what went wrong ("GET /acct/api/v2/productos: no
  * answer within 20000 ms (3 tries)"). Never holds a secret. "" when none. */

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,8 @@ struct cianbox_http {
 	CURL *curl;
 	struct cianbox_http_opts opts;
 	char *cookie_file;
+	bool has_deadline;
+	struct timespec deadline;   /* CLOCK_MONOTONIC */
 };
 
 struct sink {
@@ -155,6 +158,32 @@ elapsed_ms(const struct timespec *t0)
 	    (t1.tv_nsec - t0->tv_nsec) / 1000000L;
 }
 
+void
+cianbox_http_set_deadline(struct cianbox_http *h, long ms)
+{
+	h->has_deadline = ms > 0;
+	if (ms <= 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &h->deadline);
+	h->deadline.tv_sec += ms / 1000;
+	h->deadline.tv_nsec += (ms % 1000) * 1000000L;
+	if (h->deadline.tv_nsec >= 1000000000L) {
+		h->deadline.tv_sec++;
+		h->deadline.tv_nsec -= 1000000000L;
+	}
+}
+
+long
+cianbox_http_time_left(const struct cianbox_http *h)
+{
+	long left;
+
+	if (!h->has_deadline)
+		return LONG_MAX;
+	left = -elapsed_ms(&h->deadline);
+	return left > 0 ? left : 0;
+}
+
 static bool
 retryable(CURLcode cc)
 {
@@ -165,14 +194,16 @@ retryable(CURLcode cc)
 
 static void
 setup(struct cianbox_http *h, const char *url, const char *form,
-    struct sink *s, struct curl_slist *headers)
+    struct sink *s, struct curl_slist *headers, long timeout_ms)
 {
 	CURL *c = h->curl;
 
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->opts.connect_timeout_ms);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->opts.timeout_ms);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+	    h->opts.connect_timeout_ms < timeout_ms ?
+	    h->opts.connect_timeout_ms : timeout_ms);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	/* An https start never follows a redirect down to plain http: the
 	 * panel's session cookie would go out in clear. */
@@ -226,13 +257,27 @@ cianbox_http_request(struct cianbox_http *h, const char *url,
 		struct sink s = { NULL, 0, 0, h->opts.max_bytes, false };
 		struct timespec t0;
 		CURLcode cc;
-		long status = 0;
-		bool last = attempt == h->opts.attempts;
+		long status = 0, left = cianbox_http_time_left(h);
+		long timeout = h->opts.timeout_ms < left ? h->opts.timeout_ms :
+		    left;
+		bool last;
 
+		if (timeout <= 0) {
+			snprintf(err, errlen, "%s %s: no time left for %s",
+			    method, log_path, attempt == 1 ? "a try" :
+			    "another try");
+			rc = OV_ETIMEOUT;
+			log_debug("%s", err);
+			goto out;
+		}
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		setup(h, url, form, &s, headers);
+		setup(h, url, form, &s, headers, timeout);
 		cc = curl_easy_perform(h->curl);
 		curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);
+		/* The last try: the tries are spent, or the next one could not
+		 * start before the deadline. */
+		last = attempt == h->opts.attempts ||
+		    backoff >= cianbox_http_time_left(h);
 		if (h->cookie_file != NULL) {
 			curl_easy_setopt(h->curl, CURLOPT_COOKIELIST, "FLUSH");
 			chmod(h->cookie_file, 0600);
@@ -258,7 +303,7 @@ cianbox_http_request(struct cianbox_http *h, const char *url,
 				rc = OV_ETOOBIG;
 			} else if (cc == CURLE_OPERATION_TIMEDOUT) {
 				snprintf(err, errlen, "%s %s: no answer within %ld ms"
-				    " (%d %s)", method, log_path, h->opts.timeout_ms,
+				    " (%d %s)", method, log_path, timeout,
 				    attempt, attempt == 1 ? "try" : "tries");
 				rc = OV_ETIMEOUT;
 			} else {

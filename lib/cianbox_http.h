@@ -43,6 +43,14 @@ int cianbox_http_open(struct cianbox_http **out,
     const struct cianbox_http_opts *opts);
 void cianbox_http_close(struct cianbox_http *h);
 
+/* Every request from now on ends within ms milliseconds of this call (a
+ * web page's budget): each try's timeouts are cut to what is left, and no
+ * try or backoff pause starts past it. ms <= 0 removes the deadline. */
+void cianbox_http_set_deadline(struct cianbox_http *h, long ms);
+/* Milliseconds left before the deadline (0 when spent); LONG_MAX without
+ * one. */
+long cianbox_http_time_left(const struct cianbox_http *h);
+
 /*
  * GET url (form NULL) or POST form (application/x-www-form-urlencoded).
  * OV_OK when an HTTP answer arrived (any status; a 5xx only once the tries

@@ -61,6 +61,7 @@ static const struct config_key keys[] = {
 	/* Operational. */
 	{ "OVIDIO_WORKERS", "4", 0 },
 	{ "OVIDIO_WORKER", NULL, 0 },     /* path of jobs/worker for the CGI */
+	{ "INBOX_FULL", NULL, 0 },        /* path of libexec/inbox-full */
 	{ "OVIDIO_SPOOL_LEASE", "300", 0 },/* a stuck (live) worker's files */
 	{ "OVIDIO_POISON_ATTEMPTS", "5", 0 },/* same failure N times: failed/ */
 	{ "OVIDIO_LOG", "info", 0 },

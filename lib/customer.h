@@ -96,14 +96,27 @@ struct customer_identity {
 	int64_t cianbox_id;   /* 0 when unknown */
 	bool verified;        /* may see balance and invoices */
 	bool linked;          /* the clientes record now points here */
+	bool was_verified;    /* LINKED: what the clientes record held */
 	bool have_client;     /* client holds the customer's record */
 	struct cianbox_cliente client;
 };
 
 /* Identify a sender by their number (steps 1-3 above); linking writes
- * the clientes record (keeping its name and profile). */
+ * the clientes record (keeping its name and profile). In
+ * lib/customer_identify.c (it may ask the API). */
 int customer_identify(struct store *st, struct cianbox *cb,
     const char *wa_id, struct customer_identity *out);
+
+/* Steps 1 and 2 read only, for a page that shows a customer (the
+ * salesperson's inbox): the linked customer (verified when the phone on
+ * file still matches; without the synced record, as the link says), else
+ * the synced client whose phone is wa_id's (verified, not linked yet).
+ * Nothing is written and the API is not asked, so the answer is what
+ * customer_identify() would give the bot now, short of a client missing
+ * from the synced copy. out->how UNKNOWN when neither; a CUIT or e-mail
+ * typed in chat only identifies through a link, and then unverified. */
+int customer_lookup(struct store *st, const char *wa_id,
+    struct customer_identity *out);
 
 enum customer_text {
 	CUSTOMER_TEXT_NONE = 0,   /* no CUIT or e-mail in the text */

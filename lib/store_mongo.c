@@ -356,6 +356,7 @@ create_indexes(struct mongo *m)
 	 * unique, so no document of anyone's can make them fail. */
 	if (rc == OV_OK) {
 		bson_t lane = BSON_INITIALIZER, owner = BSON_INITIALIZER;
+		bson_t recent = BSON_INITIALIZER;
 		bson_t updated = BSON_INITIALIZER, pending = BSON_INITIALIZER;
 
 		BSON_APPEND_INT32(&lane, "lane", 1);
@@ -363,6 +364,8 @@ create_indexes(struct mongo *m)
 		BSON_APPEND_INT32(&lane, "seq", 1);
 		BSON_APPEND_INT32(&owner, "owner", 1);
 		BSON_APPEND_INT32(&owner, "last_inbound", 1);
+		BSON_APPEND_INT32(&recent, "last_inbound", -1);
+		BSON_APPEND_INT32(&recent, "_id", 1);
 		BSON_APPEND_INT32(&updated, "updated_at", 1);
 		BSON_APPEND_INT32(&pending, "applied", 1);
 		BSON_APPEND_INT32(&pending, "key", 1);
@@ -371,6 +374,9 @@ create_indexes(struct mongo *m)
 		if (rc == OV_OK)
 			rc = create_index(m, COLL_CONVERSACIONES,
 			    "owner_last_inbound", &owner, NULL);
+		if (rc == OV_OK)
+			rc = create_index(m, COLL_CONVERSACIONES,
+			    "last_inbound_id", &recent, NULL);
 		if (rc == OV_OK)
 			rc = create_index(m, COLL_CONVERSACIONES, "updated_at",
 			    &updated, NULL);
@@ -396,6 +402,7 @@ create_indexes(struct mongo *m)
 		}
 		bson_destroy(&lane);
 		bson_destroy(&owner);
+		bson_destroy(&recent);
 		bson_destroy(&updated);
 		bson_destroy(&pending);
 	}
@@ -436,6 +443,8 @@ default_timeout(mongoc_uri_t *uri, const char *option, int32_t ms)
 	if (!mongoc_uri_has_option(uri, option))
 		mongoc_uri_set_option_as_int32(uri, option, ms);
 }
+
+static int ensure_indexes(struct mongo *m);
 
 static int
 mongo_open(void **impl, const struct config *cfg)
@@ -492,7 +501,7 @@ mongo_open(void **impl, const struct config *cfg)
 			goto out;
 		}
 	}
-	rc = create_indexes(m);
+	rc = ensure_indexes(m);
 	if (rc != OV_OK)
 		goto out;
 	*impl = m;
@@ -1049,6 +1058,36 @@ mongo_token_put(void *impl, const char *name, const char *value,
 		    "token put");
 	bson_destroy(&doc);
 	return rc;
+}
+
+/* ---- indexes, once ----------------------------------------------------- */
+
+/*
+ * create_indexes() sends thirteen commands: once per database, not on
+ * every open (a web request paid them all). A marker in tokens says which
+ * set stands; bump INDEXES_VERSION with every change to create_indexes().
+ * An index dropped by hand comes back with the next version.
+ */
+#define INDEXES_MARKER "store_mongo_indexes"
+#define INDEXES_VERSION "2"
+
+static int
+ensure_indexes(struct mongo *m)
+{
+	char *have = NULL;
+	int64_t expires = 0;
+	bool found = false;
+	int rc;
+
+	rc = mongo_token_get(m, INDEXES_MARKER, &have, &expires, &found);
+	if (rc == OV_OK && found && strcmp(have, INDEXES_VERSION) == 0) {
+		free(have);
+		return OV_OK;
+	}
+	free(have);
+	if ((rc = create_indexes(m)) != OV_OK)
+		return rc;
+	return mongo_token_put(m, INDEXES_MARKER, INDEXES_VERSION, 0);
 }
 
 /* ---- catalogs ------------------------------------------------------------- */
@@ -3176,69 +3215,280 @@ doc_field_contains(const char *doc, const char *field, const char *q)
 	return contains_ci(val, q);
 }
 
-/* Inbound messages of wa_id after its last outbound one. */
-static int
-mongo_unanswered(struct mongo *m, const char *wa_id, int64_t *n)
+/* Run an aggregation over one collection; *cur to read and destroy. */
+static mongoc_cursor_t *
+aggregate(struct mongo *m, enum mongo_coll which, const bson_t *pipeline)
 {
-	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, sort;
-	bson_t cond, exists;
-	bson_t *last = NULL;
+	bson_t opts = BSON_INITIALIZER, cursor;
+	mongoc_cursor_t *cur;
+
+	/* A page's worth in the first answer: no getMore for a list. */
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "cursor", &cursor);
+	BSON_APPEND_INT32(&cursor, "batchSize", 1000);
+	bson_append_document_end(&opts, &cursor);
+	cur = mongoc_collection_aggregate(m->coll[which], MONGOC_QUERY_NONE,
+	    pipeline, &opts, NULL);
+	bson_destroy(&opts);
+	return cur;
+}
+
+/* The row of key in v[0..n), or NULL. */
+static struct store_inbox_row *
+row_of(struct store_inbox_row *v, size_t n, const char *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i].conv.key, key) == 0)
+			return &v[i];
+	return NULL;
+}
+
+/*
+ * The unanswered counts of every row (inbound messages after the
+ * customer's last outbound one) in two round trips, whatever the number
+ * of rows: the last outbound time of each, then the inbound messages
+ * after it, counted by the server.
+ */
+static int
+inbox_unanswered(struct mongo *m, struct store_inbox_row *v, size_t n)
+{
+	bson_t pipe = BSON_INITIALIZER, st, match, grp, in, arr, ex, acc, or;
+	int64_t *last = NULL;
+	mongoc_cursor_t *cur = NULL;
+	const bson_t *doc;
 	bson_error_t error;
-	int64_t since = 0, c;
-	int rc;
+	char key[STORE_WAID_MAX + 1], idx[24];
+	int rc = OV_OK;
 
-	*n = 0;
-	BSON_APPEND_UTF8(&filter, "wa_id", wa_id);
-	BSON_APPEND_INT32(&filter, "dir", STORE_OUT);
-	BSON_APPEND_DOCUMENT_BEGIN(&filter, "type", &exists);
-	BSON_APPEND_BOOL(&exists, "$exists", true);
-	bson_append_document_end(&filter, &exists);
-	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
-	BSON_APPEND_INT32(&sort, "ts", -1);
-	bson_append_document_end(&opts, &sort);
-	BSON_APPEND_INT64(&opts, "limit", 1);
-	{
-		mongoc_cursor_t *cur = mongoc_collection_find_with_opts(
-		    m->coll[COLL_MENSAJES], &filter, &opts, NULL);
-		const bson_t *doc;
-
-		if (mongoc_cursor_next(cur, &doc))
-			since = get_i64(doc, "ts");
-		rc = mongoc_cursor_error(cur, &error) ?
-		    mongo_fail("inbox unanswered", &error) : OV_OK;
-		mongoc_cursor_destroy(cur);
+	if (n == 0)
+		return OV_OK;
+	if ((last = calloc(n, sizeof(*last))) == NULL)
+		return OV_ENOMEM;
+	/* 1. Each customer's last outbound message (status stubs, which
+	 * have no type, do not count). */
+	BSON_APPEND_DOCUMENT_BEGIN(&pipe, "0", &st);
+	BSON_APPEND_DOCUMENT_BEGIN(&st, "$match", &match);
+	BSON_APPEND_DOCUMENT_BEGIN(&match, "wa_id", &in);
+	BSON_APPEND_ARRAY_BEGIN(&in, "$in", &arr);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(idx, sizeof(idx), "%zu", i);
+		BSON_APPEND_UTF8(&arr, idx, v[i].conv.key);
 	}
-	bson_destroy(&filter);
-	bson_init(&filter);
-	if (rc != OV_OK)
-		goto out;
-	BSON_APPEND_UTF8(&filter, "wa_id", wa_id);
-	BSON_APPEND_INT32(&filter, "dir", STORE_IN);
-	BSON_APPEND_DOCUMENT_BEGIN(&filter, "ts", &cond);
-	BSON_APPEND_INT64(&cond, "$gt", since);
-	bson_append_document_end(&filter, &cond);
-	c = mongoc_collection_count_documents(m->coll[COLL_MENSAJES], &filter,
-	    NULL, NULL, NULL, &error);
-	if (c < 0) {
+	bson_append_array_end(&in, &arr);
+	bson_append_document_end(&match, &in);
+	BSON_APPEND_INT32(&match, "dir", STORE_OUT);
+	BSON_APPEND_DOCUMENT_BEGIN(&match, "type", &ex);
+	BSON_APPEND_BOOL(&ex, "$exists", true);
+	bson_append_document_end(&match, &ex);
+	bson_append_document_end(&st, &match);
+	bson_append_document_end(&pipe, &st);
+	BSON_APPEND_DOCUMENT_BEGIN(&pipe, "1", &st);
+	BSON_APPEND_DOCUMENT_BEGIN(&st, "$group", &grp);
+	BSON_APPEND_UTF8(&grp, "_id", "$wa_id");
+	BSON_APPEND_DOCUMENT_BEGIN(&grp, "last", &acc);
+	BSON_APPEND_UTF8(&acc, "$max", "$ts");
+	bson_append_document_end(&grp, &acc);
+	bson_append_document_end(&st, &grp);
+	bson_append_document_end(&pipe, &st);
+	cur = aggregate(m, COLL_MENSAJES, &pipe);
+	while (mongoc_cursor_next(cur, &doc)) {
+		get_str(doc, "_id", key, sizeof(key));
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(v[i].conv.key, key) == 0)
+				last[i] = get_i64(doc, "last");
+	}
+	if (mongoc_cursor_error(cur, &error)) {
 		rc = mongo_fail("inbox unanswered", &error);
 		goto out;
 	}
-	*n = c;
+	mongoc_cursor_destroy(cur);
+	cur = NULL;
+	bson_reinit(&pipe);
+
+	/* 2. The inbound messages after it, counted per customer (the $in
+	 * narrows what each $or branch is tried on). */
+	BSON_APPEND_DOCUMENT_BEGIN(&pipe, "0", &st);
+	BSON_APPEND_DOCUMENT_BEGIN(&st, "$match", &match);
+	BSON_APPEND_DOCUMENT_BEGIN(&match, "wa_id", &in);
+	BSON_APPEND_ARRAY_BEGIN(&in, "$in", &arr);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(idx, sizeof(idx), "%zu", i);
+		BSON_APPEND_UTF8(&arr, idx, v[i].conv.key);
+	}
+	bson_append_array_end(&in, &arr);
+	bson_append_document_end(&match, &in);
+	BSON_APPEND_INT32(&match, "dir", STORE_IN);
+	BSON_APPEND_ARRAY_BEGIN(&match, "$or", &or);
+	for (size_t i = 0; i < n; i++) {
+		bson_t one, gt;
+
+		snprintf(idx, sizeof(idx), "%zu", i);
+		BSON_APPEND_DOCUMENT_BEGIN(&or, idx, &one);
+		BSON_APPEND_UTF8(&one, "wa_id", v[i].conv.key);
+		BSON_APPEND_DOCUMENT_BEGIN(&one, "ts", &gt);
+		BSON_APPEND_INT64(&gt, "$gt", last[i]);
+		bson_append_document_end(&one, &gt);
+		bson_append_document_end(&or, &one);
+	}
+	bson_append_array_end(&match, &or);
+	bson_append_document_end(&st, &match);
+	bson_append_document_end(&pipe, &st);
+	BSON_APPEND_DOCUMENT_BEGIN(&pipe, "1", &st);
+	BSON_APPEND_DOCUMENT_BEGIN(&st, "$group", &grp);
+	BSON_APPEND_UTF8(&grp, "_id", "$wa_id");
+	BSON_APPEND_DOCUMENT_BEGIN(&grp, "n", &acc);
+	BSON_APPEND_INT32(&acc, "$sum", 1);
+	bson_append_document_end(&grp, &acc);
+	bson_append_document_end(&st, &grp);
+	bson_append_document_end(&pipe, &st);
+	cur = aggregate(m, COLL_MENSAJES, &pipe);
+	while (mongoc_cursor_next(cur, &doc)) {
+		struct store_inbox_row *r;
+
+		get_str(doc, "_id", key, sizeof(key));
+		if ((r = row_of(v, n, key)) != NULL)
+			r->unanswered = get_i64(doc, "n");
+	}
+	if (mongoc_cursor_error(cur, &error))
+		rc = mongo_fail("inbox unanswered", &error);
 out:
-	bson_destroy(last);
-	bson_destroy(&filter);
-	bson_destroy(&opts);
+	mongoc_cursor_destroy(cur);
+	bson_destroy(&pipe);
+	free(last);
 	return rc;
 }
 
-/* Append the rows of one find over conversaciones to v (skip: waiting
- * ones, already listed). */
+/* Customers' names (clientes.name) by key, sorted for bsearch. */
+struct inbox_names {
+	struct inbox_name {
+		char key[STORE_WAID_MAX + 1];
+		char *name;
+	} *v;
+	size_t n, cap;
+};
+
 static int
-inbox_scan(struct mongo *m, bool waiting, const char *query, size_t limit,
+cmp_name_key(const void *a, const void *b)
+{
+	return strcmp(((const struct inbox_name *)a)->key,
+	    ((const struct inbox_name *)b)->key);
+}
+
+static void
+inbox_names_free(struct inbox_names *nm)
+{
+	for (size_t i = 0; i < nm->n; i++)
+		free(nm->v[i].name);
+	free(nm->v);
+	memset(nm, 0, sizeof(*nm));
+}
+
+static const char *
+inbox_name_of(const struct inbox_names *nm, const char *key)
+{
+	struct inbox_name want, *hit;
+
+	if (nm->n == 0 || strlen(key) > STORE_WAID_MAX)
+		return NULL;
+	snprintf(want.key, sizeof(want.key), "%s", key);
+	hit = bsearch(&want, nm->v, nm->n, sizeof(nm->v[0]), cmp_name_key);
+	return hit != NULL ? hit->name : NULL;
+}
+
+/* The names of the clientes records filter matches, in one find. */
+static int
+inbox_names_load(struct mongo *m, const bson_t *filter,
+    struct inbox_names *nm)
+{
+	bson_t opts = BSON_INITIALIZER, proj;
+	mongoc_cursor_t *cur;
+	const bson_t *doc;
+	bson_error_t error;
+	int rc = OV_OK;
+
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &proj);
+	BSON_APPEND_INT32(&proj, "name", 1);
+	bson_append_document_end(&opts, &proj);
+	cur = mongoc_collection_find_with_opts(m->coll[COLL_CLIENTES], filter,
+	    &opts, NULL);
+	while (mongoc_cursor_next(cur, &doc)) {
+		struct inbox_name *e;
+
+		if (nm->n == nm->cap) {
+			size_t cap = nm->cap ? nm->cap * 2 : 128;
+			struct inbox_name *nv = realloc(nm->v, cap *
+			    sizeof(*nv));
+
+			if (nv == NULL) {
+				rc = OV_ENOMEM;
+				break;
+			}
+			nm->v = nv;
+			nm->cap = cap;
+		}
+		e = &nm->v[nm->n];
+		get_str(doc, "_id", e->key, sizeof(e->key));
+		if ((rc = get_dup(doc, "name", &e->name)) != OV_OK)
+			break;
+		if (e->name != NULL)
+			nm->n++;
+	}
+	if (rc == OV_OK && mongoc_cursor_error(cur, &error))
+		rc = mongo_fail("inbox names", &error);
+	mongoc_cursor_destroy(cur);
+	bson_destroy(&opts);
+	if (rc == OV_OK && nm->n > 0)
+		qsort(nm->v, nm->n, sizeof(nm->v[0]), cmp_name_key);
+	return rc;
+}
+
+/* The names of the rows, in one find ({_id: {$in: keys}}). */
+static int
+inbox_names_of_rows(struct mongo *m, struct store_inbox_row *v, size_t n)
+{
+	struct inbox_names nm = { NULL, 0, 0 };
+	bson_t filter = BSON_INITIALIZER, in, arr;
+	char idx[24];
+	int rc;
+
+	if (n == 0)
+		return OV_OK;
+	BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &in);
+	BSON_APPEND_ARRAY_BEGIN(&in, "$in", &arr);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(idx, sizeof(idx), "%zu", i);
+		BSON_APPEND_UTF8(&arr, idx, v[i].conv.key);
+	}
+	bson_append_array_end(&in, &arr);
+	bson_append_document_end(&filter, &in);
+	rc = inbox_names_load(m, &filter, &nm);
+	for (size_t i = 0; rc == OV_OK && i < n; i++) {
+		const char *name = inbox_name_of(&nm, v[i].conv.key);
+
+		if (name != NULL && (v[i].name = strdup(name)) == NULL)
+			rc = OV_ENOMEM;
+	}
+	inbox_names_free(&nm);
+	bson_destroy(&filter);
+	return rc;
+}
+
+/*
+ * Append to v the conversations of one part of the list, in its order:
+ * the waiting ones (owner agent, agent handoff; longest waiting first)
+ * or the others (most recent first), in one find that reads an index in
+ * order (owner_last_inbound, last_inbound_id). Without a search the page
+ * limit goes to the server. A search reads them all and matches here as
+ * a plain substring (never a pattern) of the key, the document's cuit
+ * and razon, and the customer's name (names: every named customer), and
+ * gives each row its name.
+ */
+static int
+inbox_part(struct mongo *m, bool waiting, const char *query,
+    const struct inbox_names *names, size_t limit,
     struct store_inbox_row *v, size_t *len)
 {
 	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
-	bson_t cond, sort;
+	bson_t cond, sort, nor, w;
 	mongoc_cursor_t *cur;
 	const bson_t *doc;
 	bson_error_t error;
@@ -3250,53 +3500,49 @@ inbox_scan(struct mongo *m, bool waiting, const char *query, size_t limit,
 	if (waiting) {
 		BSON_APPEND_UTF8(&filter, "owner", "agent");
 		BSON_APPEND_UTF8(&filter, "agent", "handoff");
+	} else {
+		BSON_APPEND_ARRAY_BEGIN(&filter, "$nor", &nor);
+		BSON_APPEND_DOCUMENT_BEGIN(&nor, "0", &w);
+		BSON_APPEND_UTF8(&w, "owner", "agent");
+		BSON_APPEND_UTF8(&w, "agent", "handoff");
+		bson_append_document_end(&nor, &w);
+		bson_append_array_end(&filter, &nor);
 	}
 	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
 	BSON_APPEND_INT32(&sort, "last_inbound", waiting ? 1 : -1);
 	BSON_APPEND_INT32(&sort, "_id", 1);
 	bson_append_document_end(&opts, &sort);
+	if (query == NULL)
+		BSON_APPEND_INT64(&opts, "limit", (int64_t)(limit - *len));
+	BSON_APPEND_INT32(&opts, "batchSize", 1000);
 	cur = mongoc_collection_find_with_opts(m->coll[COLL_CONVERSACIONES],
 	    &filter, &opts, NULL);
 	while (*len < limit && mongoc_cursor_next(cur, &doc)) {
 		struct store_inbox_row *r = &v[*len];
-		bson_t *cl = NULL;
-		bool is_waiting;
+		const char *name;
 
 		memset(r, 0, sizeof(*r));
 		if ((rc = conv_from_doc(doc, &r->conv)) != OV_OK)
 			break;
-		is_waiting = strcmp(r->conv.owner, "agent") == 0 &&
-		    strcmp(r->conv.agent, "handoff") == 0;
-		if (!waiting && is_waiting) {
-			store_conv_clear(&r->conv);
+		r->waiting = waiting;
+		if (query == NULL) {
+			(*len)++;
 			continue;
 		}
-		r->waiting = is_waiting;
-		if ((rc = find_by_id(m->coll[COLL_CLIENTES], r->conv.key,
-		    "inbox list", &cl)) != OV_OK) {
-			store_conv_clear(&r->conv);
-			break;
-		}
-		if (cl != NULL)
-			rc = get_dup(cl, "name", &r->name);
-		bson_destroy(cl);
-		if (rc != OV_OK) {
-			store_conv_clear(&r->conv);
-			break;
-		}
-		if (query != NULL && !contains_ci(r->conv.key, query) &&
-		    !contains_ci(r->name, query) &&
+		name = inbox_name_of(names, r->conv.key);
+		if (!contains_ci(r->conv.key, query) &&
+		    !contains_ci(name, query) &&
 		    !doc_field_contains(r->conv.doc, "cuit", query) &&
 		    !doc_field_contains(r->conv.doc, "razon", query)) {
 			store_conv_clear(&r->conv);
-			free(r->name);
-			r->name = NULL;
 			continue;
 		}
-		(*len)++;
-		if ((rc = mongo_unanswered(m, r->conv.key, &r->unanswered)) !=
-		    OV_OK)
+		if (name != NULL && (r->name = strdup(name)) == NULL) {
+			store_conv_clear(&r->conv);
+			rc = OV_ENOMEM;
 			break;
+		}
+		(*len)++;
 	}
 	if (rc == OV_OK && mongoc_cursor_error(cur, &error))
 		rc = mongo_fail("inbox list", &error);
@@ -3306,20 +3552,41 @@ inbox_scan(struct mongo *m, bool waiting, const char *query, size_t limit,
 	return rc;
 }
 
+/* A page of the list in a fixed number of round trips whatever its
+ * length: the waiting part, the others, the names (one find; a search
+ * reads every named customer first instead), and the unanswered counts
+ * (two). */
 static int
 mongo_inbox_list(void *impl, const char *query, int limit,
     struct store_inbox_row **out, size_t *n)
 {
 	struct mongo *m = impl;
+	struct inbox_names names = { NULL, 0, 0 };
 	struct store_inbox_row *v;
 	size_t len = 0;
-	int rc;
+	int rc = OV_OK;
 
 	if ((v = calloc((size_t)limit, sizeof(*v))) == NULL)
 		return OV_ENOMEM;
-	rc = inbox_scan(m, true, query, (size_t)limit, v, &len);
+	if (query != NULL) {
+		bson_t named = BSON_INITIALIZER, type;
+
+		BSON_APPEND_DOCUMENT_BEGIN(&named, "name", &type);
+		BSON_APPEND_UTF8(&type, "$type", "string");
+		bson_append_document_end(&named, &type);
+		rc = inbox_names_load(m, &named, &names);
+		bson_destroy(&named);
+	}
 	if (rc == OV_OK)
-		rc = inbox_scan(m, false, query, (size_t)limit, v, &len);
+		rc = inbox_part(m, true, query, &names, (size_t)limit, v, &len);
+	if (rc == OV_OK && len < (size_t)limit)
+		rc = inbox_part(m, false, query, &names, (size_t)limit, v,
+		    &len);
+	inbox_names_free(&names);
+	if (rc == OV_OK && query == NULL)
+		rc = inbox_names_of_rows(m, v, len);
+	if (rc == OV_OK)
+		rc = inbox_unanswered(m, v, len);
 	if (rc != OV_OK || len == 0) {
 		store_inbox_rows_free(v, len);
 		return rc;

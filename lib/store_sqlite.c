@@ -172,6 +172,10 @@ static const char *const migrations[] = {
 	/* 7 -> 8 (media): the copy of an inbound message's media kept for
 	 * the salesperson (store_inbound_note). */
 	"ALTER TABLE mensajes ADD COLUMN media TEXT;",
+	/* 8 -> 9 (inbox): the list, most recent first, read in index order
+	 * rather than every conversation sorted. */
+	"CREATE INDEX IF NOT EXISTS conversaciones_last"
+	" ON conversaciones (last_inbound);",
 };
 
 #define SQ_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -820,8 +824,14 @@ sq_open(void **impl, const struct config *cfg)
 	sqlite3_busy_timeout(s->db, SQ_BUSY_MS);
 	if ((rc = sq_journal_wal(s->db)) != OV_OK)
 		goto out;
+	/* Reads through a memory map: every process here is short-lived, so
+	 * SQLite's own page cache always starts cold, and a page read with
+	 * pread costs a copy and an allocation (the inbox's search, which
+	 * reads every conversation, takes a third less time). Writes still
+	 * go through the WAL. */
 	if ((rc = sq_exec(s->db, "PRAGMA synchronous=FULL;"
-	    "PRAGMA foreign_keys=ON;", "pragmas")) != OV_OK)
+	    "PRAGMA foreign_keys=ON;"
+	    "PRAGMA mmap_size=268435456;", "pragmas")) != OV_OK)
 		goto out;
 	rc = sqlite3_create_function_v2(s->db, "ov_status_rank", 1,
 	    SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, sql_status_rank, NULL,
@@ -3184,6 +3194,44 @@ sq_unanswered(struct sq *s, sqlite3_stmt *st, const char *wa_id, int64_t *n)
 #define SQ_DOC_FIELD(f) "(CASE WHEN json_valid(c.doc) THEN" \
 	" json_extract(c.doc, '$." f "') END)"
 
+/*
+ * A page of the list: the waiting ones and the others each read in index
+ * order (conversaciones_owner, conversaciones_last) up to the page, not
+ * every conversation sorted; FILTER (a search) is checked on the way, so
+ * a common word stops early and a rare one reads them all.
+ */
+#define SQ_INBOX_PAGE(FILTER) \
+	"SELECT p.key, p.owner, p.agent, p.last_inbound, p.updated_at," \
+	" p.doc, cl.name, p.waiting FROM" \
+	" (SELECT * FROM (SELECT c.key, c.owner, c.agent, c.last_inbound," \
+	"  c.updated_at, c.doc, 1 AS waiting FROM conversaciones c" \
+	"  WHERE c.owner = 'agent' AND c.agent = 'handoff'" \
+	"  AND c.last_inbound > 0" FILTER \
+	"  ORDER BY c.last_inbound ASC, c.key LIMIT ?2)" \
+	" UNION ALL SELECT * FROM (SELECT c.key, c.owner, c.agent," \
+	"  c.last_inbound, c.updated_at, c.doc, 0 AS waiting" \
+	"  FROM conversaciones c WHERE c.last_inbound > 0" \
+	"  AND NOT (c.owner = 'agent' AND c.agent = 'handoff')" FILTER \
+	"  ORDER BY c.last_inbound DESC, c.key LIMIT ?2)) p" \
+	" LEFT JOIN clientes cl ON cl.wa_id = p.key" \
+	" ORDER BY p.waiting DESC," \
+	" CASE WHEN p.waiting THEN p.last_inbound END ASC," \
+	" p.last_inbound DESC, p.key LIMIT ?2"
+
+static const char sq_inbox_all[] = SQ_INBOX_PAGE("");
+
+/* A search: ?1 a plain substring of the key, the customer's name (the
+ * matching names listed once), the document's razon, or its cuit when ?3
+ * (the query is digits only, so it could be part of one). */
+static const char sq_inbox_search[] =
+	"WITH named(wa_id) AS MATERIALIZED (SELECT x.wa_id FROM clientes x"
+	" WHERE instr(lower(ifnull(x.name, '')), ?1) > 0) "
+	SQ_INBOX_PAGE(" AND (instr(lower(c.key), ?1) > 0"
+	" OR (?3 AND instr(ifnull(" SQ_DOC_FIELD("cuit") ", ''), ?1) > 0)"
+	" OR (NOT ?3 AND instr(c.doc, '\"razon\"') > 0"
+	"  AND instr(lower(ifnull(" SQ_DOC_FIELD("razon") ", '')), ?1) > 0)"
+	" OR c.key IN named)");
+
 static int
 sq_inbox_list(void *impl, const char *query, int limit,
     struct store_inbox_row **out, size_t *n)
@@ -3194,36 +3242,17 @@ sq_inbox_list(void *impl, const char *query, int limit,
 	size_t len = 0;
 	int rc;
 
-	/* The page first, then its names: joining every conversation
-	 * before the sort costs ten times more. */
-	if ((rc = sq_prepare(s, "SELECT p.key, p.owner, p.agent,"
-	    " p.last_inbound, p.updated_at, p.doc, cl.name, p.waiting FROM"
-	    " (SELECT c.key, c.owner, c.agent, c.last_inbound, c.updated_at,"
-	    " c.doc, (c.owner = 'agent' AND c.agent = 'handoff') AS waiting"
-	    " FROM conversaciones c"
-	    " WHERE c.last_inbound > 0 AND (?1 IS NULL"
-	    " OR instr(lower(c.key), ?1) > 0"
-	    " OR (?3 AND instr(ifnull(" SQ_DOC_FIELD("cuit") ", ''), ?1) > 0)"
-	    " OR (NOT ?3 AND instr(c.doc, '\"razon\"') > 0"
-	    "  AND instr(lower(ifnull(" SQ_DOC_FIELD("razon") ", '')), ?1) > 0)"
-	    " OR c.key IN (SELECT x.wa_id FROM clientes x"
-	    "  WHERE instr(lower(ifnull(x.name, '')), ?1) > 0))"
-	    " ORDER BY waiting DESC,"
-	    " CASE WHEN waiting THEN c.last_inbound END ASC,"
-	    " c.last_inbound DESC, c.key LIMIT ?2) p"
-	    " LEFT JOIN clientes cl ON cl.wa_id = p.key"
-	    " ORDER BY p.waiting DESC,"
-	    " CASE WHEN p.waiting THEN p.last_inbound END ASC,"
-	    " p.last_inbound DESC, p.key", &st)) != OV_OK)
+	rc = sq_prepare(s, query == NULL ? sq_inbox_all : sq_inbox_search,
+	    &st);
+	if (rc != OV_OK)
 		goto out;
 	if ((rc = sq_prepare(s, "SELECT count(*) FROM mensajes"
 	    " WHERE wa_id = ?1 AND dir = 0 AND ts > ifnull((SELECT max(ts)"
 	    " FROM mensajes WHERE wa_id = ?1 AND dir = 1), 0)", &cnt)) != OV_OK)
 		goto out;
-	/* ?3: the query could be (part of) a CUIT: digits only. */
-	if (bind_text(st, 1, query) || bind_int(st, 2, limit) ||
-	    bind_int(st, 3, query != NULL &&
-	    query[strspn(query, "0123456789")] == '\0')) {
+	if (bind_int(st, 2, limit) || (query != NULL &&
+	    (bind_text(st, 1, query) || bind_int(st, 3,
+	    query[strspn(query, "0123456789")] == '\0')))) {
 		rc = sq_fail(s->db, "inbox list", SQLITE_ERROR);
 		goto out;
 	}

@@ -417,6 +417,17 @@ def test_health_and_inbox_behind_the_htaccess_password():
     expect(h.get("content-type", "").startswith("text/html"), str(h))
     expect(b"5493415550112" in body or b"Fede" in body,
            "the conversations are listed")
+    # Sending is the full inbox's (libexec/inbox-full, every library),
+    # which cgi-bin/inbox runs through the bundle's loader: a reply without
+    # its form token is refused there (403), not lost on the way (503).
+    st, _, body = SITE.request(
+        "POST", "/ovidio/cgi-bin/inbox/c/5493415550112/responder",
+        body=b"texto=hola&csrf=x", headers={
+            "Authorization": b"Basic " + cred,
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Origin": "http://127.0.0.1:%d" % SITE.port})
+    expect_eq(st, 403, "a reply without its token, from the full inbox: %r"
+              % body[:300])
 
 
 # ---- main --------------------------------------------------------------------

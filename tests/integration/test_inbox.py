@@ -39,6 +39,8 @@ PHONE_ID = "110000000000009"
 USER, PASSWORD = "laura", "clave-de-laura"
 OTHER, OTHER_PASSWORD = "beto", "clave-de-beto"
 MARTIN = "5493415551234"
+LUCIA = "5491144447777"          # Fernández Lucía: +54 9 11 4444-7777
+OTRO = "5493415558888"           # types Gómez's CUIT: not his number
 XSS = "5493415559999"
 ECHO = "5493415557777"
 XSS_NAME = '<img src=x onerror="window.__xss=1">Pepe'
@@ -74,7 +76,16 @@ def start_standin(name, script, args):
 GRAPH = start_standin("graph", "graph_server.py",
                       ["--token", GRAPH_TOKEN, "--phone-number-id", PHONE_ID])
 SMTP = start_standin("smtp", "smtp_server.py", ["--dir", MAIL_DIR])
+# The fixture account: Gómez Martín (client 201, celular 0341 15-555-1234:
+# MARTIN) with his invoices, Fernández Lucía (202: LUCIA).
+CIANBOX = start_standin("cianbox", "cianbox_server.py",
+                        ["--fixtures", os.path.join(FIXTURES, "cianbox"),
+                         "--user", "ovidio", "--password", "clave-it"])
 ov = Ovidio(HOME, WORK, {
+    "CIANBOX_URL": "http://127.0.0.1:%d" % CIANBOX,
+    "CIANBOX_ACCOUNT": "micuenta",
+    "CIANBOX_USER": "ovidio",
+    "CIANBOX_PASS": "clave-it",
     "WHATSAPP_TOKEN": GRAPH_TOKEN,
     "PHONE_NUMBER_ID": PHONE_ID,
     "WHATSAPP_API_URL": "http://127.0.0.1:%d/v21.0" % GRAPH,
@@ -445,6 +456,135 @@ def test_open_quote_pdf_sent_from_the_inbox():
     p.submit("document.querySelector('form[action$=\"/devolver\"] button')")
 
 
+# ---- the customer's invoices in the panel ------------------------------------
+
+def cianbox(ctl=None):
+    if ctl is not None:
+        st, _ = call(CIANBOX, "POST", "/__control", ctl)
+        expect_eq(st, 200, "cianbox control")
+    return call(CIANBOX, "GET", "/__stats")[1]
+
+
+def ventas_asked():
+    return cianbox()["requests"].get("GET ventas", 0)
+
+
+def panel_text(p):
+    return p.eval("document.querySelector('.panel h2') && "
+                  "[...document.querySelectorAll('.panel')].map("
+                  "e => e.innerText).join('\\n')")
+
+
+def test_invoices_the_bot_fetched_are_in_the_panel():
+    r = subprocess.run([os.path.join(HOME, "jobs", "catalog-sync")],
+                       env=ov.worker_env(), capture_output=True, text=True,
+                       timeout=120)
+    expect_eq(r.returncode, 0, "catalog-sync: " + r.stderr[-400:])
+    # Martín asks the bot: it fetches them once, and keeps them.
+    t = texts(say(MARTIN, "mis facturas", name="Martín Gómez"))
+    expect("00012877" in t, "the bot lists them: " + t)
+    expect_eq(ventas_asked(), 1, "Cianbox asked once")
+    p = page_for()
+    expect_eq(p.goto(inbox_url("/c/" + MARTIN)), 200, "conversation page")
+    t = panel_text(p)
+    for want in ("Gómez Martín Sistemas de Seguridad", "Saldo: $ 1.843,75",
+                 "Últimas facturas", "0003-00012877", "03/11/2026",
+                 "u$s 1.843,75", "Cuenta corriente", "0003-00012544",
+                 "Contado", "Traídas de Cianbox"):
+        expect(want in t, want + " in the panel: " + t)
+    expect_eq(ventas_asked(), 1, "the page used the kept copy")
+    shot(p, "7-facturas")
+
+
+def test_invoices_refreshed_and_cianbox_down():
+    p = page_for()
+    p.goto(inbox_url("/c/" + MARTIN))
+    before = ventas_asked()
+    expect_eq(p.submit("document.querySelector('form[action$=\"/facturas\"]"
+                       " button')"), 200, "Actualizar")
+    expect("Facturas actualizadas" in p.text(), p.text())
+    expect_eq(ventas_asked(), before + 1, "asked Cianbox again")
+    # Cianbox answers 500 to everything: the page still comes, with the
+    # kept copy and the reason.
+    cianbox({"fail_next": 1000})
+    t0 = time.time()
+    expect_eq(p.submit("document.querySelector('form[action$=\"/facturas\"]"
+                       " button')"), 200, "Actualizar with Cianbox down")
+    took = time.time() - t0
+    t = panel_text(p)
+    expect("No pudimos traer las facturas ahora" in t, t)
+    expect("Te mostramos las que trajimos hace" in t, t)
+    expect("0003-00012877" in t, "the kept copy is shown: " + t)
+    expect(took < 8, "answered in %.1f s" % took)
+    shot(p, "8-facturas-sin-cianbox")
+    cianbox({"fail_next": 0})
+    # Cianbox hangs and the copy is old: the page waits 3 s at most.
+    c = ov.db()
+    try:
+        c.execute("UPDATE tokens SET value = json_set(value, '$.fetched_at',"
+                  " ?, '$.failed_at', 0) WHERE name = 'cianbox_facturas:201'",
+                  (int(time.time()) - 3600,))
+        c.commit()
+    finally:
+        c.close()
+    cianbox({"slow_next": 3, "slow_ms": 10000})
+    t0 = time.time()
+    expect_eq(p.goto(inbox_url("/c/" + MARTIN)), 200, "page, Cianbox hangs")
+    took = time.time() - t0
+    t = panel_text(p)
+    expect("No pudimos traer las facturas ahora" in t, t)
+    expect("0003-00012877" in t and "hace 60 min" in t, t)
+    expect(2.5 < took < 8, "waited the budget, no more: %.1f s" % took)
+    # Right after, the page does not wait for Cianbox again.
+    t0 = time.time()
+    p.goto(inbox_url("/c/" + MARTIN))
+    expect(time.time() - t0 < 2.5, "no second wait: %.1f s" %
+           (time.time() - t0))
+    cianbox({"slow_next": 0})
+
+
+def test_invoices_never_fetched_and_cianbox_down():
+    expect(say(LUCIA, "hola", name="Lucía"), "Lucía greeted")
+    cianbox({"fail_next": 1000})
+    try:
+        p = page_for()
+        expect_eq(p.goto(inbox_url("/c/" + LUCIA)), 200, "page renders")
+        t = panel_text(p)
+        expect("Fernández Lucía" in t, t)
+        expect("No pudimos traer las facturas ahora" in t, t)
+        expect("hola" in p.text(), "the transcript is there")
+    finally:
+        cianbox({"fail_next": 0})
+
+
+def test_no_account_data_for_a_number_not_on_file():
+    say(OTRO, "hola, mi cuit es 20-28456789-8", name="Otro")
+    rows = ov.query("SELECT cianbox_id, verified FROM clientes WHERE"
+                    " wa_id = ?", OTRO)
+    expect(rows and rows[0]["cianbox_id"] == 201 and not rows[0]["verified"],
+           "linked for prices only: %s" % [dict(r) for r in rows])
+    before = ventas_asked()
+    p = page_for()
+    expect_eq(p.goto(inbox_url("/c/" + OTRO)), 200, "page")
+    t = panel_text(p)
+    expect("Gómez Martín Sistemas de Seguridad" in t, t)
+    for secret in ("1.843,75", "00012877", "Saldo", "Límite"):
+        expect(secret not in t, secret + " not shown: " + t)
+    expect("solo si el WhatsApp figura en la cuenta" in t, t)
+    expect_eq(p.eval("document.querySelectorAll("
+                     "'form[action$=\"/facturas\"]').length"), 0,
+              "no Actualizar button")
+    tok = p.eval("document.querySelector('input[name=csrf]').value")
+    form = urllib.parse.urlencode({"csrf": tok}).encode()
+    st, _, body = ov.request("POST", "/cgi-bin/inbox/c/%s/facturas" % OTRO,
+                             form, {"Authorization": auth(), "Origin": base(),
+                                    "Content-Type":
+                                    "application/x-www-form-urlencoded"})
+    expect_eq(st, 403, "no invoices for this number")
+    expect(b"00012877" not in body, "nothing leaks")
+    expect_eq(ventas_asked(), before, "Cianbox not asked")
+
+
 def test_outside_24h_only_templates():
     old = "5493415556666"
     say(old, "hola", name="Cliente Viejo")
@@ -591,6 +731,10 @@ def main():
                    test_post_without_csrf_token_is_403,
                    test_echo_pauses_ovidio,
                    test_open_quote_pdf_sent_from_the_inbox,
+                   test_invoices_the_bot_fetched_are_in_the_panel,
+                   test_invoices_refreshed_and_cianbox_down,
+                   test_invoices_never_fetched_and_cianbox_down,
+                   test_no_account_data_for_a_number_not_on_file,
                    test_outside_24h_only_templates,
                    test_status_page_and_retry,
                    test_health,

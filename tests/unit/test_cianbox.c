@@ -616,6 +616,70 @@ test_slow_answer_times_out(void)
 	env_down(&e);
 }
 
+static long
+ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1000L +
+	    (t1.tv_nsec - t0->tv_nsec) / 1000000L;
+}
+
+/* A web page's budget (the inbox's invoices): a deadline bounds the
+ * whole call, tries, backoff and a slow login included. */
+static void
+test_deadline_bounds_a_call(void)
+{
+	struct env e;
+	struct cianbox_venta v[5];
+	struct timespec t0;
+	size_t n = 0;
+	int rc;
+
+	if (env_up(&e, NULL) != 0) {
+		CHECK(0);
+		env_down(&e);
+		return;
+	}
+	CHECK_INT(cianbox_ventas_recent(e.cb, "20284567898", 5, v, &n), OV_OK);
+	/* A try may take 3000 ms; the deadline cuts it at 1 s. */
+	CHECK(standin_control(&e.s, "{\"slow_next\": 1, \"slow_ms\": 4000}")
+	    == 0);
+	cianbox_set_deadline(e.cb, 1000);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = cianbox_ventas_recent(e.cb, "20284567898", 5, v, &n);
+	CHECK_INT(rc, OV_ETIMEOUT);
+	CHECK(ms_since(&t0) < 1600);
+	CHECK(strstr(cianbox_last_error(e.cb), "ventas") != NULL);
+	/* Spent: the next call fails at once, without asking. */
+	CHECK(standin_control(&e.s, "{\"reset_stats\": true}") == 0);
+	usleep(1100 * 1000);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CHECK_INT(cianbox_ventas_recent(e.cb, "20284567898", 5, v, &n),
+	    OV_ETIMEOUT);
+	CHECK(ms_since(&t0) < 300);
+	CHECK_INT(standin_stat(&e.s, "requests.GET ventas"), 0);
+	/* Server errors within the budget are still retried. */
+	cianbox_set_deadline(e.cb, 2000);
+	CHECK(standin_control(&e.s, "{\"fail_next\": 1}") == 0);
+	CHECK_INT(cianbox_ventas_recent(e.cb, "20284567898", 5, v, &n), OV_OK);
+	CHECK_INT(n, 3);
+	/* A login that takes longer than the budget. */
+	cianbox_set_deadline(e.cb, 0);
+	CHECK(standin_control(&e.s, "{\"expire_tokens\": true, "
+	    "\"refuse_refresh\": true, \"login_delay_ms\": 4000}") == 0);
+	cianbox_set_deadline(e.cb, 800);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CHECK(cianbox_ventas_recent(e.cb, "20284567898", 5, v, &n) != OV_OK);
+	CHECK(ms_since(&t0) < 1400);
+	/* No deadline: the ordinary timeouts again. */
+	cianbox_set_deadline(e.cb, 0);
+	CHECK(standin_control(&e.s, "{\"login_delay_ms\": 0}") == 0);
+	CHECK_INT(cianbox_ventas_recent(e.cb, "20284567898", 5, v, &n), OV_OK);
+	env_down(&e);
+}
+
 static void
 test_error_texts(void)
 {
@@ -755,6 +819,7 @@ main(void)
 	RUN(test_dollar_rate_cached_for_every_process);
 	RUN(test_server_errors_retried);
 	RUN(test_slow_answer_times_out);
+	RUN(test_deadline_bounds_a_call);
 	RUN(test_error_texts);
 	RUN(test_wrong_password_and_missing_key);
 	RUN(test_secrets_stay_out_of_logs);

@@ -341,6 +341,48 @@ test_verification_follows_phone(void)
 	CHECK_INT(customer_identify(st, NULL, "not-a-number", &id), OV_EINVAL);
 }
 
+/* What the salesperson's inbox may show: the same answer as the bot
+ * would get, read only. */
+static void
+test_lookup_reads_only(void)
+{
+	struct customer_identity id;
+	bool v;
+
+	/* A number on file nobody wrote from yet: found, verified, and no
+	 * clientes record made. */
+	CHECK_INT(customer_lookup(st, "5493414211234", &id), OV_OK);
+	CHECK_INT(id.how, CUSTOMER_BY_PHONE);
+	CHECK_INT(id.cianbox_id, 201);
+	CHECK(id.verified && id.have_client && !id.linked);
+	CHECK_INT(linked_to("5493414211234", &v), -1);
+	/* Linked by a CUIT typed in chat: that customer, unverified. */
+	set_link("5493517001000", 201, false);
+	CHECK_INT(customer_lookup(st, "5493517001000", &id), OV_OK);
+	CHECK_INT(id.how, CUSTOMER_LINKED);
+	CHECK_INT(id.cianbox_id, 201);
+	CHECK(id.have_client && !id.verified);
+	/* A record that says verified while the phone on file is another:
+	 * not verified, and the record is left as it was. */
+	set_link("5493517001001", 201, true);
+	CHECK_INT(customer_lookup(st, "5493517001001", &id), OV_OK);
+	CHECK(!id.verified && id.was_verified);
+	CHECK_INT(linked_to("5493517001001", &v), 201);
+	CHECK(v);
+	/* A customer known by BSUID alone, linked by CUIT: never verified. */
+	set_link("AR.1502576394655843", 201, true);
+	CHECK_INT(customer_lookup(st, "AR.1502576394655843", &id), OV_OK);
+	CHECK_INT(id.how, CUSTOMER_LINKED);
+	CHECK(id.have_client && !id.verified);
+	CHECK_INT(customer_lookup(st, "AR.9999999999999999", &id), OV_OK);
+	CHECK_INT(id.how, CUSTOMER_UNKNOWN);
+	/* Nobody. */
+	CHECK_INT(customer_lookup(st, "5493517009999", &id), OV_OK);
+	CHECK_INT(id.how, CUSTOMER_UNKNOWN);
+	CHECK(!id.verified && !id.have_client);
+	CHECK_INT(customer_lookup(st, "no es un número", &id), OV_EINVAL);
+}
+
 /* A client not in the synced copy is asked of the API: by CUIT typed in
  * chat, and by id for a linked customer. */
 static void
@@ -441,6 +483,7 @@ main(void)
 		goto out;
 	}
 	RUN(test_client_document);
+	RUN(test_lookup_reads_only);   /* before the numbers are linked */
 	RUN(test_sender_by_phone);
 	RUN(test_stored_1234_matches_nobody);
 	RUN(test_cuit_typed_gives_prices_only);

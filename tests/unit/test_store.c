@@ -3411,6 +3411,49 @@ test_inbox_list(void)
 	CHECK_INT(store_inbox_list(st, "54934199902", 1, &v, &n), OV_OK);
 	CHECK_INT(n, 1);
 	store_inbox_rows_free(v, n);
+	/* The whole list (no search; other tests' conversations too): the
+	 * same order, the waiting first. */
+	v = NULL;
+	CHECK_INT(store_inbox_list(st, NULL, STORE_INBOX_LIST_MAX, &v, &n),
+	    OV_OK);
+	{
+		static const char *const want[] = { "5493419990203",
+		    "5493419990202", "5493419990204", "5493419990201" };
+		size_t k = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			CHECK(strcmp(v[i].conv.key, "5493419990205") != 0);
+			if (i > 0 && v[i].waiting)
+				CHECK(v[i - 1].waiting &&
+				    v[i - 1].conv.last_inbound <=
+				    v[i].conv.last_inbound);
+			if (i > 0 && !v[i].waiting && !v[i - 1].waiting)
+				CHECK(v[i - 1].conv.last_inbound >=
+				    v[i].conv.last_inbound);
+			if (k < 4 && strcmp(v[i].conv.key, want[k]) == 0) {
+				CHECK(v[i].waiting == (k < 2));
+				if (k == 0)
+					CHECK_INT(v[i].unanswered, 2);
+				if (k == 3)
+					CHECK_STR(v[i].name,
+					    "Martín <b>Gómez</b> 100%_");
+				k++;
+			}
+		}
+		CHECK_INT(k, 4);
+		if (n > 0) {
+			struct store_inbox_row *one = NULL;
+			size_t n1 = 0;
+
+			CHECK_INT(store_inbox_list(st, NULL, 1, &one, &n1),
+			    OV_OK);
+			CHECK_INT(n1, 1);
+			if (n1 == 1)
+				CHECK_STR(one[0].conv.key, v[0].conv.key);
+			store_inbox_rows_free(one, n1);
+		}
+	}
+	store_inbox_rows_free(v, n);
 	/* By name, any case; by CUIT; by razón social. */
 	v = NULL;
 	CHECK_INT(store_inbox_list(st, "GÓMEZ", 50, &v, &n), OV_OK);
