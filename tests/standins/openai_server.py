@@ -490,6 +490,9 @@ def parse_multipart(body, boundary):
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
+    # A real service takes a burst of connections; the default backlog (5)
+    # would drop SYNs and make a client wait its own retransmits.
+    request_queue_size = 128
 
     def handle_error(self, request, client_address):
         # A client that gave up (timeout) while a "sleep" step ran: normal.

@@ -107,6 +107,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
+    # A real service takes a burst of connections; the default backlog (5)
+    # would drop SYNs and make a client wait its own retransmits.
+    request_queue_size = 128
     allow_reuse_address = True
 
 
