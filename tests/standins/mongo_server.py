@@ -261,15 +261,11 @@ def iter_documents(coll, flt):
     equalities(flt, eq)
     picked = None
     if '_id' in eq and NONE not in eq['_id']:
-        picked = []
-        seen = set()
-        for key in eq['_id']:
-            if key in store and key not in seen:
-                seen.add(key)
-                picked.append(store[key])
-        if len(picked) > 1:      # in the collection's order
+        found = {key for key in eq['_id'] if key in store}
+        if len(found) > 1:       # in the collection's order
             pos = equality_state(store, True).pos
-            picked.sort(key=lambda doc: pos[store_key(doc)])
+            found = sorted(found, key=pos.__getitem__)
+        picked = [store[key] for key in found]
     else:
         fields = [f for f in eq if f in indexed_fields(store)]
         if fields and not store._ttl_indexes:
@@ -305,6 +301,54 @@ def update(coll, *args, **kwargs):
             state.dirty.update(keys)
 
 
+# ---- key checks ------------------------------------------------------------
+
+# mongomock checks every document it stores by encoding it to BSON
+# (check_keys), which pure-Python bson makes the costliest part of an
+# insert. Documents here come off the wire, so what can fail is the keys:
+# those are checked as bson's encoder checks them, and any value of a kind
+# not listed is still encoded to see that it can be.
+PLAIN = (str, int, float, bool, type(None), bytes, ObjectId,
+         datetime.datetime, Int64)
+
+
+def check_names(value, check):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise bson.errors.InvalidDocument(
+                    'documents must have only string keys, key was %r'
+                    % (key,))
+            if check:
+                if key.startswith('$'):
+                    raise bson.errors.InvalidDocument(
+                        "key %r must not start with '$'" % (key,))
+                if '.' in key:
+                    raise bson.errors.InvalidDocument(
+                        "key %r must not contain '.'" % (key,))
+            if '\x00' in key:
+                raise bson.errors.InvalidDocument(
+                    'BSON keys / regex patterns must not contain a NUL '
+                    'character')
+            check_names(item, check)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            check_names(item, check)
+    elif not isinstance(value, PLAIN):
+        bson.BSON.encode({'v': value}, check_keys=check)
+
+
+class CheckedBSON:
+    """What mongomock.collection uses of bson.BSON: encode() as a check."""
+
+    @staticmethod
+    def encode(document, check_keys=False, codec_options=None):
+        if not isinstance(document, dict):
+            return bson.BSON.encode(document, check_keys)
+        check_names(document, check_keys)
+
+
+mongomock.collection.BSON = CheckedBSON
 mongomock.store.CollectionStore.__setitem__ = store_setitem
 mongomock.store.CollectionStore.__delitem__ = store_delitem
 mongomock.collection.Collection._iter_documents = iter_documents
