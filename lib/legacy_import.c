@@ -25,7 +25,11 @@ struct run {
 	legacy_report_fn report;
 	void *ctx;
 	struct legacy_import_stats *stats;
-	struct store_msg *batch;       /* STORE_IMPORT_BATCH */
+	/* History waiting to be written, across customers, so that one
+	 * store_msgs_import() carries up to STORE_IMPORT_BATCH messages:
+	 * nbatch of them, each body a copy owned here. */
+	struct store_msg *batch;
+	size_t nbatch;
 };
 
 static void
@@ -57,40 +61,61 @@ on_skip(void *ctx, const char *what, const char *id, const char *reason)
 
 /* ---- customers ----------------------------------------------------------- */
 
+static void
+batch_clear(struct run *r)
+{
+	for (size_t i = 0; i < r->nbatch; i++)
+		free(r->batch[i].body);
+	r->nbatch = 0;
+}
+
+/* Write the history waiting in the batch. */
+static int
+flush_history(struct run *r)
+{
+	size_t added = 0;
+	int rc;
+
+	if (r->nbatch == 0)
+		return OV_OK;
+	rc = store_msgs_import(r->st, r->batch, r->nbatch, &added);
+	if (rc == OV_OK)
+		r->stats->messages_added += added;
+	else
+		log_error("import of %zu messages: %s", r->nbatch,
+		    ov_strerror(rc));
+	batch_clear(r);
+	return rc;
+}
+
 static int
 import_history(struct run *r, const struct legacy_customer *c)
 {
-	size_t done = 0, added;
 	int rc;
 
 	r->stats->messages_read += c->nentries;
 	r->stats->entries_dropped += c->dropped;
 	if (r->dry_run)
 		return OV_OK;
-	while (done < c->nentries) {
-		size_t n = c->nentries - done;
+	for (size_t i = 0; i < c->nentries; i++) {
+		const struct legacy_entry *e = &c->entries[i];
+		struct store_msg *m;
 
-		if (n > STORE_IMPORT_BATCH)
-			n = STORE_IMPORT_BATCH;
-		for (size_t i = 0; i < n; i++) {
-			const struct legacy_entry *e = &c->entries[done + i];
-			struct store_msg *m = &r->batch[i];
-
-			memset(m, 0, sizeof(*m));
-			memcpy(m->id, e->id, sizeof(m->id));
-			memcpy(m->wa_id, c->wa_id, sizeof(m->wa_id));
-			m->dir = e->dir;
-			m->ts = e->ts;
-			snprintf(m->type, sizeof(m->type), "text");
-			snprintf(m->status, sizeof(m->status), "%s",
-			    e->dir == STORE_IN ? "handled" : "sent");
-			m->body = e->text;
-		}
-		if ((rc = store_msgs_import(r->st, r->batch, n, &added)) !=
-		    OV_OK)
+		if (r->nbatch == STORE_IMPORT_BATCH &&
+		    (rc = flush_history(r)) != OV_OK)
 			return rc;
-		r->stats->messages_added += added;
-		done += n;
+		m = &r->batch[r->nbatch];
+		memset(m, 0, sizeof(*m));
+		if ((m->body = strdup(e->text)) == NULL)
+			return OV_ENOMEM;
+		r->nbatch++;
+		memcpy(m->id, e->id, sizeof(m->id));
+		memcpy(m->wa_id, c->wa_id, sizeof(m->wa_id));
+		m->dir = e->dir;
+		m->ts = e->ts;
+		snprintf(m->type, sizeof(m->type), "text");
+		snprintf(m->status, sizeof(m->status), "%s",
+		    e->dir == STORE_IN ? "handled" : "sent");
 	}
 	return OV_OK;
 }
@@ -313,13 +338,15 @@ int
 legacy_import(struct store *st, struct legacy *lg, bool dry_run,
     legacy_report_fn report, void *ctx, struct legacy_import_stats *stats)
 {
-	struct run r = { st, dry_run, report, ctx, stats, NULL };
+	struct run r = { st, dry_run, report, ctx, stats, NULL, 0 };
 	int rc;
 
 	memset(stats, 0, sizeof(*stats));
 	if ((r.batch = calloc(STORE_IMPORT_BATCH, sizeof(*r.batch))) == NULL)
 		return OV_ENOMEM;
 	rc = legacy_customers(lg, on_customer, on_skip, &r);
+	if (rc == OV_OK)
+		rc = flush_history(&r);
 	if (rc == OV_OK)
 		rc = legacy_quotes(lg, on_quote, on_skip, &r);
 	if (rc == OV_OK && stats->highest_number > 0) {
@@ -335,6 +362,7 @@ legacy_import(struct store *st, struct legacy *lg, bool dry_run,
 				    stats->highest_number);
 		}
 	}
+	batch_clear(&r);
 	free(r.batch);
 	return rc;
 }
