@@ -310,6 +310,7 @@ def update(coll, *args, **kwargs):
 # not listed is still encoded to see that it can be.
 PLAIN = (str, int, float, bool, type(None), bytes, ObjectId,
          datetime.datetime, Int64)
+PLAIN_TYPES = frozenset(PLAIN)   # the exact types: no call for a leaf
 
 
 def check_names(value, check):
@@ -330,10 +331,12 @@ def check_names(value, check):
                 raise bson.errors.InvalidDocument(
                     'BSON keys / regex patterns must not contain a NUL '
                     'character')
-            check_names(item, check)
+            if type(item) not in PLAIN_TYPES:
+                check_names(item, check)
     elif isinstance(value, (list, tuple)):
         for item in value:
-            check_names(item, check)
+            if type(item) not in PLAIN_TYPES:
+                check_names(item, check)
     elif not isinstance(value, PLAIN):
         bson.BSON.encode({'v': value}, check_keys=check)
 
