@@ -3528,27 +3528,104 @@ out:
 	return rc;
 }
 
+struct id_slot {
+	const char *id;
+	size_t at;
+};
+
+static int
+cmp_id_slot(const void *a, const void *b)
+{
+	return strcmp(((const struct id_slot *)a)->id,
+	    ((const struct id_slot *)b)->id);
+}
+
+/* Which of the messages are stored already: one query of their ids,
+ * answered with ids only (a second import then sends no bodies). */
+static int
+msgs_present(struct mongo *m, const struct store_msg *v, size_t n,
+    bool *there)
+{
+	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
+	bson_t cond, in, proj;
+	struct id_slot *slots = NULL, probe, *hit;
+	mongoc_cursor_t *cur = NULL;
+	const bson_t *doc;
+	bson_error_t error;
+	char id[STORE_MSGID_MAX + 1];
+	int rc = OV_OK;
+
+	if ((slots = calloc(n, sizeof(*slots))) == NULL)
+		return OV_ENOMEM;
+	BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &cond);
+	BSON_APPEND_ARRAY_BEGIN(&cond, "$in", &in);
+	for (size_t i = 0; i < n; i++) {
+		char key[24];
+
+		snprintf(key, sizeof(key), "%zu", i);
+		if (!put_str(&in, key, v[i].id))
+			rc = OV_EINVAL;
+		slots[i].id = v[i].id;
+		slots[i].at = i;
+	}
+	bson_append_array_end(&cond, &in);
+	bson_append_document_end(&filter, &cond);
+	if (rc != OV_OK)
+		goto out;
+	qsort(slots, n, sizeof(*slots), cmp_id_slot);
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &proj);
+	BSON_APPEND_INT32(&proj, "_id", 1);
+	bson_append_document_end(&opts, &proj);
+	BSON_APPEND_INT32(&opts, "batchSize", (int32_t)n);
+	cur = mongoc_collection_find_with_opts(m->coll[COLL_MENSAJES], &filter,
+	    &opts, NULL);
+	while (mongoc_cursor_next(cur, &doc)) {
+		get_str(doc, "_id", id, sizeof(id));
+		probe.id = id;
+		if ((hit = bsearch(&probe, slots, n, sizeof(*slots),
+		    cmp_id_slot)) != NULL)
+			there[hit->at] = true;
+	}
+	if (mongoc_cursor_error(cur, &error))
+		rc = mongo_fail("import messages", &error);
+out:
+	if (cur != NULL)
+		mongoc_cursor_destroy(cur);
+	bson_destroy(&filter);
+	bson_destroy(&opts);
+	free(slots);
+	return rc;
+}
+
 static int
 mongo_msgs_import(void *impl, const struct store_msg *v, size_t n,
     size_t *added)
 {
 	struct mongo *m = impl;
 	bson_t **docs = NULL;
+	bool *there = NULL;
 	size_t made = 0;
 	int rc = OV_OK;
 
-	if ((docs = calloc(n, sizeof(*docs))) == NULL)
-		return OV_ENOMEM;
-	for (; made < n; made++) {
-		const struct store_msg *msg = &v[made];
+	if ((docs = calloc(n, sizeof(*docs))) == NULL ||
+	    (there = calloc(n, sizeof(*there))) == NULL) {
+		rc = OV_ENOMEM;
+		goto out;
+	}
+	if ((rc = msgs_present(m, v, n, there)) != OV_OK)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		const struct store_msg *msg = &v[i];
 		bool in = msg->dir == STORE_IN;
-		bson_t *d = bson_new();
+		bson_t *d;
 
-		if (d == NULL) {
+		if (there[i])
+			continue;
+		if ((d = bson_new()) == NULL) {
 			rc = OV_ENOMEM;
 			goto out;
 		}
-		docs[made] = d;
+		docs[made++] = d;
 		BSON_APPEND_UTF8(d, "wa_id", msg->wa_id);
 		BSON_APPEND_INT32(d, "dir", in ? STORE_IN : STORE_OUT);
 		BSON_APPEND_INT64(d, "ts", msg->ts);
@@ -3566,17 +3643,18 @@ mongo_msgs_import(void *impl, const struct store_msg *v, size_t n,
 		    !put_str(d, "type", msg->type) ||
 		    !put_str(d, "body", msg->body) ||
 		    !put_str(d, "raw", msg->raw)) {
-			made++;
 			rc = OV_EINVAL;
 			goto out;
 		}
 	}
-	rc = insert_new(m->coll[COLL_MENSAJES], docs, n, "import messages",
-	    added);
+	if (made > 0)
+		rc = insert_new(m->coll[COLL_MENSAJES], docs, made,
+		    "import messages", added);
 out:
 	for (size_t i = 0; i < made; i++)
 		bson_destroy(docs[i]);
 	free(docs);
+	free(there);
 	return rc;
 }
 
