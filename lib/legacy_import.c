@@ -19,14 +19,42 @@
 #include "store.h"
 #include "uuid.h"
 
+/* An old quote read and waiting for its number to be looked up. */
+struct pending_quote {
+	char doc_id[LEGACY_ID_MAX + 1];
+	int64_t number;
+	char wa_id[STORE_WAID_MAX + 1];
+	int64_t created_at;
+	int64_t old_total_cents;
+	int64_t total_cents;
+	struct store_quote rec;        /* what to write (not in a dry run) */
+};
+
+#define QUOTE_BATCH 500
+
 struct run {
 	struct store *st;
 	bool dry_run;
 	legacy_report_fn report;
 	void *ctx;
 	struct legacy_import_stats *stats;
-	struct store_msg *batch;       /* STORE_IMPORT_BATCH */
+	/* History waiting to be written, across customers, so that one
+	 * store_msgs_import() carries up to STORE_IMPORT_BATCH messages:
+	 * nbatch of them, each body a copy owned here. */
+	struct store_msg *batch;
+	size_t nbatch;
+	/* Quotes, likewise: numbers looked up and new quotes written
+	 * QUOTE_BATCH at a time. */
+	struct pending_quote *quotes;
+	size_t nquotes;
+	int64_t *numbers;
+	struct store_quote *have;
+	bool *found;
+	struct store_quote *fresh;
+	int quotes_rc;                 /* a flush's failure, met later */
 };
+
+static int flush_quotes(struct run *r);
 
 static void
 say(struct run *r, const char *fmt, ...)
@@ -51,46 +79,71 @@ on_skip(void *ctx, const char *what, const char *id, const char *reason)
 {
 	struct run *r = ctx;
 
+	/* The lines of the quotes read before come first; a failure
+	 * stops the import at the next quote, or at the end. */
+	if (r->quotes_rc == OV_OK)
+		r->quotes_rc = flush_quotes(r);
 	r->stats->skipped++;
 	say(r, "skipped %s %s: %s", what, id, reason);
 }
 
 /* ---- customers ----------------------------------------------------------- */
 
+static void
+batch_clear(struct run *r)
+{
+	for (size_t i = 0; i < r->nbatch; i++)
+		free(r->batch[i].body);
+	r->nbatch = 0;
+}
+
+/* Write the history waiting in the batch. */
+static int
+flush_history(struct run *r)
+{
+	size_t added = 0;
+	int rc;
+
+	if (r->nbatch == 0)
+		return OV_OK;
+	rc = store_msgs_import(r->st, r->batch, r->nbatch, &added);
+	if (rc == OV_OK)
+		r->stats->messages_added += added;
+	else
+		log_error("import of %zu messages: %s", r->nbatch,
+		    ov_strerror(rc));
+	batch_clear(r);
+	return rc;
+}
+
 static int
 import_history(struct run *r, const struct legacy_customer *c)
 {
-	size_t done = 0, added;
 	int rc;
 
 	r->stats->messages_read += c->nentries;
 	r->stats->entries_dropped += c->dropped;
 	if (r->dry_run)
 		return OV_OK;
-	while (done < c->nentries) {
-		size_t n = c->nentries - done;
+	for (size_t i = 0; i < c->nentries; i++) {
+		const struct legacy_entry *e = &c->entries[i];
+		struct store_msg *m;
 
-		if (n > STORE_IMPORT_BATCH)
-			n = STORE_IMPORT_BATCH;
-		for (size_t i = 0; i < n; i++) {
-			const struct legacy_entry *e = &c->entries[done + i];
-			struct store_msg *m = &r->batch[i];
-
-			memset(m, 0, sizeof(*m));
-			memcpy(m->id, e->id, sizeof(m->id));
-			memcpy(m->wa_id, c->wa_id, sizeof(m->wa_id));
-			m->dir = e->dir;
-			m->ts = e->ts;
-			snprintf(m->type, sizeof(m->type), "text");
-			snprintf(m->status, sizeof(m->status), "%s",
-			    e->dir == STORE_IN ? "handled" : "sent");
-			m->body = e->text;
-		}
-		if ((rc = store_msgs_import(r->st, r->batch, n, &added)) !=
-		    OV_OK)
+		if (r->nbatch == STORE_IMPORT_BATCH &&
+		    (rc = flush_history(r)) != OV_OK)
 			return rc;
-		r->stats->messages_added += added;
-		done += n;
+		m = &r->batch[r->nbatch];
+		memset(m, 0, sizeof(*m));
+		if ((m->body = strdup(e->text)) == NULL)
+			return OV_ENOMEM;
+		r->nbatch++;
+		memcpy(m->id, e->id, sizeof(m->id));
+		memcpy(m->wa_id, c->wa_id, sizeof(m->wa_id));
+		m->dir = e->dir;
+		m->ts = e->ts;
+		snprintf(m->type, sizeof(m->type), "text");
+		snprintf(m->status, sizeof(m->status), "%s",
+		    e->dir == STORE_IN ? "handled" : "sent");
 	}
 	return OV_OK;
 }
@@ -260,68 +313,148 @@ on_customer(void *ctx, const struct legacy_customer *c)
 
 /* ---- quotes ------------------------------------------------------------------ */
 
+static void
+quotes_clear(struct run *r)
+{
+	for (size_t i = 0; i < r->nquotes; i++)
+		free(r->quotes[i].rec.doc);
+	r->nquotes = 0;
+}
+
+/* Look the waiting quotes' numbers up in one go; write the new ones in
+ * another. A number taken by the same quote (same customer and time) was
+ * imported before; by another, the old quote is skipped. */
+static int
+flush_quotes(struct run *r)
+{
+	size_t nfresh = 0, added = 0;
+	int rc;
+
+	if (r->nquotes == 0)
+		return OV_OK;
+	for (size_t i = 0; i < r->nquotes; i++)
+		r->numbers[i] = r->quotes[i].number;
+	rc = store_quotes_by_number(r->st, r->numbers, r->nquotes, r->have,
+	    r->found);
+	if (rc != OV_OK)
+		goto out;
+	for (size_t i = 0; i < r->nquotes; i++) {
+		struct pending_quote *p = &r->quotes[i];
+
+		if (r->found[i]) {
+			bool same = strcmp(r->have[i].wa_id, p->wa_id) == 0 &&
+			    r->have[i].created_at == p->created_at;
+
+			store_quote_clear(&r->have[i]);
+			if (same) {
+				r->stats->quotes_present++;
+				continue;
+			}
+			r->stats->skipped++;
+			say(r, "skipped presupuesto %s: number %" PRId64 " is "
+			    "taken by another quote", p->doc_id, p->number);
+			continue;
+		}
+		if (p->old_total_cents >= 0 &&
+		    p->old_total_cents != p->total_cents) {
+			char was[32], now[32];
+
+			quote_format_cents(p->old_total_cents, was, sizeof(was));
+			quote_format_cents(p->total_cents, now, sizeof(now));
+			say(r, "quote %" PRId64 ": total recomputed as USD %s "
+			    "(the old bot said USD %s)", p->number, now, was);
+		}
+		if (r->dry_run)
+			r->stats->quotes_added++;
+		else
+			r->fresh[nfresh++] = p->rec;
+	}
+	if (nfresh == 0)
+		goto out;
+	rc = store_quotes_import(r->st, r->fresh, nfresh, &added);
+	if (rc != OV_OK)
+		goto out;
+	r->stats->quotes_added += added;
+	if (added < nfresh)
+		log_warn("%zu quotes not added: their numbers were taken "
+		    "meanwhile (run the import again)", nfresh - added);
+out:
+	if (rc != OV_OK)
+		log_error("import of %zu quotes: %s", r->nquotes,
+		    ov_strerror(rc));
+	quotes_clear(r);
+	return rc;
+}
+
 static int
 on_quote(void *ctx, const char *doc_id, struct quote *q,
     int64_t old_total_cents)
 {
 	struct run *r = ctx;
-	struct store_quote have, rec;
-	bool found = false;
+	struct pending_quote *p;
 	int rc;
 
+	if (r->quotes_rc != OV_OK)
+		return r->quotes_rc;
 	r->stats->quotes_read++;
 	if (q->number > r->stats->highest_number)
 		r->stats->highest_number = q->number;
-	rc = store_quote_by_number(r->st, q->number, &have, &found);
-	if (rc != OV_OK)
-		return rc;
-	if (found) {
-		bool same = strcmp(have.wa_id, q->wa_id) == 0 &&
-		    have.created_at == q->created_at;
-
-		store_quote_clear(&have);
-		if (same) {
-			r->stats->quotes_present++;
-			return OV_OK;
+	/* A number met twice is looked up after the first is written. */
+	for (size_t i = 0; i < r->nquotes; i++)
+		if (r->quotes[i].number == q->number) {
+			if ((rc = flush_quotes(r)) != OV_OK)
+				return rc;
+			break;
 		}
-		r->stats->skipped++;
-		say(r, "skipped presupuesto %s: number %" PRId64 " is taken "
-		    "by another quote", doc_id, q->number);
-		return OV_OK;
-	}
-	if (old_total_cents >= 0 && old_total_cents != q->total_cents) {
-		char was[32], now[32];
-
-		quote_format_cents(old_total_cents, was, sizeof(was));
-		quote_format_cents(q->total_cents, now, sizeof(now));
-		say(r, "quote %" PRId64 ": total recomputed as USD %s (the old "
-		    "bot said USD %s)", q->number, now, was);
-	}
-	r->stats->quotes_added++;
-	if (r->dry_run)
-		return OV_OK;
-	if ((rc = uuid_v4(q->id)) != OV_OK)
+	if (r->nquotes == QUOTE_BATCH && (rc = flush_quotes(r)) != OV_OK)
 		return rc;
-	if ((rc = quote_to_record(q, &rec)) != OV_OK)
-		return rc;
-	rc = store_quote_put(r->st, &rec);
-	free(rec.doc);
-	return rc;
+	p = &r->quotes[r->nquotes];
+	memset(p, 0, sizeof(*p));
+	snprintf(p->doc_id, sizeof(p->doc_id), "%s", doc_id);
+	p->number = q->number;
+	memcpy(p->wa_id, q->wa_id, sizeof(p->wa_id));
+	p->created_at = q->created_at;
+	p->old_total_cents = old_total_cents;
+	p->total_cents = q->total_cents;
+	if (!r->dry_run) {
+		if ((rc = uuid_v4(q->id)) != OV_OK ||
+		    (rc = quote_to_record(q, &p->rec)) != OV_OK)
+			return rc;
+	}
+	r->nquotes++;
+	return OV_OK;
 }
 
 int
 legacy_import(struct store *st, struct legacy *lg, bool dry_run,
     legacy_report_fn report, void *ctx, struct legacy_import_stats *stats)
 {
-	struct run r = { st, dry_run, report, ctx, stats, NULL };
-	int rc;
+	struct run r;
+	int rc = OV_ENOMEM;
 
 	memset(stats, 0, sizeof(*stats));
-	if ((r.batch = calloc(STORE_IMPORT_BATCH, sizeof(*r.batch))) == NULL)
-		return OV_ENOMEM;
+	memset(&r, 0, sizeof(r));
+	r.st = st;
+	r.dry_run = dry_run;
+	r.report = report;
+	r.ctx = ctx;
+	r.stats = stats;
+	if ((r.batch = calloc(STORE_IMPORT_BATCH, sizeof(*r.batch))) == NULL ||
+	    (r.quotes = calloc(QUOTE_BATCH, sizeof(*r.quotes))) == NULL ||
+	    (r.numbers = calloc(QUOTE_BATCH, sizeof(*r.numbers))) == NULL ||
+	    (r.have = calloc(QUOTE_BATCH, sizeof(*r.have))) == NULL ||
+	    (r.found = calloc(QUOTE_BATCH, sizeof(*r.found))) == NULL ||
+	    (r.fresh = calloc(QUOTE_BATCH, sizeof(*r.fresh))) == NULL)
+		goto out;
 	rc = legacy_customers(lg, on_customer, on_skip, &r);
 	if (rc == OV_OK)
+		rc = flush_history(&r);
+	if (rc == OV_OK)
 		rc = legacy_quotes(lg, on_quote, on_skip, &r);
+	if (rc == OV_OK)
+		rc = r.quotes_rc;
+	if (rc == OV_OK)
+		rc = flush_quotes(&r);
 	if (rc == OV_OK && stats->highest_number > 0) {
 		if (dry_run) {
 			say(&r, "the quote counter would continue after %" PRId64
@@ -335,6 +468,14 @@ legacy_import(struct store *st, struct legacy *lg, bool dry_run,
 				    stats->highest_number);
 		}
 	}
+out:
+	batch_clear(&r);
+	quotes_clear(&r);
 	free(r.batch);
+	free(r.quotes);
+	free(r.numbers);
+	free(r.have);
+	free(r.found);
+	free(r.fresh);
 	return rc;
 }

@@ -1192,6 +1192,58 @@ store_quote_by_number(struct store *st, int64_t number,
 	return st->ops->quote_by_number(st->impl, number, out, found);
 }
 
+int
+store_quotes_by_number(struct store *st, const int64_t *numbers, size_t n,
+    struct store_quote *out, bool *found)
+{
+	int rc;
+
+	if ((n > 0 && (numbers == NULL || out == NULL || found == NULL)) ||
+	    n > STORE_IMPORT_BATCH)
+		return OV_EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (numbers[i] < 1)
+			return OV_EINVAL;
+	if (n == 0)
+		return OV_OK;
+	memset(out, 0, n * sizeof(*out));
+	memset(found, 0, n * sizeof(*found));
+	rc = st->ops->quotes_by_number(st->impl, numbers, n, out, found);
+	if (rc != OV_OK) {
+		for (size_t i = 0; i < n; i++) {
+			if (found[i])
+				store_quote_clear(&out[i]);
+			found[i] = false;
+		}
+	}
+	return rc;
+}
+
+int
+store_quotes_import(struct store *st, const struct store_quote *v, size_t n,
+    size_t *added)
+{
+	size_t dummy;
+
+	if ((v == NULL && n > 0) || n > STORE_IMPORT_BATCH)
+		return OV_EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		const struct store_quote *q = &v[i];
+
+		if (!valid_quote_id(q->id) || q->number < 1 ||
+		    !valid_waid(q->wa_id) ||
+		    !valid_text(q->state, sizeof(q->state) - 1) ||
+		    !valid_optional(q->doc, STORE_DOC_MAX))
+			return OV_EINVAL;
+	}
+	if (added == NULL)
+		added = &dummy;
+	*added = 0;
+	if (n == 0)
+		return OV_OK;
+	return st->ops->quotes_import(st->impl, v, n, added);
+}
+
 bool
 store_isr_enabled(const struct store *st)
 {

@@ -655,6 +655,20 @@ int store_counter_raise(struct store *st, const char *name, int64_t at_least,
 int store_quote_by_number(struct store *st, int64_t number,
     struct store_quote *out, bool *found);
 
+/* The same for n numbers (0..STORE_IMPORT_BATCH, each > 0) in one go:
+ * found[i] tells whether out[i] holds the quote numbered numbers[i]
+ * (then to be cleared with store_quote_clear()). On an error nothing is
+ * found. */
+int store_quotes_by_number(struct store *st, const int64_t *numbers,
+    size_t n, struct store_quote *out, bool *found);
+
+/* Insert quotes (as store_quote_put() writes them) whose id and number
+ * no quote holds yet; a quote whose id or number is taken is left out.
+ * 0..STORE_IMPORT_BATCH quotes; *added (may be NULL) counts the new
+ * ones. */
+int store_quotes_import(struct store *st, const struct store_quote *v,
+    size_t n, size_t *added);
+
 /*
  * ISR: each quote event (new, confirmed, cancelled) waits in `isr_cola`
  * until the distributor's back end (ISR_API_URL) has it, so a back end

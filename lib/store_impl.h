@@ -148,6 +148,13 @@ struct store_ops {
 	    bool *raised);
 	int (*quote_by_number)(void *impl, int64_t number,
 	    struct store_quote *out, bool *found);
+	/* 0 < n <= STORE_IMPORT_BATCH, numbers > 0; out zeroed, found
+	 * false. */
+	int (*quotes_by_number)(void *impl, const int64_t *numbers, size_t n,
+	    struct store_quote *out, bool *found);
+	/* 0 < n <= STORE_IMPORT_BATCH, quotes validated. */
+	int (*quotes_import)(void *impl, const struct store_quote *v,
+	    size_t n, size_t *added);
 	/* Entries validated; list's limit in range. */
 	int (*isr_put)(void *impl, const struct store_isr *e, int64_t seq);
 	int (*isr_list)(void *impl, int limit, struct store_isr **out,

@@ -1521,6 +1521,18 @@ quote_from_doc(const bson_t *doc, struct store_quote *out)
 	return get_dup(doc, "doc", &out->doc);
 }
 
+/* A quote as stored; false when a text does not fit BSON. */
+static bool
+quote_to_doc(const struct store_quote *q, bson_t *doc)
+{
+	BSON_APPEND_UTF8(doc, "_id", q->id);
+	BSON_APPEND_INT64(doc, "number", q->number);
+	BSON_APPEND_UTF8(doc, "wa_id", q->wa_id);
+	BSON_APPEND_INT64(doc, "created_at", q->created_at);
+	BSON_APPEND_INT64(doc, "expires_at", q->expires_at);
+	return put_str(doc, "state", q->state) && put_str(doc, "doc", q->doc);
+}
+
 static int
 mongo_quote_put(void *impl, const struct store_quote *q)
 {
@@ -1528,12 +1540,7 @@ mongo_quote_put(void *impl, const struct store_quote *q)
 	bson_t doc = BSON_INITIALIZER;
 	int rc = OV_EINVAL;
 
-	BSON_APPEND_UTF8(&doc, "_id", q->id);
-	BSON_APPEND_INT64(&doc, "number", q->number);
-	BSON_APPEND_UTF8(&doc, "wa_id", q->wa_id);
-	BSON_APPEND_INT64(&doc, "created_at", q->created_at);
-	BSON_APPEND_INT64(&doc, "expires_at", q->expires_at);
-	if (put_str(&doc, "state", q->state) && put_str(&doc, "doc", q->doc))
+	if (quote_to_doc(q, &doc))
 		rc = replace_by_id(m->coll[COLL_PRESUPUESTOS], q->id, &doc,
 		    "quote put");
 	bson_destroy(&doc);
@@ -3747,31 +3754,145 @@ out:
 
 /* ---- legacy and ISR ---------------------------------------------------- */
 
-/* Unordered inserts: an id already there is a duplicate-key write error
- * and leaves that record alone; any other error fails the call. */
+/* Unordered inserts: an id (or unique key) already there is a
+ * duplicate-key write error and leaves that record alone; any other
+ * error fails the call. *added: how many went in. */
+static int
+insert_new(mongoc_collection_t *c, bson_t **docs, size_t n, const char *op,
+    size_t *added)
+{
+	bson_t opts = BSON_INITIALIZER, reply = BSON_INITIALIZER;
+	bson_error_t error;
+	bson_iter_t it, errs, one;
+	int rc = OV_OK;
+
+	BSON_APPEND_BOOL(&opts, "ordered", false);
+	if (mongoc_collection_insert_many(c, (const bson_t **)docs, n, &opts,
+	    &reply, &error)) {
+		*added = (size_t)get_i64(&reply, "insertedCount");
+		goto out;
+	}
+	if (!bson_iter_init_find(&it, &reply, "writeErrors") ||
+	    !BSON_ITER_HOLDS_ARRAY(&it) || !bson_iter_recurse(&it, &errs)) {
+		rc = mongo_fail(op, &error);
+		goto out;
+	}
+	while (bson_iter_next(&errs)) {
+		bson_iter_t code;
+
+		if (!BSON_ITER_HOLDS_DOCUMENT(&errs) ||
+		    !bson_iter_recurse(&errs, &one) ||
+		    !bson_iter_find(&one, "code") ||
+		    (code = one, bson_iter_as_int64(&code)) != 11000) {
+			rc = mongo_fail(op, &error);
+			goto out;
+		}
+	}
+	*added = (size_t)get_i64(&reply, "insertedCount");
+out:
+	bson_destroy(&opts);
+	bson_destroy(&reply);
+	return rc;
+}
+
+struct id_slot {
+	const char *id;
+	size_t at;
+};
+
+static int
+cmp_id_slot(const void *a, const void *b)
+{
+	return strcmp(((const struct id_slot *)a)->id,
+	    ((const struct id_slot *)b)->id);
+}
+
+/* Which of the messages are stored already: one query of their ids,
+ * answered with ids only (a second import then sends no bodies). */
+static int
+msgs_present(struct mongo *m, const struct store_msg *v, size_t n,
+    bool *there)
+{
+	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
+	bson_t cond, in, proj;
+	struct id_slot *slots = NULL, probe, *hit;
+	mongoc_cursor_t *cur = NULL;
+	const bson_t *doc;
+	bson_error_t error;
+	char id[STORE_MSGID_MAX + 1];
+	int rc = OV_OK;
+
+	if ((slots = calloc(n, sizeof(*slots))) == NULL)
+		return OV_ENOMEM;
+	BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &cond);
+	BSON_APPEND_ARRAY_BEGIN(&cond, "$in", &in);
+	for (size_t i = 0; i < n; i++) {
+		char key[24];
+
+		snprintf(key, sizeof(key), "%zu", i);
+		if (!put_str(&in, key, v[i].id))
+			rc = OV_EINVAL;
+		slots[i].id = v[i].id;
+		slots[i].at = i;
+	}
+	bson_append_array_end(&cond, &in);
+	bson_append_document_end(&filter, &cond);
+	if (rc != OV_OK)
+		goto out;
+	qsort(slots, n, sizeof(*slots), cmp_id_slot);
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &proj);
+	BSON_APPEND_INT32(&proj, "_id", 1);
+	bson_append_document_end(&opts, &proj);
+	BSON_APPEND_INT32(&opts, "batchSize", (int32_t)n);
+	cur = mongoc_collection_find_with_opts(m->coll[COLL_MENSAJES], &filter,
+	    &opts, NULL);
+	while (mongoc_cursor_next(cur, &doc)) {
+		get_str(doc, "_id", id, sizeof(id));
+		probe.id = id;
+		if ((hit = bsearch(&probe, slots, n, sizeof(*slots),
+		    cmp_id_slot)) != NULL)
+			there[hit->at] = true;
+	}
+	if (mongoc_cursor_error(cur, &error))
+		rc = mongo_fail("import messages", &error);
+out:
+	if (cur != NULL)
+		mongoc_cursor_destroy(cur);
+	bson_destroy(&filter);
+	bson_destroy(&opts);
+	free(slots);
+	return rc;
+}
+
 static int
 mongo_msgs_import(void *impl, const struct store_msg *v, size_t n,
     size_t *added)
 {
 	struct mongo *m = impl;
-	bson_t **docs = NULL, opts = BSON_INITIALIZER, reply = BSON_INITIALIZER;
-	bson_error_t error;
-	bson_iter_t it, errs, one;
+	bson_t **docs = NULL;
+	bool *there = NULL;
 	size_t made = 0;
 	int rc = OV_OK;
 
-	if ((docs = calloc(n, sizeof(*docs))) == NULL)
-		return OV_ENOMEM;
-	for (; made < n; made++) {
-		const struct store_msg *msg = &v[made];
+	if ((docs = calloc(n, sizeof(*docs))) == NULL ||
+	    (there = calloc(n, sizeof(*there))) == NULL) {
+		rc = OV_ENOMEM;
+		goto out;
+	}
+	if ((rc = msgs_present(m, v, n, there)) != OV_OK)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		const struct store_msg *msg = &v[i];
 		bool in = msg->dir == STORE_IN;
-		bson_t *d = bson_new();
+		bson_t *d;
 
-		if (d == NULL) {
+		if (there[i])
+			continue;
+		if ((d = bson_new()) == NULL) {
 			rc = OV_ENOMEM;
 			goto out;
 		}
-		docs[made] = d;
+		docs[made++] = d;
 		BSON_APPEND_UTF8(d, "wa_id", msg->wa_id);
 		BSON_APPEND_INT32(d, "dir", in ? STORE_IN : STORE_OUT);
 		BSON_APPEND_INT64(d, "ts", msg->ts);
@@ -3789,40 +3910,18 @@ mongo_msgs_import(void *impl, const struct store_msg *v, size_t n,
 		    !put_str(d, "type", msg->type) ||
 		    !put_str(d, "body", msg->body) ||
 		    !put_str(d, "raw", msg->raw)) {
-			made++;
 			rc = OV_EINVAL;
 			goto out;
 		}
 	}
-	BSON_APPEND_BOOL(&opts, "ordered", false);
-	if (mongoc_collection_insert_many(m->coll[COLL_MENSAJES],
-	    (const bson_t **)docs, n, &opts, &reply, &error)) {
-		*added = (size_t)get_i64(&reply, "insertedCount");
-		goto out;
-	}
-	if (!bson_iter_init_find(&it, &reply, "writeErrors") ||
-	    !BSON_ITER_HOLDS_ARRAY(&it) || !bson_iter_recurse(&it, &errs)) {
-		rc = mongo_fail("import messages", &error);
-		goto out;
-	}
-	while (bson_iter_next(&errs)) {
-		bson_iter_t code;
-
-		if (!BSON_ITER_HOLDS_DOCUMENT(&errs) ||
-		    !bson_iter_recurse(&errs, &one) ||
-		    !bson_iter_find(&one, "code") ||
-		    (code = one, bson_iter_as_int64(&code)) != 11000) {
-			rc = mongo_fail("import messages", &error);
-			goto out;
-		}
-	}
-	*added = (size_t)get_i64(&reply, "insertedCount");
+	if (made > 0)
+		rc = insert_new(m->coll[COLL_MENSAJES], docs, made,
+		    "import messages", added);
 out:
 	for (size_t i = 0; i < made; i++)
 		bson_destroy(docs[i]);
 	free(docs);
-	bson_destroy(&opts);
-	bson_destroy(&reply);
+	free(there);
 	return rc;
 }
 
@@ -3899,6 +3998,92 @@ mongo_quote_by_number(void *impl, int64_t number, struct store_quote *out,
 	}
 	bson_destroy(doc);
 	bson_destroy(&filter);
+	return rc;
+}
+
+/* One find of {number: {$in: numbers}}. */
+static int
+mongo_quotes_by_number(void *impl, const int64_t *numbers, size_t n,
+    struct store_quote *out, bool *found)
+{
+	struct mongo *m = impl;
+	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, cond, in;
+	mongoc_cursor_t *cur;
+	const bson_t *doc;
+	bson_error_t error;
+	int rc = OV_OK;
+
+	BSON_APPEND_DOCUMENT_BEGIN(&filter, "number", &cond);
+	BSON_APPEND_ARRAY_BEGIN(&cond, "$in", &in);
+	for (size_t i = 0; i < n; i++) {
+		char key[24];
+
+		snprintf(key, sizeof(key), "%zu", i);
+		BSON_APPEND_INT64(&in, key, numbers[i]);
+	}
+	bson_append_array_end(&cond, &in);
+	bson_append_document_end(&filter, &cond);
+	BSON_APPEND_INT32(&opts, "batchSize", (int32_t)n);
+	cur = mongoc_collection_find_with_opts(m->coll[COLL_PRESUPUESTOS],
+	    &filter, &opts, NULL);
+	while (rc == OV_OK && mongoc_cursor_next(cur, &doc)) {
+		struct store_quote q;
+
+		memset(&q, 0, sizeof(q));
+		if ((rc = quote_from_doc(doc, &q)) != OV_OK)
+			break;
+		/* Every slot asking for this number (a number asked twice
+		 * gets a copy). */
+		for (size_t i = 0; i < n && rc == OV_OK; i++) {
+			if (numbers[i] != q.number || found[i])
+				continue;
+			out[i] = q;
+			if (q.doc != NULL &&
+			    (out[i].doc = strdup(q.doc)) == NULL)
+				rc = OV_ENOMEM;
+			else
+				found[i] = true;
+		}
+		store_quote_clear(&q);
+	}
+	if (rc == OV_OK && mongoc_cursor_error(cur, &error))
+		rc = mongo_fail("quotes by number", &error);
+	mongoc_cursor_destroy(cur);
+	bson_destroy(&filter);
+	bson_destroy(&opts);
+	return rc;
+}
+
+/* Unordered inserts; the unique index on number (and _id) leaves a taken
+ * one out as a duplicate key. */
+static int
+mongo_quotes_import(void *impl, const struct store_quote *v, size_t n,
+    size_t *added)
+{
+	struct mongo *m = impl;
+	bson_t **docs = NULL;
+	size_t made = 0;
+	int rc = OV_OK;
+
+	if ((docs = calloc(n, sizeof(*docs))) == NULL)
+		return OV_ENOMEM;
+	for (; made < n; made++) {
+		if ((docs[made] = bson_new()) == NULL) {
+			rc = OV_ENOMEM;
+			goto out;
+		}
+		if (!quote_to_doc(&v[made], docs[made])) {
+			made++;
+			rc = OV_EINVAL;
+			goto out;
+		}
+	}
+	rc = insert_new(m->coll[COLL_PRESUPUESTOS], docs, n, "import quotes",
+	    added);
+out:
+	for (size_t i = 0; i < made; i++)
+		bson_destroy(docs[i]);
+	free(docs);
 	return rc;
 }
 
@@ -4165,6 +4350,8 @@ const struct store_ops store_mongo_ops = {
 	.inbox_stats = mongo_inbox_stats,
 	/* legacy and ISR */
 	.msgs_import = mongo_msgs_import,
+	.quotes_by_number = mongo_quotes_by_number,
+	.quotes_import = mongo_quotes_import,
 	.counter_raise = mongo_counter_raise,
 	.quote_by_number = mongo_quote_by_number,
 	.isr_put = mongo_isr_put,

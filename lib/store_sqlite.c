@@ -3500,6 +3500,62 @@ out:
 	return rc;
 }
 
+/* In process: no round trips to save, one number after another. */
+static int
+sq_quotes_by_number(void *impl, const int64_t *numbers, size_t n,
+    struct store_quote *out, bool *found)
+{
+	int rc = OV_OK;
+
+	for (size_t i = 0; i < n && rc == OV_OK; i++)
+		rc = sq_quote_by_number(impl, numbers[i], &out[i], &found[i]);
+	return rc;
+}
+
+static int
+sq_quotes_import(void *impl, const struct store_quote *v, size_t n,
+    size_t *added)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	size_t count = 0;
+	int rc;
+
+	if ((rc = sq_begin_retry(s)) != OV_OK)
+		return rc;
+	rc = sq_prepare(s, "INSERT INTO presupuestos (" QUOTE_COLS ")"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING", &st);
+	if (rc != OV_OK)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		const struct store_quote *q = &v[i];
+
+		if (bind_text(st, 1, q->id) || bind_int(st, 2, q->number) ||
+		    bind_text(st, 3, q->wa_id) || bind_text(st, 4, q->state) ||
+		    bind_int(st, 5, q->created_at) ||
+		    bind_int(st, 6, q->expires_at) ||
+		    bind_text(st, 7, q->doc)) {
+			rc = sq_fail(s->db, "import quotes", SQLITE_ERROR);
+			goto out;
+		}
+		if ((rc = sq_step_done(s->db, st, "import quotes")) != OV_OK)
+			goto out;
+		count += (size_t)sqlite3_changes(s->db);
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if ((rc = sq_commit(s)) != OV_OK)
+		goto out;
+	*added = count;
+out:
+	sqlite3_finalize(st);
+	if (rc != OV_OK)
+		sq_rollback(s);
+	return rc;
+}
+
 /* The ISR queue's table, made on first use (no schema version of its
  * own: it is independent of every other table). */
 static int
@@ -3725,6 +3781,8 @@ const struct store_ops store_sqlite_ops = {
 	.msgs_import = sq_msgs_import,
 	.counter_raise = sq_counter_raise,
 	.quote_by_number = sq_quote_by_number,
+	.quotes_by_number = sq_quotes_by_number,
+	.quotes_import = sq_quotes_import,
 	.isr_put = sq_isr_put,
 	.isr_list = sq_isr_list,
 	.isr_claim = sq_isr_claim,

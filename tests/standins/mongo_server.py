@@ -36,6 +36,12 @@ mongomock gaps this file papers over, so the C driver sees real behaviour:
   - an aggregation's leading $match runs as a find: mongomock's own $match
     stage copies and re-checks every document of the collection, which
     makes an aggregation over 200,000 messages take minutes.
+  - mongomock answers every query (and every unique-index check on insert)
+    by testing each document of the collection: equality on _id, or on the
+    first field of an index, looks the candidates up in a dict here instead
+    (see EqualityIndexes), so large collections stay usable. The answers
+    are the same: candidates still go through mongomock's filter, in the
+    collection's order.
 """
 
 import signal
@@ -48,6 +54,7 @@ signal.signal(signal.SIGINT, lambda *_: STOP.set())
 
 import argparse   # noqa: E402
 import datetime   # noqa: E402
+import gc         # noqa: E402
 import itertools  # noqa: E402
 import os         # noqa: E402
 import sys        # noqa: E402
@@ -57,7 +64,11 @@ import bson
 import mockupdb
 import mongomock
 import mongomock.aggregate
+import mongomock.collection
+import mongomock.filtering
+import mongomock.store
 from bson.int64 import Int64
+from bson.objectid import ObjectId
 
 MAX_WIRE_VERSION = 13
 BATCH_BYTES = 8 * 1024 * 1024   # cap of one cursor batch, well under 16 MB
@@ -67,6 +78,301 @@ CLIENT = mongomock.MongoClient()
 CURSORS = {}                     # cursor id -> (namespace, remaining docs)
 CURSOR_IDS = itertools.count(1)
 CONNECTION_IDS = itertools.count(1)
+
+
+# ---- equality lookups ----------------------------------------------------
+
+# Values looked up by hashing: Python's == agrees with MongoDB's equality
+# on them (5 == 5.0 == Int64(5); bool is only ever a superset, since True
+# == 1, and mongomock's filter then decides).
+SCALARS = (str, int, float, ObjectId)
+NONE = object()          # bucket of None and of a missing field
+# Types compared by == exactly as MongoDB compares them (not bool: True
+# == 1 in Python only).
+EXACT = frozenset((str, int, float, ObjectId, Int64))
+
+
+def lookup_key(value):
+    """The bucket of a queried value; None when it cannot be looked up."""
+    if value is None:
+        return NONE
+    if isinstance(value, SCALARS) and value == value:   # not NaN
+        return value
+    return None
+
+
+def equalities(flt, out):
+    """Collect {field: [bucket keys]} from the top level of a filter (and
+    of its $and): each is a condition every match meets."""
+    if not isinstance(flt, dict):
+        return
+    for field, cond in flt.items():
+        if field == '$and' and isinstance(cond, list):
+            for sub in cond:
+                equalities(sub, out)
+            continue
+        if field.startswith('$') or '.' in field:
+            continue
+        if isinstance(cond, dict):
+            if len(cond) != 1:
+                continue
+            op, arg = next(iter(cond.items()))
+            if op == '$eq':
+                values = [arg]
+            elif op == '$in' and isinstance(arg, (list, tuple)):
+                values = list(arg)
+            else:
+                continue
+        else:
+            values = [cond]
+        keys = [lookup_key(v) for v in values]
+        if all(k is not None for k in keys) and field not in out:
+            out[field] = keys
+
+
+class EqualityIndexes:
+    """Per collection store: for the first field of each declared index, a
+    dict from value to the store keys of documents holding it. Documents
+    whose value is not a plain scalar (arrays, subdocuments, dates...) are
+    candidates for every lookup. Kept right lazily: every document written
+    (store __setitem__/__delitem__) or handed to an update is marked dirty,
+    and the next lookup re-files the dirty ones first."""
+
+    def __init__(self, store):
+        self.documents = store._documents
+        self.pos = {key: i for i, key in enumerate(self.documents)}
+        self.next_pos = len(self.pos)
+        self.fields = {}     # field -> (buckets, other, filed_under)
+        self.dirty = set()
+
+    def written(self, key):
+        self.dirty.add(key)
+        if key in self.documents:
+            if key not in self.pos:
+                self.pos[key] = self.next_pos
+                self.next_pos += 1
+        else:
+            self.pos.pop(key, None)
+
+    @staticmethod
+    def bucket_of(doc, field):
+        if field not in doc:
+            return NONE
+        value = doc[field]
+        if value is None:
+            return NONE
+        if isinstance(value, SCALARS) and value == value:
+            return value
+        return None          # compared by the filter, always a candidate
+
+    def file(self, field, key, doc):
+        buckets, other, filed = self.fields[field]
+        bucket = self.bucket_of(doc, field)
+        filed[key] = bucket
+        if bucket is None:
+            other.add(key)
+        else:
+            buckets.setdefault(bucket, set()).add(key)
+
+    def unfile(self, field, key):
+        buckets, other, filed = self.fields[field]
+        if key not in filed:
+            return
+        bucket = filed.pop(key)
+        if bucket is None:
+            other.discard(key)
+        else:
+            ids = buckets[bucket]
+            ids.discard(key)
+            if not ids:
+                del buckets[bucket]
+
+    def flush(self):
+        for key in self.dirty:
+            doc = self.documents.get(key)
+            for field in self.fields:
+                self.unfile(field, key)
+                if doc is not None:
+                    self.file(field, key, doc)
+        self.dirty.clear()
+
+    def candidates(self, field, keys):
+        if field not in self.fields:
+            self.fields[field] = ({}, set(), {})
+            for key, doc in self.documents.items():
+                self.file(field, key, doc)
+        buckets, other, _ = self.fields[field]
+        found = set(other)
+        for k in keys:
+            found.update(buckets.get(k, ()))
+        return found
+
+
+def indexed_fields(store):
+    return {index['key'][0][0] for index in store.indexes.values()
+            if index.get('key')}
+
+
+def equality_state(store, create):
+    state = getattr(store, '_ovidio_equality', None)
+    if state is not None and state.documents is not store._documents:
+        state = None          # dropped since: documents are a new dict
+    if state is None and create:
+        state = store._ovidio_equality = EqualityIndexes(store)
+    return state
+
+
+ORIGINAL_SETITEM = mongomock.store.CollectionStore.__setitem__
+ORIGINAL_DELITEM = mongomock.store.CollectionStore.__delitem__
+ORIGINAL_ITER = mongomock.collection.Collection._iter_documents
+ORIGINAL_UPDATE = mongomock.collection.Collection._update
+UPDATING = []            # per nested _update: the store keys it was handed
+
+
+def store_setitem(store, key, value):
+    ORIGINAL_SETITEM(store, key, value)
+    state = equality_state(store, False)
+    if state is not None:
+        state.written(key)
+
+
+def store_delitem(store, key):
+    ORIGINAL_DELITEM(store, key)
+    state = equality_state(store, False)
+    if state is not None:
+        state.written(key)
+
+
+def store_key(doc):
+    key = doc.get('_id')
+    return mongomock.helpers.hashdict(key) if isinstance(key, dict) else key
+
+
+def handed_out(store, docs):
+    """docs as mongomock's own generator gives them; those an update
+    changes in place are marked dirty."""
+    for doc in docs:
+        if UPDATING:
+            key = store_key(doc)
+            UPDATING[-1].append(key)
+            state = equality_state(store, False)
+            if state is not None:
+                state.dirty.add(key)
+        yield doc
+
+
+def iter_documents(coll, flt):
+    """Collection._iter_documents, with candidates looked up when the
+    filter has an equality on _id or on an indexed field."""
+    store = coll._store
+    eq = {}
+    equalities(flt, eq)
+    picked = None
+    if '_id' in eq and NONE not in eq['_id']:
+        found = {key for key in eq['_id'] if key in store}
+        if len(found) > 1:       # in the collection's order
+            pos = equality_state(store, True).pos
+            found = sorted(found, key=pos.__getitem__)
+        picked = [store[key] for key in found]
+    else:
+        fields = [f for f in eq if f in indexed_fields(store)]
+        if fields and not store._ttl_indexes:
+            state = equality_state(store, True)
+            state.flush()
+            found = None
+            for field in fields:
+                ids = state.candidates(field, eq[field])
+                found = ids if found is None else found & ids
+            pos = state.pos
+            picked = [store._documents[key]
+                      for key in sorted(found, key=pos.__getitem__)]
+    if picked is None:
+        return handed_out(store, ORIGINAL_ITER(coll, flt))
+    if not picked:
+        # mongomock validates the filter even when nothing can match.
+        mongomock.filtering.filter_applies(flt, {})
+    # {field: value or $eq or $in} alone, on values whose == is MongoDB's
+    # (mongomock's $in walks its whole list for every document).
+    field = next(iter(flt)) if len(flt) == 1 else None
+    if field in eq and all(type(k) in EXACT for k in eq[field]):
+        wanted = set(eq[field])
+        return handed_out(store, (
+            doc for doc in picked
+            if (type(doc.get(field)) in EXACT and doc[field] in wanted) or
+            mongomock.filtering.filter_applies(flt, doc)))
+    return handed_out(store, (
+        doc for doc in picked
+        if mongomock.filtering.filter_applies(flt, doc)))
+
+
+def update(coll, *args, **kwargs):
+    """Collection._update: whatever it was handed is dirty afterwards too
+    (it changes documents in place, after the lookup)."""
+    UPDATING.append([])
+    try:
+        return ORIGINAL_UPDATE(coll, *args, **kwargs)
+    finally:
+        keys = UPDATING.pop()
+        state = equality_state(coll._store, False)
+        if state is not None:
+            state.dirty.update(keys)
+
+
+# ---- key checks ------------------------------------------------------------
+
+# mongomock checks every document it stores by encoding it to BSON
+# (check_keys), which pure-Python bson makes the costliest part of an
+# insert. Documents here come off the wire, so what can fail is the keys:
+# those are checked as bson's encoder checks them, and any value of a kind
+# not listed is still encoded to see that it can be.
+PLAIN = (str, int, float, bool, type(None), bytes, ObjectId,
+         datetime.datetime, Int64)
+PLAIN_TYPES = frozenset(PLAIN)   # the exact types: no call for a leaf
+
+
+def check_names(value, check):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise bson.errors.InvalidDocument(
+                    'documents must have only string keys, key was %r'
+                    % (key,))
+            if check:
+                if key.startswith('$'):
+                    raise bson.errors.InvalidDocument(
+                        "key %r must not start with '$'" % (key,))
+                if '.' in key:
+                    raise bson.errors.InvalidDocument(
+                        "key %r must not contain '.'" % (key,))
+            if '\x00' in key:
+                raise bson.errors.InvalidDocument(
+                    'BSON keys / regex patterns must not contain a NUL '
+                    'character')
+            if type(item) not in PLAIN_TYPES:
+                check_names(item, check)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            if type(item) not in PLAIN_TYPES:
+                check_names(item, check)
+    elif not isinstance(value, PLAIN):
+        bson.BSON.encode({'v': value}, check_keys=check)
+
+
+class CheckedBSON:
+    """What mongomock.collection uses of bson.BSON: encode() as a check."""
+
+    @staticmethod
+    def encode(document, check_keys=False, codec_options=None):
+        if not isinstance(document, dict):
+            return bson.BSON.encode(document, check_keys)
+        check_names(document, check_keys)
+
+
+mongomock.collection.BSON = CheckedBSON
+mongomock.store.CollectionStore.__setitem__ = store_setitem
+mongomock.store.CollectionStore.__delitem__ = store_delitem
+mongomock.collection.Collection._iter_documents = iter_documents
+mongomock.collection.Collection._update = update
 
 
 class CommandError(Exception):
@@ -461,6 +767,11 @@ def respond(request):
 
 
 def main():
+    # The data are millions of small objects that live as long as the
+    # process: the default thresholds had the cyclic collector walk them
+    # all over and over (a sixth of the CPU of a large import, growing
+    # with the data). Cycles are still collected, less often.
+    gc.set_threshold(100000, 50, 100)
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--port', type=int, default=0)
     parser.add_argument('--port-file')

@@ -3654,6 +3654,72 @@ test_quote_by_number(void)
 	CHECK_INT(store_quote_delete(st, id), OV_OK);
 }
 
+/* An import of quotes adds those whose id and number are free and leaves
+ * the rest; many numbers are looked up in one call. */
+static void
+test_quotes_import(void)
+{
+	static const char *const ids[] = {
+		"0a1b2c3d-0000-4000-8000-0000000000c1",
+		"0a1b2c3d-0000-4000-8000-0000000000c2",
+		"0a1b2c3d-0000-4000-8000-0000000000c3",
+		"0a1b2c3d-0000-4000-8000-0000000000c4",
+	};
+	struct store_quote v[4], got[4];
+	int64_t numbers[4] = { 9071, 9072, 9073, 9071 };
+	bool found[4] = { true, true, true, true };
+	size_t added = 99;
+
+	quote_init(&v[0], ids[0], 9071, 5000, "enviado", "{\"n\":9071}");
+	quote_init(&v[1], ids[1], 9072, 5001, "cancelado", "{\"n\":9072}");
+	quote_init(&v[2], ids[2], 9073, 5002, "enviado", NULL);
+	/* Another id with a number already taken. */
+	quote_init(&v[3], ids[3], 9071, 5003, "enviado", "{\"n\":0}");
+	CHECK_INT(store_quotes_by_number(st, numbers, 3, got, found), OV_OK);
+	CHECK(!found[0] && !found[1] && !found[2]);
+	CHECK_INT(store_quotes_import(st, v, 2, &added), OV_OK);
+	CHECK_INT(added, 2);
+	CHECK_INT(store_quotes_import(st, v, 4, &added), OV_OK);
+	CHECK_INT(added, 1);
+	CHECK_INT(store_quotes_import(st, v, 4, &added), OV_OK);
+	CHECK_INT(added, 0);
+	CHECK_INT(store_quotes_import(st, v, 0, &added), OV_OK);
+	CHECK_INT(added, 0);
+	numbers[2] = 9099;
+	CHECK_INT(store_quotes_by_number(st, numbers, 4, got, found), OV_OK);
+	CHECK(found[0] && found[1] && !found[2] && found[3]);
+	if (found[0] && found[1] && found[3]) {
+		CHECK_STR(got[0].id, ids[0]);
+		CHECK_STR(got[0].doc, "{\"n\":9071}");
+		CHECK_INT(got[0].created_at, 5000);
+		CHECK_STR(got[1].id, ids[1]);
+		CHECK_STR(got[1].state, "cancelado");
+		CHECK_STR(got[3].id, ids[0]);
+		CHECK_STR(got[3].doc, "{\"n\":9071}");
+	}
+	for (size_t i = 0; i < 4; i++)
+		if (found[i])
+			store_quote_clear(&got[i]);
+	/* Imported as store_quote_put() writes: store_quote_get() sees it. */
+	CHECK_INT(store_quote_get(st, ids[2], &got[0], &found[0]), OV_OK);
+	CHECK(found[0]);
+	if (found[0]) {
+		CHECK_INT(got[0].number, 9073);
+		CHECK(got[0].doc == NULL);
+		store_quote_clear(&got[0]);
+	}
+	numbers[1] = 0;
+	CHECK_INT(store_quotes_by_number(st, numbers, 2, got, found),
+	    OV_EINVAL);
+	CHECK_INT(store_quotes_by_number(st, numbers, 0, got, found), OV_OK);
+	v[1].number = 0;
+	CHECK_INT(store_quotes_import(st, v, 2, &added), OV_EINVAL);
+	CHECK_INT(store_quotes_import(st, v, STORE_IMPORT_BATCH + 1, &added),
+	    OV_EINVAL);
+	for (size_t i = 0; i < 3; i++)
+		CHECK_INT(store_quote_delete(st, ids[i]), OV_OK);
+}
+
 static void
 isr_entry(struct store_isr *e, const char *id, int64_t created,
     const char *payload)
@@ -3831,6 +3897,7 @@ main(void)
 	RUN(test_msgs_import);
 	RUN(test_counter_raise);
 	RUN(test_quote_by_number);
+	RUN(test_quotes_import);
 	RUN(test_isr_queue);
 	rc = check_finish();
 out:
