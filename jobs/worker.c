@@ -89,7 +89,7 @@
 #define RETRY_EVERY_S 30      /* a busy coordinator retries what it left */
 #define POLL_USEC 20000       /* how often an idle coordinator looks again */
 #define IDLE_POLLS_MAX 5      /* empty polls before giving up the lock */
-#define DRAIN_EVERY_S 60      /* outbox drains while the spool stays busy */
+#define DRAIN_EVERY_S 10      /* outbox drains while the spool stays busy */
 
 struct held_file {
 	char *name;
@@ -1020,7 +1020,8 @@ coordinate(struct worker *w)
 		if (pid < 0 && errno != ECHILD)
 			log_error("waitpid: %s", strerror(errno));
 		/* Under steady traffic the spool never empties: the outbox
-		 * still gets its turn once a minute. */
+		 * still gets its turn every DRAIN_EVERY_S (a look at the store
+		 * when nothing waits). */
 		if (now_s() - w->last_drain >= DRAIN_EVERY_S) {
 			drain_outbox(w);
 			w->last_drain = now_s();

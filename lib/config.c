@@ -69,7 +69,7 @@ static const struct config_key keys[] = {
 	/* The conversation (lib/bot, lib/outbox). */
 	{ "HANDOFF_HOURS", "4", 0 },       /* quiet after "hablar con alguien" */
 	{ "LLM_BUDGET_MS", "20000", 0 },   /* the model's time per turn */
-	{ "OUTBOX_RETRY_S", "15", 0 },     /* first wait before a resend */
+	{ "OUTBOX_RETRY_S", "10", 0 },     /* first wait before a resend */
 	{ "OUTBOX_MAX_ATTEMPTS", "30", 0 },/* then (or after 24 h) give up */
 	/* Media from customers (lib/media, lib/transcribe, lib/enrich). */
 	{ "TRANSCRIBE_MODEL", "gpt-4o-mini-transcribe", 0 },

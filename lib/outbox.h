@@ -96,7 +96,7 @@ struct wa_client;
 #define OUTBOX_GIVE_UP_S 86400    /* a day */
 /* A customer waits for a reply Meta refused for a moment (5xx, 429,
  * time-out): the first resend comes soon, then the waits double. */
-#define OUTBOX_RETRY_DEFAULT_S 15
+#define OUTBOX_RETRY_DEFAULT_S 10
 #define OUTBOX_RETRY_MAX_S 3600
 #define OUTBOX_CLAIM_DEFAULT_S 300 /* a claimed entry's send must end by then */
 #define OUTBOX_CLAIM_MAX_S 86400
