@@ -49,7 +49,7 @@ Targets (issue 13): 0 lost, 0 twice, 0 unanswered, 0 out of order, drained
 
 What bounds the figures (default runs, 2026-12-05, quiet machine: 0
 lost, 0 twice, 0 unanswered, 0 out of order, drained 60.4 s after the
-burst, 60.4 to 60.7 s in the four runs of that day). A drain SIGKILLed after Meta took a reply
+burst, 60.4 to 60.7 s in the five runs of that day). A drain SIGKILLed after Meta took a reply
 and before it deleted the outbox entry no longer holds the entry for
 OUTBOX_CLAIM_S (300 s): the claim names its process ("host:pid"), and the
 next drain, seeing that process gone, takes the entry back at once. Nor
