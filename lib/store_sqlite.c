@@ -1961,6 +1961,24 @@ read_quote(sqlite3_stmt *st, struct store_quote *q)
 	return col_dup(st, 6, &q->doc);
 }
 
+/* Step a statement that yields at most one quote: *found says whether it
+ * did (out filled). */
+static int
+step_one_quote(struct sq *s, sqlite3_stmt *st, const char *what,
+    struct store_quote *out, bool *found)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_DONE)
+		return OV_OK;
+	if (rc != SQLITE_ROW)
+		return sq_fail(s->db, what, rc);
+	if ((rc = read_quote(st, out)) != OV_OK)
+		return rc;
+	*found = true;
+	return OV_OK;
+}
+
 static int
 sq_quote_get(void *impl, const char *id, struct store_quote *out, bool *found)
 {
@@ -1975,18 +1993,7 @@ sq_quote_get(void *impl, const char *id, struct store_quote *out, bool *found)
 		rc = sq_fail(s->db, "quote get", SQLITE_ERROR);
 		goto out;
 	}
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE) {
-		rc = OV_OK;
-		goto out;
-	}
-	if (rc != SQLITE_ROW) {
-		rc = sq_fail(s->db, "quote get", rc);
-		goto out;
-	}
-	if ((rc = read_quote(st, out)) != OV_OK)
-		goto out;
-	*found = true;
+	rc = step_one_quote(s, st, "quote get", out, found);
 out:
 	sq_release(st);
 	return rc;
@@ -2085,18 +2092,7 @@ sq_quote_pending_for(void *impl, const char *wa_id, struct store_quote *out,
 		rc = sq_fail(s->db, "quote pending", SQLITE_ERROR);
 		goto out;
 	}
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE) {
-		rc = OV_OK;
-		goto out;
-	}
-	if (rc != SQLITE_ROW) {
-		rc = sq_fail(s->db, "quote pending", rc);
-		goto out;
-	}
-	if ((rc = read_quote(st, out)) != OV_OK)
-		goto out;
-	*found = true;
+	rc = step_one_quote(s, st, "quote pending", out, found);
 out:
 	sq_release(st);
 	return rc;
@@ -3483,18 +3479,7 @@ sq_quote_by_number(void *impl, int64_t number, struct store_quote *out,
 		rc = sq_fail(s->db, "quote by number", SQLITE_ERROR);
 		goto out;
 	}
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE) {
-		rc = OV_OK;
-		goto out;
-	}
-	if (rc != SQLITE_ROW) {
-		rc = sq_fail(s->db, "quote by number", rc);
-		goto out;
-	}
-	if ((rc = read_quote(st, out)) != OV_OK)
-		goto out;
-	*found = true;
+	rc = step_one_quote(s, st, "quote by number", out, found);
 out:
 	sqlite3_finalize(st);
 	return rc;
