@@ -20,6 +20,9 @@ BENCH_VOICE=P makes P % of the messages voice notes (issue 11): the worker
 fetches the audio from the Graph stand-in's media endpoints and has it
 transcribed by the OpenAI stand-in (both instant), then answers the text.
 
+BENCH_DEBUG=1 prints each message answered slower than BENCH_SLOW
+seconds (default 1) with the time it was sent.
+
 Run through bench/worker (which builds and sandboxes it).
 """
 import http.client
@@ -220,8 +223,8 @@ def main():
                 db.close()
                 with lock:
                     latencies.append(time.time() - t0)
-                    if time.time() - t0 > 1 and os.environ.get("BENCH_DEBUG"):
-                        print("slow", i, "%.3f" % (time.time() - t0), time.strftime("%H:%M:%S", time.gmtime(t0)), flush=True)
+                    if time.time() - t0 > float(os.environ.get("BENCH_SLOW", "1")) and os.environ.get("BENCH_DEBUG"):
+                        print("slow", i, "%.3f" % (time.time() - t0), "%.3f" % t0, flush=True)
             conn.close()
 
         t_start = time.time()

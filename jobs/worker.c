@@ -7,11 +7,16 @@
  * because the running coordinator polls the spool until it is empty.
  *
  * The coordinator claims spool files (new/ -> cur/) in small batches,
- * parses them, and queues every message and status under its sender. Up
- * to OVIDIO_WORKERS children run at once, each handling one sender's queue
- * in timestamp order, so a sender is never handled by two processes at
- * once while different senders proceed in parallel. A spool file is
- * removed only when every event in it was stored.
+ * parses them, and queues every message and status under its sender. A
+ * pool of up to OVIDIO_WORKERS children, started as work comes and kept
+ * for the run, takes one sender's queue at a time (a job: the file names
+ * and which event of each, over a socket; the child reads the files from
+ * cur/ itself and answers with one code) and handles it in timestamp
+ * order, so a sender is never handled by two processes at once while
+ * different senders proceed in parallel. A child keeps its store and its
+ * conversation (connections included) open between jobs: a turn costs no
+ * process start. After a failed job it starts those afresh. A spool file
+ * is removed only when every event in it was stored.
  *
  * Recovery without waiting out a lease. Every process that claims work
  * holds a lock that the kernel releases when it dies:
@@ -20,8 +25,11 @@
  *    new/ at once;
  *  - a child holds locks/sender-XX.lock (XX: a hash of the sender) while
  *    it handles that sender. Orphans of a killed coordinator keep theirs
- *    until they finish, so a new child for the same sender waits for
- *    them: a customer's messages stay in order across a crash. And a
+ *    until they finish the job in hand (then they see their socket close
+ *    and exit), so a new child for the same sender waits for them: a
+ *    customer's messages stay in order across a crash. A child killed in
+ *    a job fails that job: its files stay in cur/ and the sender's later
+ *    events wait behind them. And a
  *    message the store shows claimed but not handled, found by a child
  *    that holds its sender's lock, was claimed by a process that is gone:
  *    the child takes it back at once (SQLite: one machine, so the lock
@@ -44,9 +52,9 @@
  * only then marks them handled, so a crash replays the turn. A status
  * whose callback data names an outbox entry's part tells the outbox that
  * Meta took it (outbox_status_taken), so a reply whose sender died after
- * Meta took it is not sent again. When the
+ * Meta took it is not sent again. Every DRAIN_EVERY_S, and when the
  * spool is empty, one more child sends the replies waiting in the outbox
- * and the e-mail notices waiting in mailq/ (lib/mail).
+ * and the e-mail notices waiting in mailq/ (lib/mail), beside the pool.
  *
  * The coordinator never touches the store: each child opens its own (a
  * MongoDB client must not cross fork()).
@@ -54,6 +62,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -61,6 +70,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -90,6 +100,7 @@
 #define POLL_USEC 20000       /* how often an idle coordinator looks again */
 #define IDLE_POLLS_MAX 5      /* empty polls before giving up the lock */
 #define DRAIN_EVERY_S 10      /* outbox drains while the spool stays busy */
+#define KIDS_MAX 64           /* OVIDIO_WORKERS at most */
 
 struct held_file {
 	char *name;
@@ -121,6 +132,14 @@ struct sender {
 	bool blocked;            /* a turn failed: later events wait (order) */
 };
 
+/* A pool child: it takes one sender's events at a time over its socket
+ * and keeps its store and conversation open between them. */
+struct kid {
+	pid_t pid;
+	int fd;                  /* our end of its socket; -1 once it is gone */
+	bool busy;               /* a job is out (its sender has pid) */
+};
+
 struct worker {
 	const struct config *cfg;
 	struct spool spool;
@@ -137,6 +156,9 @@ struct worker {
 	size_t nleft, capleft;
 	size_t running;
 	size_t order;
+	struct kid kids[KIDS_MAX]; /* the pool (OVIDIO_WORKERS at most) */
+	size_t nkids;
+	pid_t drain_pid;         /* the outbox's drain child, or 0 */
 	int lockfd;              /* locks/worker.lock, held while coordinating */
 	int64_t last_recover;    /* last spool_recover() while coordinating */
 	int64_t last_drain;      /* when the outbox was last drained */
@@ -445,45 +467,191 @@ message_poisoned(struct worker *w, const struct wa_message *wm, int rc)
 	free(body);
 }
 
-/* Runs in the child; never returns. Statuses are applied in order; the
- * sender's new messages pending together make one turn. Exit 0 when all
- * was stored, EXIT_BUSY when the sender's lock stayed taken, else
- * EXIT_ERROR_BASE + the first error. */
-static void
-run_sender(struct worker *w, struct sender *s)
+/* ---- the pool: children that take one sender's events at a time ------ */
+
+/*
+ * A job on the wire (a stream socket per child): a head, then nevents
+ * events. The child reads each named file from spool/cur itself: it was
+ * forked before most of them were claimed. The answer is one int, the
+ * code a child used to exit with (0, EXIT_BUSY, EXIT_ERROR_BASE + rc).
+ */
+struct job_head {
+	uint32_t nevents;
+	char wa_id[WA_KEY_MAX + 1];
+};
+
+struct job_event {
+	char file[SPOOL_NAME_MAX];
+	uint32_t kind;           /* enum event_kind */
+	uint32_t idx;
+};
+
+#define JOB_EVENTS_MAX 100000 /* more than HELD_FILES_MAX files can hold */
+
+static int
+write_full(int fd, const void *buf, size_t len)
 {
-	struct store *st = NULL;
-	struct bot *bot = NULL;
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* 0 when len bytes were read, -1 at end of file or on error. */
+static int
+read_full(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = read(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* The files one job names, parsed in the child. */
+struct job_file {
+	const char *name;        /* into the job's events */
+	struct wa_payload payload;
+	int rc;                  /* OV_OK when parsed */
+};
+
+struct job {
+	struct job_head head;
+	struct job_event *ev;
+	struct job_file *files;
+	size_t nfiles;
+};
+
+static void
+job_free(struct job *j)
+{
+	for (size_t i = 0; i < j->nfiles; i++)
+		if (j->files[i].rc == OV_OK)
+			wa_payload_free(&j->files[i].payload);
+	free(j->files);
+	free(j->ev);
+	memset(j, 0, sizeof(*j));
+}
+
+/* The payload of a job's file, read and parsed once per job. */
+static const struct wa_payload *
+job_payload(const struct worker *w, struct job *j, const char *name, int *rc)
+{
+	struct job_file *f;
+	char *body = NULL;
+	size_t len;
+
+	for (size_t i = 0; i < j->nfiles; i++)
+		if (strcmp(j->files[i].name, name) == 0) {
+			*rc = j->files[i].rc;
+			return *rc == OV_OK ? &j->files[i].payload : NULL;
+		}
+	f = &j->files[j->nfiles++];   /* room for one per event */
+	memset(f, 0, sizeof(*f));
+	f->name = name;
+	f->rc = spool_read(&w->spool, name, WA_BODY_MAX, &body, &len);
+	if (f->rc == OV_OK)
+		f->rc = wa_payload_parse(body, len, &f->payload);
+	free(body);
+	if (f->rc != OV_OK)
+		log_error("cannot read %s again: %s", name, ov_strerror(f->rc));
+	*rc = f->rc;
+	return f->rc == OV_OK ? &f->payload : NULL;
+}
+
+/* Read the next job; -1 when the coordinator is gone or done. */
+static int
+job_read(int fd, struct job *j)
+{
+	memset(j, 0, sizeof(*j));
+	if (read_full(fd, &j->head, sizeof(j->head)) != 0)
+		return -1;
+	j->head.wa_id[WA_KEY_MAX] = '\0';
+	if (j->head.nevents == 0 || j->head.nevents > JOB_EVENTS_MAX)
+		return -1;
+	j->ev = calloc(j->head.nevents, sizeof(*j->ev));
+	j->files = calloc(j->head.nevents, sizeof(*j->files));
+	if (j->ev == NULL || j->files == NULL ||
+	    read_full(fd, j->ev, j->head.nevents * sizeof(*j->ev)) != 0) {
+		job_free(j);
+		return -1;
+	}
+	for (size_t i = 0; i < j->head.nevents; i++)
+		j->ev[i].file[SPOOL_NAME_MAX - 1] = '\0';
+	return 0;
+}
+
+/* What a child keeps between jobs: its store and its conversation, so a
+ * sender's turn costs no process start, no store open and no new
+ * connection to Meta. */
+struct kid_state {
+	struct store *st;
+	struct bot *bot;
+	bool bot_ready;          /* bot_start ran (bot NULL: replies off) */
+};
+
+static void
+kid_state_close(struct kid_state *k)
+{
+	bot_close(k->bot);
+	store_close(k->st);
+	memset(k, 0, sizeof(*k));
+}
+
+/* One job: statuses are applied in order; the sender's new messages
+ * pending together make one turn. Returns 0 when all was stored,
+ * EXIT_BUSY when the sender's lock stayed taken, else EXIT_ERROR_BASE +
+ * the first error. */
+static int
+run_job(struct worker *w, struct kid_state *k, struct job *j)
+{
 	const struct wa_message **turn = NULL;
 	size_t nturn = 0;
 	int rc, first_error = OV_OK, slock;
 
-	/* The lock belongs to the coordinator: a child must not keep it held
-	 * if the coordinator dies, or webhooks would think a worker runs. */
-	close(w->lockfd);
-	if ((slock = sender_lock(w, s->wa_id)) < 0)
-		_exit(EXIT_BUSY);
-	rc = store_open(&st, w->cfg);
-	if (rc != OV_OK) {
+	if ((slock = sender_lock(w, j->head.wa_id)) < 0)
+		return EXIT_BUSY;
+	if (k->st == NULL && (rc = store_open(&k->st, w->cfg)) != OV_OK) {
 		log_error("cannot open the store: %s", ov_strerror(rc));
-		_exit(EXIT_ERROR_BASE + rc);
+		k->st = NULL;
+		close(slock);
+		return EXIT_ERROR_BASE + rc;
 	}
-	turn = calloc(s->nbusy, sizeof(*turn));
-	if (turn == NULL) {
+	if ((turn = calloc(j->head.nevents, sizeof(*turn))) == NULL) {
 		log_error("out of memory");
-		_exit(EXIT_ERROR_BASE + OV_ENOMEM);
+		close(slock);
+		return EXIT_ERROR_BASE + OV_ENOMEM;
 	}
-	for (size_t i = 0; i < s->nbusy; i++) {
-		const struct event *ev = &s->busy[i];
-		const struct wa_payload *p = &w->files[ev->file].payload;
+	for (size_t i = 0; i < j->head.nevents; i++) {
+		const struct job_event *ev = &j->ev[i];
+		const struct wa_payload *p = job_payload(w, j, ev->file, &rc);
 		bool claimed = false;
 
-		if (ev->kind == EV_MESSAGE) {
+		if (p == NULL) {
+			/* kept in cur/ for another try */
+		} else if (ev->kind == EV_MESSAGE && ev->idx < p->n_msgs) {
 			/* Meta may deliver a message twice in quick succession:
 			 * a copy of one this turn already claimed is that one. */
 			if (in_turn(turn, nturn, p->msgs[ev->idx].id))
 				continue;
-			rc = claim_message(st, &p->msgs[ev->idx], w->lease,
+			rc = claim_message(k->st, &p->msgs[ev->idx], w->lease,
 			    w->local_store, &claimed);
 			if (claimed)
 				turn[nturn++] = &p->msgs[ev->idx];
@@ -491,34 +659,63 @@ run_sender(struct worker *w, struct sender *s)
 				message_poisoned(w, &p->msgs[ev->idx], rc);
 				rc = OV_OK;
 			}
-		} else if (ev->kind == EV_ECHO) {
+		} else if (ev->kind == EV_ECHO && ev->idx < p->n_echoes) {
 			/* inbox: a salesperson wrote from the app; Ovidio
 			 * stays quiet (before this sender's turn runs). */
-			rc = inbox_echo(st, &p->echoes[ev->idx], clock_now(),
+			rc = inbox_echo(k->st, &p->echoes[ev->idx], clock_now(),
 			    inbox_handoff_hours(w->cfg));
-		} else {
-			rc = handle_status(st, &p->statuses[ev->idx]);
+		} else if (ev->kind == EV_STATUS && ev->idx < p->n_statuses) {
+			rc = handle_status(k->st, &p->statuses[ev->idx]);
 			/* A status is information only: one the store refuses
 			 * for good is not worth holding its payload back. */
 			if (rc == OV_EINVAL)
 				rc = OV_OK;
+		} else {
+			log_error("%s changed under the worker", ev->file);
+			rc = OV_EIO;
 		}
 		if (rc != OV_OK && first_error == OV_OK)
 			first_error = rc;
 	}
 	if (nturn > 0) {
 		/* The spool file stays for a replay when this fails. */
-		if ((rc = bot_start(w->cfg, st, &bot)) != OV_OK ||
-		    (rc = handle_turn(st, bot, turn, nturn)) != OV_OK) {
-			if (first_error == OV_OK)
-				first_error = rc;
+		rc = OV_OK;
+		if (!k->bot_ready) {
+			rc = bot_start(w->cfg, k->st, &k->bot);
+			k->bot_ready = rc == OV_OK;
 		}
-		bot_close(bot);
+		if (rc == OV_OK)
+			rc = handle_turn(k->st, k->bot, turn, nturn);
+		if (rc != OV_OK && first_error == OV_OK)
+			first_error = rc;
 	}
 	free(turn);
-	store_close(st);
 	close(slock);
-	_exit(first_error == OV_OK ? 0 : EXIT_ERROR_BASE + first_error);
+	return first_error == OV_OK ? 0 : EXIT_ERROR_BASE + first_error;
+}
+
+/* A pool child's life: jobs until the coordinator closes its end (done,
+ * or killed: then the job in hand is finished first). Never returns. */
+static void
+kid_main(struct worker *w, int fd)
+{
+	struct kid_state k;
+	struct job j;
+
+	memset(&k, 0, sizeof(k));
+	while (job_read(fd, &j) == 0) {
+		int32_t code = run_job(w, &k, &j);
+
+		job_free(&j);
+		/* After a failure start afresh, as a new process would: a
+		 * store or connection left in a bad state is not reused. */
+		if (code != 0)
+			kid_state_close(&k);
+		if (write_full(fd, &code, sizeof(code)) != 0)
+			break;
+	}
+	kid_state_close(&k);
+	_exit(0);
 }
 
 /* E-mail notices queued while the server could not take them. */
@@ -539,28 +736,40 @@ drain_mail_queue(struct worker *w)
 	mail_close(m);
 }
 
-/* Replies kept in the outbox go out now (each run; cron makes it every
- * minute). In a child: the coordinator never touches the store. */
+/* Close, in a new child, the coordinator's ends of the pool's sockets: a
+ * child holding them would keep the others from seeing the coordinator
+ * go. */
 static void
-drain_outbox(struct worker *w)
+close_kid_fds(struct worker *w)
+{
+	for (size_t i = 0; i < w->nkids; i++)
+		if (w->kids[i].fd >= 0)
+			close(w->kids[i].fd);
+}
+
+/* Replies kept in the outbox go out now (each run; cron makes it every
+ * minute). In a child: the coordinator never touches the store. The
+ * coordinator goes on dispatching while it sends (a hanging Graph API
+ * must not stall the spool); its pid is reaped with the others. */
+static pid_t
+drain_start(struct worker *w)
 {
 	pid_t pid;
-	int status;
 
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
 		log_error("fork: %s", strerror(errno));
-		return;
+		return 0;
 	}
 	if (pid == 0) {
 		struct store *st = NULL;
 		struct bot *bot = NULL;
 		size_t sent = 0, left = 0;
-
 		bool work = true;
 
 		close(w->lockfd);
+		close_kid_fds(w);
 		drain_mail_queue(w);
 		if (store_open(&st, w->cfg) != OV_OK)
 			_exit(1);
@@ -582,11 +791,97 @@ drain_outbox(struct worker *w)
 		store_close(st);
 		_exit(0);
 	}
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+	return pid;
+}
+
+/* Wait for the drain child, if one runs. */
+static void
+drain_wait(struct worker *w)
+{
+	int status;
+
+	if (w->drain_pid == 0)
+		return;
+	while (waitpid(w->drain_pid, &status, 0) < 0 && errno == EINTR)
 		;
+	w->drain_pid = 0;
 }
 
 /* ---- the coordinator ------------------------------------------------- */
+
+/* Start one more pool child; NULL when it cannot be started. */
+static struct kid *
+kid_spawn(struct worker *w)
+{
+	struct kid *k;
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+		log_error("socketpair: %s", strerror(errno));
+		return NULL;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		log_error("fork: %s", strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		return NULL;
+	}
+	if (pid == 0) {
+		/* The lock belongs to the coordinator: a child must not keep
+		 * it held if the coordinator dies, or webhooks would think a
+		 * worker runs. */
+		close(w->lockfd);
+		close(sv[0]);
+		close_kid_fds(w);
+		kid_main(w, sv[1]);
+	}
+	close(sv[1]);
+	k = &w->kids[w->nkids++];
+	k->pid = pid;
+	k->fd = sv[0];
+	k->busy = false;
+	return k;
+}
+
+/* An idle pool child, started if there is room; NULL when all are busy. */
+static struct kid *
+kid_idle(struct worker *w)
+{
+	for (size_t i = 0; i < w->nkids; i++)
+		if (!w->kids[i].busy && w->kids[i].fd >= 0)
+			return &w->kids[i];
+	if (w->nkids >= (size_t)w->max_children)
+		return NULL;
+	return kid_spawn(w);
+}
+
+static int
+job_send(const struct worker *w, const struct kid *k, const struct sender *s)
+{
+	struct job_head head;
+	struct job_event *ev;
+	int rc;
+
+	memset(&head, 0, sizeof(head));
+	head.nevents = (uint32_t)s->nbusy;
+	snprintf(head.wa_id, sizeof(head.wa_id), "%s", s->wa_id);
+	if ((ev = calloc(s->nbusy, sizeof(*ev))) == NULL)
+		return OV_ENOMEM;
+	for (size_t i = 0; i < s->nbusy; i++) {
+		snprintf(ev[i].file, sizeof(ev[i].file), "%s",
+		    w->files[s->busy[i].file].name);
+		ev[i].kind = (uint32_t)s->busy[i].kind;
+		ev[i].idx = (uint32_t)s->busy[i].idx;
+	}
+	rc = write_full(k->fd, &head, sizeof(head)) == 0 &&
+	    write_full(k->fd, ev, s->nbusy * sizeof(*ev)) == 0 ? OV_OK :
+	    OV_EIO;
+	free(ev);
+	return rc;
+}
 
 static struct sender *
 sender_get(struct worker *w, const char *wa_id)
@@ -860,46 +1155,53 @@ next_sender(struct worker *w)
 	return best;
 }
 
-/* Start a child for idle senders with queued events, up to the limit. */
+/* A child that can no longer take jobs: its socket is closed and, if it
+ * still runs, it is killed; the reaping settles its job. */
+static void
+kid_lost(struct kid *k)
+{
+	if (k->fd >= 0)
+		close(k->fd);
+	k->fd = -1;
+	kill(k->pid, SIGKILL);
+}
+
+/* Hand idle senders with queued events to idle pool children. */
 static void
 dispatch(struct worker *w)
 {
 	struct sender *s;
+	struct kid *k;
 
-	while (w->running < (size_t)w->max_children &&
-	    (s = next_sender(w)) != NULL) {
-		pid_t pid;
-
+	while ((s = next_sender(w)) != NULL && (k = kid_idle(w)) != NULL) {
 		qsort(s->queue, s->nqueue, sizeof(*s->queue), cmp_event);
 		/* Hand the whole queue over; a fresh one collects new events. */
 		s->busy = s->queue;
 		s->nbusy = s->nqueue;
 		s->queue = NULL;
 		s->nqueue = s->capqueue = 0;
-		fflush(NULL);
-		pid = fork();
-		if (pid < 0) {
-			log_error("fork: %s", strerror(errno));
+		if (job_send(w, k, s) != OV_OK) {
+			log_error("cannot hand %s to worker process %ld",
+			    s->wa_id, (long)k->pid);
 			s->queue = s->busy;
 			s->nqueue = s->capqueue = s->nbusy;
 			s->busy = NULL;
 			s->nbusy = 0;
+			kid_lost(k);
 			return;
 		}
-		if (pid == 0)
-			run_sender(w, s);
-		s->pid = pid;
+		k->busy = true;
+		s->pid = k->pid;
 		s->started = now_s();
 		w->running++;
 	}
 }
 
-/* How a child ended, for the log and the poison count ("" when well). */
+/* What a child's answer code (or exit code) means, for the log and the
+ * poison count ("" when well). */
 static void
-child_error(int status, char *buf, size_t cap)
+code_error(int code, char *buf, size_t cap)
 {
-	int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-
 	buf[0] = '\0';
 	if (code == 0)
 		return;
@@ -907,20 +1209,28 @@ child_error(int status, char *buf, size_t cap)
 		snprintf(buf, cap, "sender busy in another process");
 	else if (code >= EXIT_ERROR_BASE && code < EXIT_ERROR_BASE + OV__MAX)
 		snprintf(buf, cap, "%s", ov_strerror(code - EXIT_ERROR_BASE));
-	else if (WIFSIGNALED(status))
-		snprintf(buf, cap, "killed by signal %d", WTERMSIG(status));
 	else
 		snprintf(buf, cap, "exit %d", code);
 }
 
+/* How a child that died in a job ended. */
 static void
-child_finished(struct worker *w, pid_t pid, int status)
+child_error(int status, char *buf, size_t cap)
 {
-	bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-	bool busy = WIFEXITED(status) && WEXITSTATUS(status) == EXIT_BUSY;
-	char why[128];
+	if (WIFSIGNALED(status))
+		snprintf(buf, cap, "killed by signal %d", WTERMSIG(status));
+	else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+		code_error(WEXITSTATUS(status), buf, cap);
+	else
+		snprintf(buf, cap, "ended in the middle of its work");
+}
 
-	child_error(status, why, sizeof(why));
+/* The job of child pid is over: ok, the sender was busy elsewhere, or it
+ * failed (why). Its files settle; on failure the sender's later events
+ * wait for the next run. */
+static void
+job_finished(struct worker *w, pid_t pid, bool ok, bool busy, const char *why)
+{
 	for (size_t i = 0; i < w->nsenders; i++) {
 		struct sender *s = &w->senders[i];
 
@@ -958,6 +1268,112 @@ child_finished(struct worker *w, pid_t pid, int status)
 		s->pid = 0;
 		w->running--;
 		return;
+	}
+}
+
+/* A child's answer, if one is there; its socket is dropped at its end. */
+static void
+kid_answer(struct worker *w, struct kid *k)
+{
+	int32_t code;
+	ssize_t n;
+	char why[128];
+
+	if (k->fd < 0)
+		return;
+	do
+		n = recv(k->fd, &code, sizeof(code), MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return;
+	if (n != (ssize_t)sizeof(code) || !k->busy) {
+		/* Gone (or talking nonsense): reaped below. */
+		kid_lost(k);
+		return;
+	}
+	k->busy = false;
+	code_error(code, why, sizeof(why));
+	job_finished(w, k->pid, code == 0, code == EXIT_BUSY, why);
+}
+
+/* Children that ended: a pool child that died in a job fails that job;
+ * the drain child is simply gone. */
+static void
+reap(struct worker *w)
+{
+	pid_t pid;
+	int status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid == w->drain_pid) {
+			w->drain_pid = 0;
+			continue;
+		}
+		for (size_t i = 0; i < w->nkids; i++) {
+			struct kid *k = &w->kids[i];
+			char why[128];
+
+			if (k->pid != pid)
+				continue;
+			if (k->busy)
+				kid_answer(w, k);   /* said before it died? */
+			if (k->busy) {
+				child_error(status, why, sizeof(why));
+				k->busy = false;
+				job_finished(w, pid, false, false, why);
+			} else if (!WIFEXITED(status) ||
+			    WEXITSTATUS(status) != 0) {
+				child_error(status, why, sizeof(why));
+				log_warn("worker process %ld %s while idle",
+				    (long)pid, why);
+			}
+			if (k->fd >= 0)
+				close(k->fd);
+			w->kids[i] = w->kids[--w->nkids];
+			break;
+		}
+	}
+	if (pid < 0 && errno != ECHILD)
+		log_error("waitpid: %s", strerror(errno));
+}
+
+/* Wait up to timeout_ms for answers from the pool, then reap. */
+static void
+collect(struct worker *w, int timeout_ms)
+{
+	struct pollfd pfd[KIDS_MAX];
+	size_t at[KIDS_MAX], n = 0;
+
+	for (size_t i = 0; i < w->nkids; i++)
+		if (w->kids[i].fd >= 0) {
+			pfd[n].fd = w->kids[i].fd;
+			pfd[n].events = POLLIN;
+			pfd[n].revents = 0;
+			at[n++] = i;
+		}
+	if (poll(pfd, n, timeout_ms) > 0)
+		for (size_t j = 0; j < n; j++)
+			if (pfd[j].revents != 0)
+				kid_answer(w, &w->kids[at[j]]);
+	reap(w);
+}
+
+/* The run is over: idle children see their socket close and exit. */
+static void
+pool_stop(struct worker *w)
+{
+	for (size_t i = 0; i < w->nkids; i++)
+		if (w->kids[i].fd >= 0) {
+			close(w->kids[i].fd);
+			w->kids[i].fd = -1;
+		}
+	while (w->nkids > 0) {
+		int status;
+		pid_t pid = w->kids[w->nkids - 1].pid;
+
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		w->nkids--;
 	}
 }
 
@@ -1010,20 +1426,14 @@ coordinate(struct worker *w)
 	int idle = 0;
 
 	for (;;) {
-		pid_t pid;
-		int status;
 		size_t taken = claim_more(w);
 
 		dispatch(w);
-		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-			child_finished(w, pid, status);
-		if (pid < 0 && errno != ECHILD)
-			log_error("waitpid: %s", strerror(errno));
 		/* Under steady traffic the spool never empties: the outbox
 		 * still gets its turn every DRAIN_EVERY_S (a look at the store
-		 * when nothing waits). */
-		if (now_s() - w->last_drain >= DRAIN_EVERY_S) {
-			drain_outbox(w);
+		 * when nothing waits), beside the turns. */
+		if (w->drain_pid == 0 && now_s() - w->last_drain >= DRAIN_EVERY_S) {
+			w->drain_pid = drain_start(w);
 			w->last_drain = now_s();
 		}
 		if (w->nleft > 0 && now_s() - w->last_retry >= RETRY_EVERY_S &&
@@ -1054,7 +1464,7 @@ coordinate(struct worker *w)
 		} else {
 			idle = 0;
 		}
-		usleep(POLL_USEC);
+		collect(w, POLL_USEC / 1000);
 	}
 }
 
@@ -1231,7 +1641,11 @@ main(int argc, char **argv)
 			w.senders[i].blocked = false;
 		w.last_drain = w.last_recover = w.last_retry = now_s();
 		coordinate(&w);
-		drain_outbox(&w);
+		pool_stop(&w);
+		/* The replies of the last turns go out before the lock does. */
+		drain_wait(&w);
+		w.drain_pid = drain_start(&w);
+		drain_wait(&w);
 		flock(lockfd, LOCK_UN);
 		/* A file spooled after our last look, whose webhook found the
 		 * lock still taken, is ours: look once more after unlocking. */

@@ -197,6 +197,11 @@ Include "{include}"
         c = self.db()
         try:
             return c.execute(sql, args).fetchall()
+        except sqlite3.OperationalError as e:
+            # The first store_open() is creating the schema right now.
+            if "no such table" in str(e):
+                return []
+            raise
         finally:
             c.close()
 

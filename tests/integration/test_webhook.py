@@ -382,6 +382,66 @@ def test_killed_coordinator_is_replaced_at_once_not_after_the_lease():
         expect_eq(got, sorted(got), "order of %s" % sender)
 
 
+def children_of(pid):
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+def test_child_killed_in_a_job_loses_nothing_and_keeps_order():
+    """A pool child SIGKILLed while it handles a sender: the coordinator
+    goes on with the others, that sender's messages wait in the spool, and
+    the next run handles them once each, in order."""
+    lock_path = os.path.join(ov.data, "locks", "worker.lock")
+    ids = ["wamid.kid-%04d" % i for i in range(300)]
+    with open(lock_path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for i, mid in enumerate(ids):
+            body = payload("54934177%05d" % (i % 30), mid, "mensaje %d" % i,
+                           ts=1764200000 + i)
+            expect_eq(ov.post_webhook(body)[0], 200, "accepted " + mid)
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    log_path = os.path.join(WORK, "kid-kill.log")
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([os.path.join(ov.home, "jobs", "worker")],
+                                env=ov.worker_env(OVIDIO_SPOOL_LEASE=300),
+                                stdout=subprocess.DEVNULL, stderr=log)
+    killed = 0
+    while proc.poll() is None:
+        kids = children_of(proc.pid)
+        if kids:
+            try:
+                os.kill(kids[0], signal.SIGKILL)
+                killed += 1
+            except ProcessLookupError:
+                pass
+        time.sleep(0.01)
+        with open(log_path, errors="replace") as f:
+            if "(killed by signal 9)" in f.read():
+                break
+    rc = proc.wait(timeout=60)
+    expect(killed > 0, "a child was killed")
+    with open(log_path, errors="replace") as f:
+        log = f.read()
+    expect("(killed by signal 9)" in log, "a job was cut short: %s" % log[-800:])
+    expect(rc in (0, 1), "the coordinator carried on (exit %r)" % rc)
+    r = ov.run_worker(OVIDIO_SPOOL_LEASE=300)
+    expect(ov.wait_idle(timeout=20), "drained by the next run (stderr: %s)"
+           % r.stderr[-500:])
+    rows = ov.query("SELECT id, wa_id, status FROM mensajes WHERE id LIKE "
+                    "'wamid.kid-%' ORDER BY seq")
+    expect_eq(len(rows), len(ids), "each stored once")
+    expect(all(x["status"] == "handled" for x in rows), "all handled: %r" %
+           [x["id"] for x in rows if x["status"] != "handled"][:5])
+    by_sender = {}
+    for x in rows:
+        by_sender.setdefault(x["wa_id"], []).append(x["id"])
+    for sender, got in by_sender.items():
+        expect_eq(got, sorted(got), "order of %s" % sender)
+
+
 def test_poison_message_goes_to_failed_and_the_rest_is_handled():
     """The store refuses an id with a control character: that message
     alone goes to spool/failed with a .why; its payload's other message is
