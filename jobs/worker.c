@@ -23,20 +23,16 @@
  *  - the coordinator holds locks/worker.lock: a coordinator that gets it
  *    knows the previous one is gone, so every file in cur/ goes back to
  *    new/ at once;
- *  - a child holds locks/sender-XX.lock (XX: a hash of the sender) while
- *    it handles that sender. Orphans of a killed coordinator keep theirs
- *    until they finish the job in hand (then they see their socket close
- *    and exit), so a new child for the same sender waits for them: a
- *    customer's messages stay in order across a crash. A child killed in
- *    a job fails that job: its files stay in cur/ and the sender's later
- *    events wait behind them. And a
- *    message the store shows claimed but not handled, found by a child
- *    that holds its sender's lock, was claimed by a process that is gone:
- *    the child takes it back at once (SQLite: one machine, so the lock
- *    proves it; on MongoDB other nodes do not share our locks and the
- *    store's lease decides).
+ *  - a child holds its sender's lock while it handles that sender
+ *    (lib/ingest). Orphans of a killed coordinator keep theirs until they
+ *    finish the job in hand (then they see their socket close and exit),
+ *    so a new child for the same sender waits for them: a customer's
+ *    messages stay in order across a crash. A child killed in a job fails
+ *    that job: its files stay in cur/ and the sender's later events wait
+ *    behind them. A message claimed by a process that is gone is taken
+ *    back at once (lib/ingest).
  * The lease (OVIDIO_SPOOL_LEASE) is left for a live process that is stuck:
- * the coordinator kills a child that outlives it, and files a stuck
+ * the coordinator kills a child whose job outlives it, and files a stuck
  * coordinator holds go back after it.
  *
  * Poison. A file whose handling fails is kept in cur/ and its sender is
@@ -47,12 +43,8 @@
  * as invalid goes there alone and the rest of its payload is handled.
  * `worker --retry-failed [FILE]` puts failed files back.
  *
- * Each child claims its sender's new messages (recorded exactly once by
- * the store), runs one conversation turn over all of them (lib/bot), and
- * only then marks them handled, so a crash replays the turn. A status
- * whose callback data names an outbox entry's part tells the outbox that
- * Meta took it (outbox_status_taken), so a reply whose sender died after
- * Meta took it is not sent again. Every DRAIN_EVERY_S, and when the
+ * What a child does with a sender's events, and with the outbox, is
+ * lib/ingest's; the pool is lib/procpool. Every DRAIN_EVERY_S, and when the
  * spool is empty, one more child sends the replies waiting in the outbox
  * and the e-mail notices waiting in mailq/ (lib/mail), beside the pool.
  *
@@ -62,45 +54,37 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "bot.h"
 #include "clock.h"
 #include "config.h"
 #include "err.h"
 #include "fsperm.h"
-#include "inbox.h"
+#include "ingest.h"
 #include "log.h"
-#include "mail.h"
-#include "outbox.h"
+#include "procpool.h"
 #include "spool.h"
-#include "store.h"
+#include "status_file.h"
 #include "wa_payload.h"
 
 #define CLAIM_BATCH 16        /* spool files claimed per pass */
 #define HELD_FILES_MAX 128    /* stop claiming while this many are in work */
-#define SENDER_LOCKS 256      /* locks/sender-XX.lock buckets */
-#define SENDER_WAIT_MS 10000  /* wait for an orphan handling our sender */
-#define EXIT_BUSY 75          /* child: the sender's lock stayed taken */
-#define EXIT_ERROR_BASE 10    /* child: 10 + the first OV_* error */
 #define TMP_MAX_AGE_S 3600    /* spool/tmp leftovers older than this go */
 #define RETRY_EVERY_S 30      /* a busy coordinator retries what it left */
 #define POLL_USEC 20000       /* how often an idle coordinator looks again */
 #define IDLE_POLLS_MAX 5      /* empty polls before giving up the lock */
 #define DRAIN_EVERY_S 10      /* outbox drains while the spool stays busy */
-#define KIDS_MAX 64           /* OVIDIO_WORKERS at most */
 
 struct held_file {
 	char *name;
@@ -111,11 +95,9 @@ struct held_file {
 	char error[128];         /* how it failed (first failure) */
 };
 
-enum event_kind { EV_MESSAGE, EV_STATUS, EV_ECHO /* inbox */ };
-
 struct event {
 	size_t file;             /* index into worker.files */
-	enum event_kind kind;
+	enum ingest_kind kind;
 	size_t idx;              /* index into that payload's msgs/statuses */
 	int64_t ts;
 	size_t order;            /* arrival order, for a stable sort */
@@ -127,17 +109,9 @@ struct sender {
 	size_t nqueue, capqueue;
 	struct event *busy;      /* handed to the running child */
 	size_t nbusy;
-	pid_t pid;               /* 0 when no child runs for this sender */
-	int64_t started;         /* when that child started */
+	pid_t pid;               /* the child handling it, or 0 */
+	int64_t started;         /* when that child took it */
 	bool blocked;            /* a turn failed: later events wait (order) */
-};
-
-/* A pool child: it takes one sender's events at a time over its socket
- * and keeps its store and conversation open between them. */
-struct kid {
-	pid_t pid;
-	int fd;                  /* our end of its socket; -1 once it is gone */
-	bool busy;               /* a job is out (its sender has pid) */
 };
 
 struct worker {
@@ -156,8 +130,9 @@ struct worker {
 	size_t nleft, capleft;
 	size_t running;
 	size_t order;
-	struct kid kids[KIDS_MAX]; /* the pool (OVIDIO_WORKERS at most) */
-	size_t nkids;
+	struct procpool *pool;   /* children taking senders (OVIDIO_WORKERS) */
+	struct ingest_conf ingest; /* what they do with them */
+	struct ingest *ig;       /* in a child: its store and conversation */
 	pid_t drain_pid;         /* the outbox's drain child, or 0 */
 	int lockfd;              /* locks/worker.lock, held while coordinating */
 	int64_t last_recover;    /* last spool_recover() while coordinating */
@@ -175,215 +150,6 @@ now_s(void)
 	return (int64_t)time(NULL);
 }
 
-/* ---- the child: one sender's events into the store ------------------- */
-
-static void
-msg_to_store(const struct wa_message *wm, struct store_msg *sm)
-{
-	memset(sm, 0, sizeof(*sm));
-	snprintf(sm->id, sizeof(sm->id), "%s", wm->id);
-	snprintf(sm->wa_id, sizeof(sm->wa_id), "%s", wm->from);
-	sm->dir = STORE_IN;
-	sm->ts = wm->ts;
-	snprintf(sm->type, sizeof(sm->type), "%s", wa_kind_name(wm->kind));
-	sm->body = wm->text;
-	sm->raw = wm->raw;
-}
-
-/* Keep one clientes record per WhatsApp number, named from the profile. */
-static int
-note_customer(struct store *st, const struct wa_message *wm)
-{
-	struct store_customer c;
-	bool found;
-	int rc;
-
-	rc = store_customer_get(st, wm->from, &c, &found);
-	if (rc != OV_OK)
-		return rc;
-	if (found && (wm->profile_name == NULL || (c.name != NULL &&
-	    strcmp(c.name, wm->profile_name) == 0))) {
-		store_customer_clear(&c);
-		return OV_OK;
-	}
-	if (!found) {
-		memset(&c, 0, sizeof(c));
-		snprintf(c.wa_id, sizeof(c.wa_id), "%s", wm->from);
-	}
-	free(c.name);
-	c.name = NULL;
-	if (wm->profile_name != NULL &&
-	    (c.name = strdup(wm->profile_name)) == NULL) {
-		store_customer_clear(&c);
-		return OV_ENOMEM;
-	}
-	rc = store_customer_put(st, &c);
-	store_customer_clear(&c);
-	return rc;
-}
-
-/*
- * Take back a message claimed (not handled) by a process that is gone:
- * the caller holds the sender's lock, which every claimer of this sender
- * holds while it works, and the store is on this machine. Claiming "now"
- * with no lease would miss a claim made within this same second, so the
- * claim is dated one second ahead.
- */
-static int
-reclaim(struct store *st, const struct store_msg *sm, enum store_claim *claim)
-{
-	int rc = store_inbound_claim(st, sm, now_s() + 1, 0, claim);
-
-	if (rc == OV_OK && *claim == STORE_CLAIM_RETRY)
-		log_msg(LOG_WARN, sm->id, "taken back from a process that is "
-		    "gone");
-	else if (rc == OV_OK)
-		rc = OV_EBUSY;   /* someone else took it back first */
-	return rc;
-}
-
-/*
- * Record an inbound message exactly once and claim it. *claimed is true
- * for NEW and RETRY: the caller then runs the turn over every message it
- * claimed and marks them handled, so a crash in between replays the turn.
- */
-static int
-claim_message(struct store *st, const struct wa_message *wm, int64_t lease,
-    bool claimer_gone, bool *claimed)
-{
-	struct store_msg sm;
-	enum store_claim claim;
-	int rc;
-
-	*claimed = false;
-	msg_to_store(wm, &sm);
-	rc = store_inbound_claim(st, &sm, now_s(), lease, &claim);
-	if (rc != OV_OK) {
-		log_msg(LOG_ERROR, wm->id, "cannot record message: %s",
-		    ov_strerror(rc));
-		return rc;
-	}
-	if (claim == STORE_CLAIM_DUPLICATE) {
-		struct store_msg seen;
-		bool found = false;
-
-		/* Handled: this copy can go. Still "received": another process
-		 * claimed it within its lease. When its claimer is known to be
-		 * gone (claimer_gone), take it back now; otherwise keep the
-		 * spool file so a run after the lease replays it. */
-		rc = store_msg_get(st, wm->id, &seen, &found);
-		if (rc == OV_OK && found && strcmp(seen.status, "handled") != 0)
-			rc = claimer_gone ? reclaim(st, &sm, &claim) : OV_EBUSY;
-		store_msg_clear(&seen);
-		if (rc == OV_OK && claim == STORE_CLAIM_RETRY)
-			goto claimed;
-		if (rc != OV_OK) {
-			log_msg(rc == OV_EBUSY ? LOG_INFO : LOG_ERROR, wm->id,
-			    "%s", rc == OV_EBUSY ? "being handled by another "
-			    "process; kept for a later run" :
-			    "cannot read the message's state");
-			return rc;
-		}
-		log_msg(LOG_DEBUG, wm->id, "duplicate, already handled");
-		return OV_OK;
-	}
-claimed:
-	if ((rc = note_customer(st, wm)) != OV_OK) {
-		log_msg(LOG_ERROR, wm->id, "cannot record customer: %s",
-		    ov_strerror(rc));
-		return rc;
-	}
-	log_msg(LOG_INFO, wm->id, "%s from %s recorded%s",
-	    wa_kind_name(wm->kind), wm->from,
-	    claim != STORE_CLAIM_NEW ? " (replayed)" : "");
-	*claimed = true;
-	return OV_OK;
-}
-
-/* The turn over a sender's claimed messages, then each marked handled.
- * Without a bot (sending not configured) they are only recorded. */
-static int
-handle_turn(struct store *st, struct bot *bot,
-    const struct wa_message *const *msgs, size_t n)
-{
-	int rc = OV_OK;
-
-	if (n == 0)
-		return OV_OK;
-	if (bot != NULL && (rc = bot_turn(bot, msgs, n)) != OV_OK) {
-		log_msg(LOG_ERROR, msgs[n - 1]->id, "turn for %s failed (%s); "
-		    "replayed after the lease", msgs[0]->from, ov_strerror(rc));
-		return rc;
-	}
-	for (size_t i = 0; i < n; i++) {
-		int r = store_inbound_done(st, msgs[i]->id, now_s());
-
-		if (r != OV_OK) {
-			log_msg(LOG_ERROR, msgs[i]->id, "cannot mark handled: %s",
-			    ov_strerror(r));
-			rc = r;
-		}
-	}
-	return rc;
-}
-
-static bool
-replies_configured(const struct config *cfg)
-{
-	return config_get(cfg, "WHATSAPP_TOKEN") != NULL &&
-	    config_get(cfg, "PHONE_NUMBER_ID") != NULL;
-}
-
-/*
- * The conversation. Replies are off only by choice: a deployment without
- * WHATSAPP_TOKEN or PHONE_NUMBER_ID records messages and sends nothing
- * (*bot NULL, OV_OK). Any other failure (a typo in another key, no memory)
- * is an error: the turn must wait for a fixed configuration, not be marked
- * handled unanswered.
- */
-static int
-bot_start(const struct config *cfg, struct store *st, struct bot **bot)
-{
-	char err[512];
-	int rc;
-
-	*bot = NULL;
-	if (!replies_configured(cfg))
-		return OV_OK;   /* said once by main() */
-	rc = bot_open(bot, cfg, st, err, sizeof(err));
-	if (rc != OV_OK) {
-		log_error("cannot start the conversation: %s", err);
-		*bot = NULL;
-	}
-	return rc;
-}
-
-static int
-handle_status(struct store *st, const struct wa_status *ws)
-{
-	bool found;
-	int rc;
-
-	rc = store_status_update(st, ws->id, ws->recipient, ws->status, ws->ts,
-	    ws->error, &found);
-	if (rc != OV_OK) {
-		log_msg(LOG_ERROR, ws->id, "cannot record status %s: %s",
-		    ws->status, ov_strerror(rc));
-		return rc;
-	}
-	log_msg(LOG_DEBUG, ws->id, "status %s%s", ws->status,
-	    found ? "" : " (before its message was recorded)");
-	/* Meta took that message: an outbox entry still waiting (its sender
-	 * died before it could say so) must not send that part again. */
-	if (ws->callback[0] != '\0' &&
-	    (rc = outbox_status_taken(st, ws->callback, ws->id)) != OV_OK) {
-		log_msg(LOG_ERROR, ws->id, "cannot record that Meta took %s: %s",
-		    ws->callback, ov_strerror(rc));
-		return rc;
-	}
-	return OV_OK;
-}
-
 static int
 cmp_event(const void *a, const void *b)
 {
@@ -394,86 +160,13 @@ cmp_event(const void *a, const void *b)
 	return x->order < y->order ? -1 : x->order > y->order;
 }
 
-static bool
-in_turn(const struct wa_message *const *turn, size_t n, const char *id)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(turn[i]->id, id) == 0)
-			return true;
-	return false;
-}
-
-/* The bucket lock for a sender: FNV-1a of its id. */
-static int
-sender_lock(const struct worker *w, const char *wa_id)
-{
-	char path[2200];
-	uint32_t h = 2166136261u;
-	int fd;
-
-	for (const char *p = wa_id; *p != '\0'; p++)
-		h = (h ^ (unsigned char)*p) * 16777619u;
-	snprintf(path, sizeof(path), "%s/locks/sender-%02x.lock", w->data_dir,
-	    (unsigned)(h % SENDER_LOCKS));
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		log_error("cannot open %s: %s", path, strerror(errno));
-		return -1;
-	}
-	/* Another holder is an orphan of a killed coordinator finishing this
-	 * sender's turn (or a stuck one): wait a little, in order, then leave
-	 * the events for the next run. */
-	for (int waited = 0; flock(fd, LOCK_EX | LOCK_NB) != 0; waited += 20) {
-		if (errno != EWOULDBLOCK || waited >= SENDER_WAIT_MS) {
-			close(fd);
-			return -1;
-		}
-		usleep(20000);
-	}
-	return fd;
-}
-
-/* A message the store refuses as invalid can never be stored: keep it in
- * spool/failed (as a one-message payload, so --retry-failed can replay
- * it after a fix) and let the rest of its payload go on. */
-static void
-message_poisoned(struct worker *w, const struct wa_message *wm, int rc)
-{
-	char name[SPOOL_NAME_MAX], why[256];
-	char *body = NULL;
-	size_t cap;
-	const char *raw = wm->raw != NULL ? wm->raw : "{}";
-	int n;
-
-	cap = strlen(raw) + 256;
-	if ((body = malloc(cap)) == NULL)
-		return;
-	n = snprintf(body, cap, "{\"object\":\"whatsapp_business_account\","
-	    "\"entry\":[{\"id\":\"0\",\"changes\":[{\"field\":\"messages\","
-	    "\"value\":{\"messaging_product\":\"whatsapp\",\"messages\":"
-	    "[%s]}}]}]}", raw);
-	snprintf(why, sizeof(why), "message refused by the store: %s",
-	    ov_strerror(rc));
-	if (n > 0 && (size_t)n < cap &&
-	    spool_put_failed_why(&w->spool, body, (size_t)n, why, now_s(),
-	    name) == OV_OK)
-		log_error("message from %s refused by the store (%s); kept as "
-		    "spool/failed/%s, the rest of its payload goes on", wm->from,
-		    ov_strerror(rc), name);
-	else
-		log_error("message from %s refused by the store (%s) and cannot "
-		    "be kept in spool/failed; dropped", wm->from,
-		    ov_strerror(rc));
-	free(body);
-}
-
-/* ---- the pool: children that take one sender's events at a time ------ */
+/* ---- a job: one sender's events, as a child gets them ---------------- */
 
 /*
- * A job on the wire (a stream socket per child): a head, then nevents
- * events. The child reads each named file from spool/cur itself: it was
- * forked before most of them were claimed. The answer is one int, the
- * code a child used to exit with (0, EXIT_BUSY, EXIT_ERROR_BASE + rc).
+ * The head, then nevents events naming a spool file in cur/ and which of
+ * its messages, statuses or echoes. The child reads the files itself: it
+ * may have been forked before they were claimed. Its answer is an
+ * ingest_sender() code.
  */
 struct job_head {
 	uint32_t nevents;
@@ -482,278 +175,145 @@ struct job_head {
 
 struct job_event {
 	char file[SPOOL_NAME_MAX];
-	uint32_t kind;           /* enum event_kind */
+	uint32_t kind;           /* enum ingest_kind */
 	uint32_t idx;
 };
 
-#define JOB_EVENTS_MAX 100000 /* more than HELD_FILES_MAX files can hold */
-
-static int
-write_full(int fd, const void *buf, size_t len)
+/* A sender's busy events as a job (malloc'd, *len bytes). */
+static void *
+job_encode(const struct worker *w, const struct sender *s, size_t *len)
 {
-	const char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* 0 when len bytes were read, -1 at end of file or on error. */
-static int
-read_full(int fd, void *buf, size_t len)
-{
-	char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = read(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* The files one job names, parsed in the child. */
-struct job_file {
-	const char *name;        /* into the job's events */
-	struct wa_payload payload;
-	int rc;                  /* OV_OK when parsed */
-};
-
-struct job {
-	struct job_head head;
+	struct job_head *head;
 	struct job_event *ev;
-	struct job_file *files;
-	size_t nfiles;
+	char *buf;
+
+	*len = sizeof(*head) + s->nbusy * sizeof(*ev);
+	if ((buf = calloc(1, *len)) == NULL)
+		return NULL;
+	head = (struct job_head *)buf;
+	ev = (struct job_event *)(buf + sizeof(*head));
+	head->nevents = (uint32_t)s->nbusy;
+	snprintf(head->wa_id, sizeof(head->wa_id), "%s", s->wa_id);
+	for (size_t i = 0; i < s->nbusy; i++) {
+		snprintf(ev[i].file, sizeof(ev[i].file), "%s",
+		    w->files[s->busy[i].file].name);
+		ev[i].kind = (uint32_t)s->busy[i].kind;
+		ev[i].idx = (uint32_t)s->busy[i].idx;
+	}
+	return buf;
+}
+
+/* The files a job names, read and parsed once each. */
+struct job_files {
+	const char **names;
+	struct wa_payload *payloads;
+	size_t n;
 };
 
 static void
-job_free(struct job *j)
+job_files_free(struct job_files *jf)
 {
-	for (size_t i = 0; i < j->nfiles; i++)
-		if (j->files[i].rc == OV_OK)
-			wa_payload_free(&j->files[i].payload);
-	free(j->files);
-	free(j->ev);
-	memset(j, 0, sizeof(*j));
+	for (size_t i = 0; i < jf->n; i++)
+		wa_payload_free(&jf->payloads[i]);
+	free(jf->names);
+	free(jf->payloads);
 }
 
-/* The payload of a job's file, read and parsed once per job. */
 static const struct wa_payload *
-job_payload(const struct worker *w, struct job *j, const char *name, int *rc)
+job_file(const struct worker *w, struct job_files *jf, const char *name,
+    int *rc)
 {
-	struct job_file *f;
 	char *body = NULL;
 	size_t len;
 
-	for (size_t i = 0; i < j->nfiles; i++)
-		if (strcmp(j->files[i].name, name) == 0) {
-			*rc = j->files[i].rc;
-			return *rc == OV_OK ? &j->files[i].payload : NULL;
-		}
-	f = &j->files[j->nfiles++];   /* room for one per event */
-	memset(f, 0, sizeof(*f));
-	f->name = name;
-	f->rc = spool_read(&w->spool, name, WA_BODY_MAX, &body, &len);
-	if (f->rc == OV_OK)
-		f->rc = wa_payload_parse(body, len, &f->payload);
+	for (size_t i = 0; i < jf->n; i++)
+		if (strcmp(jf->names[i], name) == 0)
+			return &jf->payloads[i];
+	*rc = spool_read(&w->spool, name, WA_BODY_MAX, &body, &len);
+	if (*rc == OV_OK)
+		*rc = wa_payload_parse(body, len, &jf->payloads[jf->n]);
 	free(body);
-	if (f->rc != OV_OK)
-		log_error("cannot read %s again: %s", name, ov_strerror(f->rc));
-	*rc = f->rc;
-	return f->rc == OV_OK ? &f->payload : NULL;
+	if (*rc != OV_OK) {
+		log_error("cannot read %s again: %s", name, ov_strerror(*rc));
+		return NULL;
+	}
+	jf->names[jf->n] = name;
+	return &jf->payloads[jf->n++];
 }
 
-/* Read the next job; -1 when the coordinator is gone or done. */
+/* In a child, for each job. A file it cannot read fails the whole job
+ * before anything is handled: the sender's order stays. */
 static int
-job_read(int fd, struct job *j)
+kid_run(void *arg, const void *job, size_t len)
 {
-	memset(j, 0, sizeof(*j));
-	if (read_full(fd, &j->head, sizeof(j->head)) != 0)
-		return -1;
-	j->head.wa_id[WA_KEY_MAX] = '\0';
-	if (j->head.nevents == 0 || j->head.nevents > JOB_EVENTS_MAX)
-		return -1;
-	j->ev = calloc(j->head.nevents, sizeof(*j->ev));
-	j->files = calloc(j->head.nevents, sizeof(*j->files));
-	if (j->ev == NULL || j->files == NULL ||
-	    read_full(fd, j->ev, j->head.nevents * sizeof(*j->ev)) != 0) {
-		job_free(j);
-		return -1;
+	struct worker *w = arg;
+	const struct job_head *head = job;
+	const struct job_event *jev;
+	struct ingest_event *ev = NULL;
+	struct job_files jf = { NULL, NULL, 0 };
+	char wa_id[WA_KEY_MAX + 1];
+	size_t n;
+	int rc = OV_OK, code;
+
+	if (len < sizeof(*head) || (len - sizeof(*head)) % sizeof(*jev) != 0 ||
+	    (n = (len - sizeof(*head)) / sizeof(*jev)) != head->nevents ||
+	    n == 0) {
+		log_error("a job that makes no sense (%zu bytes)", len);
+		return INGEST_ERROR_BASE + OV_EINVAL;
 	}
-	for (size_t i = 0; i < j->head.nevents; i++)
-		j->ev[i].file[SPOOL_NAME_MAX - 1] = '\0';
-	return 0;
-}
-
-/* What a child keeps between jobs: its store and its conversation, so a
- * sender's turn costs no process start, no store open and no new
- * connection to Meta. */
-struct kid_state {
-	struct store *st;
-	struct bot *bot;
-	bool bot_ready;          /* bot_start ran (bot NULL: replies off) */
-};
-
-static void
-kid_state_close(struct kid_state *k)
-{
-	bot_close(k->bot);
-	store_close(k->st);
-	memset(k, 0, sizeof(*k));
-}
-
-/* One job: statuses are applied in order; the sender's new messages
- * pending together make one turn. Returns 0 when all was stored,
- * EXIT_BUSY when the sender's lock stayed taken, else EXIT_ERROR_BASE +
- * the first error. */
-static int
-run_job(struct worker *w, struct kid_state *k, struct job *j)
-{
-	const struct wa_message **turn = NULL;
-	size_t nturn = 0;
-	int rc, first_error = OV_OK, slock;
-
-	if ((slock = sender_lock(w, j->head.wa_id)) < 0)
-		return EXIT_BUSY;
-	if (k->st == NULL && (rc = store_open(&k->st, w->cfg)) != OV_OK) {
-		log_error("cannot open the store: %s", ov_strerror(rc));
-		k->st = NULL;
-		close(slock);
-		return EXIT_ERROR_BASE + rc;
-	}
-	if ((turn = calloc(j->head.nevents, sizeof(*turn))) == NULL) {
-		log_error("out of memory");
-		close(slock);
-		return EXIT_ERROR_BASE + OV_ENOMEM;
-	}
-	for (size_t i = 0; i < j->head.nevents; i++) {
-		const struct job_event *ev = &j->ev[i];
-		const struct wa_payload *p = job_payload(w, j, ev->file, &rc);
-		bool claimed = false;
-
-		if (p == NULL) {
-			/* kept in cur/ for another try */
-		} else if (ev->kind == EV_MESSAGE && ev->idx < p->n_msgs) {
-			/* Meta may deliver a message twice in quick succession:
-			 * a copy of one this turn already claimed is that one. */
-			if (in_turn(turn, nturn, p->msgs[ev->idx].id))
-				continue;
-			rc = claim_message(k->st, &p->msgs[ev->idx], w->lease,
-			    w->local_store, &claimed);
-			if (claimed)
-				turn[nturn++] = &p->msgs[ev->idx];
-			if (rc == OV_EINVAL) {
-				message_poisoned(w, &p->msgs[ev->idx], rc);
-				rc = OV_OK;
-			}
-		} else if (ev->kind == EV_ECHO && ev->idx < p->n_echoes) {
-			/* inbox: a salesperson wrote from the app; Ovidio
-			 * stays quiet (before this sender's turn runs). */
-			rc = inbox_echo(k->st, &p->echoes[ev->idx], clock_now(),
-			    inbox_handoff_hours(w->cfg));
-		} else if (ev->kind == EV_STATUS && ev->idx < p->n_statuses) {
-			rc = handle_status(k->st, &p->statuses[ev->idx]);
-			/* A status is information only: one the store refuses
-			 * for good is not worth holding its payload back. */
-			if (rc == OV_EINVAL)
-				rc = OV_OK;
-		} else {
-			log_error("%s changed under the worker", ev->file);
-			rc = OV_EIO;
-		}
-		if (rc != OV_OK && first_error == OV_OK)
-			first_error = rc;
-	}
-	if (nturn > 0) {
-		/* The spool file stays for a replay when this fails. */
-		rc = OV_OK;
-		if (!k->bot_ready) {
-			rc = bot_start(w->cfg, k->st, &k->bot);
-			k->bot_ready = rc == OV_OK;
-		}
-		if (rc == OV_OK)
-			rc = handle_turn(k->st, k->bot, turn, nturn);
-		if (rc != OV_OK && first_error == OV_OK)
-			first_error = rc;
-	}
-	free(turn);
-	close(slock);
-	return first_error == OV_OK ? 0 : EXIT_ERROR_BASE + first_error;
-}
-
-/* A pool child's life: jobs until the coordinator closes its end (done,
- * or killed: then the job in hand is finished first). Never returns. */
-static void
-kid_main(struct worker *w, int fd)
-{
-	struct kid_state k;
-	struct job j;
-
-	memset(&k, 0, sizeof(k));
-	while (job_read(fd, &j) == 0) {
-		int32_t code = run_job(w, &k, &j);
-
-		job_free(&j);
-		/* After a failure start afresh, as a new process would: a
-		 * store or connection left in a bad state is not reused. */
-		if (code != 0)
-			kid_state_close(&k);
-		if (write_full(fd, &code, sizeof(code)) != 0)
+	jev = (const struct job_event *)((const char *)job + sizeof(*head));
+	snprintf(wa_id, sizeof(wa_id), "%.*s", WA_KEY_MAX, head->wa_id);
+	if (w->ig == NULL && ingest_open(&w->ig, &w->ingest) != OV_OK)
+		return INGEST_ERROR_BASE + OV_ENOMEM;
+	ev = calloc(n, sizeof(*ev));
+	jf.names = calloc(n, sizeof(*jf.names));
+	jf.payloads = calloc(n, sizeof(*jf.payloads));
+	if (ev == NULL || jf.names == NULL || jf.payloads == NULL)
+		rc = OV_ENOMEM;
+	for (size_t i = 0; i < n && rc == OV_OK; i++) {
+		if (memchr(jev[i].file, '\0', sizeof(jev[i].file)) == NULL ||
+		    jev[i].kind > INGEST_ECHO) {
+			rc = OV_EINVAL;
 			break;
+		}
+		ev[i].kind = (enum ingest_kind)jev[i].kind;
+		ev[i].idx = jev[i].idx;
+		ev[i].p = job_file(w, &jf, jev[i].file, &rc);
 	}
-	kid_state_close(&k);
-	_exit(0);
+	code = rc == OV_OK ? ingest_sender(w->ig, wa_id, ev, n) :
+	    INGEST_ERROR_BASE + rc;
+	job_files_free(&jf);
+	free(ev);
+	return code;
 }
 
-/* E-mail notices queued while the server could not take them. */
+/* In a new child: the coordinator's lock is not its to keep (webhooks
+ * would think a worker runs after the coordinator died). */
 static void
-drain_mail_queue(struct worker *w)
+kid_start(void *arg)
 {
-	struct mail *m = NULL;
-	char err[256];
-	size_t sent = 0, left = 0;
+	struct worker *w = arg;
 
-	if (mail_open(w->cfg, &m, err, sizeof(err)) != OV_OK) {
-		log_error("%s", err);
-		return;
-	}
-	if (mail_configured(m) && mail_queue_drain(m, &sent, &left) == OV_OK &&
-	    (sent > 0 || left > 0))
-		log_info("mail queue: %zu sent, %zu waiting", sent, left);
-	mail_close(m);
+	close(w->lockfd);
 }
 
-/* Close, in a new child, the coordinator's ends of the pool's sockets: a
- * child holding them would keep the others from seeing the coordinator
- * go. */
 static void
-close_kid_fds(struct worker *w)
+kid_exit(void *arg)
 {
-	for (size_t i = 0; i < w->nkids; i++)
-		if (w->kids[i].fd >= 0)
-			close(w->kids[i].fd);
+	struct worker *w = arg;
+
+	ingest_close(w->ig);
+	w->ig = NULL;
 }
 
 /* Replies kept in the outbox go out now (each run; cron makes it every
  * minute). In a child: the coordinator never touches the store. The
  * coordinator goes on dispatching while it sends (a hanging Graph API
- * must not stall the spool); its pid is reaped with the others. */
+ * must not stall the spool). */
 static pid_t
 drain_start(struct worker *w)
 {
+	struct ingest *ig = NULL;
 	pid_t pid;
 
 	fflush(NULL);
@@ -762,126 +322,34 @@ drain_start(struct worker *w)
 		log_error("fork: %s", strerror(errno));
 		return 0;
 	}
-	if (pid == 0) {
-		struct store *st = NULL;
-		struct bot *bot = NULL;
-		size_t sent = 0, left = 0;
-		bool work = true;
-
-		close(w->lockfd);
-		close_kid_fds(w);
-		drain_mail_queue(w);
-		if (store_open(&st, w->cfg) != OV_OK)
-			_exit(1);
-		/* Nothing to do now (the usual case): no clients to start. An
-		 * entry claimed by a process that died is something to do: it
-		 * is taken back at once. */
-		if (outbox_work_waiting(st, now_s(), &work) == OV_OK && !work) {
-			store_close(st);
-			_exit(0);
-		}
-		if (bot_start(w->cfg, st, &bot) == OV_OK && bot != NULL) {
-			if (bot_drain_outbox(bot, &sent, &left) != OV_OK)
-				log_error("cannot drain the outbox");
-			else if (sent > 0 || left > 0)
-				log_info("outbox: %zu sent, %zu waiting", sent,
-				    left);
-			bot_close(bot);
-		}
-		store_close(st);
-		_exit(0);
-	}
-	return pid;
+	if (pid > 0)
+		return pid;
+	close(w->lockfd);
+	procpool_forget(w->pool);
+	if (ingest_open(&ig, &w->ingest) != OV_OK)
+		_exit(1);
+	ingest_drain(ig);
+	ingest_close(ig);
+	_exit(0);
 }
 
-/* Wait for the drain child, if one runs. */
+/* Whether the drain child ended; wait for it when block. */
 static void
-drain_wait(struct worker *w)
+drain_reap(struct worker *w, bool block)
 {
 	int status;
+	pid_t r;
 
 	if (w->drain_pid == 0)
 		return;
-	while (waitpid(w->drain_pid, &status, 0) < 0 && errno == EINTR)
-		;
-	w->drain_pid = 0;
+	do
+		r = waitpid(w->drain_pid, &status, block ? 0 : WNOHANG);
+	while (r < 0 && errno == EINTR);
+	if (r != 0)
+		w->drain_pid = 0;
 }
 
 /* ---- the coordinator ------------------------------------------------- */
-
-/* Start one more pool child; NULL when it cannot be started. */
-static struct kid *
-kid_spawn(struct worker *w)
-{
-	struct kid *k;
-	int sv[2];
-	pid_t pid;
-
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-		log_error("socketpair: %s", strerror(errno));
-		return NULL;
-	}
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		log_error("fork: %s", strerror(errno));
-		close(sv[0]);
-		close(sv[1]);
-		return NULL;
-	}
-	if (pid == 0) {
-		/* The lock belongs to the coordinator: a child must not keep
-		 * it held if the coordinator dies, or webhooks would think a
-		 * worker runs. */
-		close(w->lockfd);
-		close(sv[0]);
-		close_kid_fds(w);
-		kid_main(w, sv[1]);
-	}
-	close(sv[1]);
-	k = &w->kids[w->nkids++];
-	k->pid = pid;
-	k->fd = sv[0];
-	k->busy = false;
-	return k;
-}
-
-/* An idle pool child, started if there is room; NULL when all are busy. */
-static struct kid *
-kid_idle(struct worker *w)
-{
-	for (size_t i = 0; i < w->nkids; i++)
-		if (!w->kids[i].busy && w->kids[i].fd >= 0)
-			return &w->kids[i];
-	if (w->nkids >= (size_t)w->max_children)
-		return NULL;
-	return kid_spawn(w);
-}
-
-static int
-job_send(const struct worker *w, const struct kid *k, const struct sender *s)
-{
-	struct job_head head;
-	struct job_event *ev;
-	int rc;
-
-	memset(&head, 0, sizeof(head));
-	head.nevents = (uint32_t)s->nbusy;
-	snprintf(head.wa_id, sizeof(head.wa_id), "%s", s->wa_id);
-	if ((ev = calloc(s->nbusy, sizeof(*ev))) == NULL)
-		return OV_ENOMEM;
-	for (size_t i = 0; i < s->nbusy; i++) {
-		snprintf(ev[i].file, sizeof(ev[i].file), "%s",
-		    w->files[s->busy[i].file].name);
-		ev[i].kind = (uint32_t)s->busy[i].kind;
-		ev[i].idx = (uint32_t)s->busy[i].idx;
-	}
-	rc = write_full(k->fd, &head, sizeof(head)) == 0 &&
-	    write_full(k->fd, ev, s->nbusy * sizeof(*ev)) == 0 ? OV_OK :
-	    OV_EIO;
-	free(ev);
-	return rc;
-}
 
 static struct sender *
 sender_get(struct worker *w, const char *wa_id)
@@ -1088,18 +556,18 @@ take_file(struct worker *w, char *name)
 	}
 	for (size_t i = 0; i < f->payload.n_msgs && rc == OV_OK; i++) {
 		const struct wa_message *m = &f->payload.msgs[i];
-		struct event ev = { idx, EV_MESSAGE, i, m->ts, 0 };
+		struct event ev = { idx, INGEST_MESSAGE, i, m->ts, 0 };
 		rc = enqueue(w, m->from, ev);
 	}
 	for (size_t i = 0; i < f->payload.n_statuses && rc == OV_OK; i++) {
 		const struct wa_status *s = &w->files[idx].payload.statuses[i];
-		struct event ev = { idx, EV_STATUS, i, s->ts, 0 };
+		struct event ev = { idx, INGEST_STATUS, i, s->ts, 0 };
 		rc = enqueue(w, s->recipient, ev);
 	}
 	/* inbox: coexistence echoes, in order with the customer's own. */
 	for (size_t i = 0; i < f->payload.n_echoes && rc == OV_OK; i++) {
 		const struct wa_message *m = &w->files[idx].payload.echoes[i];
-		struct event ev = { idx, EV_ECHO, i, m->ts, 0 };
+		struct event ev = { idx, INGEST_ECHO, i, m->ts, 0 };
 		rc = enqueue(w, m->from, ev);
 	}
 	if (rc != OV_OK) {
@@ -1155,43 +623,35 @@ next_sender(struct worker *w)
 	return best;
 }
 
-/* A child that can no longer take jobs: its socket is closed and, if it
- * still runs, it is killed; the reaping settles its job. */
-static void
-kid_lost(struct kid *k)
-{
-	if (k->fd >= 0)
-		close(k->fd);
-	k->fd = -1;
-	kill(k->pid, SIGKILL);
-}
-
 /* Hand idle senders with queued events to idle pool children. */
 static void
 dispatch(struct worker *w)
 {
 	struct sender *s;
-	struct kid *k;
 
-	while ((s = next_sender(w)) != NULL && (k = kid_idle(w)) != NULL) {
+	while ((s = next_sender(w)) != NULL) {
+		void *job;
+		size_t len;
+		pid_t pid;
+
 		qsort(s->queue, s->nqueue, sizeof(*s->queue), cmp_event);
 		/* Hand the whole queue over; a fresh one collects new events. */
 		s->busy = s->queue;
 		s->nbusy = s->nqueue;
 		s->queue = NULL;
 		s->nqueue = s->capqueue = 0;
-		if (job_send(w, k, s) != OV_OK) {
-			log_error("cannot hand %s to worker process %ld",
-			    s->wa_id, (long)k->pid);
+		job = job_encode(w, s, &len);
+		pid = job != NULL ? procpool_submit(w->pool, job, len) : -1;
+		free(job);
+		if (pid <= 0) {
+			/* Every child busy, or none could take it: later. */
 			s->queue = s->busy;
 			s->nqueue = s->capqueue = s->nbusy;
 			s->busy = NULL;
 			s->nbusy = 0;
-			kid_lost(k);
 			return;
 		}
-		k->busy = true;
-		s->pid = k->pid;
+		s->pid = pid;
 		s->started = now_s();
 		w->running++;
 	}
@@ -1205,10 +665,10 @@ code_error(int code, char *buf, size_t cap)
 	buf[0] = '\0';
 	if (code == 0)
 		return;
-	if (code == EXIT_BUSY)
+	if (code == INGEST_BUSY)
 		snprintf(buf, cap, "sender busy in another process");
-	else if (code >= EXIT_ERROR_BASE && code < EXIT_ERROR_BASE + OV__MAX)
-		snprintf(buf, cap, "%s", ov_strerror(code - EXIT_ERROR_BASE));
+	else if (code >= INGEST_ERROR_BASE && code < INGEST_ERROR_BASE + OV__MAX)
+		snprintf(buf, cap, "%s", ov_strerror(code - INGEST_ERROR_BASE));
 	else
 		snprintf(buf, cap, "exit %d", code);
 }
@@ -1271,110 +731,26 @@ job_finished(struct worker *w, pid_t pid, bool ok, bool busy, const char *why)
 	}
 }
 
-/* A child's answer, if one is there; its socket is dropped at its end. */
-static void
-kid_answer(struct worker *w, struct kid *k)
-{
-	int32_t code;
-	ssize_t n;
-	char why[128];
-
-	if (k->fd < 0)
-		return;
-	do
-		n = recv(k->fd, &code, sizeof(code), MSG_DONTWAIT);
-	while (n < 0 && errno == EINTR);
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		return;
-	if (n != (ssize_t)sizeof(code) || !k->busy) {
-		/* Gone (or talking nonsense): reaped below. */
-		kid_lost(k);
-		return;
-	}
-	k->busy = false;
-	code_error(code, why, sizeof(why));
-	job_finished(w, k->pid, code == 0, code == EXIT_BUSY, why);
-}
-
-/* Children that ended: a pool child that died in a job fails that job;
- * the drain child is simply gone. */
-static void
-reap(struct worker *w)
-{
-	pid_t pid;
-	int status;
-
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if (pid == w->drain_pid) {
-			w->drain_pid = 0;
-			continue;
-		}
-		for (size_t i = 0; i < w->nkids; i++) {
-			struct kid *k = &w->kids[i];
-			char why[128];
-
-			if (k->pid != pid)
-				continue;
-			if (k->busy)
-				kid_answer(w, k);   /* said before it died? */
-			if (k->busy) {
-				child_error(status, why, sizeof(why));
-				k->busy = false;
-				job_finished(w, pid, false, false, why);
-			} else if (!WIFEXITED(status) ||
-			    WEXITSTATUS(status) != 0) {
-				child_error(status, why, sizeof(why));
-				log_warn("worker process %ld %s while idle",
-				    (long)pid, why);
-			}
-			if (k->fd >= 0)
-				close(k->fd);
-			w->kids[i] = w->kids[--w->nkids];
-			break;
-		}
-	}
-	if (pid < 0 && errno != ECHILD)
-		log_error("waitpid: %s", strerror(errno));
-}
-
-/* Wait up to timeout_ms for answers from the pool, then reap. */
+/* Wait up to timeout_ms for jobs to end, and settle them. */
 static void
 collect(struct worker *w, int timeout_ms)
 {
-	struct pollfd pfd[KIDS_MAX];
-	size_t at[KIDS_MAX], n = 0;
+	struct procpool_done done[PROCPOOL_MAX];
+	size_t n = procpool_collect(w->pool, timeout_ms, done, PROCPOOL_MAX);
 
-	for (size_t i = 0; i < w->nkids; i++)
-		if (w->kids[i].fd >= 0) {
-			pfd[n].fd = w->kids[i].fd;
-			pfd[n].events = POLLIN;
-			pfd[n].revents = 0;
-			at[n++] = i;
+	for (size_t i = 0; i < n; i++) {
+		char why[128];
+
+		if (done[i].answered) {
+			code_error(done[i].code, why, sizeof(why));
+			job_finished(w, done[i].pid, done[i].code == INGEST_DONE,
+			    done[i].code == INGEST_BUSY, why);
+		} else {
+			child_error(done[i].status, why, sizeof(why));
+			job_finished(w, done[i].pid, false, false, why);
 		}
-	if (poll(pfd, n, timeout_ms) > 0)
-		for (size_t j = 0; j < n; j++)
-			if (pfd[j].revents != 0)
-				kid_answer(w, &w->kids[at[j]]);
-	reap(w);
-}
-
-/* The run is over: idle children see their socket close and exit. */
-static void
-pool_stop(struct worker *w)
-{
-	for (size_t i = 0; i < w->nkids; i++)
-		if (w->kids[i].fd >= 0) {
-			close(w->kids[i].fd);
-			w->kids[i].fd = -1;
-		}
-	while (w->nkids > 0) {
-		int status;
-		pid_t pid = w->kids[w->nkids - 1].pid;
-
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
-		w->nkids--;
 	}
+	drain_reap(w, false);
 }
 
 static bool
@@ -1413,7 +789,7 @@ kill_stuck(struct worker *w)
 		if (s->pid != 0 && now_s() - s->started > w->lease) {
 			log_error("handling %s takes over %ld s; killed", s->wa_id,
 			    w->lease);
-			kill(s->pid, SIGKILL);
+			procpool_kill(w->pool, s->pid);
 			s->started = now_s();   /* once per lease */
 		}
 	}
@@ -1550,6 +926,7 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct procpool_conf pconf;
 	int c, lockfd = -1, rc, status = 1;
 	bool want_retry = false;
 	size_t moved = 0, waiting = 0;
@@ -1614,7 +991,12 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	w.lockfd = lockfd;
 	w.local_store = config_get(cfg, "MONGODB_URI") == NULL;
-	if (!replies_configured(cfg))
+	w.ingest.cfg = cfg;
+	w.ingest.spool = &w.spool;
+	w.ingest.data_dir = w.data_dir;
+	w.ingest.lease = w.lease;
+	w.ingest.local_store = w.local_store;
+	if (!ingest_replies_on(cfg))
 		log_warn("replies are off: WHATSAPP_TOKEN or PHONE_NUMBER_ID is "
 		    "not set (messages are still recorded)");
 
@@ -1640,12 +1022,23 @@ main(int argc, char **argv)
 		for (size_t i = 0; i < w.nsenders; i++)
 			w.senders[i].blocked = false;
 		w.last_drain = w.last_recover = w.last_retry = now_s();
+		pconf.max = (size_t)w.max_children;
+		pconf.run = kid_run;
+		pconf.child_start = kid_start;
+		pconf.child_exit = kid_exit;
+		pconf.arg = &w;
+		if ((rc = procpool_open(&w.pool, &pconf)) != OV_OK) {
+			log_error("cannot start: %s", ov_strerror(rc));
+			flock(lockfd, LOCK_UN);
+			goto out;
+		}
 		coordinate(&w);
-		pool_stop(&w);
+		procpool_close(w.pool);   /* the children are idle by now */
+		w.pool = NULL;
 		/* The replies of the last turns go out before the lock does. */
-		drain_wait(&w);
+		drain_reap(&w, true);
 		w.drain_pid = drain_start(&w);
-		drain_wait(&w);
+		drain_reap(&w, true);
 		flock(lockfd, LOCK_UN);
 		/* A file spooled after our last look, whose webhook found the
 		 * lock still taken, is ours: look once more after unlocking. */
