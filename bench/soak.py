@@ -48,23 +48,21 @@ Targets (issue 13): 0 lost, 0 twice, 0 unanswered, 0 out of order, drained
 <= 60 s after the last kill with default settings.
 
 What bounds the figures (default runs, 2026-12-05, quiet machine: 0
-lost, 0 twice, 0 unanswered, 0 out of order, drained 60.4 s after the
-burst, 60.4 to 60.7 s in the five runs of that day). A drain SIGKILLed after Meta took a reply
+lost, 0 twice, 0 unanswered, 0 out of order, drained 30.6 and 30.8 s
+after the burst with the worker's process pool; 60.4 to 60.7 s in five
+runs earlier that day, with a process per sender). A drain SIGKILLed after Meta took a reply
 and before it deleted the outbox entry no longer holds the entry for
 OUTBOX_CLAIM_S (300 s): the claim names its process ("host:pid"), and the
 next drain, seeing that process gone, takes the entry back at once. Nor
 does the reply go out twice: it carried biz_opaque_callback_data naming
 the entry and part, its "sent" status webhook brings that back, and the
 entry waits at most OUTBOX_INFLIGHT_GRACE_S (20 s) for it before sending
-what no status came back for (at least once stays the floor). With
-SOAK_DEBUG=1 the state after each cron-like run is printed; in the last
-run the outbox was empty 30 s after the burst (taken-back entries sent
-after their grace; the 500 and 429 answers retried after OUTBOX_RETRY_S,
-10 s) and every message was handled by 40 s. What is left is the worker's
-throughput on two cores: the spool also holds the "sent" status of every
-reply (one webhook each), and the coordinator got through it in about
-50 s; the loop checks only after each cron-like run (every 10 s), which
-is why every run reads 60.4 s.
+what no status came back for (at least once stays the floor); a
+customer's later replies wait behind it, in order. With SOAK_DEBUG=1 the
+state after each cron-like run is printed: 20 s after the burst every
+message was handled and the spool empty, and only replies behind a
+taken-back entry's grace were left; the loop checks after each cron-like
+run (every 10 s), so the next look, at about 30 s, finds all drained.
 tests/integration/test_outbox_crash.py kills a worker exactly there.
 
 Run through bench/soak (which builds and sandboxes it).
