@@ -21,6 +21,7 @@
 
 #include "bot.h"
 #include "catalog.h"
+#include "catalog_fixture.h"
 #include "check.h"
 #include "config.h"
 #include "clock.h"
@@ -145,42 +146,15 @@ turn(const char *from, enum wa_kind kind, const char *text,
 
 /* ---- the catalog -------------------------------------------------------- */
 
-static void
-product(struct catalog_product *p, int64_t id, const char *code,
-    const char *name, const char *brand, int64_t cents, int iva, double stock)
-{
-	memset(p, 0, sizeof(*p));
-	p->id = id;
-	snprintf(p->codigo, sizeof(p->codigo), "%s", code);
-	snprintf(p->nombre, sizeof(p->nombre), "%s", name);
-	snprintf(p->marca, sizeof(p->marca), "%s", brand);
-	p->neto_cents = cents;
-	p->final_cents = cents * (1000 + iva) / 1000;
-	p->iva_tenths = iva;
-	p->stock = stock;
-	snprintf(p->moneda, sizeof(p->moneda), "USD");
-}
-
 static int
 load_catalog(void)
 {
 	struct store_catalog_writer *w = NULL;
-	struct catalog_product p;
 	int rc;
 
 	if ((rc = store_catalog_begin(st, CATALOG_NAME, &w)) != OV_OK)
 		return rc;
-	product(&p, 10452, "DH-HAC-HDW1400TP",
-	    "Cámara Domo Dahua 4MP HAC-HDW1400 2.8mm", "Dahua", 4850, 210, 12);
-	if ((rc = catalog_put(w, &p)) != OV_OK)
-		goto fail;
-	product(&p, 10477, "FTE-12V5A", "Fuente switching 12V 5A metálica",
-	    "Genérica", 650, 105, 7);
-	if ((rc = catalog_put(w, &p)) != OV_OK)
-		goto fail;
-	product(&p, 10478, "FTE-12V10A", "Fuente switching 12V 10A metálica",
-	    "Genérica", 1290, 105, 40);
-	if ((rc = catalog_put(w, &p)) != OV_OK)
+	if ((rc = put_fixture_products(w)) != OV_OK)
 		goto fail;
 	return store_catalog_commit(w);
 fail:
