@@ -13,6 +13,30 @@ GRAPH_TOKEN = "it-graph-token-legacy"
 PHONE_ID = "110000000000001"
 
 
+def start(work, standins, name, script, args, procs):
+    """Start tests/standins/<script> on a free port (its log in work/),
+    added to procs; returns the port."""
+    portfile = os.path.join(work, name + ".port")
+    log = open(os.path.join(work, name + ".log"), "wb")
+    p = subprocess.Popen(["/usr/bin/python3", os.path.join(standins, script),
+                          "--port", "0", "--port-file", portfile] + args,
+                         stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+    procs.append(p)
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        try:
+            with open(portfile) as f:
+                port = int(f.read().strip() or 0)
+            if port > 0:
+                return port
+        except (OSError, ValueError):
+            pass
+        if p.poll() is not None:
+            raise RuntimeError(name + " stand-in exited")
+        time.sleep(0.05)
+    raise RuntimeError(name + " stand-in did not start")
+
+
 class Standins:
     def __init__(self, work, fixtures, here):
         self.work = work
@@ -25,25 +49,7 @@ class Standins:
         self.seq = 0
 
     def start(self, name, script, args):
-        portfile = os.path.join(self.work, name + ".port")
-        log = open(os.path.join(self.work, name + ".log"), "wb")
-        p = subprocess.Popen(["/usr/bin/python3", os.path.join(self.dir, script),
-                              "--port", "0", "--port-file", portfile] + args,
-                             stdout=log, stderr=log, stdin=subprocess.DEVNULL)
-        self.procs.append(p)
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            try:
-                with open(portfile) as f:
-                    port = int(f.read().strip() or 0)
-                if port > 0:
-                    return port
-            except (OSError, ValueError):
-                pass
-            if p.poll() is not None:
-                raise RuntimeError(name + " stand-in exited")
-            time.sleep(0.05)
-        raise RuntimeError(name + " stand-in did not start")
+        return start(self.work, self.dir, name, script, args, self.procs)
 
     def graph(self):
         self.graph_port = self.start("graph", "graph_server.py",
