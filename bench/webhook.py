@@ -7,7 +7,10 @@ runs meanwhile, as in production; at the end every request the webhook
 accepted (2xx) must be in the store and nothing left in the spool.
 
 Run through bench/webhook (which builds and sandboxes it).
-Targets (issue 2): ratio >= 0.8, webhook p99 <= 50 ms, zero lost.
+Targets (issue 13; issue 2 asked 0.8 throughout): ratio >= 1.0 with the
+worker idle and >= 0.8 while it drains, webhook p99 <= 50 ms, zero lost.
+The hello-world's own p99 is printed beside the webhook's: on a slow
+machine the queue of 8 connections on two cores sets both.
 """
 import fcntl
 import json
@@ -150,9 +153,10 @@ def main():
     row("hello-world CGI", h)
     row("cgi-bin/webhook (worker idle)", w)
     row("cgi-bin/webhook (worker draining)", p)
-    print("ratio webhook/hello: %.2f with the worker idle, %.2f with it draining "
-          "(target >= 0.80)" % (w["rps"] / h["rps"], p["rps"] / h["rps"]))
-    print("webhook p99: %.2f ms idle, %.2f ms draining (target <= 50)" % (w["p99"], p["p99"]))
+    print("ratio webhook/hello: %.2f with the worker idle (target >= 1.00), %.2f "
+          "with it draining (target >= 0.80)" % (w["rps"] / h["rps"], p["rps"] / h["rps"]))
+    print("webhook p99: %.2f ms idle, %.2f ms draining (target <= 50; hello-world "
+          "%.2f ms)" % (w["p99"], p["p99"], h["p99"]))
     ok = True
     for name, res, stored, extra in (("worker idle", w, stored_alone, spooled),
                                      ("worker draining", p, stored_live, None)):
