@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -408,6 +409,7 @@ struct sq {
 	sqlite3 *db;
 	sqlite3_stmt *stmt[Q__MAX];   /* prepared on first use */
 	bool px_ready;                /* proactive tables made (see the end) */
+	struct timespec busy_since;   /* when the current wait for a lock began */
 };
 
 /* A buffered catalog item: tokens joined by spaces (the FTS5 text),
@@ -452,6 +454,33 @@ sq_fail(sqlite3 *db, const char *op, int rc)
 	if (rc == SQLITE_NOMEM)
 		return OV_ENOMEM;
 	return OV_ESTORE;
+}
+
+/*
+ * Wait for another process's lock. SQLite's own timeout handler sleeps
+ * ever longer (up to 100 ms at a time), so a turn waiting behind commits
+ * of a millisecond or two slept for hundreds of milliseconds while the
+ * worker's processes kept writing: look again after 1, 2, 4 and then
+ * every 8 ms, until SQ_BUSY_MS.
+ */
+static int
+sq_busy(void *arg, int count)
+{
+	struct sq *s = arg;
+	struct timespec now;
+	long waited;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (count == 0)
+		s->busy_since = now;
+	waited = (long)(now.tv_sec - s->busy_since.tv_sec) * 1000 +
+	    (now.tv_nsec - s->busy_since.tv_nsec) / 1000000;
+	if (waited >= SQ_BUSY_MS)
+		return 0;   /* SQLITE_BUSY to the caller */
+	/* 1, 2, 4, then 8 ms a time, a little jitter so waiters spread */
+	usleep((1000u << (count < 3 ? count : 3)) +
+	    (unsigned)(getpid() * 7919 + count) % 500);
+	return 1;
 }
 
 static int
@@ -821,11 +850,11 @@ sq_open(void **impl, const struct config *cfg)
 		goto out;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
-	sqlite3_busy_timeout(s->db, SQ_BUSY_MS);
+	sqlite3_busy_handler(s->db, sq_busy, s);
 	if ((rc = sq_journal_wal(s->db)) != OV_OK)
 		goto out;
-	/* Reads through a memory map: every process here is short-lived, so
-	 * SQLite's own page cache always starts cold, and a page read with
+	/* Reads through a memory map: most processes here are short-lived,
+	 * so SQLite's own page cache starts cold, and a page read with
 	 * pread costs a copy and an allocation (the inbox's search, which
 	 * reads every conversation, takes a third less time). Writes still
 	 * go through the WAL. */

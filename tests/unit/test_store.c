@@ -657,6 +657,51 @@ check_sqlite_error(const char *id, const char *want)
 	sqlite3_close(db);
 }
 
+/* SQLite: a write waits for another process's write lock and goes on
+ * once it is released, instead of failing busy. */
+static void
+test_sqlite_writer_waits_for_the_lock(void)
+{
+	struct store_customer cu;
+	struct timespec t0, t1;
+	int pfd[2], status = 0;
+	char c = 0;
+	long ms;
+	pid_t pid;
+
+	CHECK(pipe(pfd) == 0);
+	pid = fork();
+	if (pid == 0) {
+		char path[512];
+		sqlite3 *db = NULL;
+
+		close(pfd[0]);
+		snprintf(path, sizeof(path), "%s/ovidio.db", tmpdir);
+		if (sqlite3_open(path, &db) != SQLITE_OK ||
+		    sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+		    SQLITE_OK)
+			_exit(1);
+		(void)!write(pfd[1], "x", 1);
+		usleep(300000);
+		_exit(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) ==
+		    SQLITE_OK && sqlite3_close(db) == SQLITE_OK ? 0 : 2);
+	}
+	close(pfd[1]);
+	CHECK(read(pfd[0], &c, 1) == 1);   /* the lock is held now */
+	close(pfd[0]);
+	memset(&cu, 0, sizeof(cu));
+	snprintf(cu.wa_id, sizeof(cu.wa_id), "5493415550777");
+	cu.name = (char *)"Espera";
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CHECK_INT(store_customer_put(st, &cu), OV_OK);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (long)(t1.tv_sec - t0.tv_sec) * 1000 +
+	    (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	CHECK(ms >= 200);   /* it waited for the other process */
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 static void
 test_failed_keeps_error(void)
 {
@@ -3843,6 +3888,8 @@ main(void)
 	RUN(test_outbound_status_never_lowers);
 	RUN(test_status_before_outbound_put);
 	RUN(test_failed_keeps_error);
+	if (getenv("MONGODB_URI") == NULL)
+		RUN(test_sqlite_writer_waits_for_the_lock);
 	RUN(test_history);
 	RUN(test_customers);
 	RUN(test_counters);
