@@ -85,6 +85,8 @@
 #define POLL_USEC 20000       /* how often an idle coordinator looks again */
 #define IDLE_POLLS_MAX 5      /* empty polls before giving up the lock */
 #define DRAIN_EVERY_S 10      /* outbox drains while the spool stays busy */
+#define KID_JOBS_MAX 1000     /* senders a pool process takes before a fresh
+                                 one replaces it (a run may last all day) */
 
 struct held_file {
 	char *name;
@@ -1022,7 +1024,9 @@ main(int argc, char **argv)
 		for (size_t i = 0; i < w.nsenders; i++)
 			w.senders[i].blocked = false;
 		w.last_drain = w.last_recover = w.last_retry = now_s();
+		memset(&pconf, 0, sizeof(pconf));
 		pconf.max = (size_t)w.max_children;
+		pconf.max_jobs = KID_JOBS_MAX;
 		pconf.run = kid_run;
 		pconf.child_start = kid_start;
 		pconf.child_exit = kid_exit;

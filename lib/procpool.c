@@ -18,11 +18,16 @@ struct child {
 	pid_t pid;
 	int fd;                  /* our end of its socket; -1 once lost */
 	bool busy;               /* a job is out */
+	unsigned jobs;           /* answered */
 };
+
+/* Room for max children taking jobs plus those leaving (retired or
+ * lost, not yet reaped): a leaving child does not hold up a new one. */
+#define KIDS_CAP (2 * PROCPOOL_MAX)
 
 struct procpool {
 	struct procpool_conf conf;
-	struct child kids[PROCPOOL_MAX];
+	struct child kids[KIDS_CAP];
 	size_t nkids;
 };
 
@@ -158,6 +163,7 @@ spawn(struct procpool *pp)
 	k->pid = pid;
 	k->fd = sv[0];
 	k->busy = false;
+	k->jobs = 0;
 	return k;
 }
 
@@ -177,14 +183,19 @@ procpool_submit(struct procpool *pp, const void *job, size_t len)
 {
 	struct child *k = NULL;
 	uint32_t n = (uint32_t)len;
+	size_t live = 0;
 
 	if (len > PROCPOOL_JOB_MAX)
 		return -1;
-	for (size_t i = 0; i < pp->nkids && k == NULL; i++)
-		if (!pp->kids[i].busy && pp->kids[i].fd >= 0)
+	for (size_t i = 0; i < pp->nkids; i++) {
+		if (pp->kids[i].fd < 0)
+			continue;   /* leaving */
+		live++;
+		if (!pp->kids[i].busy && k == NULL)
 			k = &pp->kids[i];
+	}
 	if (k == NULL) {
-		if (pp->nkids >= pp->conf.max)
+		if (live >= pp->conf.max || pp->nkids >= KIDS_CAP)
 			return 0;
 		if ((k = spawn(pp)) == NULL)
 			return -1;
@@ -202,7 +213,8 @@ procpool_submit(struct procpool *pp, const void *job, size_t len)
 
 /* The child's answer, if it is there. */
 static void
-answer(struct child *k, struct procpool_done *done, size_t *n)
+answer(const struct procpool *pp, struct child *k, struct procpool_done *done,
+    size_t *n)
 {
 	int32_t code;
 	ssize_t got;
@@ -224,14 +236,20 @@ answer(struct child *k, struct procpool_done *done, size_t *n)
 	done[*n].code = code;
 	done[*n].status = 0;
 	(*n)++;
+	/* Retired: its socket closes, so it leaves once it sees that (the
+	 * coordinator decides, so no job is ever sent to a leaving child). */
+	if (pp->conf.max_jobs > 0 && ++k->jobs >= pp->conf.max_jobs) {
+		close(k->fd);
+		k->fd = -1;
+	}
 }
 
 size_t
 procpool_collect(struct procpool *pp, int timeout_ms,
     struct procpool_done *done, size_t cap)
 {
-	struct pollfd pfd[PROCPOOL_MAX];
-	size_t at[PROCPOOL_MAX], np = 0, n = 0;
+	struct pollfd pfd[KIDS_CAP];
+	size_t at[KIDS_CAP], np = 0, n = 0;
 
 	for (size_t i = 0; i < pp->nkids; i++)
 		if (pp->kids[i].fd >= 0) {
@@ -243,7 +261,7 @@ procpool_collect(struct procpool *pp, int timeout_ms,
 	if (poll(pfd, np, timeout_ms) > 0)
 		for (size_t j = 0; j < np && n < cap; j++)
 			if (pfd[j].revents != 0)
-				answer(&pp->kids[at[j]], done, &n);
+				answer(pp, &pp->kids[at[j]], done, &n);
 	for (size_t i = 0; i < pp->nkids && n < cap; ) {
 		struct child *k = &pp->kids[i];
 		int status = 0;
@@ -257,7 +275,7 @@ procpool_collect(struct procpool *pp, int timeout_ms,
 			continue;
 		}
 		if (k->busy)
-			answer(k, done, &n);   /* said before it died? */
+			answer(pp, k, done, &n);   /* said before it died? */
 		if (k->busy) {   /* n < cap still: answer() added nothing */
 			done[n].pid = k->pid;
 			done[n].answered = false;

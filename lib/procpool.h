@@ -31,6 +31,9 @@ typedef void (*procpool_hook_fn)(void *arg);
 
 struct procpool_conf {
 	size_t max;                      /* 1..PROCPOOL_MAX */
+	unsigned max_jobs;               /* a child leaves after this many
+	                                    jobs (0: never), so what a long
+	                                    run leaks or scatters is bounded */
 	procpool_run_fn run;
 	procpool_hook_fn child_start;    /* may be NULL */
 	procpool_hook_fn child_exit;     /* may be NULL */
@@ -57,8 +60,8 @@ int procpool_open(struct procpool **out, const struct procpool_conf *conf);
 pid_t procpool_submit(struct procpool *pp, const void *job, size_t len);
 
 /* Wait up to timeout_ms (0: just look) for jobs to end, and for children
- * that ended; each ended job goes into done[] (cap >= PROCPOOL_MAX holds
- * them all). Returns how many. */
+ * that ended; each ended job goes into done[], at most cap (what does not
+ * fit comes with the next call). Returns how many. */
 size_t procpool_collect(struct procpool *pp, int timeout_ms,
     struct procpool_done *done, size_t cap);
 

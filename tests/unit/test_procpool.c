@@ -76,7 +76,8 @@ exited(pid_t pid)
 static struct procpool *
 pool(size_t max)
 {
-	struct procpool_conf c = { max, run, child_start, child_exit, NULL };
+	struct procpool_conf c = { .max = max, .run = run,
+	    .child_start = child_start, .child_exit = child_exit };
 	struct procpool *pp = NULL;
 
 	CHECK_INT(procpool_open(&pp, &c), OV_OK);
@@ -110,7 +111,7 @@ one_done(struct procpool *pp, struct procpool_done *d)
 static void
 test_bad_conf(void)
 {
-	struct procpool_conf c = { 0, run, NULL, NULL, NULL };
+	struct procpool_conf c = { .max = 0, .run = run };
 	struct procpool *pp = NULL;
 
 	CHECK_INT(procpool_open(&pp, &c), OV_EINVAL);
@@ -231,6 +232,39 @@ test_child_ending_in_a_job(void)
 	procpool_close(pp);
 }
 
+/* A child that ran max_jobs jobs leaves by the normal way and a fresh one
+ * takes the next job. */
+static void
+test_child_retired_after_max_jobs(void)
+{
+	struct procpool_conf c = { .max = 1, .max_jobs = 3, .run = run,
+	    .child_start = child_start, .child_exit = child_exit };
+	struct procpool *pp = NULL;
+	struct procpool_done d;
+	pid_t first = 0, pid;
+
+	CHECK_INT(procpool_open(&pp, &c), OV_OK);
+	for (int i = 1; i <= 3; i++) {
+		pid = submit(pp, "n");
+		if (i == 1)
+			first = pid;
+		CHECK(pid > 0 && pid == first);
+		CHECK(one_done(pp, &d));
+		CHECK(d.answered);
+		CHECK_INT(d.code, i);
+	}
+	/* The fourth goes to a new child at once, while the first leaves. */
+	pid = submit(pp, "n");
+	CHECK(pid > 0 && pid != first);
+	CHECK(one_done(pp, &d));
+	CHECK(d.answered);
+	CHECK_INT(d.code, 1);
+	for (int i = 0; i < 300 && !exited(first); i++)
+		usleep(10000);
+	CHECK(exited(first));   /* left with its exit hook */
+	procpool_close(pp);
+}
+
 /* The coordinator dies holding a pool: the child finishes its job and
  * leaves by itself. */
 static void
@@ -308,6 +342,7 @@ main(void)
 	RUN(test_busy_and_parallel);
 	RUN(test_child_killed_in_a_job);
 	RUN(test_child_ending_in_a_job);
+	RUN(test_child_retired_after_max_jobs);
 	RUN(test_children_leave_when_the_coordinator_dies);
 	RUN(test_forget_in_another_child);
 	rc = check_finish();
