@@ -9,7 +9,8 @@
  * The coordinator claims spool files (new/ -> cur/) in small batches,
  * parses them, and queues every message and status under its sender. A
  * pool of up to OVIDIO_WORKERS children, started as work comes and kept
- * for the run, takes one sender's queue at a time (a job: the file names
+ * for the run (each retires after KID_JOBS_MAX senders), takes one
+ * sender's queue at a time (a job: the file names
  * and which event of each, over a socket; the child reads the files from
  * cur/ itself and answers with one code) and handles it in timestamp
  * order, so a sender is never handled by two processes at once while
