@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 
+import standin_support
 from harness import APP_SECRET, VERIFY_TOKEN, Ovidio, Runner, expect, expect_eq
 
 HOME, WORK, FIXTURES = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -33,25 +34,7 @@ procs = []
 
 
 def start_standin(name, script, args):
-    portfile = os.path.join(WORK, name + ".port")
-    log = open(os.path.join(WORK, name + ".log"), "wb")
-    p = subprocess.Popen(["/usr/bin/python3", os.path.join(STANDINS, script),
-                          "--port", "0", "--port-file", portfile] + args,
-                         stdout=log, stderr=log, stdin=subprocess.DEVNULL)
-    procs.append(p)
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        try:
-            with open(portfile) as f:
-                port = int(f.read().strip() or 0)
-            if port > 0:
-                return port
-        except (OSError, ValueError):
-            pass
-        if p.poll() is not None:
-            raise RuntimeError(name + " stand-in exited")
-        time.sleep(0.05)
-    raise RuntimeError(name + " stand-in did not start")
+    return standin_support.start(WORK, STANDINS, name, script, args, procs)
 
 
 # Apache first: the Graph stand-in posts its status webhooks to it.
