@@ -48,10 +48,10 @@ Targets (issue 13): 0 lost, 0 twice, 0 unanswered, 0 out of order, drained
 <= 60 s after the last kill with default settings.
 
 What bounds the figures (default runs, 2026-12-05, quiet machine: 0
-lost, 0 twice, 0 unanswered, 0 out of order, drained 30.6, 30.8 and
-40.4 s after the burst in three runs with the worker's process pool;
-60.4 to 60.7 s in five runs earlier that day, with a process per
-sender). A drain SIGKILLed after Meta took a reply
+lost, 0 twice, 0 unanswered, 0 out of order, drained 40.8, 30.6, 30.8,
+40.4, 30.7 and 30.6 s after the burst in six runs with the worker's
+process pool; 60.4 to 60.7 s in five runs earlier that day, with a
+process per sender). A drain SIGKILLed after Meta took a reply
 and before it deleted the outbox entry no longer holds the entry for
 OUTBOX_CLAIM_S (300 s): the claim names its process ("host:pid"), and the
 next drain, seeing that process gone, takes the entry back at once. Nor
