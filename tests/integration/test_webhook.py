@@ -277,20 +277,40 @@ def test_unwritable_spool_is_503_and_meta_can_retry():
 
 # ---- crash recovery -----------------------------------------------------
 
-def test_worker_killed_mid_run_loses_nothing():
-    """SIGKILL the worker in the middle of a backlog; the next run finishes."""
+def spool_backlog(tag, senders, count, phone, ts0):
+    """count messages from `senders` customers (phone % n), spooled while
+    the worker lock is held so that one run finds them all; their ids."""
     lock_path = os.path.join(ov.data, "locks", "worker.lock")
-    ids = ["wamid.crash-%04d" % i for i in range(300)]
-    # Hold the worker lock so the copies the webhook starts step aside and
-    # the backlog builds up in spool/new.
+    ids = ["wamid.%s-%04d" % (tag, i) for i in range(count)]
     with open(lock_path, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         for i, mid in enumerate(ids):
-            body = payload("54934155%05d" % (i % 40), mid, "mensaje %d" % i,
-                           ts=1764000000 + i)
-            st, _, _ = ov.post_webhook(body)
-            expect_eq(st, 200, "accepted " + mid)
+            body = payload(phone % (i % senders), mid, "mensaje %d" % i,
+                           ts=ts0 + i)
+            expect_eq(ov.post_webhook(body)[0], 200, "accepted " + mid)
         fcntl.flock(lock, fcntl.LOCK_UN)
+    return ids
+
+
+def expect_handled_once_in_order(tag, ids):
+    rows = ov.query("SELECT id, wa_id, status FROM mensajes WHERE id LIKE "
+                    "? ORDER BY seq", "wamid.%s-%%" % tag)
+    expect_eq(len(rows), len(ids), "each stored once")
+    expect(all(x["status"] == "handled" for x in rows), "all handled: %r" %
+           [x["id"] for x in rows if x["status"] != "handled"][:5])
+    # Each customer's messages were taken in order, across the crash.
+    by_sender = {}
+    for x in rows:
+        by_sender.setdefault(x["wa_id"], []).append(x["id"])
+    for sender, got in by_sender.items():
+        expect_eq(got, sorted(got), "order of %s" % sender)
+
+
+def test_worker_killed_mid_run_loses_nothing():
+    """SIGKILL the worker in the middle of a backlog; the next run finishes."""
+    # The worker lock held: the copies the webhook starts step aside and
+    # the backlog builds up in spool/new.
+    ids = spool_backlog("crash", 40, 300, "54934155%05d", 1764000000)
     expect(len(ov.spool("new")) > 0, "backlog waiting")
     proc = subprocess.Popen([os.path.join(ov.home, "jobs", "worker")],
                             env=ov.worker_env(), stdout=subprocess.DEVNULL,
@@ -344,15 +364,7 @@ def test_messages_of_one_sender_are_recorded_in_timestamp_order():
 def test_killed_coordinator_is_replaced_at_once_not_after_the_lease():
     """A coordinator SIGKILLed while it holds claims: with the default
     300 s lease, the next run still takes everything back at once."""
-    lock_path = os.path.join(ov.data, "locks", "worker.lock")
-    ids = ["wamid.fast-%04d" % i for i in range(200)]
-    with open(lock_path, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        for i, mid in enumerate(ids):
-            body = payload("54934166%05d" % (i % 20), mid, "mensaje %d" % i,
-                           ts=1764100000 + i)
-            expect_eq(ov.post_webhook(body)[0], 200, "accepted " + mid)
-        fcntl.flock(lock, fcntl.LOCK_UN)
+    ids = spool_backlog("fast", 20, 200, "54934166%05d", 1764100000)
     proc = subprocess.Popen([os.path.join(ov.home, "jobs", "worker")],
                             env=ov.worker_env(OVIDIO_SPOOL_LEASE=300),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -369,17 +381,7 @@ def test_killed_coordinator_is_replaced_at_once_not_after_the_lease():
            % r.stderr[-500:])
     took = time.time() - start
     expect(took < 30, "took %.1f s, not a lease" % took)
-    rows = ov.query("SELECT id, wa_id, status FROM mensajes WHERE id LIKE "
-                    "'wamid.fast-%' ORDER BY seq")
-    expect_eq(len(rows), len(ids), "each stored once")
-    expect(all(x["status"] == "handled" for x in rows), "all handled: %r" %
-           [x["id"] for x in rows if x["status"] != "handled"][:5])
-    # Each customer's messages were taken in order, across the crash.
-    by_sender = {}
-    for x in rows:
-        by_sender.setdefault(x["wa_id"], []).append(x["id"])
-    for sender, got in by_sender.items():
-        expect_eq(got, sorted(got), "order of %s" % sender)
+    expect_handled_once_in_order("fast", ids)
 
 
 def children_of(pid):
@@ -394,15 +396,7 @@ def test_child_killed_in_a_job_loses_nothing_and_keeps_order():
     """A pool child SIGKILLed while it handles a sender: the coordinator
     goes on with the others, that sender's messages wait in the spool, and
     the next run handles them once each, in order."""
-    lock_path = os.path.join(ov.data, "locks", "worker.lock")
-    ids = ["wamid.kid-%04d" % i for i in range(300)]
-    with open(lock_path, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        for i, mid in enumerate(ids):
-            body = payload("54934177%05d" % (i % 30), mid, "mensaje %d" % i,
-                           ts=1764200000 + i)
-            expect_eq(ov.post_webhook(body)[0], 200, "accepted " + mid)
-        fcntl.flock(lock, fcntl.LOCK_UN)
+    ids = spool_backlog("kid", 30, 300, "54934177%05d", 1764200000)
     log_path = os.path.join(WORK, "kid-kill.log")
     with open(log_path, "wb") as log:
         proc = subprocess.Popen([os.path.join(ov.home, "jobs", "worker")],
@@ -430,16 +424,7 @@ def test_child_killed_in_a_job_loses_nothing_and_keeps_order():
     r = ov.run_worker(OVIDIO_SPOOL_LEASE=300)
     expect(ov.wait_idle(timeout=20), "drained by the next run (stderr: %s)"
            % r.stderr[-500:])
-    rows = ov.query("SELECT id, wa_id, status FROM mensajes WHERE id LIKE "
-                    "'wamid.kid-%' ORDER BY seq")
-    expect_eq(len(rows), len(ids), "each stored once")
-    expect(all(x["status"] == "handled" for x in rows), "all handled: %r" %
-           [x["id"] for x in rows if x["status"] != "handled"][:5])
-    by_sender = {}
-    for x in rows:
-        by_sender.setdefault(x["wa_id"], []).append(x["id"])
-    for sender, got in by_sender.items():
-        expect_eq(got, sorted(got), "order of %s" % sender)
+    expect_handled_once_in_order("kid", ids)
 
 
 def test_poison_message_goes_to_failed_and_the_rest_is_handled():
