@@ -45,10 +45,10 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 
 # The webhook links libc only, statically (DESIGN.md section 2): process
 # start is the whole cost of a CGI. These are its objects.
-WEBHOOK_LIB := err log config sha256 hmac spool cgi fsperm
+WEBHOOK_LIB := err log config sha256 hmac spool cgi fsperm fdio
 
 # The quote CGI reads the store and a file; no libcurl, libxml2 or libharu.
-PRESUPUESTO_LIB := err log config clock cgi uuid quote quote_file fsperm isr store \
+PRESUPUESTO_LIB := err log config clock cgi uuid quote quote_file fsperm fdio isr store \
 	store_sqlite store_mongo utf8
 PRESUPUESTO_LIBS = -Wl,--as-needed \
 	$(shell $(PKG_CONFIG) --libs libcjson sqlite3 libmongoc-1.0 2>/dev/null) -lm
@@ -99,7 +99,7 @@ cgi-bin/presupuesto: cgi-bin/presupuesto.c $(PRESUPUESTO_LIB:%=$(B)/lib/%.o)
 # program with every library, outside the web's reach.
 INBOX_LIB := err log config clock cgi html inbox invoices customer conv \
 	store store_sqlite quote quote_file isr uuid utf8 sha256 hmac \
-	status_file identity phone catalog catalog_text fsperm media_keep
+	status_file identity phone catalog catalog_text fsperm fdio media_keep
 INBOX_LIBS = -Wl,-O1,--as-needed,--hash-style=gnu \
 	$(shell $(PKG_CONFIG) --libs libcjson sqlite3 2>/dev/null) -lm
 

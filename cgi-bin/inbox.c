@@ -54,6 +54,7 @@
 #include "conv.h"
 #include "customer.h"
 #include "err.h"
+#include "fdio.h"
 #include "html.h"
 #include "inbox.h"
 #include "invoices.h"
@@ -1940,29 +1941,6 @@ a_sync(struct app *a, const char *rest)
 
 /* ---- a customer's file ---------------------------------------------------- */
 
-/* Stream exactly size bytes of fd to stdout. */
-static int
-stream_fd(int fd, off_t size)
-{
-	char buf[64 * 1024];
-	off_t left = size;
-
-	while (left > 0) {
-		size_t want = left < (off_t)sizeof(buf) ? (size_t)left :
-		    sizeof(buf);
-		ssize_t r = read(fd, buf, want);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return OV_EIO;   /* shorter than it said: cut short */
-		if (fwrite(buf, 1, (size_t)r, stdout) != (size_t)r)
-			return OV_EIO;
-		left -= r;
-	}
-	return OV_OK;
-}
-
 /*
  * GET /media?id=<id>: what a customer sent, kept by the worker. Its type
  * comes from an allow-list (else application/octet-stream), a document is
@@ -2034,7 +2012,7 @@ h_media(struct app *a, const char *rest)
 	log_info("inbox: %s opened media %s", a->user, id);
 	if (method != NULL && strcmp(method, "HEAD") == 0)
 		goto out;
-	if (stream_fd(fd, sb.st_size) != OV_OK)
+	if (fdio_copy_out(fd, sb.st_size, stdout) != OV_OK)
 		log_error("inbox: media %s cut short while sending", id);
 out:
 	if (fd >= 0)

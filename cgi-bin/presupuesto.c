@@ -23,6 +23,7 @@
 #include "clock.h"
 #include "config.h"
 #include "err.h"
+#include "fdio.h"
 #include "log.h"
 #include "quote.h"
 #include "quote_file.h"
@@ -31,7 +32,6 @@
 
 #define PDF_SUFFIX ".pdf"
 #define BODY_DRAIN_MAX (64 * 1024)
-#define CHUNK (64 * 1024)
 #define FILENAME_NAME_MAX 40
 /* Customers open the link a few times; a changed quote gets a new id. */
 #define CACHE_CONTROL "private, max-age=300"
@@ -169,29 +169,6 @@ filename_part(const char *s, char *out, size_t len)
 	out[o] = '\0';
 }
 
-/* Stream at most size bytes of fd to stdout. */
-static int
-stream(int fd, off_t size)
-{
-	char buf[CHUNK];
-	off_t left = size;
-
-	while (left > 0) {
-		size_t want = left < (off_t)sizeof(buf) ? (size_t)left :
-		    sizeof(buf);
-		ssize_t r = read(fd, buf, want);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return OV_EIO;   /* shorter than it said: cut short */
-		if (fwrite(buf, 1, (size_t)r, stdout) != (size_t)r)
-			return OV_EIO;
-		left -= r;
-	}
-	return OV_OK;
-}
-
 static void
 send_pdf(const struct config *cfg, const struct store_quote *rec, int fd,
     const struct stat *sb, bool head)
@@ -223,7 +200,7 @@ send_pdf(const struct config *cfg, const struct store_quote *rec, int fd,
 	fputs("\r\n", stdout);
 	if (head)
 		return;
-	if (stream(fd, sb->st_size) != OV_OK)
+	if (fdio_copy_out(fd, sb->st_size, stdout) != OV_OK)
 		log_error("quote %" PRId64 ": PDF cut short while sending",
 		    rec->number);
 	else

@@ -21,6 +21,7 @@
 #include "cabundle.h"
 #include "config.h"
 #include "err.h"
+#include "fdio.h"
 #include "log.h"
 #include "mail.h"
 #include "utf8.h"
@@ -469,22 +470,6 @@ fsync_dir(const char *path)
 	return rc;
 }
 
-static int
-write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Write q as queue file `name` atomically (temporary dotfile, fsync,
  * rename, fsync of the directory). */
 static int
@@ -506,8 +491,8 @@ queue_write(const struct mail *m, const char *name, const struct queued *q)
 	    0600);
 	if (fd < 0)
 		goto out;
-	if (write_all(fd, head, (size_t)n) != 0 ||
-	    write_all(fd, q->body, strlen(q->body)) != 0 || fsync(fd) != 0)
+	if (fdio_write_all(fd, head, (size_t)n) != 0 ||
+	    fdio_write_all(fd, q->body, strlen(q->body)) != 0 || fsync(fd) != 0)
 		goto out;
 	if (close(fd) != 0) {
 		fd = -1;

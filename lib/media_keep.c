@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "err.h"
+#include "fdio.h"
 #include "fsperm.h"
 #include "log.h"
 #include "media_keep.h"
@@ -152,22 +153,6 @@ classify(const char *name, char id[UUID_LEN + 1])
 
 /* ---- writing ------------------------------------------------------------ */
 
-static int
-write_all(int fd, const unsigned char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 /* path written whole or not at all: a temporary beside it, fsync'd,
  * owner-only, renamed over it. */
 static int
@@ -183,7 +168,7 @@ write_atomic(const char *path, const void *data, size_t len)
 		log_error("media: cannot create %s: %s", tmp, strerror(errno));
 		return OV_EIO;
 	}
-	if (fchmod(fd, 0600) != 0 || write_all(fd, data, len) != 0 ||
+	if (fchmod(fd, 0600) != 0 || fdio_write_all(fd, data, len) != 0 ||
 	    fsync(fd) != 0) {
 		log_error("media: cannot write %s: %s", tmp, strerror(errno));
 		close(fd);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "fdio.h"
 #include "fsperm.h"
 #include "log.h"
 #include "quote_file.h"
@@ -59,22 +60,6 @@ quote_file_classify(const char *name, char *id)
 	return n == pdf ? QUOTE_FILE_PDF : QUOTE_FILE_TMP;
 }
 
-static int
-write_all(int fd, const unsigned char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 /* fsync the directory so the rename itself survives a crash. */
 static void
 sync_dir(const char *dir)
@@ -117,7 +102,7 @@ quote_file_write(const char *dir, const char *id, const void *data,
 		    strerror(errno));
 		return OV_EIO;
 	}
-	if (fchmod(fd, 0640) != 0 || write_all(fd, data, len) != 0 ||
+	if (fchmod(fd, 0640) != 0 || fdio_write_all(fd, data, len) != 0 ||
 	    fsync(fd) != 0) {
 		log_error("cannot write %s: %s", tmp, strerror(errno));
 		rc = OV_EIO;

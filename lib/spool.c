@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "fdio.h"
 #include "log.h"
 #include "spool.h"
 
@@ -144,28 +145,6 @@ make_name(char name[SPOOL_NAME_MAX])
 	return (n < 0 || n >= SPOOL_NAME_MAX) ? -1 : 0;
 }
 
-static int
-write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		if (w == 0) {
-			errno = EIO;
-			return -1;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Write body into tmp/, fsync it, rename into dest/ and fsync dest/. */
 static int
 put_into(const struct spool *sp, const char *dest, const void *body,
@@ -186,7 +165,7 @@ put_into(const struct spool *sp, const char *dest, const void *body,
 		goto out;
 	have_tmp = 1;
 	what = "write";
-	if (write_all(fd, body, len) != 0)
+	if (fdio_write_all(fd, body, len) != 0)
 		goto out;
 	what = "fsync";
 	if (fsync(fd) != 0)
@@ -670,7 +649,7 @@ write_small(const struct spool *sp, const char *sub, const char *fname,
 	fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return OV_EIO;
-	if (write_all(fd, text, strlen(text)) == 0 && fsync(fd) == 0) {
+	if (fdio_write_all(fd, text, strlen(text)) == 0 && fsync(fd) == 0) {
 		if (close(fd) == 0 && rename(tmp, fin) == 0) {
 			fsync_dir(dir);
 			return OV_OK;
